@@ -1,0 +1,54 @@
+# The two commands a newcomer types (see README.md):
+#   make course   # set up, then execute every notebook headless (full size)
+#   make test     # set up, then run the unit tests and every notebook under nbval in fast mode
+# and, for people: make lab
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup venv data course test unit notebooks lab clean
+
+setup: venv data
+
+venv: $(STAMP)
+
+# Recreated whenever the pinned files change.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+# Find the datasets; install Debian's Fashion-MNIST when none is found and apt is usable.
+data: venv
+	@$(PY) -m vae_helpers.data fashion-mnist >/dev/null 2>&1 || $(MAKE) --no-print-directory debian-fashion-mnist
+	$(PY) -m vae_helpers.data
+
+debian-fashion-mnist:
+	@echo "Fashion-MNIST not found: installing Debian's dataset-fashion-mnist (offline-capable package)."
+	@if command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
+	else echo "apt-get is not available: see data/README.md for other ways to get Fashion-MNIST."; fi
+
+course: setup
+	$(PY) -m vae_helpers.course
+
+unit: setup
+	$(PY) -m pytest tests
+
+notebooks: setup
+	VAE_FAST=1 $(PY) -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+
+test: unit notebooks
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+clean:
+	rm -rf build test-artifacts .pytest_cache data/cache

@@ -1,0 +1,123 @@
+"""Safe checkpoints: atomic writes, ``weights_only`` loads, clear messages.
+
+A checkpoint is a plain dict of tensors and Python values (loadable with
+``torch.load(weights_only=True)``, so opening one can never run code):
+
+``format``, ``package_version``, ``model_config`` (see :meth:`BaseVAE.config`), ``model_state``
+(the *best* weights), ``best_epoch``, ``best_val``, ``history`` and, for resuming, ``resume``
+(last-epoch weights, optimiser state, epoch counter and RNG state).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .models import BaseVAE, build_model
+
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be read or does not fit the model it is loaded into."""
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename over ``path``.
+
+    A crash or Ctrl-C during the write leaves the previous file untouched, because the
+    rename is atomic on POSIX and Windows file systems.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | os.PathLike, model: BaseVAE, **extra: Any) -> None:
+    """Write ``model`` (its weights and config) plus ``extra`` fields atomically to ``path``."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "package_version": __version__,
+        "model_config": model.config(),
+        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **extra,
+    }
+    atomic_torch_save(payload, path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint dict with ``weights_only=True``; clear errors for missing or damaged files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint at {path}. Train the model first (fit(..., checkpoint=...)).")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, bad pickle, or a file with code in it
+        raise CheckpointError(
+            f"Checkpoint {path} ({path.stat().st_size:,} bytes) is truncated, corrupt or not a safe weights-only "
+            f"checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]}). Delete it and train again."
+        ) from err
+    if not isinstance(payload, dict) or "model_state" not in payload or "model_config" not in payload:
+        raise CheckpointError(f"{path} is not a course checkpoint (no model_state/model_config); it may be a bare state_dict.")
+    return payload
+
+
+def load_into(model: BaseVAE, state: dict[str, torch.Tensor], saved_config: dict[str, Any], path: str | os.PathLike = "") -> None:
+    """Load ``state`` into ``model``, naming every mismatch if the architectures differ."""
+    current = model.state_dict()
+    problems = []
+    for key in sorted(set(state) | set(current)):
+        if key not in current:
+            problems.append(f"  {key}: in the checkpoint, not in the model")
+        elif key not in state:
+            problems.append(f"  {key}: in the model, not in the checkpoint")
+        elif tuple(state[key].shape) != tuple(current[key].shape):
+            problems.append(f"  {key}: checkpoint {list(state[key].shape)} vs model {list(current[key].shape)}")
+    if problems:
+        raise CheckpointError(
+            f"Checkpoint {path} does not fit this model.\n"
+            f"  saved from: {saved_config}\n  model is:   {model.config()}\n"
+            + "\n".join(problems[:12])
+            + ("\n  ..." if len(problems) > 12 else "")
+            + "\nBuild the model with the saved config (load_checkpoint(path) does this) or retrain."
+        )
+    model.load_state_dict(state)
+
+
+def load_checkpoint(path: str | os.PathLike, model: BaseVAE | None = None, device: torch.device | str | None = None
+                    ) -> tuple[BaseVAE, dict[str, Any]]:
+    """Load the best weights of a checkpoint.
+
+    Args:
+        path: the checkpoint file.
+        model: load into this model (must have the same architecture); by default the model is
+            rebuilt from the saved config.
+        device: where to put the model.
+
+    Returns:
+        ``(model, checkpoint dict)``; the model is in eval mode.
+    """
+    payload = read_checkpoint(path)
+    if model is None:
+        try:
+            model = build_model(payload["model_config"])
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"Cannot rebuild the model saved in {path}: {err}") from err
+    load_into(model, payload["model_state"], payload["model_config"], path)
+    if device is not None:
+        model.to(device)
+    return model.eval(), payload

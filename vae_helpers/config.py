@@ -1,0 +1,103 @@
+"""Run-wide settings: fast mode, device choice, seeding and project paths.
+
+This is the *only* module that reads the ``VAE_FAST`` switch.  Notebooks call
+:func:`fast_mode` / :func:`pick` in their single ``parameters`` cell, so CI (which
+sets ``VAE_FAST=1``) and papermill (which can override that cell) both shrink a run
+through the same door.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+#: Root of the repository (the folder holding ``pyproject.toml``).
+REPO_ROOT: Path = Path(__file__).resolve().parent.parent
+#: Figures and small checkpoints produced by the notebooks.
+ASSETS_DIR: Path = REPO_ROOT / "assets"
+#: The repo's own data folder (a download cache; never committed).
+REPO_DATA_DIR: Path = REPO_ROOT / "data"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def fast_mode() -> bool:
+    """True when ``VAE_FAST`` is set to 1/true/yes/on (CI sets it).
+
+    Read at call time, not import time, so a test or a notebook can flip it.
+    """
+    return os.environ.get("VAE_FAST", "0").strip().lower() in _TRUE
+
+
+def in_ci() -> bool:
+    """True under continuous integration (``CI=true``): missing data must fail, never skip."""
+    return os.environ.get("CI", "").strip().lower() in _TRUE
+
+
+def pick(full: T, fast: T) -> T:
+    """Return ``fast`` in fast mode and ``full`` otherwise.
+
+    Example (a notebook's parameters cell)::
+
+        EPOCHS = pick(full=50, fast=2)
+    """
+    return fast if fast_mode() else full
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Pick the training device: ``cuda``, then ``mps``, then ``cpu``.
+
+    Args:
+        prefer: force a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``). The
+            ``VAE_DEVICE`` environment variable does the same without code changes.
+    """
+    choice = prefer or os.environ.get("VAE_DEVICE")
+    if choice:
+        return torch.device(choice)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    """Human-readable device name, e.g. ``'cuda (NVIDIA H100 80GB HBM3)'`` or ``'cpu (2 threads)'``."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
+    """Seed every random number generator the course uses, in one call.
+
+    Sets Python's ``random``, NumPy's global generator, torch's CPU generator and every
+    CUDA device's generator.  With ``deterministic=True`` it also sets
+    ``torch.backends.cudnn.deterministic = True`` and ``cudnn.benchmark = False``
+    (spelled exactly so: a misspelt attribute would be silently created and do nothing).
+
+    Returns:
+        A fresh ``torch.Generator`` seeded with ``seed``, for code that wants its own
+        stream (batch order, for example) independent of the global one.
+    """
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator

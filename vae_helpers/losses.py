@@ -1,0 +1,191 @@
+"""VAE objectives, in nats per image.
+
+Conventions used throughout the course:
+
+* the encoder gives ``mu`` and ``logvar`` (``[N x D]``), the log-variance of a diagonal Gaussian
+  q(z|x) = N(mu, diag(exp(logvar)));
+* the decoder gives *logits* ``[N x C x H x W]``; the Bernoulli likelihood is evaluated with
+  ``binary_cross_entropy_with_logits`` (stable, no sigmoid-then-log);
+* reconstruction terms are **summed over pixels** and **averaged over the batch**, and the KL is
+  summed over latent dimensions and averaged over the batch, so every figure is "nats per image"
+  and the balance between the two terms is that of the true ELBO.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+#: logvar is clamped to this range before use. exp(-30/2) ~ 3e-7 and exp(20/2) ~ 2e4 bound the
+#: standard deviation far outside anything a trained model uses, while keeping exp() finite in
+#: float32 (and in float16) when a large learning rate throws the encoder off.
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def clamp_logvar(logvar: torch.Tensor) -> torch.Tensor:
+    """Clamp ``logvar`` to [:data:`LOGVAR_MIN`, :data:`LOGVAR_MAX`] (gradient passes inside the range)."""
+    return logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
+    """Draw z = mu + sigma * eps with eps ~ N(0, I), differentiable in ``mu`` and ``logvar``.
+
+    Args:
+        mu, logvar: ``[N x D]``.
+        n_samples: ``None`` for one sample ``[N x D]``; an integer S for ``[S x N x D]``.
+    """
+    std = torch.exp(0.5 * logvar)
+    shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
+    eps = torch.randn(shape, dtype=mu.dtype, device=mu.device)
+    return mu + std * eps
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Analytic KL( N(mu, exp(logvar)) || N(0, 1) ) for each latent dimension, ``[N x D]``.
+
+    KL = 0.5 * (mu^2 + sigma^2 - log sigma^2 - 1).  Examples: (mu=0, logvar=0) -> 0;
+    (mu=2, logvar=0) -> 2; (mu=0, log sigma=1, i.e. logvar=2) -> 0.5 (e^2 - 3) = 2.194528.
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+
+
+def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag(exp(logvar))), summed over the last dimension."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
+
+
+def standard_normal_log_density(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I), summed over the last dimension."""
+    return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
+
+
+def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """-log p(x|z) for a Bernoulli decoder, summed over pixels: ``[N]``.
+
+    For continuous x in [0, 1] (the pytorch/examples convention) this is the cross-entropy, *not*
+    a normalised likelihood (see notebook 02).
+    """
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+def gaussian_nll(logits: torch.Tensor, x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """-log p(x|z) for a Gaussian decoder N(sigmoid(logits), sigma^2 I), summed over pixels: ``[N]``.
+
+    Includes the normalising constant, so values are true nats. With sigma=1 this is
+    0.5 * MSE-sum + const: a very weak likelihood for [0, 1] pixels (blurry images); a smaller
+    sigma weights reconstruction more, exactly like a beta < 1.
+    """
+    mean = torch.sigmoid(logits)
+    sq = (x - mean).pow(2).flatten(1).sum(1)
+    d = x[0].numel()
+    return 0.5 * sq / sigma**2 + d * (math.log(sigma) + 0.5 * LOG_2PI)
+
+
+def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str = "bernoulli", sigma: float = 1.0) -> torch.Tensor:
+    """Per-image reconstruction term ``[N]`` for ``likelihood`` in ``{"bernoulli", "gaussian"}``."""
+    if likelihood == "bernoulli":
+        return bernoulli_nll(logits, x)
+    if likelihood == "gaussian":
+        return gaussian_nll(logits, x, sigma)
+    raise ValueError(f"Unknown likelihood {likelihood!r}; use 'bernoulli' or 'gaussian'.")
+
+
+@dataclass
+class LossTerms:
+    """Batch-averaged terms of one loss evaluation (nats per image).
+
+    Attributes:
+        loss: the quantity to minimise (with beta and free bits applied).
+        recon: mean reconstruction NLL.
+        kl: mean KL summed over latent dimensions (the *true* KL, before free bits or beta).
+        kl_per_dim: ``[D]`` mean KL of each dimension (empty for a plain autoencoder).
+    """
+
+    loss: torch.Tensor
+    recon: torch.Tensor
+    kl: torch.Tensor
+    kl_per_dim: torch.Tensor
+
+    @property
+    def elbo(self) -> torch.Tensor:
+        """The ELBO (beta = 1, no free bits), in nats per image: -(recon + kl)."""
+        return -(self.recon + self.kl)
+
+
+def vae_loss(
+    logits: torch.Tensor,
+    x: torch.Tensor,
+    mu: torch.Tensor | None,
+    logvar: torch.Tensor | None,
+    beta: float = 1.0,
+    likelihood: str = "bernoulli",
+    free_bits: float = 0.0,
+    sigma: float = 1.0,
+) -> LossTerms:
+    """Negative (beta-weighted) ELBO, averaged over the batch.
+
+    loss = recon + beta * sum_d max(KL_d, free_bits), where KL_d is averaged over the batch
+    before the free-bits floor (Kingma et al. 2016 apply it per dimension over a minibatch).
+
+    Args:
+        logits: decoder output ``[N x C x H x W]``.
+        x: targets in [0, 1], same shape.
+        mu, logvar: ``[N x D]``; both ``None`` for a deterministic autoencoder (KL = 0).
+        beta: weight of the KL term (1 gives the ELBO).
+        likelihood: ``"bernoulli"`` or ``"gaussian"``.
+        free_bits: nats per dimension below which the KL is not penalised (0 disables).
+        sigma: the Gaussian likelihood's standard deviation.
+    """
+    recon = reconstruction_nll(logits, x, likelihood, sigma).mean()
+    if mu is None or logvar is None:
+        zero = recon.new_zeros(())
+        return LossTerms(recon, recon, zero, recon.new_zeros(0))
+    kl_dims = kl_per_dim(mu, logvar).mean(0)
+    kl = kl_dims.sum()
+    penalised = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
+    return LossTerms(recon + beta * penalised, recon, kl, kl_dims.detach())
+
+
+# --------------------------------------------------------------------------------------------
+# KL weight schedules: beta as a function of the optimisation step
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KLSchedule:
+    """Weight of the KL term at each step.
+
+    Attributes:
+        kind: ``"constant"``, ``"linear"`` (warm-up from 0 to ``beta_max`` over ``warmup_steps``,
+            then constant) or ``"cyclical"`` (Fu et al. 2019: ``n_cycles`` cycles over
+            ``total_steps``; in each, a linear ramp over the first ``ratio`` of the cycle, then
+            ``beta_max`` for the rest).
+        beta_max: the final / plateau weight.
+        warmup_steps: ramp length of the linear schedule.
+        total_steps: length of training for the cyclical schedule.
+        n_cycles: M in Fu et al. (default 4).
+        ratio: R in Fu et al. (default 0.5).
+    """
+
+    kind: str = "constant"
+    beta_max: float = 1.0
+    warmup_steps: int = 1
+    total_steps: int = 1
+    n_cycles: int = 4
+    ratio: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("constant", "linear", "cyclical"):
+            raise ValueError(f"Unknown KL schedule {self.kind!r}; use 'constant', 'linear' or 'cyclical'.")
+
+    def __call__(self, step: int) -> float:
+        """beta at optimisation step ``step`` (0-based)."""
+        if self.kind == "constant":
+            return self.beta_max
+        if self.kind == "linear":
+            return self.beta_max * min(1.0, step / max(1, self.warmup_steps))
+        period = self.total_steps / self.n_cycles
+        position = (step % period) / period  # in [0, 1) within the current cycle
+        return self.beta_max * min(1.0, position / self.ratio)

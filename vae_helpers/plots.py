@@ -1,0 +1,199 @@
+"""Figures for the course, in one seaborn style.
+
+Every function returns the matplotlib ``Figure`` so a notebook can save it with
+:func:`save_figure` (into ``assets/figures/``).  Images are given as pixel means in [0, 1],
+``[N x C x H x W]``; apply ``torch.sigmoid`` to decoder logits first (``model.sample`` and
+``model.reconstruct`` already do).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+import torch
+from scipy.stats import norm
+
+from .config import ASSETS_DIR
+from .models import BaseVAE
+
+
+def set_style() -> None:
+    """The course's plotting style (seaborn ``whitegrid``, readable font sizes)."""
+    sns.set_theme(style="whitegrid", context="notebook", rc={"figure.dpi": 100, "axes.titleweight": "bold"})
+
+
+set_style()
+
+
+def save_figure(fig: plt.Figure, name: str, folder: Path | None = None) -> Path:
+    """Save ``fig`` as ``assets/figures/<name>.png`` (or into ``folder``) and return the path."""
+    folder = folder or ASSETS_DIR / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, bbox_inches="tight", dpi=110)
+    return path
+
+
+def image_grid(images: torch.Tensor, nrow: int = 10, padding: int = 2) -> np.ndarray:
+    """Tile ``[N x C x H x W]`` images in [0, 1] into one ``[H' x W' x C]`` array (white padding)."""
+    images = images.detach().float().cpu().clamp(0, 1)
+    n, c, h, w = images.shape
+    ncol = min(nrow, n)
+    nrows = int(np.ceil(n / ncol))
+    grid = np.ones((nrows * (h + padding) + padding, ncol * (w + padding) + padding, c), dtype=np.float32)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[top : top + h, left : left + w] = images[i].permute(1, 2, 0).numpy()
+    return grid
+
+
+def show_images(images: torch.Tensor, nrow: int = 10, title: str | None = None, ax: plt.Axes | None = None,
+                scale: float = 0.9) -> plt.Figure:
+    """Show images as one grid. Grayscale images use the ``gray_r``-free plain ``gray`` map (black background)."""
+    grid = image_grid(images, nrow)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(scale * grid.shape[1] / 30, scale * grid.shape[0] / 30))
+    else:
+        fig = ax.figure
+    ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_reconstructions(originals: torch.Tensor, reconstructions: Sequence[torch.Tensor] | torch.Tensor,
+                         labels: Sequence[str] = ("reconstruction",), title: str = "Originals and reconstructions") -> plt.Figure:
+    """Originals in the top row, one row per model's reconstructions below."""
+    if isinstance(reconstructions, torch.Tensor):
+        reconstructions = [reconstructions]
+    rows = [originals.cpu(), *[r.cpu() for r in reconstructions]]
+    names = ["original", *labels]
+    n = len(originals)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(min(1.0 * n, 16), 1.25 * len(rows) + 0.4))
+    for ax, row, name in zip(np.atleast_1d(axes), rows, names):
+        ax.imshow(_squeeze(image_grid(row, nrow=n)), cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(name, rotation=0, ha="right", va="center")
+        ax.grid(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _squeeze(grid: np.ndarray) -> np.ndarray:
+    return grid.squeeze(-1) if grid.shape[-1] == 1 else grid
+
+
+def plot_history(history: dict[str, list[float]], title: str = "Training curves", unit: str = "nats / image") -> plt.Figure:
+    """Total loss, reconstruction and KL per epoch, train (solid) vs validation (dashed)."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    epochs = history["epoch"]
+    for ax, key, name in zip(axes, ("loss", "recon", "kl"), ("negative ELBO (loss)", "reconstruction NLL", "KL(q(z|x) || p(z))")):
+        ax.plot(epochs, history[f"train_{key}"], "-o", ms=3, label="train")
+        ax.plot(epochs, history[f"val_{key}"], "--s", ms=3, label="validation")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(unit)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_scatter(z: torch.Tensor, labels: torch.Tensor, method: str = "raw", class_names: Sequence[str] | None = None,
+                        title: str | None = None, ax: plt.Axes | None = None, max_points: int = 5000, seed: int = 0) -> plt.Figure:
+    """Scatter of latent codes ``[N x D]`` coloured by class: ``"raw"`` (first two dims), ``"pca"`` or ``"tsne"``."""
+    z = z.detach().cpu().numpy()[:max_points]
+    labels = labels.detach().cpu().numpy()[:max_points]
+    if method == "raw":
+        xy, axis = z[:, :2], ("$z_1$", "$z_2$")
+    elif method == "pca":
+        from sklearn.decomposition import PCA
+
+        xy, axis = PCA(2, random_state=seed).fit_transform(z), ("PC 1", "PC 2")
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        xy, axis = TSNE(2, init="pca", random_state=seed, perplexity=30).fit_transform(z), ("t-SNE 1", "t-SNE 2")
+    else:
+        raise ValueError(f"method must be 'raw', 'pca' or 'tsne', not {method!r}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    else:
+        fig = ax.figure
+    names = class_names or [str(c) for c in range(int(labels.max()) + 1)]
+    palette = sns.color_palette("tab10", len(names))
+    for c, name in enumerate(names):
+        mask = labels == c
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.6, color=palette[c], label=name)
+    ax.set_xlabel(axis[0])
+    ax.set_ylabel(axis[1])
+    ax.set_title(title or f"Latent codes ({method})")
+    ax.legend(markerscale=3, fontsize=8, loc="best", framealpha=0.8)
+    return fig
+
+
+@torch.no_grad()
+def plot_interpolation(model: BaseVAE, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10, title: str | None = None) -> plt.Figure:
+    """Decode straight-line interpolations between the codes (means) of two images ``[C x H x W]``."""
+    model.eval()
+    z_a = model.encode(x_a.unsqueeze(0).to(model.device))[0]
+    z_b = model.encode(x_b.unsqueeze(0).to(model.device))[0]
+    t = torch.linspace(0, 1, steps, device=model.device).unsqueeze(1)
+    images = torch.sigmoid(model.decode((1 - t) * z_a + t * z_b))
+    fig = show_images(images, nrow=steps, title=title or f"Interpolation in latent space ({type(model).__name__})")
+    return fig
+
+
+@torch.no_grad()
+def plot_traversal(model: BaseVAE, z0: torch.Tensor, dims: Sequence[int], values: Sequence[float] = tuple(np.linspace(-3, 3, 9)),
+                   title: str = "Latent traversal") -> plt.Figure:
+    """One row per latent dimension in ``dims``: ``z0`` with that coordinate set to each of ``values``."""
+    model.eval()
+    rows = []
+    for d in dims:
+        z = z0.detach().reshape(1, -1).repeat(len(values), 1).to(model.device)
+        z[:, d] = torch.tensor(list(values), dtype=z.dtype, device=z.device)
+        rows.append(torch.sigmoid(model.decode(z)).cpu())
+    fig, axes = plt.subplots(len(dims), 1, figsize=(0.9 * len(values) + 1, 1.0 * len(dims) + 0.6), squeeze=False)
+    for ax, d, row in zip(axes[:, 0], dims, rows):
+        ax.imshow(_squeeze(image_grid(row, nrow=len(values))), cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(f"z[{d}]", rotation=0, ha="right", va="center")
+        ax.grid(False)
+    axes[-1, 0].set_xlabel("value: " + "  ".join(f"{v:+.1f}" for v in values))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def plot_manifold(model: BaseVAE, n: int = 20, title: str = "Decoded 2-D latent grid") -> plt.Figure:
+    """For a 2-D latent: decode an ``n x n`` grid spaced by ``norm.ppf`` so each cell holds equal prior mass."""
+    if model.latent_dim != 2:
+        raise ValueError(f"plot_manifold needs a 2-D latent space, this model has {model.latent_dim}.")
+    model.eval()
+    values = norm.ppf(np.linspace(0.5 / n, 1 - 0.5 / n, n))
+    zz = torch.tensor([[x, y] for y in values[::-1] for x in values], dtype=torch.float32, device=model.device)
+    images = torch.sigmoid(model.decode(zz)).cpu()
+    grid = _squeeze(image_grid(images, nrow=n, padding=0))
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+    cell = grid.shape[0] / n
+    every = max(1, n // 6)
+    ticks = (np.arange(n) + 0.5) * cell
+    ax.set_xticks(ticks[::every], [f"{v:.1f}" for v in values[::every]])
+    ax.set_yticks(ticks[::every], [f"{v:.1f}" for v in values[::-1][::every]])
+    ax.set_xlabel("$z_1$ (cells at standard-normal quantiles)")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    ax.grid(False)
+    return fig

@@ -1,0 +1,286 @@
+"""One training loop for every model in the course: :func:`fit`.
+
+What it does, per epoch: shuffled minibatches drawn by index from in-memory uint8 tensors, the
+(beta-weighted) negative ELBO with the chosen KL schedule and free bits, Adam, a validation pass,
+a history row, early stopping on the validation loss, and an atomic checkpoint holding the best
+weights plus everything needed to resume.
+
+Failure handling: a non-finite loss stops training with the epoch and step and a suggestion; a
+KeyboardInterrupt (Jupyter's "interrupt kernel") stops cleanly, keeps the best weights, and
+``fit(..., resume=True)`` continues from the checkpoint with the history kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoints import load_into, read_checkpoint, save_checkpoint
+from .config import describe_device, get_device, seed_everything
+from .data import ImageDataset, ImageSplit
+from .losses import KLSchedule, LossTerms, reparameterize, vae_loss
+from .models import BaseVAE
+
+HISTORY_KEYS = ("epoch", "beta", "train_loss", "train_recon", "train_kl", "val_loss", "val_recon", "val_kl", "seconds")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :func:`fit` (every field has the default shown).
+
+    Attributes:
+        epochs: passes over the training split.
+        batch_size: images per step (128, as in pytorch/examples).
+        lr: Adam learning rate.
+        beta: KL weight (the plateau value for the linear and cyclical schedules).
+        kl_schedule: ``"constant"``, ``"linear"`` or ``"cyclical"`` (see :class:`KLSchedule`).
+        warmup_epochs: ramp length of the linear schedule, in epochs.
+        n_cycles, cycle_ratio: M and R of the cyclical schedule (Fu et al. 2019: 4 and 0.5).
+        free_bits: nats per latent dimension that are not penalised (0 disables).
+        likelihood: ``"bernoulli"`` (BCE with logits) or ``"gaussian"``.
+        sigma: standard deviation of the Gaussian likelihood.
+        binarize: dynamic binarization of training batches (resampled every epoch).
+        patience: stop after this many epochs without a validation improvement (None: never).
+        seed: passed to :func:`seed_everything` at the start (and used for batch order).
+        progress: show a tqdm bar and one line per epoch.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta: float = 1.0
+    kl_schedule: str = "constant"
+    warmup_epochs: float = 1.0
+    n_cycles: int = 4
+    cycle_ratio: float = 0.5
+    free_bits: float = 0.0
+    likelihood: str = "bernoulli"
+    sigma: float = 1.0
+    binarize: bool = False
+    patience: int | None = None
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes:
+        history: per-epoch lists under :data:`HISTORY_KEYS` (nats per image, seconds).
+        best_epoch: epoch (1-based) with the lowest validation loss; the model holds its weights.
+        best_val: that validation loss.
+        stopped: ``"completed"``, ``"early_stopping"`` or ``"interrupted"``.
+        device: where it trained.
+    """
+
+    history: dict[str, list[float]]
+    best_epoch: int
+    best_val: float
+    stopped: str
+    device: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        s = self.history["seconds"]
+        return sum(s) / max(1, len(s))
+
+
+def model_loss(model: BaseVAE, x: torch.Tensor, y: torch.Tensor | None, beta: float = 1.0, likelihood: str = "bernoulli",
+               free_bits: float = 0.0, sigma: float = 1.0) -> LossTerms:
+    """Encode, sample z once by reparameterisation, decode and score: the one-sample ELBO estimate.
+
+    ``y`` is only passed to conditional models. Used by training and validation alike, so the
+    validation loss is an honest (stochastic) ELBO, not a loss at z = mu.
+    """
+    y = y if model.conditional else None
+    mu, logvar = model.encode(x, y)
+    z = reparameterize(mu, logvar) if logvar is not None else mu
+    return vae_loss(model.decode(z, y), x, mu, logvar, beta, likelihood, free_bits, sigma)
+
+
+@torch.no_grad()
+def evaluate_loss(model: BaseVAE, split: ImageSplit, config: TrainConfig, beta: float = 1.0, batch_size: int = 1000,
+                  device: torch.device | None = None) -> dict[str, float]:
+    """Mean loss / recon / KL over a split, in nats per image (model in eval mode)."""
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(3, dtype=torch.float64, device=device or model.device)
+    for x, y in split.batches(batch_size, device=device or model.device, binarize=False):
+        terms = model_loss(model, x, y, beta, config.likelihood, config.free_bits, config.sigma)
+        sums += torch.stack([terms.loss, terms.recon, terms.kl]).double() * len(x)
+    model.train(was_training)
+    loss, recon, kl = (sums / max(1, len(split))).tolist()
+    return {"loss": loss, "recon": recon, "kl": kl}
+
+
+def _make_schedule(config: TrainConfig, steps_per_epoch: int) -> KLSchedule:
+    return KLSchedule(
+        kind=config.kl_schedule,
+        beta_max=config.beta,
+        warmup_steps=max(1, round(config.warmup_epochs * steps_per_epoch)),
+        total_steps=max(1, config.epochs * steps_per_epoch),
+        n_cycles=config.n_cycles,
+        ratio=config.cycle_ratio,
+    )
+
+
+def _place_data(data: ImageDataset, device: torch.device) -> ImageDataset:
+    """Put the uint8 tensors on the training device if they fit; otherwise batches are copied per step."""
+    if data.train.device == device:
+        return data
+    try:
+        return data.to(device)
+    except RuntimeError:  # out of device memory: stream batches from host memory instead
+        return data
+
+
+def fit(
+    model: BaseVAE,
+    data: ImageDataset,
+    config: TrainConfig | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    device: torch.device | str | None = None,
+) -> FitResult:
+    """Train ``model`` on ``data.train``, validating on ``data.val`` after each epoch.
+
+    Args:
+        model: any :class:`BaseVAE` (an :class:`AE` is trained on reconstruction alone).
+        data: an :class:`ImageDataset` (see :func:`vae_helpers.data.load_dataset`).
+        config: a :class:`TrainConfig` (defaults: 10 epochs, batch 128, Adam 1e-3, beta 1).
+        checkpoint: file to hold the best weights and the resume state (written atomically
+            after every epoch); ``None`` keeps everything in memory.
+        resume: continue from ``checkpoint`` (its weights, optimiser, history and epoch count).
+        device: default :func:`get_device` (cuda, then mps, then cpu).
+
+    Returns:
+        A :class:`FitResult`; ``model`` ends holding the best validation weights, in eval mode.
+
+    Raises:
+        TrainingDivergedError: the loss became NaN/inf (the checkpoint on disk is left as it was).
+    """
+    config = config or TrainConfig()
+    device = torch.device(device) if device is not None else get_device()
+    generator = seed_everything(config.seed)
+    model.to(device).train()
+    data = _place_data(data, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
+    schedule = _make_schedule(config, steps_per_epoch)
+
+    history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
+    best_val, best_epoch, start_epoch, stale = math.inf, 0, 0, 0
+    best_state = copy.deepcopy(model.state_dict())
+    if resume:
+        if checkpoint is None or not Path(checkpoint).is_file():
+            raise FileNotFoundError(f"resume=True but there is no checkpoint at {checkpoint}; train once without resume.")
+        payload = read_checkpoint(checkpoint)
+        load_into(model, payload["model_state"], payload["model_config"], checkpoint)
+        best_state = copy.deepcopy(model.state_dict())
+        state = payload["resume"]
+        load_into(model, state["model_state"], payload["model_config"], checkpoint)
+        optimizer.load_state_dict(state["optimizer_state"])
+        history = {k: list(v) for k, v in payload["history"].items()}
+        best_val, best_epoch = float(payload["best_val"]), int(payload["best_epoch"])
+        start_epoch, stale = int(state["epoch"]), int(state["stale"])
+        generator.set_state(state["generator_state"])
+        torch.set_rng_state(state["torch_rng_state"])
+
+    stopped = "completed"
+    bar = tqdm(range(start_epoch, config.epochs), desc=f"{type(model).__name__} on {describe_device(device)}",
+               unit="epoch", disable=not config.progress, initial=start_epoch, total=config.epochs)
+    epoch, step = start_epoch, 0
+    try:
+        for epoch in bar:
+            started = time.perf_counter()
+            model.train()
+            sums = torch.zeros(3, dtype=torch.float64, device=device)
+            first_bad = torch.full((), -1, dtype=torch.long, device=device)
+            seen = 0
+            for step, (x, y) in enumerate(data.train.batches(config.batch_size, shuffle=True, generator=generator,
+                                                               device=device, binarize=config.binarize)):
+                beta = schedule(epoch * steps_per_epoch + step)
+                terms = model_loss(model, x, y, beta, config.likelihood, config.free_bits, config.sigma)
+                optimizer.zero_grad(set_to_none=True)
+                terms.loss.backward()
+                optimizer.step()
+                # Track the first non-finite step without a device sync on every step.
+                first_bad = torch.where((first_bad < 0) & ~torch.isfinite(terms.loss.detach()), step, first_bad)
+                sums += torch.stack([terms.loss.detach(), terms.recon.detach(), terms.kl.detach()]).double() * len(x)
+                seen += len(x)
+                if device.type == "cpu" or step % 50 == 49:
+                    _check_finite(first_bad, epoch, config, checkpoint, best_epoch, model, best_state)
+            _check_finite(first_bad, epoch, config, checkpoint, best_epoch, model, best_state)
+            train_loss, train_recon, train_kl = (sums / max(1, seen)).tolist()
+            val = evaluate_loss(model, data.val, config, beta=config.beta, device=device)
+            row = {"epoch": epoch + 1, "beta": beta, "train_loss": train_loss, "train_recon": train_recon,
+                   "train_kl": train_kl, "val_loss": val["loss"], "val_recon": val["recon"], "val_kl": val["kl"],
+                   "seconds": time.perf_counter() - started}
+            for key in HISTORY_KEYS:
+                history[key].append(float(row[key]))
+            if val["loss"] < best_val:
+                best_val, best_epoch, stale = val["loss"], epoch + 1, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+            if checkpoint is not None:
+                _write_checkpoint(checkpoint, model, best_state, optimizer, history, best_val, best_epoch, epoch + 1, stale,
+                                  generator, config)
+            if config.progress:
+                bar.set_postfix(train=f"{train_loss:.2f}", val=f"{val['loss']:.2f}")
+                tqdm.write(f"epoch {epoch + 1:3d}/{config.epochs}  train {train_loss:8.2f} (recon {train_recon:7.2f}, "
+                           f"KL {train_kl:6.2f})  val {val['loss']:8.2f}  beta {beta:.2f}  {row['seconds']:.1f}s")
+            if config.patience is not None and stale >= config.patience:
+                stopped = "early_stopping"
+                break
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+        where = f"a checkpoint of epoch {best_epoch} is at {checkpoint}; fit(..., resume=True) continues" if checkpoint else "no checkpoint was set"
+        print(f"\nInterrupted during epoch {epoch + 1}, step {step + 1}: keeping the best weights (epoch {best_epoch}); {where}.")
+    finally:
+        bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(history, best_epoch, best_val, stopped, describe_device(device))
+
+
+def _check_finite(first_bad: torch.Tensor, epoch: int, config: TrainConfig, checkpoint: Any, best_epoch: int,
+                  model: BaseVAE, best_state: dict[str, torch.Tensor]) -> None:
+    bad_step = int(first_bad.item())
+    if bad_step < 0:
+        return
+    model.load_state_dict(best_state)  # do not leave NaN weights in the caller's model
+    kept = f"The last good checkpoint ({checkpoint}, epoch {best_epoch}) is intact." if checkpoint else "No checkpoint was being written."
+    raise TrainingDivergedError(
+        f"The loss became NaN or infinite at epoch {epoch + 1}, step {bad_step + 1} (lr={config.lr:g}). "
+        f"Lower the learning rate (try lr={config.lr / 10:g}) or check the inputs are in [0, 1]. "
+        f"The model was reset to its best weights (epoch {best_epoch}). {kept}"
+    )
+
+
+def _write_checkpoint(path: Any, model: BaseVAE, best_state: dict, optimizer: torch.optim.Optimizer,
+                      history: dict, best_val: float, best_epoch: int, epoch: int, stale: int,
+                      generator: torch.Generator, config: TrainConfig) -> None:
+    current = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    best_model = copy.deepcopy(model)
+    best_model.load_state_dict(best_state)
+    save_checkpoint(
+        path, best_model,
+        best_epoch=best_epoch, best_val=best_val, history=history, train_config=asdict(config),
+        resume={"model_state": current, "optimizer_state": optimizer.state_dict(), "epoch": epoch, "stale": stale,
+                "generator_state": generator.get_state(), "torch_rng_state": torch.get_rng_state()},
+    )
