@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import REPO_ROOT, in_ci
+from .config import REPO_ROOT, fast_mode, in_ci
 from .data import DataNotFoundError, load_dataset
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             status, failed = "FAILED", True
             print(f"{notebook.name} failed:\n{err}", file=sys.stderr)
         rows.append((notebook.name, status, time.perf_counter() - started))
-    mode = "fast" if os.environ.get("VAE_FAST") else "full"
+    mode = "fast" if fast_mode() else "full"
     print(f"\nCourse run ({mode} mode); executed notebooks in {out_dir}, figures in {REPO_ROOT / 'assets' / 'figures'}")
     print("| notebook | status | seconds |\n| --- | --- | ---: |")
     for name, status, seconds in rows:

@@ -1,0 +1,176 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from vae_helpers.checkpoints import CheckpointError, atomic_torch_save, load_checkpoint, read_checkpoint, save_checkpoint
+from vae_helpers.config import seed_everything
+from vae_helpers.models import AE, ConvVAE, MLPVAE
+from vae_helpers.training import TrainConfig, TrainingDivergedError, fit
+
+QUIET = dict(progress=False)
+
+
+def test_loss_decreases_on_real_subset(small_fashion):
+    model = MLPVAE(latent_dim=10)
+    result = fit(model, small_fashion, TrainConfig(epochs=4, **QUIET), device="cpu")
+    val = result.history["val_loss"]
+    assert len(val) == 4 and val[-1] < val[0] - 20, val
+    assert result.history["train_loss"][-1] < result.history["train_loss"][0]
+    assert all(k > 0 for k in result.history["val_kl"])
+    assert result.best_epoch == int(np.argmin(val)) + 1 and result.stopped == "completed"
+
+
+def test_autoencoder_trains_on_reconstruction_only(small_fashion):
+    result = fit(AE(latent_dim=10), small_fashion, TrainConfig(epochs=2, **QUIET), device="cpu")
+    assert result.history["train_kl"] == [0.0, 0.0]
+    assert result.history["val_recon"][1] < result.history["val_recon"][0]
+
+
+def test_same_seed_same_losses_on_cpu(small_fashion):
+    data = small_fashion.subset(train=1000, val=200)
+
+    def run(seed):
+        seed_everything(seed)  # the course's pattern: seed, then build the model, then fit
+        return fit(ConvVAE(latent_dim=4), data, TrainConfig(epochs=2, seed=seed, **QUIET), device="cpu").history
+
+    runs = [run(123), run(123)]
+    for key in ("train_loss", "train_recon", "train_kl", "val_loss"):
+        assert runs[0][key] == runs[1][key], key
+    other = run(124)
+    assert other["train_loss"] != runs[0]["train_loss"]
+
+
+def test_seed_helper_sets_every_generator():
+    seed_everything(7)
+    first = (random.random(), np.random.rand(), torch.rand(1).item(), torch.randn(2, 2))
+    gen = seed_everything(7)
+    again = (random.random(), np.random.rand(), torch.rand(1).item(), torch.randn(2, 2))
+    assert first[:3] == again[:3] and torch.equal(first[3], again[3])
+    assert torch.backends.cudnn.deterministic is True and torch.backends.cudnn.benchmark is False
+    assert not hasattr(torch.backends.cudnn, "determinstic")  # a misspelling would silently do nothing
+    assert torch.equal(torch.rand(3, generator=gen), torch.rand(3, generator=torch.Generator().manual_seed(7)))
+
+
+def test_early_stopping_restores_best_weights(small_fashion):
+    data = small_fashion.subset(train=300, val=200)
+    model = MLPVAE(latent_dim=5)
+    result = fit(model, data, TrainConfig(epochs=40, lr=3e-3, patience=2, **QUIET), device="cpu")
+    assert result.stopped == "early_stopping"
+    assert len(result.history["epoch"]) == result.best_epoch + 2
+    assert result.best_val == min(result.history["val_loss"])
+
+
+def test_checkpoint_roundtrip_holds_config_and_version(tmp_path, small_fashion):
+    path = tmp_path / "ck.pt"
+    model = MLPVAE(latent_dim=3)
+    fit(model, small_fashion.subset(train=500, val=100), TrainConfig(epochs=1, **QUIET), checkpoint=path, device="cpu")
+    payload = read_checkpoint(path)
+    assert payload["model_config"] == {"name": "MLPVAE", "image_shape": [1, 28, 28], "hidden": [400], "latent_dim": 3}
+    assert payload["package_version"] and payload["history"]["epoch"] == [1.0]
+    loaded, _ = load_checkpoint(path)
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.allclose(loaded.reconstruct(x), model.reconstruct(x))
+
+
+def test_checkpoint_into_a_different_architecture_names_the_mismatch(tmp_path):
+    path = tmp_path / "ck.pt"
+    save_checkpoint(path, MLPVAE(latent_dim=20))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path, model=MLPVAE(latent_dim=2))
+    assert "to_stats.weight" in str(err.value) and "[40, 400]" in str(err.value) and "[4, 400]" in str(err.value)
+    assert "latent_dim': 20" in str(err.value)
+
+
+def test_truncated_checkpoint_gives_a_clear_error(tmp_path):
+    path = tmp_path / "ck.pt"
+    save_checkpoint(path, MLPVAE(latent_dim=2))
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated, corrupt"):
+        load_checkpoint(path)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("this would run code",))
+
+
+def test_checkpoints_cannot_run_code(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model_state": {}, "model_config": {}, "payload": _Evil()}, path)
+    with pytest.raises(CheckpointError, match="weights-only"):
+        read_checkpoint(path)
+
+
+def test_atomic_save_keeps_previous_file_on_failure(tmp_path):
+    path = tmp_path / "ck.pt"
+    atomic_torch_save({"a": torch.ones(2)}, path)
+    before = path.read_bytes()
+    with pytest.raises(Exception):
+        atomic_torch_save({"a": lambda: None}, path)  # cannot be pickled: fails mid-write
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temp file left behind
+
+
+class _FailAfter(MLPVAE):
+    """An MLP VAE whose training-mode decoder misbehaves after ``n`` calls."""
+
+    def __init__(self, n, failure, **kwargs):
+        super().__init__(**kwargs)
+        self.n, self.failure, self.calls = n, failure, 0
+
+    def decode(self, z, y=None):
+        if self.training:
+            self.calls += 1
+            if self.calls > self.n:
+                if self.failure == "interrupt":
+                    raise KeyboardInterrupt
+                return super().decode(z) * float("nan")
+        return super().decode(z)
+
+
+def test_nan_loss_stops_with_epoch_step_and_advice(tmp_path, small_fashion):
+    data = small_fashion.subset(train=512, val=100)  # 4 steps per epoch at batch 128
+    path = tmp_path / "ck.pt"
+    model = _FailAfter(4 + 2, "nan", latent_dim=3)  # the third step of epoch 2 breaks
+    with pytest.raises(TrainingDivergedError) as err:
+        fit(model, data, TrainConfig(epochs=3, **QUIET), checkpoint=path, device="cpu")
+    message = str(err.value)
+    assert "epoch 2, step 3" in message and "Lower the learning rate" in message and "intact" in message
+    payload = read_checkpoint(path)  # the epoch-1 checkpoint is still there and finite
+    assert payload["history"]["epoch"] == [1.0]
+    assert all(torch.isfinite(v).all() for v in payload["model_state"].values())
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # model reset to its best weights
+
+
+def test_keyboard_interrupt_keeps_best_and_resume_continues(tmp_path, small_fashion):
+    data = small_fashion.subset(train=512, val=100)
+    path = tmp_path / "ck.pt"
+    config = TrainConfig(epochs=3, seed=5, **QUIET)
+    seed_everything(5)
+    model = _FailAfter(4 + 1, "interrupt", latent_dim=3)
+    result = fit(model, data, config, checkpoint=path, device="cpu")
+    assert result.stopped == "interrupted" and result.history["epoch"] == [1.0]
+    saved = read_checkpoint(path)
+    assert saved["history"]["epoch"] == [1.0]
+    resumed_model = MLPVAE(latent_dim=3)
+    resumed = fit(resumed_model, data, config, checkpoint=path, resume=True, device="cpu")
+    assert resumed.history["epoch"] == [1.0, 2.0, 3.0]
+    assert resumed.history["train_loss"][0] == saved["history"]["train_loss"][0]
+    # Resuming reproduces an uninterrupted run exactly (same weights, optimiser, RNG state).
+    seed_everything(5)
+    straight = fit(MLPVAE(latent_dim=3), data, config, device="cpu")
+    assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-6)
+
+
+def test_resume_without_checkpoint_is_explained(tmp_path, small_fashion):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        fit(MLPVAE(), small_fashion, TrainConfig(epochs=1, **QUIET), checkpoint=tmp_path / "none.pt", resume=True)
+
+
+def test_kl_schedule_is_applied_per_step(small_fashion):
+    data = small_fashion.subset(train=256, val=100)
+    result = fit(MLPVAE(latent_dim=3), data, TrainConfig(epochs=4, kl_schedule="linear", warmup_epochs=2, **QUIET), device="cpu")
+    # 2 steps per epoch, ramp over 4 steps: beta = step / 4 at the last step (1, 3, 5, 7) of each epoch
+    assert result.history["beta"] == [0.25, 0.75, 1.0, 1.0]
