@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .config import REPO_ROOT, fast_mode, in_ci
 from .data import DataNotFoundError, load_dataset
+from .plots import figure_dir
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "build" / "course"
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{notebook.name} failed:\n{err}", file=sys.stderr)
         rows.append((notebook.name, status, time.perf_counter() - started))
     mode = "fast" if fast_mode() else "full"
-    print(f"\nCourse run ({mode} mode); executed notebooks in {out_dir}, figures in {REPO_ROOT / 'assets' / 'figures'}")
+    print(f"\nCourse run ({mode} mode); executed notebooks in {out_dir}, figures in {figure_dir()}")
     print("| notebook | status | seconds |\n| --- | --- | ---: |")
     for name, status, seconds in rows:
         print(f"| {name} | {status} | {seconds:.1f} |")

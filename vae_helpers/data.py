@@ -541,7 +541,7 @@ def load_celeba(root: Path | None = None, size: int = 64, crop: int = 148, max_p
         for p in (0, 1, 2)
     ]
     note = f"{len(kept):,} of {len(filenames):,} CelebA images present" + (
-        f"; at most {max_per_split} per split decoded (fast mode)" if max_per_split else ""
+        f"; at most {max_per_split} per split decoded" if max_per_split else ""
     )
     return ImageDataset("celeba", *splits, class_names=list(attr_names), source=folder, note=note,
                         attribute_names=list(attr_names))

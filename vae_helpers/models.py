@@ -131,7 +131,7 @@ class MLPVAE(BaseVAE):
         super().__init__(image_shape, latent_dim)
         self._hparams = {"image_shape": list(self.image_shape), "hidden": list(hidden), "latent_dim": latent_dim}
         n_in = int(torch.tensor(self.image_shape).prod())
-        self.encoder = nn.Sequential(_mlp([n_in, *hidden]), nn.ReLU())  # [N x 784] -> [N x 400]
+        self.encoder = nn.Sequential(*_mlp([n_in, *hidden]), nn.ReLU())  # [N x 784] -> [N x 400]
         self.to_stats = nn.Linear(hidden[-1], 2 * latent_dim)  # -> [N x 2D]: mu and logvar
         self.decoder = _mlp([latent_dim, *reversed(hidden), n_in])  # [N x D] -> [N x 784] logits
 
@@ -246,7 +246,7 @@ class ConditionalVAE(BaseVAE):
         self._hparams = {"n_classes": n_classes, "image_shape": list(self.image_shape), "hidden": list(hidden), "latent_dim": latent_dim}
         self.n_classes = n_classes
         n_in = int(torch.tensor(self.image_shape).prod())
-        self.encoder = nn.Sequential(_mlp([n_in + n_classes, *hidden]), nn.ReLU())
+        self.encoder = nn.Sequential(*_mlp([n_in + n_classes, *hidden]), nn.ReLU())
         self.to_stats = nn.Linear(hidden[-1], 2 * latent_dim)
         self.decoder = _mlp([latent_dim + n_classes, *reversed(hidden), n_in])
 

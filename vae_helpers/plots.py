@@ -17,7 +17,9 @@ import seaborn as sns
 import torch
 from scipy.stats import norm
 
-from .config import ASSETS_DIR
+from matplotlib.ticker import MaxNLocator
+
+from .config import ASSETS_DIR, REPO_ROOT, fast_mode
 from .models import BaseVAE
 
 
@@ -29,9 +31,15 @@ def set_style() -> None:
 set_style()
 
 
+def figure_dir() -> Path:
+    """``assets/figures`` for full runs; ``build/figures-fast`` in fast mode, so CI and tests never
+    overwrite the committed full-run figures with small-run ones."""
+    return ASSETS_DIR / "figures" if not fast_mode() else REPO_ROOT / "build" / "figures-fast"
+
+
 def save_figure(fig: plt.Figure, name: str, folder: Path | None = None) -> Path:
-    """Save ``fig`` as ``assets/figures/<name>.png`` (or into ``folder``) and return the path."""
-    folder = folder or ASSETS_DIR / "figures"
+    """Save ``fig`` as ``<figure_dir()>/<name>.png`` (or into ``folder``) and return the path."""
+    folder = folder or figure_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     fig.savefig(path, bbox_inches="tight", dpi=110)
@@ -100,6 +108,7 @@ def plot_history(history: dict[str, list[float]], title: str = "Training curves"
         ax.plot(epochs, history[f"val_{key}"], "--s", ms=3, label="validation")
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(unit)
         ax.legend()
     fig.suptitle(title)
