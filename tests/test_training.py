@@ -113,6 +113,28 @@ def test_atomic_save_keeps_previous_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temp file left behind
 
 
+def test_interrupt_during_a_checkpoint_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    import vae_helpers.checkpoints as ck
+
+    path = tmp_path / "ck.pt"
+    save_checkpoint(path, MLPVAE(latent_dim=2))
+    before = path.read_bytes()
+    real_save = torch.save
+
+    def save_then_interrupt(obj, handle):
+        real_save(obj, handle)
+        handle.truncate(100)  # half-written file, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ck.torch, "save", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, MLPVAE(latent_dim=2))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt"]
+    monkeypatch.undo()
+    load_checkpoint(path)  # still a valid checkpoint
+
+
 class _FailAfter(MLPVAE):
     """An MLP VAE whose training-mode decoder misbehaves after ``n`` calls."""
 
