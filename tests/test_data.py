@@ -38,6 +38,12 @@ def test_mnist_counts(mnist):
     assert mnist.test.labels[:5].tolist() == [7, 2, 1, 0, 4]
 
 
+def _raw_idx_bytes(dataset, key: str) -> bytes:
+    """The uncompressed bytes of one IDX file of ``dataset`` (its source may hold raw or .gz files)."""
+    path = data_mod._find_idx(Path(dataset.source))[key]
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
 def test_validation_split_is_seeded_and_disjoint(fashion):
     files = data_mod._find_idx(Path(fashion.source))
     images, labels = read_idx(files["train_images"]), read_idx(files["train_labels"])
@@ -103,9 +109,8 @@ def test_one_missing_idx_file_is_reported(monkeypatch, tmp_path, fashion):
     _isolate(monkeypatch, tmp_path)
     raw = tmp_path / "env" / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
-    source = Path(fashion.source)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
-        (raw / name).symlink_to(source / name)
+    for key in ("train_images", "train_labels", "test_images"):
+        (raw / data_mod.IDX_FILES[key]).write_bytes(_raw_idx_bytes(fashion, key))
     with pytest.raises(DataNotFoundError, match="t10k-labels-idx1-ubyte"):
         load_dataset("fashion-mnist")
 
@@ -114,9 +119,8 @@ def test_gzipped_idx_is_read(monkeypatch, tmp_path, fashion):
     _isolate(monkeypatch, tmp_path)
     debian = tmp_path / "debian"
     debian.mkdir()
-    for name in data_mod.IDX_FILES.values():
-        with open(Path(fashion.source) / name, "rb") as src, gzip.open(debian / f"{name}.gz", "wb", compresslevel=1) as dst:
-            shutil.copyfileobj(src, dst)
+    for key, name in data_mod.IDX_FILES.items():
+        (debian / f"{name}.gz").write_bytes(gzip.compress(_raw_idx_bytes(fashion, key), compresslevel=1))
     loaded = load_dataset("fashion-mnist")
     assert loaded.source == debian
     assert torch.equal(loaded.test.images, fashion.test.images)
@@ -124,7 +128,7 @@ def test_gzipped_idx_is_read(monkeypatch, tmp_path, fashion):
 
 def test_truncated_idx_reports_expected_and_actual_size(tmp_path, fashion):
     broken = tmp_path / "t10k-labels-idx1-ubyte"
-    broken.write_bytes((Path(fashion.source) / "t10k-labels-idx1-ubyte").read_bytes()[:5000])
+    broken.write_bytes(_raw_idx_bytes(fashion, "test_labels")[:5000])
     with pytest.raises(CorruptDataError) as err:
         read_idx(broken)
     assert "10,008" in str(err.value) and "5,000" in str(err.value)
