@@ -196,6 +196,12 @@ class ImageDataset:
         """
         return replace(self, train=self.train.head(train), val=self.val.head(val), test=self.test.head(test))
 
+    def full_training_set(self) -> "ImageDataset":
+        """The pytorch/examples protocol: train on all official training images (train + val) and
+        monitor on the official test set (so early stopping must not be used with it)."""
+        train = ImageSplit(torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels]))
+        return replace(self, train=train, val=self.test)
+
     def to(self, device: torch.device | str) -> "ImageDataset":
         """Copy of the dataset with every split on ``device``."""
         return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device))

@@ -150,15 +150,15 @@ def plot_latent_scatter(z: torch.Tensor, labels: torch.Tensor, method: str = "ra
 
 
 @torch.no_grad()
-def plot_interpolation(model: BaseVAE, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10, title: str | None = None) -> plt.Figure:
+def plot_interpolation(model: BaseVAE, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10, title: str | None = None,
+                       ax: plt.Axes | None = None) -> plt.Figure:
     """Decode straight-line interpolations between the codes (means) of two images ``[C x H x W]``."""
     model.eval()
     z_a = model.encode(x_a.unsqueeze(0).to(model.device))[0]
     z_b = model.encode(x_b.unsqueeze(0).to(model.device))[0]
     t = torch.linspace(0, 1, steps, device=model.device).unsqueeze(1)
-    images = torch.sigmoid(model.decode((1 - t) * z_a + t * z_b))
-    fig = show_images(images, nrow=steps, title=title or f"Interpolation in latent space ({type(model).__name__})")
-    return fig
+    images = torch.sigmoid(model.decode((1 - t) * z_a + t * z_b)).cpu()
+    return show_images(images, nrow=steps, ax=ax, title=title or f"Interpolation in latent space ({type(model).__name__})")
 
 
 @torch.no_grad()

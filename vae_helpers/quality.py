@@ -1,0 +1,158 @@
+"""Measuring generated images instead of describing them.
+
+A small CNN classifier is trained once on the real training set and cached in ``assets/``.
+Its 128-d penultimate layer is the feature space for a Fréchet distance (the FID recipe of
+Heusel et al. 2017, with this classifier in place of Inception), and its softmax gives two
+more scores: the mean top-class confidence and the mean predictive entropy of the samples
+(sharp, recognisable images get high confidence and low entropy).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import linalg
+from torch import nn
+
+from .checkpoints import atomic_torch_save
+from .config import ASSETS_DIR, REPO_ROOT, fast_mode, seed_everything
+from .data import ImageDataset, ImageSplit
+
+
+class FeatureClassifier(nn.Module):
+    """CNN for ``[N x 1 x 28 x 28]`` images in [0, 1]: 128-d features, then 10 logits."""
+
+    def __init__(self, n_classes: int = 10, feature_dim: int = 128) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 28x28 -> 14x14
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 14x14 -> 7x7
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, feature_dim), nn.ReLU(),  # [N x 128]
+        )
+        self.head = nn.Linear(feature_dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def classifier_path(dataset_name: str) -> Path:
+    """Where the cached classifier lives: ``assets/classifier_<name>.pt`` (``build/`` in fast mode
+    when none has been committed, so a small fast-mode classifier never replaces the real one)."""
+    committed = ASSETS_DIR / f"classifier_{dataset_name}.pt"
+    if committed.is_file() or not fast_mode():
+        return committed
+    return REPO_ROOT / "build" / f"classifier_{dataset_name}_fast.pt"
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, split: ImageSplit, batch_size: int = 1000) -> float:
+    model.eval()
+    correct = 0
+    for x, y in split.batches(batch_size):
+        correct += int((model(x).argmax(1) == y).sum())
+    return correct / max(1, len(split))
+
+
+def train_classifier(data: ImageDataset, epochs: int = 5, seed: int = 0, lr: float = 1e-3) -> tuple[FeatureClassifier, float]:
+    """Train the feature classifier on ``data.train``; returns it with its test accuracy."""
+    seed_everything(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = FeatureClassifier(n_classes=len(data.class_names))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        model.train()
+        for x, y in data.train.batches(128, shuffle=True, generator=generator):
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return model.eval(), accuracy(model, data.test)
+
+
+def load_or_train_classifier(data: ImageDataset, epochs: int = 5, path: Path | None = None) -> tuple[FeatureClassifier, dict]:
+    """The cached classifier for ``data`` (trained and cached on first use).
+
+    Returns:
+        ``(classifier in eval mode, info)`` with ``info`` holding ``test_accuracy``, ``epochs`` and ``path``.
+    """
+    path = Path(path) if path is not None else classifier_path(data.name)
+    if path.is_file():
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        model = FeatureClassifier(n_classes=int(payload["n_classes"]))
+        model.load_state_dict(payload["state"])
+        return model.eval(), {"test_accuracy": float(payload["test_accuracy"]), "epochs": int(payload["epochs"]),
+                              "path": str(path), "cached": True}
+    model, acc = train_classifier(data, epochs=epochs)
+    atomic_torch_save({"state": model.state_dict(), "n_classes": len(data.class_names), "test_accuracy": acc,
+                       "epochs": epochs, "dataset": data.name}, path)
+    return model, {"test_accuracy": acc, "epochs": epochs, "path": str(path), "cached": False}
+
+
+@torch.no_grad()
+def features_and_probs(classifier: FeatureClassifier, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features ``[N x 128]`` and class probabilities ``[N x 10]`` of images ``[N x 1 x 28 x 28]`` in [0, 1]."""
+    classifier.eval()
+    feats, probs = [], []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size].float().cpu()
+        f = classifier.features(x)
+        feats.append(f)
+        probs.append(F.softmax(classifier.head(f), 1))
+    return torch.cat(feats), torch.cat(probs)
+
+
+def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets ``[N x F]`` and ``[M x F]``:
+
+    ||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^{1/2}).
+    """
+    a = feats_a.double().numpy()
+    b = feats_b.double().numpy()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # A tiny ridge keeps the square root stable when some ReLU features never fire (singular covariance),
+    # as the reference FID code does on failure.
+    ridge = 1e-6 * np.eye(len(cov_a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        covmean = linalg.sqrtm((cov_a + ridge) @ (cov_b + ridge)).real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+
+
+@dataclass
+class QualityScores:
+    """Scores of a set of images against real reference images.
+
+    Attributes:
+        frechet: Fréchet distance in classifier feature space (lower is better; real-vs-real is the floor).
+        confidence: mean top-class probability (higher: more recognisable).
+        entropy: mean predictive entropy in nats (lower: more recognisable; log 10 = 2.303 is chance).
+        class_histogram: fraction of images assigned to each class.
+    """
+
+    frechet: float
+    confidence: float
+    entropy: float
+    class_histogram: list[float]
+
+    def as_row(self) -> dict[str, float]:
+        return {"Fréchet distance": self.frechet, "confidence": self.confidence, "entropy (nats)": self.entropy}
+
+
+def score_images(classifier: FeatureClassifier, images: torch.Tensor, reference_features: torch.Tensor) -> QualityScores:
+    """Fréchet distance to ``reference_features`` plus confidence and entropy of ``images``."""
+    feats, probs = features_and_probs(classifier, images)
+    entropy = -(probs * probs.clamp_min(1e-12).log()).sum(1)
+    hist = torch.bincount(probs.argmax(1), minlength=probs.shape[1]).float() / len(probs)
+    return QualityScores(frechet_distance(feats, reference_features), float(probs.max(1).values.mean()),
+                         float(entropy.mean()), hist.tolist())
+
+
+MAX_ENTROPY_10 = math.log(10)
