@@ -1,0 +1,45 @@
+"""Fast variants of the benchmarks, so they cannot rot. Speed targets are printed by the benchmarks, never asserted here."""
+
+import torch
+
+from vae_helpers import bench
+
+
+def test_reference_model_matches_ours_in_size_and_objective():
+    from vae_helpers.losses import vae_loss
+    from vae_helpers.models import MLPVAE
+
+    ref, ours = bench.ExamplesVAE(), MLPVAE()
+    assert sum(p.numel() for p in ref.parameters()) == ours.num_parameters() == 652_824
+    # Same objective: BCE on sigmoid outputs summed + analytic KL == our per-image loss times the batch size.
+    torch.manual_seed(0)
+    x, logits = torch.rand(4, 1, 28, 28), torch.randn(4, 1, 28, 28)
+    mu, logvar = torch.randn(4, 20), torch.randn(4, 20)
+    theirs = bench.examples_loss(torch.sigmoid(logits).view(4, 784), x, mu, logvar)
+    assert torch.allclose(theirs, vae_loss(logits, x, mu, logvar).loss * 4, rtol=1e-4)
+
+
+def test_throughput_fast_variant_prints_a_table(capsys, mnist):
+    result = bench.throughput(epochs=1, train_limit=3000, device=torch.device("cpu"), profile_steps=5)
+    out = capsys.readouterr().out
+    assert "| pytorch/examples pattern |" in out and "| vae_helpers `fit` |" in out and "speed-up" in out
+    assert result["ratio"] > 0 and result["profile"]
+    ref_loss, our_loss = result["reference"][0]["test_loss"], result["ours"][0]["test_loss"]
+    assert 120 < ref_loss < 300 and 120 < our_loss < 300  # one short epoch: far from converged, but a real VAE loss
+    assert abs(ref_loss - our_loss) < 15
+
+
+def test_loglik_fast_variant_prints_a_table(capsys, mnist):
+    rows = bench.loglik(epochs=1, k=20, n_test=50, device=torch.device("cpu"), train_limit=1000)
+    out = capsys.readouterr().out
+    assert "Burda et al. 2015" in out and "-86.76" in out
+    assert [r.model for r in rows] == ["MLPVAE (D=50)", "ConvVAE (D=50)"]
+    for r in rows:
+        assert r.iwae >= r.elbo - 2.0 and -600 < r.elbo < 0
+
+
+def test_test_binarization_is_fixed_and_binary(mnist):
+    a = bench.binarized_test_split(mnist.test.head(100))
+    b = bench.binarized_test_split(mnist.test.head(100))
+    assert torch.equal(a.images, b.images) and set(a.images.unique().tolist()) <= {0, 255}
+    assert not torch.equal(a.images, bench.binarized_test_split(mnist.test.head(100), seed=7).images)
