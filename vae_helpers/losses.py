@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 
 #: logvar is clamped to this range before use. exp(-30/2) ~ 3e-7 and exp(20/2) ~ 2e4 bound the
-#: standard deviation far outside anything a trained model uses, while keeping exp() finite in
-#: float32 (and in float16) when a large learning rate throws the encoder off.
+#: standard deviation far outside anything a trained model uses, while keeping exp(logvar) finite
+#: in float32 (the variance exp(20) ~ 4.9e8 would overflow float16; the std would not) when a large
+#: learning rate throws the encoder off.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 LOG_2PI = math.log(2.0 * math.pi)
 
