@@ -141,11 +141,11 @@ def _profile_ours(mnist: ImageDataset, device: torch.device, steps: int = 60) ->
     """Top operators of our training step by self CPU time (torch profiler)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from .training import model_loss
+    from .training import _adam, model_loss
 
     seed_everything(1)
     model = MLPVAE().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = _adam(model, 1e-3, device)
     batches = mnist.train.to(device).batches(128, shuffle=True, generator=torch.Generator().manual_seed(1))
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
