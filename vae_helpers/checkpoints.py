@@ -47,13 +47,16 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         raise
 
 
-def save_checkpoint(path: str | os.PathLike, model: BaseVAE, **extra: Any) -> None:
-    """Write ``model`` (its weights and config) plus ``extra`` fields atomically to ``path``."""
+def save_checkpoint(path: str | os.PathLike, model: BaseVAE, state: dict[str, torch.Tensor] | None = None,
+                    **extra: Any) -> None:
+    """Write ``model``'s config with its weights (or ``state``, e.g. the best weights seen so far)
+    plus ``extra`` fields atomically to ``path``."""
+    state = model.state_dict() if state is None else state
     payload = {
         "format": CHECKPOINT_FORMAT,
         "package_version": __version__,
         "model_config": model.config(),
-        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model_state": {k: v.detach().cpu() for k, v in state.items()},
         **extra,
     }
     atomic_torch_save(payload, path)

@@ -62,13 +62,13 @@ def image_grid(images: torch.Tensor, nrow: int = 10, padding: int = 2) -> np.nda
 
 def show_images(images: torch.Tensor, nrow: int = 10, title: str | None = None, ax: plt.Axes | None = None,
                 scale: float = 0.9) -> plt.Figure:
-    """Show images as one grid. Grayscale images use the ``gray_r``-free plain ``gray`` map (black background)."""
+    """Show images as one grid (grayscale with the plain ``gray`` map: black background, white ink)."""
     grid = image_grid(images, nrow)
     if ax is None:
         fig, ax = plt.subplots(figsize=(scale * grid.shape[1] / 30, scale * grid.shape[0] / 30))
     else:
         fig = ax.figure
-    ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(_squeeze(grid), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title)

@@ -287,10 +287,8 @@ def _write_checkpoint(path: Any, model: BaseVAE, best_state: dict, optimizer: to
                       history: dict, best_val: float, best_epoch: int, epoch: int, stale: int,
                       generator: torch.Generator, config: TrainConfig) -> None:
     current = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    best_model = copy.deepcopy(model)
-    best_model.load_state_dict(best_state)
     save_checkpoint(
-        path, best_model,
+        path, model, state=best_state,
         best_epoch=best_epoch, best_val=best_val, history=history, train_config=asdict(config),
         resume={"model_state": current, "optimizer_state": optimizer.state_dict(), "epoch": epoch, "stale": stale,
                 "generator_state": generator.get_state(), "torch_rng_state": torch.get_rng_state()},

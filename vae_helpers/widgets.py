@@ -65,6 +65,7 @@ class LatentExplorer:
         self.z = torch.zeros(d)
         self.last_latency_ms = float("nan")
         self._widgets = None
+        self._syncing = False  # True while code moves the sliders, so their callbacks do not re-decode
 
     # -- logic (browser-free, unit-tested) -----------------------------------------------------
     @torch.no_grad()
@@ -116,7 +117,6 @@ class LatentExplorer:
             return self._widgets["box"]
         import ipywidgets as w
 
-        self._syncing = False
         sliders = []
         for i, dim in enumerate(self.dims):
             kl = self.kl[dim].item()
