@@ -82,3 +82,16 @@ def test_gradients_flow_to_encoder_and_decoder():
     terms = model_loss(model, torch.rand(3, 1, 28, 28), None)
     terms.loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_layer_table_traces_the_documented_shapes_and_counts_every_parameter():
+    from vae_helpers.models import format_layer_table, layer_table
+
+    model = ConvVAE(latent_dim=20)
+    rows = layer_table(model)
+    convs = [shape for part, layer, shape, _ in rows if layer in ("Conv2d", "ConvTranspose2d")]
+    assert convs == [(32, 14, 14), (64, 7, 7), (32, 14, 14), (1, 28, 28)]  # 28 -> 14 -> 7 -> 14 -> 28
+    assert rows[0][0] == "encoder" and rows[-1][0] == "decoder"
+    assert sum(params for *_, params in rows) == model.num_parameters()
+    assert model.training  # the trace restores the mode it found
+    assert format_layer_table(model).splitlines()[-1].endswith("1,691,369")

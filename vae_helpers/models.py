@@ -265,6 +265,46 @@ class ConditionalVAE(BaseVAE):
         return self.decoder(torch.cat([z, self._onehot(y, len(z))], 1)).view(-1, *self.image_shape)
 
 
+@torch.no_grad()
+def layer_table(model: BaseVAE, batch: int = 2) -> list[tuple[str, str, tuple[int, ...], int]]:
+    """Trace a dummy batch through the encoder and the decoder, layer by layer.
+
+    Returns rows ``(part, layer, output shape without the batch axis, parameters of the layer)`` for every leaf
+    module that the pass calls, in call order: a printable check of the shape comments in the source.
+    """
+    rows: list[tuple[str, str, tuple[int, ...], int]] = []
+    part = ["encoder"]
+    hooks = []
+    for module in model.modules():
+        if len(list(module.children())) == 0:
+            def hook(mod, _inputs, output, _rows=rows):
+                out = output[0] if isinstance(output, tuple) else output
+                _rows.append((part[0], mod.__class__.__name__, tuple(out.shape[1:]), sum(p.numel() for p in mod.parameters())))
+            hooks.append(module.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        device = model.device
+        y = torch.zeros(batch, dtype=torch.long, device=device) if model.conditional else None
+        mu, _ = model.encode(torch.zeros(batch, *model.image_shape, device=device), y)
+        part[0] = "decoder"
+        model.decode(torch.zeros(batch, model.latent_dim, device=device), y)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return rows
+
+
+def format_layer_table(model: BaseVAE) -> str:
+    """:func:`layer_table` as aligned text, with the input shape on top and the total parameter count below."""
+    lines = [f"{'part':8s} {'layer':16s} {'output shape':>16s} {'parameters':>11s}",
+             f"{'input':8s} {'':16s} {str(tuple(model.image_shape)):>16s} {'':>11s}"]
+    for part, layer, shape, params in layer_table(model):
+        lines.append(f"{part:8s} {layer:16s} {str(shape):>16s} {params:11,d}")
+    lines.append(f"{'total':8s} {'':16s} {'':>16s} {model.num_parameters():11,d}")
+    return "\n".join(lines)
+
 MODEL_REGISTRY: dict[str, type[BaseVAE]] = {cls.__name__: cls for cls in (AE, MLPVAE, ConvVAE, ConvVAE64, ConditionalVAE)}
 
 

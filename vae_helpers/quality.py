@@ -155,4 +155,12 @@ def score_images(classifier: FeatureClassifier, images: torch.Tensor, reference_
                          float(entropy.mean()), hist.tolist())
 
 
+def format_scores(scores: dict[str, QualityScores], first_column: str = "samples") -> str:
+    """A text table of several :class:`QualityScores`, one row per image set (the course prints these)."""
+    width = max(len(first_column), *(len(name) for name in scores))
+    lines = [f"{first_column:{width}s} {'Fréchet distance':>17s} {'confidence':>11s} {'entropy':>8s}"]
+    lines += [f"{name:{width}s} {s.frechet:17.2f} {s.confidence:11.3f} {s.entropy:8.3f}" for name, s in scores.items()]
+    return "\n".join(lines)
+
+
 MAX_ENTROPY_10 = math.log(10)
