@@ -423,6 +423,66 @@ def find_celeba_root() -> tuple[Path | None, list[str]]:
     return None, searched
 
 
+def celeba_instructions() -> str:
+    """Multi-line, printable instructions for getting CelebA and where to put it (the places searched, in order).
+
+    Same facts as :data:`CELEBA_HOWTO` (which ends the one-line error message), laid out for a notebook cell.
+    """
+    roots = search_roots()
+    if not any(label == "$VAE_DATA_DIR" for label, _ in roots):
+        roots.insert(0, ("$VAE_DATA_DIR", Path("<not set>")))
+    places = "\n".join(f"     {i}. {label}: {root / 'celeba'}" for i, (label, root) in enumerate(roots, 1))
+    return (
+        "CelebA was not found. It is never downloaded automatically: it is large (1.4 GB of images) and licensed for\n"
+        "non-commercial research only.\n"
+        "1. Get it from the official site https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (Google Drive or Baidu links:\n"
+        "   'Align&Cropped Images' -> img_align_celeba.zip, and the annotation files list_attr_celeba.txt and\n"
+        "   list_eval_partition.txt), or from the well-known Kaggle mirror 'jessicali9530/celeba-dataset'\n"
+        "   (`kaggle datasets download -d jessicali9530/celeba-dataset`). The mirror nests the images one level deeper\n"
+        "   (img_align_celeba/img_align_celeba/*.jpg: move them up one level) and ships the annotations as CSV: convert them\n"
+        "   with `python -c \"from vae_helpers.data import celeba_txt_from_csv; celeba_txt_from_csv('<root>/celeba')\"`.\n"
+        "   torchvision's CelebA(download=True) fetches from Google Drive and often fails with a quota or HTML-page error\n"
+        "   (torchvision issues #1920, #3708, #8501), so download by hand.\n"
+        "2. Lay it out as the official download (any number of images works; only the rows whose image is present are used):\n"
+        "     <root>/celeba/img_align_celeba/000001.jpg, 000002.jpg, ...\n"
+        "     <root>/celeba/list_attr_celeba.txt\n"
+        "     <root>/celeba/list_eval_partition.txt\n"
+        "   (list_bbox_celeba.txt and list_landmarks_align_celeba.txt are not needed.)\n"
+        "3. Make <root>/celeba one of these folders, searched in this order:\n"
+        f"{places}\n"
+        "   e.g. `export VAE_DATA_DIR=/path/to/root` before starting Jupyter, or put celeba/ in the repo's data/.\n"
+        "Licence: CelebA is available for non-commercial research purposes only; never commit its images, or weights\n"
+        "trained on it, to a repository."
+    )
+
+
+def celeba_txt_from_csv(folder: str | os.PathLike) -> tuple[Path, Path]:
+    """Write the official ``list_attr_celeba.txt`` / ``list_eval_partition.txt`` from the Kaggle mirror's CSV files.
+
+    The Kaggle dataset 'jessicali9530/celeba-dataset' holds ``list_attr_celeba.csv`` (``image_id,<40 attributes>``,
+    values -1/1) and ``list_eval_partition.csv`` (``image_id,partition``): the same table as the official files.
+
+    Returns:
+        The two paths written in ``folder``.
+    """
+    import csv
+
+    folder = Path(folder)
+    with open(folder / "list_attr_celeba.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header, body = rows[0], [r for r in rows[1:] if r]
+    if header[0] != "image_id" or any(len(r) != len(header) for r in body):
+        raise CorruptDataError(f"{folder / 'list_attr_celeba.csv'}: expected the Kaggle layout 'image_id,<attributes>' "
+                               f"with {len(header)} fields on every row.")
+    attr_path, part_path = folder / "list_attr_celeba.txt", folder / "list_eval_partition.txt"
+    lines = [str(len(body)), " ".join(header[1:])] + [" ".join(r) for r in body]
+    attr_path.write_text("\n".join(lines) + "\n")
+    with open(folder / "list_eval_partition.csv", newline="") as handle:
+        parts = [r for r in list(csv.reader(handle))[1:] if r]
+    part_path.write_text("\n".join(f"{name} {int(p)}" for name, p in parts) + "\n")
+    return attr_path, part_path
+
+
 def read_celeba_annotations(folder: Path) -> tuple[list[str], list[str], np.ndarray, dict[str, int]]:
     """Parse the official annotation files.
 
