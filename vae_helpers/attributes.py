@@ -160,7 +160,7 @@ def plot_attribute_grid(model: BaseVAE, z: torch.Tensor, directions: Mapping[str
     n, s = z.shape[0], len(strengths)
     cols = 2 if len(directions) > 1 else 1
     rows = -(-len(directions) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(0.95 * s * cols + 0.6, 0.95 * n * rows + 0.9), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(0.95 * s * cols + 0.6, rows * (0.95 * n + 1.0) + 0.5), squeeze=False)
     for ax in axes.flat[len(directions):]:
         ax.set_axis_off()
     for ax, (name, direction) in zip(axes.flat, directions.items()):
