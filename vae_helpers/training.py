@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -30,6 +30,11 @@ from .losses import KLSchedule, LossTerms, reparameterize, vae_loss
 from .models import BaseVAE
 
 HISTORY_KEYS = ("epoch", "beta", "train_loss", "train_recon", "train_kl", "val_loss", "val_recon", "val_kl", "seconds")
+
+
+#: A custom objective for :func:`fit`: ``loss_fn(model, x, y, beta) -> LossTerms`` on one batch
+#: (``x`` ``[B x C x H x W]`` in [0, 1], ``y`` the labels, ``beta`` the current KL weight).
+LossFn = Callable[[BaseVAE, torch.Tensor, torch.Tensor, float], LossTerms]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -114,17 +119,29 @@ def model_loss(model: BaseVAE, x: torch.Tensor, y: torch.Tensor | None, beta: fl
 
 @torch.no_grad()
 def evaluate_loss(model: BaseVAE, split: ImageSplit, config: TrainConfig, beta: float = 1.0, batch_size: int = 1000,
-                  device: torch.device | None = None) -> dict[str, float]:
-    """Mean loss / recon / KL over a split, in nats per image (model in eval mode)."""
+                  device: torch.device | None = None, loss_fn: LossFn | None = None) -> dict[str, float]:
+    """Mean loss / recon / KL over a split, in nats per image (model in eval mode).
+
+    ``loss_fn`` (see :func:`fit`) replaces the built-in objective when given."""
     was_training = model.training
     model.eval()
     sums = torch.zeros(3, dtype=torch.float64, device=device or model.device)
     for x, y in split.batches(batch_size, device=device or model.device, binarize=False):
-        terms = model_loss(model, x, y, beta, config.likelihood, config.free_bits, config.sigma)
+        terms = _batch_loss(model, x, y, beta, config, loss_fn)
         sums += torch.stack([terms.loss, terms.recon, terms.kl]).double() * len(x)
     model.train(was_training)
     loss, recon, kl = (sums / max(1, len(split))).tolist()
     return {"loss": loss, "recon": recon, "kl": kl}
+
+
+def _batch_loss(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float, config: TrainConfig,
+                loss_fn: LossFn | None) -> LossTerms:
+    if loss_fn is None:
+        return model_loss(model, x, y, beta, config.likelihood, config.free_bits, config.sigma)
+    terms = loss_fn(model, x, y, beta)
+    if not isinstance(terms, LossTerms):
+        raise TypeError(f"loss_fn must return a vae_helpers.losses.LossTerms, got {type(terms).__name__}.")
+    return terms
 
 
 def _make_schedule(config: TrainConfig, steps_per_epoch: int) -> KLSchedule:
@@ -155,6 +172,8 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     device: torch.device | str | None = None,
+    loss_fn: LossFn | None = None,
+    beta_schedule: Callable[[int], float] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``data.train``, validating on ``data.val`` after each epoch.
 
@@ -166,6 +185,12 @@ def fit(
             after every epoch); ``None`` keeps everything in memory.
         resume: continue from ``checkpoint`` (its weights, optimiser, history and epoch count).
         device: default :func:`get_device` (cuda, then mps, then cpu).
+        loss_fn: optional objective ``loss_fn(model, x, y, beta) -> LossTerms`` replacing the built-in
+            one (``config.likelihood``, ``free_bits`` and ``sigma`` are then ignored); used by the
+            exercises of notebook 07 so that the students' own loss is what trains the model.
+            Validation calls it with ``beta=config.beta``.
+        beta_schedule: optional ``step -> beta`` (0-based optimisation step) replacing the schedule
+            built from ``config.kl_schedule``.
 
     Returns:
         A :class:`FitResult`; ``model`` ends holding the best validation weights, in eval mode.
@@ -180,7 +205,7 @@ def fit(
     data = _place_data(data, device)
     optimizer = _adam(model, config.lr, device)
     steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
-    schedule = _make_schedule(config, steps_per_epoch)
+    schedule = beta_schedule if beta_schedule is not None else _make_schedule(config, steps_per_epoch)
 
     history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
     best_val, best_epoch, start_epoch, stale = math.inf, 0, 0, 0
@@ -213,8 +238,8 @@ def fit(
             seen = 0
             for step, (x, y) in enumerate(data.train.batches(config.batch_size, shuffle=True, generator=generator,
                                                                device=device, binarize=config.binarize)):
-                beta = schedule(epoch * steps_per_epoch + step)
-                terms = model_loss(model, x, y, beta, config.likelihood, config.free_bits, config.sigma)
+                beta = float(schedule(epoch * steps_per_epoch + step))
+                terms = _batch_loss(model, x, y, beta, config, loss_fn)
                 optimizer.zero_grad(set_to_none=True)
                 terms.loss.backward()
                 optimizer.step()
@@ -226,7 +251,7 @@ def fit(
                     _check_finite(first_bad, epoch, config, checkpoint, best_epoch, model, best_state)
             _check_finite(first_bad, epoch, config, checkpoint, best_epoch, model, best_state)
             train_loss, train_recon, train_kl = (sums / max(1, seen)).tolist()
-            val = evaluate_loss(model, data.val, config, beta=config.beta, device=device)
+            val = evaluate_loss(model, data.val, config, beta=config.beta, device=device, loss_fn=loss_fn)
             row = {"epoch": epoch + 1, "beta": beta, "train_loss": train_loss, "train_recon": train_recon,
                    "train_kl": train_kl, "val_loss": val["loss"], "val_recon": val["recon"], "val_kl": val["kl"],
                    "seconds": time.perf_counter() - started}

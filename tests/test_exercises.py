@@ -1,0 +1,499 @@
+"""Notebook 07's exercises: the student/solution pair, the check functions, and the training support code.
+
+What CI checks here (the solution notebook itself runs under nbval in `make test`'s notebook stage):
+
+1. the committed student notebook is exactly what `python -m vae_helpers.student` generates;
+2. the student notebook contains no solution code, and every exercise cell raises NotImplementedError;
+3. executed headless in fast mode, the student notebook stops at the check cell of exercise 1 with
+   NotImplementedError, and no earlier cell fails;
+4. every check function passes on the solution notebook's own code and fails, with its teaching
+   message, on the typical wrong implementations;
+5. the `loss_fn` / `beta_schedule` hooks of `fit`, the autoregressive VAE and the ELBO helper.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vae_helpers import exercises as ex
+from vae_helpers import student
+from vae_helpers.config import REPO_ROOT, seed_everything
+from vae_helpers.evaluation import evaluate
+from vae_helpers.losses import KLSchedule, bernoulli_nll, gaussian_nll, kl_per_dim, vae_loss
+from vae_helpers.models import ConditionalVAE, MLPVAE
+from vae_helpers.training import TrainConfig, fit
+
+SOLUTION = REPO_ROOT / "notebooks" / "07_beta_vae_and_annealing.ipynb"
+STUDENT = REPO_ROOT / "notebooks" / "student" / "07_beta_vae_and_annealing.ipynb"
+
+
+def _cells(path: Path, tag: str) -> list[nbformat.NotebookNode]:
+    return [c for c in nbformat.read(path, as_version=4).cells if tag in c.metadata.get("tags", [])]
+
+
+@pytest.fixture(scope="module")
+def solution() -> dict:
+    """The solution notebook's exercise cells, executed: the reference implementations the course ships."""
+    namespace: dict = {}
+    exec("import math\nimport torch\nimport torch.nn.functional as F\n"
+         "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers.models import ConditionalVAE\n"
+         "from vae_helpers.exercises import decode_soft_label\n", namespace)
+    for cell in _cells(SOLUTION, "exercise"):
+        exec(cell.source, namespace)
+    return namespace
+
+
+# ------------------------------------------------------------------------------------------------
+# 1-2: the generator and the committed student notebook
+# ------------------------------------------------------------------------------------------------
+def test_committed_student_notebook_is_the_generator_output():
+    expected = student.expected_outputs()
+    assert STUDENT in expected, "notebook 07 has solution markers, so the generator must produce its student version"
+    assert STUDENT.is_file(), "run `python -m vae_helpers.student` and commit notebooks/student/"
+    assert STUDENT.read_text(encoding="utf-8") == expected[STUDENT], (
+        "notebooks/student/07_beta_vae_and_annealing.ipynb is out of date: run `python -m vae_helpers.student`")
+    assert student.main(["--check"]) == 0
+
+
+def test_check_mode_detects_drift(tmp_path, monkeypatch):
+    monkeypatch.setattr(student, "STUDENT_DIR", tmp_path)
+    assert student.main(["--check"]) == 1  # nothing generated there yet
+    assert student.main([]) == 0
+    assert student.main(["--check"]) == 0
+    target = tmp_path / STUDENT.name
+    target.write_text(target.read_text().replace("YOUR CODE HERE", "my answer", 1))
+    assert student.main(["--check"]) == 1
+    (tmp_path / "99_orphan.ipynb").write_text("{}")
+    student.main([])
+    assert student.main(["--check"]) == 1  # a student notebook without a solution source is reported
+
+
+def test_generator_is_deterministic_and_ignores_outputs():
+    nb = nbformat.read(SOLUTION, as_version=4)
+    first = student.render(student.student_notebook(nb))
+    for cell in nb.cells:  # a re-run of the solution changes outputs and counts, never the student version
+        if cell.cell_type == "code":
+            cell.outputs = [nbformat.v4.new_output("stream", text="other output")]
+            cell.execution_count = 99
+            cell.metadata["execution"] = {"iopub.status.busy": "2030-01-01"}
+    nb.metadata["papermill"] = {"duration": 1.0}
+    assert student.render(student.student_notebook(nb)) == first
+
+
+def test_strip_code_keeps_signature_docstring_and_indentation():
+    source = (
+        'def f(x):\n    """Doc."""\n    ### BEGIN SOLUTION\n    ### HINT: add one.\n    ### HINT: "quoted".\n'
+        "    y = x + 1\n    return y\n    ### END SOLUTION\n\nprint(f)"
+    )
+    out = student.strip_code(source)
+    assert out == ('def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n'
+                   '    raise NotImplementedError("Hint: add one. \\"quoted\\".")\n\nprint(f)')
+    compile(out, "<student>", "exec")
+    assert "x + 1" not in out
+    assert 'NotImplementedError("Hint: replace this line' in student.strip_code("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n### END SOLUTION\n", "without a matching"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "nested"),
+])
+def test_strip_code_rejects_unbalanced_markers(source, message):
+    with pytest.raises(student.MarkerError, match=message):
+        student.strip_code(source, "cell 3")
+
+
+def test_strip_markdown():
+    text = f"Question?\n\n{student.MD_BEGIN}\nThe answer.\n{student.MD_END}\nAfter."
+    assert student.strip_markdown(text) == f"Question?\n\n{student.MD_PLACEHOLDER}\nAfter."
+    with pytest.raises(student.MarkerError):
+        student.strip_markdown(f"{student.MD_BEGIN} unclosed")
+
+
+def test_student_notebook_has_no_solutions_and_no_outputs():
+    sol, stu = nbformat.read(SOLUTION, as_version=4), nbformat.read(STUDENT, as_version=4)
+    assert len(sol.cells) == len(stu.cells)
+    solution_lines, other_lines = set(), set()
+    for cell in sol.cells:
+        inside = False
+        for line in cell.source.split("\n"):
+            if student.BEGIN in line or student.MD_BEGIN in line:
+                inside = True
+            elif student.END in line or student.MD_END in line:
+                inside = False
+            elif line.strip() and not line.strip().startswith(student.HINT):
+                (solution_lines if inside else other_lines).add(line.strip())
+    solution_lines -= other_lines  # e.g. `with torch.no_grad():` also appears in code the students are given
+    assert len(solution_lines) >= 15
+    exercise_cells = 0
+    for s_cell, cell in zip(sol.cells, stu.cells):
+        assert "BEGIN SOLUTION" not in cell.source and "END SOLUTION" not in cell.source
+        for line in cell.source.split("\n"):
+            assert line.strip() not in solution_lines, f"solution code leaked into the student notebook: {line!r}"
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+        if "exercise" in s_cell.metadata.get("tags", []):
+            exercise_cells += 1
+            blocks = s_cell.source.count(student.BEGIN)
+            assert blocks >= 1, "an exercise cell of the solution has no solution block"
+            assert cell.source.count("raise NotImplementedError(") == blocks
+            assert cell.source.count("# YOUR CODE HERE") == blocks
+    assert exercise_cells == 4
+    assert "*Your answer here.*" in "".join(c.source for c in stu.cells if c.cell_type == "markdown")
+    assert stu.metadata["vae_course"]["student_version"] is True
+    assert stu.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_each_exercise_is_followed_by_its_check_cell():
+    cells = nbformat.read(SOLUTION, as_version=4).cells
+    checks = {"beta_vae_loss": "check_beta_vae_loss", "linear_warmup": "check_linear_warmup",
+              "generate_class": "check_generate_class", "gaussian_nll": "check_gaussian_nll"}
+    for i, cell in enumerate(cells):
+        if "exercise" in cell.metadata.get("tags", []):
+            nxt = cells[i + 1]
+            assert "check" in nxt.metadata.get("tags", [])
+            assert any(f"def {fn}(" in cell.source and f"exercises.{chk}(" in nxt.source for fn, chk in checks.items())
+
+
+# ------------------------------------------------------------------------------------------------
+# 3: the student notebook, executed, stops at exercise 1
+# ------------------------------------------------------------------------------------------------
+def test_student_notebook_stops_at_exercise_1(fashion, tmp_path):
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(STUDENT, as_version=4)
+    env_before = os.environ.get("VAE_FAST")
+    os.environ["VAE_FAST"] = "1"  # the kernel inherits the environment
+    try:
+        client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+        with pytest.raises(CellExecutionError) as info:
+            client.execute()
+    finally:
+        if env_before is None:
+            os.environ.pop("VAE_FAST")
+        else:
+            os.environ["VAE_FAST"] = env_before
+    assert info.value.ename == "NotImplementedError"
+    assert "beta_vae_loss" in str(info.value) and "not implemented yet" in str(info.value)
+    first_check = next(i for i, c in enumerate(nb.cells) if "check" in c.metadata.get("tags", []))
+    assert "check_beta_vae_loss" in nb.cells[first_check].source
+    executed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is not None]
+    assert max(executed) == first_check, "execution must stop at the check cell of exercise 1, not before or after"
+    for i, cell in enumerate(nb.cells[:first_check]):
+        if cell.cell_type == "code":
+            assert cell.execution_count is not None, f"cell {i} before exercise 1 did not run"
+            assert not [o for o in cell.outputs if o.output_type == "error"], f"cell {i} failed before exercise 1"
+    errors = [o for o in nb.cells[first_check].outputs if o.output_type == "error"]
+    assert len(errors) == 1 and errors[0].ename == "NotImplementedError"
+
+
+# ------------------------------------------------------------------------------------------------
+# 4: the check functions
+# ------------------------------------------------------------------------------------------------
+def test_known_constants_agree_with_the_library():
+    b = ex.fixed_batch()
+    assert bernoulli_nll(b["logits"], b["x"]).mean().item() == pytest.approx(ex.KNOWN_RECON, abs=1e-5)
+    assert kl_per_dim(b["mu"], b["logvar"]).sum(1).mean().item() == pytest.approx(ex.KNOWN_KL, abs=1e-5)
+    assert kl_per_dim(b["mu"], b["logvar"]).mean(0).tolist() == pytest.approx(ex.KNOWN_KL_PER_DIM, abs=1e-5)
+    assert gaussian_nll(b["logits"], b["x"], 0.5).tolist() == pytest.approx(ex.KNOWN_GAUSSIAN_NLL_SIGMA_HALF, abs=1e-5)
+    terms = vae_loss(b["logits"], b["x"], b["mu"], b["logvar"], beta=2.0, free_bits=0.8)
+    assert terms.loss.item() == pytest.approx(ex.KNOWN_RECON + 2.0 * (0.8 + 0.8 + ex.KNOWN_KL_PER_DIM[2]), abs=1e-5)
+
+
+def test_schedule_known_values_agree_with_klschedule(solution):
+    cyc = KLSchedule("cyclical", beta_max=1.0, total_steps=1000, n_cycles=4, ratio=0.5)
+    lin = KLSchedule("linear", beta_max=2.0, warmup_steps=100)
+    for step in range(0, 1000, 7):
+        assert solution["cyclical_beta"](step, 1000) == pytest.approx(cyc(step))
+        assert solution["linear_warmup"](step, 100, beta_max=2.0) == pytest.approx(lin(step))
+
+
+def test_checks_pass_on_the_solution_notebook(solution, capsys):
+    ex.check_beta_vae_loss(solution["beta_vae_loss"])
+    ex.check_linear_warmup(solution["linear_warmup"])
+    ex.check_cyclical_schedule(solution["cyclical_beta"])
+    ex.check_free_bits_kl(solution["free_bits_kl"])
+    ex.check_generate_class(solution["generate_class"])
+    ex.check_interpolate_classes(solution["interpolate_classes"])
+    ex.check_gaussian_nll(solution["gaussian_nll"])
+    assert capsys.readouterr().out.count("✓") == 7
+
+
+def _bce(logits, x):
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+
+
+def _kl(mu, logvar):
+    return (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).sum(1).mean()
+
+
+def _loss(recon_fn=_bce, kl_fn=_kl, combine=lambda r, k, b: r + b * k):
+    def f(logits, x, mu, logvar, beta=1.0):
+        r, k = recon_fn(logits, x), kl_fn(mu, logvar)
+        return combine(r, k, beta), r, k
+    return f
+
+
+WRONG_LOSSES = [
+    ("KL mean over dims", _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv - 1)).mean()), "missing a sum over latent dimensions"),
+    ("KL summed over batch", _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv - 1)).sum()), "summing over the batch"),
+    ("KL sign", _loss(kl_fn=lambda m, lv: -_kl(m, lv)), "wrong sign"),
+    ("KL without -1", _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv)).sum(1).mean()), "'- 1'"),
+    ("logvar as log sigma", _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + (2 * lv).exp() - 2 * lv - 1)).sum(1).mean()), "log(sigma^2)"),
+    ("recon mean over pixels", _loss(recon_fn=lambda lo, x: F.binary_cross_entropy_with_logits(lo, x)), "averaging the reconstruction term over pixels"),
+    ("double sigmoid", _loss(recon_fn=lambda lo, x: F.binary_cross_entropy(torch.sigmoid(torch.sigmoid(lo)), x, reduction="sum") / len(x)), "sigmoid twice"),
+    ("squared error", _loss(recon_fn=lambda lo, x: (torch.sigmoid(lo) - x).pow(2).flatten(1).sum(1).mean()), "squared error"),
+    ("beta on recon", _loss(combine=lambda r, k, b: b * r + k), "beta on the reconstruction"),
+    ("beta ignored", _loss(combine=lambda r, k, b: r + k), "does not change with beta"),
+    ("ELBO not loss", _loss(combine=lambda r, k, b: -(r + b * k)), "return the ELBO"),
+    ("detached", _loss(combine=lambda r, k, b: torch.tensor(float(r + b * k))), "stay a tensor connected"),
+    ("returns only loss", lambda lo, x, mu, lv, beta=1.0: _bce(lo, x) + beta * _kl(mu, lv), "return a tuple"),
+]
+
+
+@pytest.mark.parametrize("name, fn, message", WRONG_LOSSES, ids=[w[0] for w in WRONG_LOSSES])
+def test_beta_vae_loss_check_teaches(name, fn, message):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
+        ex.check_beta_vae_loss(fn)
+
+
+WRONG_LINEAR = [
+    ("off by one", lambda s, w, beta_max=1.0: beta_max * min(1.0, (s + 1) / w), "Off by one"),
+    ("not clipped", lambda s, w, beta_max=1.0: beta_max * s / w, "clip it"),
+    ("ignores beta_max", lambda s, w, beta_max=1.0: min(1.0, s / w), "ignore beta_max"),
+    ("goes down", lambda s, w, beta_max=1.0: beta_max * (1 - min(1.0, s / w)), "goes down"),
+]
+
+
+@pytest.mark.parametrize("name, fn, message", WRONG_LINEAR, ids=[w[0] for w in WRONG_LINEAR])
+def test_linear_warmup_check_teaches(name, fn, message):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
+        ex.check_linear_warmup(fn)
+
+
+def _cyc(position):
+    def f(step, total, n_cycles=4, ratio=0.5, beta_max=1.0):
+        return position(step, total / n_cycles, ratio, beta_max)
+    return f
+
+
+WRONG_CYCLICAL = [
+    ("ratio ignored", _cyc(lambda s, p, r, b: b * (s % p) / p), "first `ratio` of each cycle"),
+    ("no reset", _cyc(lambda s, p, r, b: b * min(1.0, (s / p) / r)), "fall back to 0"),
+    ("off by one", _cyc(lambda s, p, r, b: b * min(1.0, ((s + 1) % p) / p / r)), "Off by one"),
+    ("multiplies ratio", _cyc(lambda s, p, r, b: b * min(1.0, (s % p) / p * r)), "Divide by the ratio"),
+    ("ignores beta_max", _cyc(lambda s, p, r, b: min(1.0, (s % p) / p / r)), "ignore beta_max"),
+]
+
+
+@pytest.mark.parametrize("name, fn, message", WRONG_CYCLICAL, ids=[w[0] for w in WRONG_CYCLICAL])
+def test_cyclical_check_teaches(name, fn, message):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
+        ex.check_cyclical_schedule(fn)
+
+
+WRONG_FREE_BITS = [
+    ("per example", lambda mu, lv, lam: kl_per_dim(mu, lv).clamp(min=lam).sum(1).mean(), "batch-averaged"),
+    ("floor on the total", lambda mu, lv, lam: kl_per_dim(mu, lv).sum(1).mean().clamp(min=lam), "per latent dimension"),
+    ("min instead of max", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).clamp(max=lam).sum() if lam else kl_per_dim(mu, lv).mean(0).sum(), "clamp(min=...)"),
+    ("subtracts the floor", lambda mu, lv, lam: (kl_per_dim(mu, lv).mean(0) - lam).clamp(min=0).sum(), "Do not subtract"),
+    ("no sum", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).clamp(min=lam), "single number"),
+    ("detached", lambda mu, lv, lam: float(kl_per_dim(mu, lv).mean(0).clamp(min=lam).sum()), "return a tensor connected"),
+    ("floor by masking, wrong gradient", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).sum()
+     + (lam - kl_per_dim(mu, lv).mean(0)).clamp(min=0).detach().sum(), "no* gradient"),
+]
+
+
+@pytest.mark.parametrize("name, fn, message", WRONG_FREE_BITS, ids=[w[0] for w in WRONG_FREE_BITS])
+def test_free_bits_check_teaches(name, fn, message):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
+        ex.check_free_bits_kl(fn)
+
+
+WRONG_GENERATE = [
+    ("logits", lambda m, label, n, generator=None: m.decode(torch.randn(n, m.latent_dim, generator=generator), torch.full((n,), label)), "logits"),
+    ("wrong label", lambda m, label, n, generator=None: m.sample(n, y=torch.full((n,), label + 1), generator=generator), "decoded with label 4"),
+    ("ignores generator", lambda m, label, n, generator=None: m.sample(n, y=torch.full((n,), label)), "do not match"),
+    ("wrong shape", lambda m, label, n, generator=None: m.sample(n, y=torch.full((n,), label), generator=generator)[0], "shape"),
+]
+
+
+@pytest.mark.parametrize("name, fn, message", WRONG_GENERATE, ids=[w[0] for w in WRONG_GENERATE])
+def test_generate_class_check_teaches(name, fn, message):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
+        ex.check_generate_class(fn)
+
+
+def _interp(t_fn, z_fn=lambda z, steps: z.reshape(1, -1).repeat(steps, 1), swap=False):
+    def f(model, z, a, b, steps):
+        if swap:
+            a, b = b, a
+        t = t_fn(steps).unsqueeze(1)
+        eye = torch.eye(model.n_classes)
+        with torch.no_grad():
+            return torch.sigmoid(ex.decode_soft_label(model, z_fn(z, steps), (1 - t) * eye[a] + t * eye[b]))
+    return f
+
+
+WRONG_INTERP = [
+    ("swapped", _interp(lambda s: torch.linspace(0, 1, s), swap=True), "runs from class_b to class_a"),
+    ("last row not b", _interp(lambda s: torch.arange(s) / s), "last row must be exactly class_b"),
+    ("z moves", _interp(lambda s: torch.linspace(0, 1, s), z_fn=lambda z, s: z.reshape(1, -1) * torch.linspace(1, 2, s)[:, None]),
+     "straight line between the two one-hot labels with z held"),
+]
+
+
+@pytest.mark.parametrize("name, fn, message", WRONG_INTERP, ids=[w[0] for w in WRONG_INTERP])
+def test_interpolate_check_teaches(name, fn, message):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
+        ex.check_interpolate_classes(fn)
+
+
+def _g(body):
+    def f(logits, x, sigma=1.0):
+        sq = (x - torch.sigmoid(logits)).pow(2).flatten(1)
+        return body(sq, x[0].numel(), sigma, logits, x)
+    return f
+
+
+_C = 0.5 * math.log(2 * math.pi)
+WRONG_GAUSSIAN = [
+    ("no constant", _g(lambda sq, d, s, lo, x: sq.sum(1) / (2 * s**2)), "normalising constant"),
+    ("no half", _g(lambda sq, d, s, lo, x: sq.sum(1) / s**2 + d * (math.log(s) + _C)), "1/2"),
+    ("sigma not squared", _g(lambda sq, d, s, lo, x: sq.sum(1) / (2 * s) + d * (math.log(s) + _C)), "not sigma"),
+    ("mean over pixels", _g(lambda sq, d, s, lo, x: sq.mean(1) / (2 * s**2) + math.log(s) + _C), "averaging over pixels"),
+    ("logits as mean", _g(lambda sq, d, s, lo, x: (lo - x).pow(2).flatten(1).sum(1) / (2 * s**2) + d * (math.log(s) + _C)), "sigmoid(logits)"),
+    ("batch mean", _g(lambda sq, d, s, lo, x: (sq.sum(1) / (2 * s**2) + d * (math.log(s) + _C)).mean()), "one value per image"),
+    ("sigma hard-coded", _g(lambda sq, d, s, lo, x: sq.sum(1) / 0.5 + d * (math.log(0.5) + _C)), "use the `sigma` argument"),
+]
+
+
+@pytest.mark.parametrize("name, fn, message", WRONG_GAUSSIAN, ids=[w[0] for w in WRONG_GAUSSIAN])
+def test_gaussian_nll_check_teaches(name, fn, message):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
+        ex.check_gaussian_nll(fn)
+
+
+@pytest.mark.parametrize("check", [ex.check_beta_vae_loss, ex.check_linear_warmup, ex.check_cyclical_schedule,
+                                   ex.check_free_bits_kl, ex.check_generate_class, ex.check_interpolate_classes,
+                                   ex.check_gaussian_nll])
+def test_unimplemented_exercise_raises_not_implemented(check):
+    def todo(*args, **kwargs):
+        raise NotImplementedError("Hint: something")
+
+    with pytest.raises(NotImplementedError, match="not implemented yet"):
+        check(todo)
+
+
+def test_checks_leave_the_global_rng_alone(solution):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    ex.check_generate_class(solution["generate_class"])
+    ex.check_interpolate_classes(solution["interpolate_classes"])
+    assert torch.equal(torch.rand(3), expected)
+
+
+# ------------------------------------------------------------------------------------------------
+# 5: training support
+# ------------------------------------------------------------------------------------------------
+def test_fit_with_students_loss_equals_builtin_objective(small_fashion, solution):
+    data = small_fashion.subset(train=512, val=256)
+    histories = []
+    for loss_fn in (None, ex.make_loss_fn(solution["beta_vae_loss"])):
+        seed_everything(0)
+        model = MLPVAE(hidden=(64,), latent_dim=4)
+        run = fit(model, data, TrainConfig(epochs=2, beta=2.0, seed=0, progress=False), loss_fn=loss_fn, device="cpu")
+        histories.append(run.history)
+    for key in ("train_loss", "train_recon", "train_kl", "val_loss", "val_kl"):
+        assert histories[0][key] == pytest.approx(histories[1][key], rel=1e-4), key
+
+
+def test_fit_beta_schedule_hook(small_fashion):
+    data = small_fashion.subset(train=256, val=128)
+    seen = []
+
+    def schedule(step):
+        seen.append(step)
+        return 0.25
+
+    seed_everything(0)
+    run = fit(MLPVAE(hidden=(32,), latent_dim=2), data, TrainConfig(epochs=2, batch_size=64, seed=0, progress=False),
+              beta_schedule=schedule, device="cpu")
+    assert seen == list(range(8)) and run.history["beta"] == [0.25, 0.25]
+
+
+def test_fit_rejects_a_loss_fn_returning_a_tuple(small_fashion):
+    data = small_fashion.subset(train=64, val=64)
+    bad = lambda model, x, y, beta: (torch.zeros((), requires_grad=True),) * 3  # noqa: E731
+    with pytest.raises(TypeError, match="LossTerms"):
+        fit(MLPVAE(hidden=(8,), latent_dim=2), data, TrainConfig(epochs=1, progress=False), loss_fn=bad, device="cpu")
+
+
+def test_autoregressive_decoder_sees_only_earlier_pixels():
+    torch.manual_seed(0)
+    model = ex.AutoregressiveVAE(image_shape=(1, 3, 4), hidden=(8,), latent_dim=2, made_hidden=7)
+    x = torch.rand(1, 1, 3, 4)
+    z = torch.randn(1, 2)
+    jac = torch.autograd.functional.jacobian(lambda v: model.decode_teacher_forced(z, v.view(1, 1, 3, 4)).flatten(), x.flatten())
+    assert jac.shape == (12, 12)
+    assert torch.all(jac.triu() == 0), "logit i must not depend on pixel j >= i"
+    assert jac.tril(-1).abs().sum() > 0
+    dz = torch.autograd.functional.jacobian(lambda v: model.decode_teacher_forced(v, x).flatten(), z)
+    assert dz.abs().sum() > 0  # z reaches every output through z_to_out
+
+
+def test_autoregressive_decode_is_consistent_with_teacher_forcing():
+    torch.manual_seed(0)
+    model = ex.AutoregressiveVAE(image_shape=(1, 3, 4), hidden=(8,), latent_dim=2, made_hidden=7).eval()
+    z = torch.randn(3, 2)
+    logits = model.decode(z)
+    pixels = torch.sigmoid(logits)
+    # Each generated pixel is the conditional mean given the generated earlier pixels.
+    assert torch.allclose(torch.sigmoid(model.decode_teacher_forced(z, pixels)), pixels, atol=1e-6)
+    assert model.sample(2).shape == (2, 1, 3, 4)
+
+
+def test_elbo_terms_matches_evaluate_for_a_plain_vae(small_fashion):
+    seed_everything(0)
+    model = MLPVAE(hidden=(32,), latent_dim=3)
+    split = small_fashion.test.head(300)
+    terms, metrics = ex.elbo_terms(model, split, batch_size=100), evaluate(model, split, batch_size=100)
+    assert terms["elbo"] == pytest.approx(metrics.elbo, rel=1e-5)
+    assert terms["kl"] == pytest.approx(metrics.kl, rel=1e-5)
+
+
+def test_elbo_terms_of_an_autoregressive_vae_is_teacher_forced(small_fashion):
+    seed_everything(0)
+    model = ex.AutoregressiveVAE(hidden=(32,), latent_dim=3, made_hidden=16)
+    split = small_fashion.test.head(100)
+    terms = ex.elbo_terms(model, split)
+    x = split.float_images()
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        z = mu + torch.randn(mu.shape, generator=torch.Generator().manual_seed(0)) * torch.exp(0.5 * logvar)
+        recon = bernoulli_nll(model.decode_teacher_forced(z, x), x).mean().item()
+    assert terms["recon"] == pytest.approx(recon, rel=1e-5)
+    assert terms["elbo"] == pytest.approx(-(recon + kl_per_dim(mu, logvar).sum(1).mean().item()), rel=1e-5)
+
+
+def test_decode_soft_label_with_one_hot_equals_decode():
+    torch.manual_seed(0)
+    model = ConditionalVAE(hidden=(16,), latent_dim=3).eval()
+    z = torch.randn(4, 3)
+    y = torch.tensor([0, 3, 9, 3])
+    with torch.no_grad():
+        assert torch.allclose(ex.decode_soft_label(model, z, F.one_hot(y, 10).float()), model.decode(z, y))
+    with pytest.raises(ValueError, match="y_soft must be"):
+        ex.decode_soft_label(model, z, torch.zeros(4, 9))
+    with pytest.raises(TypeError, match="ConditionalVAE"):
+        ex.decode_soft_label(MLPVAE(hidden=(8,), latent_dim=3), z, torch.zeros(4, 10))

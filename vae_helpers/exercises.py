@@ -1,0 +1,593 @@
+"""Check functions and support code for the exercises of notebook 07 (β-VAE and KL annealing).
+
+Each ``check_*`` function takes the student's implementation, evaluates it on small fixed inputs
+whose correct results are known constants (written out below, and verified against
+:mod:`vae_helpers.losses` by ``tests/test_exercises.py``), and either prints a one-line success
+message or raises :class:`ExerciseCheckError` (an ``AssertionError``) whose text says what is
+probably wrong: the checks recompute the typical mistakes (a mean where a sum belongs, a sign, β on
+the wrong term, an off-by-one step, ...) and name the one that matches the student's numbers.
+
+A student function that still raises ``NotImplementedError`` is reported as such (the
+``NotImplementedError`` propagates, with a pointer to the cell to fill in).
+
+Support code, used by the notebook so that the students' functions are what trains the models:
+
+* :func:`make_loss_fn` turns a ``loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)`` function
+  into the ``loss_fn`` hook of :func:`vae_helpers.training.fit`;
+* :class:`AutoregressiveVAE`, a VAE whose decoder also sees the previous pixels (a MADE, Germain et
+  al. 2015, conditioned on z): strong enough to model the images without z, so it shows
+  posterior collapse;
+* :func:`elbo_terms`, the test ELBO of any model here (teacher-forced for the autoregressive one);
+* :func:`decode_soft_label`, the conditional decoder fed a *mixture* of two one-hot labels.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import ImageSplit
+from .losses import LOG_2PI, LossTerms, bernoulli_nll, kl_per_dim, reparameterize
+from .models import BaseVAE, ConditionalVAE, _mlp
+
+__all__ = [
+    "ExerciseCheckError",
+    "fixed_batch",
+    "check_beta_vae_loss",
+    "check_linear_warmup",
+    "check_cyclical_schedule",
+    "check_free_bits_kl",
+    "check_generate_class",
+    "check_interpolate_classes",
+    "check_gaussian_nll",
+    "make_loss_fn",
+    "AutoregressiveVAE",
+    "elbo_terms",
+    "decode_soft_label",
+]
+
+
+class ExerciseCheckError(AssertionError):
+    """A check failed; the message says what is probably wrong and how to fix it."""
+
+
+# --------------------------------------------------------------------------------------------
+# Fixed inputs and their known results
+# --------------------------------------------------------------------------------------------
+def fixed_batch() -> dict[str, torch.Tensor]:
+    """The deterministic inputs every loss check uses (no random numbers, so the known values below
+    hold on every machine): N=4 images of 1x2x3 pixels, D=3 latent dimensions.
+
+    Returns:
+        ``logits`` ``[4 x 1 x 2 x 3]``, ``x`` ``[4 x 1 x 2 x 3]`` in [0, 1], ``mu`` ``[4 x 3]``,
+        ``logvar`` ``[4 x 3]`` (all float32).
+    """
+    i = torch.arange(24, dtype=torch.float64)
+    logits = (2.0 * torch.sin(1.3 * i)).view(4, 1, 2, 3)
+    x = (0.5 + 0.5 * torch.cos(0.7 * i)).view(4, 1, 2, 3)
+    mu = torch.linspace(-1.5, 2.0, 12, dtype=torch.float64).view(4, 3)
+    logvar = torch.linspace(1.0, -2.0, 12, dtype=torch.float64).view(4, 3)
+    return {k: v.float() for k, v in {"logits": logits, "x": x, "mu": mu, "logvar": logvar}.items()}
+
+
+#: Bernoulli reconstruction NLL of :func:`fixed_batch`, summed over the 6 pixels, mean over the 4 images.
+KNOWN_RECON = 5.1956186
+#: KL(q || N(0, I)) of :func:`fixed_batch`, summed over the 3 dimensions, mean over the 4 images.
+KNOWN_KL = 2.5229394
+#: Per-dimension KL of :func:`fixed_batch`, averaged over the batch: ``[3]``.
+KNOWN_KL_PER_DIM = (0.7704836, 0.7961217, 0.9563342)
+#: Gaussian NLL (sigma = 0.5, with its normalising constant) of :func:`fixed_batch` per image ``[4]``.
+KNOWN_GAUSSIAN_NLL_SIGMA_HALF = (2.5921314, 4.7968268, 2.7061706, 4.6279473)
+
+_TOL = dict(rtol=1e-4, atol=1e-4)
+
+
+def _fail(exercise: str, message: str) -> ExerciseCheckError:
+    return ExerciseCheckError(f"\n✗ {exercise}: {message}")
+
+
+def _call(exercise: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call the student's function; turn its NotImplementedError into a clear pointer."""
+    name = getattr(fn, "__name__", "your function")
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as err:
+        raise NotImplementedError(
+            f"{exercise}: `{name}` is not implemented yet. Replace `# YOUR CODE HERE` and the "
+            f"`raise NotImplementedError(...)` line in the exercise cell above with your code, run that cell, "
+            f"then this one. ({err})"
+        ) from None
+
+
+def _scalar(exercise: str, what: str, value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise _fail(exercise, f"{what} should be a single number (nats per image, averaged over the batch), "
+                                  f"but it has shape {tuple(value.shape)}. Did you forget to sum over pixels or "
+                                  f"latent dimensions, or to average over the batch?")
+        return float(value.detach())
+    if isinstance(value, (int, float)):
+        return float(value)
+    raise _fail(exercise, f"{what} should be a tensor or a number, got {type(value).__name__}.")
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=_TOL["rtol"], abs_tol=_TOL["atol"])
+
+
+def _diagnose(exercise: str, got: float, expected: float, what: str, mistakes: Sequence[tuple[float, str]]) -> None:
+    """Raise with the message of the first typical mistake whose value equals ``got``; else a generic one."""
+    if _close(got, expected):
+        return
+    for value, message in mistakes:
+        if _close(got, value):
+            raise _fail(exercise, f"{what} is {got:.4f} but should be {expected:.4f}. {message}")
+    raise _fail(exercise, f"{what} is {got:.4f} but should be {expected:.4f} on the fixed test batch "
+                          f"(`vae_helpers.exercises.fixed_batch()`). Evaluate your function on that batch "
+                          f"step by step and compare each term with the formulas in the text above.")
+
+
+def _ok(message: str) -> None:
+    print(f"✓ {message}")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 1: the β-VAE loss
+# --------------------------------------------------------------------------------------------
+def _kl_variants(mu: torch.Tensor, logvar: torch.Tensor) -> list[tuple[float, str]]:
+    """KL values of typical mistakes, each with its teaching message."""
+    kl = kl_per_dim(mu, logvar)
+    return [
+        (float(kl.mean()), "You might be missing a sum over latent dimensions: the KL of a diagonal Gaussian is the "
+                           "*sum* of the per-dimension KLs (then average over the batch)."),
+        (float(kl.sum()), "You might be summing over the batch as well: sum over latent dimensions, then *average* "
+                          "over the images, so that the loss is in nats per image."),
+        (float(-kl.sum(1).mean()), "Your KL has the wrong sign: KL(q || p) >= 0, and the loss *adds* beta * KL. "
+                                   "Check the sign of -0.5 * sum(1 + logvar - mu^2 - exp(logvar))."),
+        (float((0.5 * (mu.pow(2) + logvar.exp() - logvar)).sum(1).mean()),
+         "You might be missing the '- 1' inside the KL: 0.5 * (mu^2 + sigma^2 - log sigma^2 - 1)."),
+        (float((0.5 * (mu.pow(2) + logvar.exp().pow(2) - 2 * logvar - 1)).sum(1).mean()),
+         "You might be treating `logvar` as log(sigma): it is log(sigma^2), so sigma^2 = exp(logvar)."),
+        (float((0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).sum(1).mean() * 2),
+         "You might be missing the factor 0.5 in the KL."),
+        (float((0.5 * (mu.pow(2) + logvar - logvar.exp() - 1)).sum(1).mean()),
+         "You might have swapped logvar and exp(logvar) in the KL: 0.5 * (mu^2 + exp(logvar) - logvar - 1)."),
+    ]
+
+
+def _recon_variants(logits: torch.Tensor, x: torch.Tensor) -> list[tuple[float, str]]:
+    per_pixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    p = torch.sigmoid(logits)
+    return [
+        (float(per_pixel.mean()), "You might be averaging the reconstruction term over pixels (the default "
+                                  "reduction='mean'): sum over pixels, then average over images (reduction='none', "
+                                  ".flatten(1).sum(1).mean()), or the KL will dominate and the model will blur."),
+        (float(per_pixel.sum()), "You might be summing over the batch: sum over pixels, then *average* over the images."),
+        (float(F.binary_cross_entropy(torch.sigmoid(p), x, reduction="none").flatten(1).sum(1).mean()),
+         "You might be applying the sigmoid twice: the decoder returns logits, so use "
+         "binary_cross_entropy_with_logits(logits, x) (or binary_cross_entropy(sigmoid(logits), x))."),
+        (float(F.binary_cross_entropy_with_logits(x, p, reduction="none").flatten(1).sum(1).mean()),
+         "You might have swapped the arguments: binary_cross_entropy_with_logits(logits, target=x)."),
+        (float(-per_pixel.flatten(1).sum(1).mean()), "Your reconstruction term has the wrong sign: it is the "
+                                                     "negative log-likelihood -log p(x|z) >= 0."),
+        (float((p - x).pow(2).flatten(1).sum(1).mean()), "You are using the squared error: the decoder is Bernoulli, "
+                                                         "so the reconstruction term is the binary cross-entropy."),
+    ]
+
+
+def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
+    """Exercise 1: ``beta_vae_loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)``.
+
+    Checks, on :func:`fixed_batch`: recon and KL equal the known values (Bernoulli NLL summed over
+    pixels, KL summed over latent dimensions, both averaged over the batch); loss = recon + beta*KL
+    for beta in {0.5, 1, 4}; and the loss is differentiable (d loss / d mu = beta * mu / N).
+    """
+    ex = "Exercise 1 (beta_vae_loss)"
+    b = fixed_batch()
+    out = _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=1.0)
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars, e.g. `return recon + beta * kl, recon, kl`.")
+    loss, recon, kl = (_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
+    _diagnose(ex, kl, KNOWN_KL, "the KL", _kl_variants(b["mu"], b["logvar"]))
+    _diagnose(ex, recon, KNOWN_RECON, "the reconstruction term", _recon_variants(b["logits"], b["x"]))
+    for beta in (0.5, 1.0, 4.0):
+        loss = _scalar(ex, "loss", _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)[0])
+        _diagnose(ex, loss, KNOWN_RECON + beta * KNOWN_KL, f"the loss at beta={beta}", [
+            (beta * KNOWN_RECON + KNOWN_KL, "You put beta on the reconstruction term: the beta-VAE weights the KL, "
+                                            "loss = recon + beta * KL."),
+            (KNOWN_RECON + KNOWN_KL, "The loss does not change with beta: use the `beta` argument, loss = recon + beta * KL."),
+            (KNOWN_RECON - beta * KNOWN_KL, "You subtract the KL: the loss is the *negative* ELBO, recon + beta * KL."),
+            (-(KNOWN_RECON + beta * KNOWN_KL), "You return the ELBO, not the loss: minimise recon + beta * KL."),
+            (KNOWN_RECON + KNOWN_KL / beta, "You divide by beta: the loss is recon + beta * KL."),
+        ])
+    mu = b["mu"].clone().requires_grad_(True)
+    loss_t = _call(ex, beta_vae_loss, b["logits"], b["x"], mu, b["logvar"], beta=2.0)[0]
+    if not isinstance(loss_t, torch.Tensor) or not loss_t.requires_grad:
+        raise _fail(ex, "the loss must stay a tensor connected to mu and logvar (no .item(), .detach() or numpy), "
+                        "or backward() cannot train the encoder.")
+    loss_t.backward()
+    if not torch.allclose(mu.grad, 2.0 * b["mu"] / len(mu), **_TOL):
+        raise _fail(ex, "the gradient of the loss with respect to mu should be beta * mu / N (the KL is the only term "
+                        "depending on mu here). Check that the KL uses the mu you were given, and that the batch "
+                        "average divides by N.")
+    _ok(f"{ex}: recon {KNOWN_RECON:.4f}, KL {KNOWN_KL:.4f} nats/image on the fixed batch; beta weights the KL; "
+        "gradients flow. Well done!")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 2: KL schedules and free bits
+# --------------------------------------------------------------------------------------------
+def _schedule_value(ex: str, fn: Callable, *args: Any, **kwargs: Any) -> float:
+    value = _call(ex, fn, *args, **kwargs)
+    return _scalar(ex, "beta", value)
+
+
+def check_linear_warmup(linear_warmup: Callable[..., float]) -> None:
+    """Exercise 2a: ``linear_warmup(step, warmup_steps, beta_max=1.0) -> float``, 0-based steps.
+
+    Known values (warmup_steps=100): 0 at step 0, 0.25 at 25, 0.5 at 50, 0.99 at 99, 1 at 100 and
+    after; with beta_max=2: 1.0 at step 50 and 2.0 at 500.
+    """
+    ex = "Exercise 2a (linear_warmup)"
+    cases = [((0, 100), {}, 0.0), ((25, 100), {}, 0.25), ((50, 100), {}, 0.5), ((99, 100), {}, 0.99),
+             ((100, 100), {}, 1.0), ((1000, 100), {}, 1.0), ((50, 100), {"beta_max": 2.0}, 1.0),
+             ((500, 100), {"beta_max": 2.0}, 2.0), ((3, 4), {}, 0.75)]
+    for args, kwargs, expected in cases:
+        got = _schedule_value(ex, linear_warmup, *args, **kwargs)
+        step, warm = args
+        bmax = kwargs.get("beta_max", 1.0)
+        where = f"beta at step {step} (warmup_steps={warm}, beta_max={bmax})"
+        _diagnose(ex, got, expected, where, [
+            (bmax * min(1.0, (step + 1) / warm), "Off by one: steps are 0-based, so beta must be exactly 0 at step 0 "
+                                                 "and reach beta_max at step == warmup_steps: beta = beta_max * min(1, step / warmup_steps)."),
+            (bmax * min(1.0, step / (warm - 1)) if warm > 1 else math.nan,
+             "Off by one: divide by warmup_steps, not warmup_steps - 1 (beta reaches beta_max at step == warmup_steps)."),
+            (bmax * step / warm, "beta keeps growing after the warm-up: clip it, beta = beta_max * min(1, step / warmup_steps)."),
+            (min(1.0, step / warm), "You ignore beta_max: the ramp goes from 0 to beta_max."),
+            (bmax * (1.0 - min(1.0, step / warm)), "Your ramp goes down: beta starts at 0 and rises to beta_max."),
+        ])
+    _ok(f"{ex}: 0 at step 0, linear to beta_max at warmup_steps, constant after. Well done!")
+
+
+def check_cyclical_schedule(cyclical_beta: Callable[..., float]) -> None:
+    """Exercise 2b: ``cyclical_beta(step, total_steps, n_cycles=4, ratio=0.5, beta_max=1.0) -> float``.
+
+    Fu et al. (2019): with period T/M and tau = (step mod period) / period, beta = beta_max *
+    min(1, tau / R), steps 0-based. Known values for total_steps=1000, M=4, R=0.5 (period 250,
+    ramp 125 steps): 0 at steps 0, 250 and 750; 0.2 at 25; 0.8 at 100; 1 from 125 to 249; 0.4 at 300.
+    And for M=2, R=0.25 (period 500): 0.4 at 50, 0.8 at 600, 1 at 700.
+    """
+    ex = "Exercise 2b (cyclical_beta)"
+    cases = [  # (step, total, M, R, beta_max, expected)
+        (0, 1000, 4, 0.5, 1.0, 0.0), (25, 1000, 4, 0.5, 1.0, 0.2), (100, 1000, 4, 0.5, 1.0, 0.8),
+        (125, 1000, 4, 0.5, 1.0, 1.0), (249, 1000, 4, 0.5, 1.0, 1.0), (250, 1000, 4, 0.5, 1.0, 0.0),
+        (300, 1000, 4, 0.5, 1.0, 0.4), (750, 1000, 4, 0.5, 1.0, 0.0), (999, 1000, 4, 0.5, 1.0, 1.0),
+        (50, 1000, 2, 0.25, 1.0, 0.4), (600, 1000, 2, 0.25, 1.0, 0.8), (700, 1000, 2, 0.25, 1.0, 1.0),
+        (100, 1000, 4, 0.5, 3.0, 2.4),
+    ]
+    for step, total, m, r, bmax, expected in cases:
+        got = _schedule_value(ex, cyclical_beta, step, total, n_cycles=m, ratio=r, beta_max=bmax)
+        period = total / m
+        tau = (step % period) / period
+        where = f"beta at step {step} (total_steps={total}, n_cycles={m}, ratio={r}, beta_max={bmax})"
+        _diagnose(ex, got, expected, where, [
+            (bmax * tau, "The ramp should take only the first `ratio` of each cycle: beta = beta_max * min(1, tau / ratio), "
+                         "then stay at beta_max for the rest of the cycle."),
+            (bmax * min(1.0, (step / period) / r), "beta must fall back to 0 at the start of every cycle: use the "
+                                                   "position inside the cycle, tau = (step % period) / period."),
+            (bmax * min(1.0, ((step + 1) % period) / period / r), "Off by one: steps are 0-based, so beta is exactly 0 "
+                                                                 "at step 0 and at the first step of each cycle."),
+            (bmax * min(1.0, tau * r), "Divide by the ratio, do not multiply: beta = beta_max * min(1, tau / ratio)."),
+            (min(1.0, tau / r), "You ignore beta_max: the plateau of each cycle is beta_max."),
+            (bmax * min(1.0, ((step % m) / m) / r), "The period is total_steps / n_cycles steps, not n_cycles steps."),
+        ])
+    _ok(f"{ex}: Fu et al.'s schedule: M cycles of a linear ramp over the first R of each, then beta_max. Well done!")
+
+
+def check_free_bits_kl(free_bits_kl: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
+    """Exercise 2c: ``free_bits_kl(mu, logvar, free_bits) -> scalar``: sum_d max(lambda, mean_n KL_nd).
+
+    On :func:`fixed_batch` the per-dimension batch-mean KLs are 0.7705, 0.7961, 0.9563, so
+    lambda = 0 gives the KL (2.5229), lambda = 0.8 gives 0.8 + 0.8 + 0.9563 = 2.5563 and
+    lambda = 1 gives 3.
+    """
+    ex = "Exercise 2c (free_bits_kl)"
+    b = fixed_batch()
+    mu, logvar = b["mu"], b["logvar"]
+    kl = kl_per_dim(mu, logvar)
+    dims = torch.tensor(KNOWN_KL_PER_DIM)
+    for lam in (0.0, 0.8, 1.0):
+        got = _scalar(ex, "the free-bits KL", _call(ex, free_bits_kl, mu, logvar, lam))
+        expected = float(dims.clamp(min=lam).sum())
+        _diagnose(ex, got, expected, f"the free-bits KL with free_bits={lam}", [
+            (float(kl.clamp(min=lam).sum(1).mean()), "Apply the floor to the *batch-averaged* KL of each dimension "
+                                                     "(Kingma et al. 2016), not to each image's KL: "
+                                                     "kl_per_dim(mu, logvar).mean(0).clamp(min=free_bits).sum()."),
+            (max(float(dims.sum()), lam), "The floor is per latent dimension: sum_d max(free_bits, KL_d), not "
+                                          "max(free_bits, sum_d KL_d)."),
+            (float(dims.clamp(max=lam).sum()), "Use max(KL_d, free_bits) (clamp(min=...)): free bits stop the "
+                                               "penalty from pushing a dimension *below* the floor."),
+            (float(dims.mean().clamp(min=lam)) if lam else float(dims.mean()),
+             "You might be missing a sum over latent dimensions after the floor."),
+            (float((dims - lam).clamp(min=0).sum()), "Do not subtract the floor: the penalty is max(KL_d, free_bits), "
+                                                     "so its value never drops below free_bits per dimension."),
+        ])
+    mu_g = mu.clone().requires_grad_(True)
+    value = _call(ex, free_bits_kl, mu_g, logvar, 0.8)
+    if not isinstance(value, torch.Tensor) or not value.requires_grad:
+        raise _fail(ex, "return a tensor connected to mu and logvar (no .item() or float()), so the encoder gets gradients.")
+    value.backward()
+    # With the floor at 0.8, dimensions 0 and 1 sit below it: no gradient may reach their means;
+    # dimension 2 is above it and gets the plain KL gradient mu / N.
+    if mu_g.grad[:, :2].abs().max() > 1e-7 or not torch.allclose(mu_g.grad[:, 2], mu[:, 2] / len(mu), **_TOL):
+        raise _fail(ex, "a dimension whose batch-mean KL is below the floor must get *no* gradient (that is the point "
+                        "of free bits), and the others must get the full KL gradient. Use clamp(min=free_bits) on the "
+                        "per-dimension means.")
+    _ok(f"{ex}: the floor applies per dimension to the batch-mean KL; dimensions under it get no gradient. Well done!")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 3: conditional VAE
+# --------------------------------------------------------------------------------------------
+def decode_soft_label(model: ConditionalVAE, z: torch.Tensor, y_soft: torch.Tensor) -> torch.Tensor:
+    """Decode ``z`` ``[N x D]`` with a *soft* label ``y_soft`` ``[N x n_classes]`` (rows summing to 1):
+    the conditional decoder's input is ``[z, y]`` concatenated, so a mixture of one-hots is just
+    another input. Returns logits ``[N x C x H x W]``. A one-hot ``y_soft`` gives ``model.decode(z, y)``.
+    """
+    if not isinstance(model, ConditionalVAE):
+        raise TypeError(f"decode_soft_label needs a ConditionalVAE, got {type(model).__name__}.")
+    if y_soft.shape != (len(z), model.n_classes):
+        raise ValueError(f"y_soft must be [N x {model.n_classes}] for z of {len(z)} rows, got {tuple(y_soft.shape)}.")
+    z, y_soft = z.to(model.device), y_soft.to(model.device, torch.float32)
+    return model.decoder(torch.cat([z, y_soft], 1)).view(-1, *model.image_shape)
+
+
+def _tiny_cvae() -> ConditionalVAE:
+    """A small ConditionalVAE with fixed random weights (the global RNG is left untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        model = ConditionalVAE(n_classes=10, hidden=(32,), latent_dim=4)
+    return model.eval()
+
+
+def check_generate_class(generate_class: Callable[..., torch.Tensor]) -> None:
+    """Exercise 3a: ``generate_class(model, label, n, generator) -> [n x C x H x W]`` pixel means.
+
+    Expected: z ~ N(0, I) drawn as ``torch.randn(n, model.latent_dim, generator=generator)`` and
+    decoded with label ``label`` for every row, sigmoid applied (``model.sample(n, y=..., generator=...)``
+    does exactly this).
+    """
+    ex = "Exercise 3a (generate_class)"
+    model = _tiny_cvae()
+    label, n = 3, 5
+    images = _call(ex, generate_class, model, label, n, generator=torch.Generator().manual_seed(11))
+    if not isinstance(images, torch.Tensor) or tuple(images.shape) != (n, *model.image_shape):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise _fail(ex, f"return a tensor of shape [n x C x H x W] = {(n, *model.image_shape)}, got {shape}.")
+    images = images.detach().cpu().float()
+    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(11))
+    with torch.no_grad():
+        expected = torch.sigmoid(model.decode(z, torch.full((n,), label)))
+        logits = model.decode(z, torch.full((n,), label))
+        wrong_label = {c: torch.sigmoid(model.decode(z, torch.full((n,), c))) for c in range(10) if c != label}
+    if images.min() < 0 or images.max() > 1:
+        if torch.allclose(images, logits, **_TOL):
+            raise _fail(ex, "you return the decoder's logits: apply torch.sigmoid to get pixel means in [0, 1].")
+        raise _fail(ex, "pixel means must lie in [0, 1]; apply torch.sigmoid to the decoder's logits.")
+    if torch.allclose(images, expected, **_TOL):
+        _ok(f"{ex}: samples decoded from the prior with the requested label. Well done!")
+        return
+    for c, other in wrong_label.items():
+        if torch.allclose(images, other, **_TOL):
+            raise _fail(ex, f"your images were decoded with label {c}, not the requested {label}: pass "
+                            f"y = torch.full((n,), label) to the decoder.")
+    raise _fail(ex, "the images do not match z ~ N(0, I) drawn with the given generator and decoded with the label. "
+                    "Draw z = torch.randn(n, model.latent_dim, generator=generator) (use the generator, draw n x D, "
+                    "nothing else first) and decode it with y = torch.full((n,), label); model.sample(n, y=..., "
+                    "generator=generator) does both.")
+
+
+def check_interpolate_classes(interpolate_classes: Callable[..., torch.Tensor]) -> None:
+    """Exercise 3b: ``interpolate_classes(model, z, class_a, class_b, steps) -> [steps x C x H x W]``.
+
+    Expected: one fixed ``z`` ``[D]``; soft labels (1 - t) * onehot(a) + t * onehot(b) for t in
+    ``torch.linspace(0, 1, steps)``, decoded with :func:`decode_soft_label`, sigmoid applied.
+    """
+    ex = "Exercise 3b (interpolate_classes)"
+    model = _tiny_cvae()
+    z = torch.linspace(-1.0, 1.5, model.latent_dim)
+    a, b, steps = 2, 7, 6
+    images = _call(ex, interpolate_classes, model, z, a, b, steps)
+    if not isinstance(images, torch.Tensor) or tuple(images.shape) != (steps, *model.image_shape):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise _fail(ex, f"return a tensor of shape [steps x C x H x W] = {(steps, *model.image_shape)}, got {shape}.")
+    images = images.detach().cpu().float()
+    eye = torch.eye(model.n_classes)
+    zz = z.reshape(1, -1).repeat(steps, 1)
+
+    def decode(t: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.sigmoid(decode_soft_label(model, zz, (1 - t)[:, None] * eye[a] + t[:, None] * eye[b]))
+
+    t = torch.linspace(0, 1, steps)
+    expected = decode(t)
+    if torch.allclose(images, expected, **_TOL):
+        _ok(f"{ex}: z held fixed, label moved from class {a} to class {b} through soft labels. Well done!")
+        return
+    with torch.no_grad():
+        end_a = torch.sigmoid(model.decode(z.reshape(1, -1), torch.tensor([a])))[0]
+    mistakes = [
+        (decode(1 - t), f"your path runs from class_b to class_a: row 0 must be class_a ({a}), the last row class_b ({b})."),
+        (decode(torch.arange(steps) / steps), "the last row must be exactly class_b: use t = torch.linspace(0, 1, steps), "
+                                              "which includes both ends."),
+        (decode(torch.arange(1, steps + 1) / (steps + 1)), "include both end points: t = torch.linspace(0, 1, steps)."),
+        (torch.logit(expected.clamp(1e-6, 1 - 1e-6)), "apply torch.sigmoid to the decoder's logits."),
+    ]
+    for candidate, message in mistakes:
+        if torch.allclose(images, candidate, rtol=1e-3, atol=1e-3):
+            raise _fail(ex, message)
+    if not torch.allclose(images[0], end_a, **_TOL):
+        raise _fail(ex, f"the first image should be z decoded with the one-hot label of class_a ({a}); hold z fixed "
+                        "(the same z for every row) and change only the label.")
+    raise _fail(ex, "the intermediate images do not match a straight line between the two one-hot labels with z held "
+                    "fixed: y_t = (1 - t) * one_hot(class_a) + t * one_hot(class_b), decoded with "
+                    "decode_soft_label(model, z repeated [steps x D], y_t).")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 4: the Gaussian likelihood behind MSE
+# --------------------------------------------------------------------------------------------
+def check_gaussian_nll(gaussian_nll: Callable[..., torch.Tensor]) -> None:
+    """Exercise 4: ``gaussian_nll(logits, x, sigma) -> [N]``: -log N(x; sigmoid(logits), sigma^2 I) per image.
+
+    = sum_pixels [ (x - sigmoid(logits))^2 / (2 sigma^2) + log sigma + 0.5 log(2 pi) ].
+    Known values (fixed batch, sigma = 0.5): :data:`KNOWN_GAUSSIAN_NLL_SIGMA_HALF`.
+    """
+    ex = "Exercise 4 (gaussian_nll)"
+    b = fixed_batch()
+    logits, x = b["logits"], b["x"]
+    out = _call(ex, gaussian_nll, logits, x, sigma=0.5)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(x),):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise _fail(ex, f"return one value per image, shape [N] = ({len(x)},), got {shape}: sum over pixels, "
+                        "do not average over the batch here.")
+    expected = torch.tensor(KNOWN_GAUSSIAN_NLL_SIGMA_HALF)
+    got = out.detach().float()
+    if not torch.allclose(got, expected, **_TOL):
+        d = x[0].numel()
+        sq = (torch.sigmoid(logits) - x).pow(2).flatten(1)
+        const = d * (math.log(0.5) + 0.5 * LOG_2PI)
+        mistakes = [
+            (sq.sum(1) / (2 * 0.25), "You are missing the normalising constant: each pixel adds log(sigma) + 0.5*log(2*pi). "
+                                     "Without it the value is not a likelihood in nats (it still trains the same way)."),
+            (sq.sum(1) / 0.25 + const, "You might be missing the 1/2 in (x - mean)^2 / (2 sigma^2)."),
+            (sq.sum(1) / (2 * 0.5) + const, "Divide by sigma^2, not sigma: (x - mean)^2 / (2 sigma^2)."),
+            (sq.mean(1) / (2 * 0.25) + const / d, "You might be averaging over pixels: sum over pixels (nats per image)."),
+            ((logits - x).pow(2).flatten(1).sum(1) / (2 * 0.25) + const, "The mean of the Gaussian is sigmoid(logits) "
+                                                                         "(the decoder returns logits)."),
+            (sq.sum(1) / (2 * 0.25) - const, "The constant has the wrong sign: -log N(x; m, s^2) = (x-m)^2/(2s^2) + log s + 0.5 log 2pi."),
+        ]
+        for candidate, message in mistakes:
+            if torch.allclose(got, candidate.float(), **_TOL):
+                raise _fail(ex, f"got {got.tolist()}, expected {expected.tolist()}. {message}")
+        raise _fail(ex, f"got {got.tolist()}, expected {expected.tolist()} on the fixed batch with sigma=0.5. "
+                        "Compute sum_pixels (x - sigmoid(logits))^2 / (2 sigma^2) + D * (log sigma + 0.5 log 2pi).")
+    # sigma must be used, not hard-coded
+    other = _call(ex, gaussian_nll, logits, x, sigma=2.0)
+    sq = (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(1)
+    if not torch.allclose(other.detach().float(), sq / 8.0 + 6 * (math.log(2.0) + 0.5 * LOG_2PI), **_TOL):
+        raise _fail(ex, "the result is right for sigma=0.5 but not for sigma=2: use the `sigma` argument.")
+    _ok(f"{ex}: the Gaussian negative log-likelihood in nats per image, constant included. Well done!")
+
+
+# --------------------------------------------------------------------------------------------
+# Training support: the students' loss as fit's loss_fn, a strong decoder, ELBO evaluation
+# --------------------------------------------------------------------------------------------
+def make_loss_fn(loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> Callable[..., LossTerms]:
+    """Wrap ``loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)`` as ``fit(..., loss_fn=...)``.
+
+    Per batch: encode, one reparameterised sample, decode (teacher-forced for an
+    :class:`AutoregressiveVAE`; with the label for a conditional model), then the student's loss.
+    The per-dimension KL in the result is the library's (for monitoring only).
+    """
+
+    def loss_fn(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
+        cond = y if model.conditional else None
+        mu, logvar = model.encode(x, cond)
+        z = reparameterize(mu, logvar)
+        logits = model.decode_teacher_forced(z, x) if isinstance(model, AutoregressiveVAE) else model.decode(z, cond)
+        total, recon, kl = loss(logits, x, mu, logvar, beta)
+        return LossTerms(total, recon, kl, kl_per_dim(mu, logvar).mean(0).detach())
+
+    return loss_fn
+
+
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` ``[out x in]``."""
+
+    def __init__(self, n_in: int, n_out: int, mask: torch.Tensor) -> None:
+        super().__init__(n_in, n_out)
+        self.register_buffer("mask", mask.float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.mask, self.bias)
+
+
+class AutoregressiveVAE(BaseVAE):
+    """A VAE with a *strong* decoder: p(x | z) = prod_i p(x_i | x_<i, z), a MADE conditioned on z.
+
+    The encoder is :class:`~vae_helpers.models.MLPVAE`'s. The decoder sees every earlier pixel (raster
+    order) through masked weights: a hidden layer (``made_hidden`` units, MADE degrees assigned
+    cyclically) plus a direct masked connection from each earlier pixel, and ``z`` enters both the
+    hidden layer and the output. Because the previous pixels already predict the next one well,
+    the decoder can model the images *without* z: trained on the plain ELBO, the KL term pushes
+    q(z|x) onto the prior and the latent code is ignored, which is posterior collapse
+    (Bowman et al. 2016; Chen et al. 2017).
+
+    Args:
+        image_shape: ``(C, H, W)``; default ``(1, 28, 28)``.
+        hidden: encoder widths, default ``(400,)``.
+        latent_dim: D, default 20.
+        made_hidden: width of the decoder's masked hidden layer, default 500.
+    """
+
+    def __init__(self, image_shape: Sequence[int] = (1, 28, 28), hidden: Sequence[int] = (400,), latent_dim: int = 20,
+                 made_hidden: int = 500) -> None:
+        super().__init__(image_shape, latent_dim)
+        self._hparams = {"image_shape": list(self.image_shape), "hidden": list(hidden), "latent_dim": latent_dim,
+                         "made_hidden": made_hidden}
+        n = int(torch.tensor(self.image_shape).prod())
+        self.encoder = nn.Sequential(*_mlp([n, *hidden]), nn.ReLU())  # [N x n] -> [N x hidden]
+        self.to_stats = nn.Linear(hidden[-1], 2 * latent_dim)
+        degree_in = torch.arange(1, n + 1)  # pixel i (1-based, raster order)
+        degree_hidden = torch.arange(made_hidden) % (n - 1) + 1  # each hidden unit sees pixels 1..m_k
+        self.x_to_hidden = MaskedLinear(n, made_hidden, degree_hidden[:, None] >= degree_in[None, :])
+        self.hidden_to_out = MaskedLinear(made_hidden, n, degree_in[:, None] > degree_hidden[None, :])
+        self.direct = MaskedLinear(n, n, degree_in[:, None] > degree_in[None, :])  # strictly earlier pixels
+        self.z_to_hidden = nn.Linear(latent_dim, made_hidden)
+        self.z_to_out = nn.Linear(latent_dim, n)
+
+    def encode(self, x, y=None):
+        return self._split(self.to_stats(self.encoder(x.flatten(1))))
+
+    def decode_teacher_forced(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N x C x H x W]`` of every pixel given z ``[N x D]`` and the *true* earlier pixels of x."""
+        xf = x.flatten(1)
+        h = torch.relu(self.x_to_hidden(xf) + self.z_to_hidden(z))
+        return (self.hidden_to_out(h) + self.direct(xf) + self.z_to_out(z)).view(-1, *self.image_shape)
+
+    @torch.no_grad()
+    def decode(self, z, y=None):
+        """Generate pixel by pixel (one pass per pixel), each set to its conditional mean sigmoid(logit):
+        a greedy decoding of the autoregressive model. Returns the logits of the final pass."""
+        x = torch.zeros(len(z), *self.image_shape, device=z.device)
+        flat = x.view(len(z), -1)
+        logits = self.decode_teacher_forced(z, x)
+        for i in range(flat.shape[1]):
+            logits = self.decode_teacher_forced(z, x)
+            flat[:, i] = torch.sigmoid(logits.view(len(z), -1)[:, i])
+        return logits
+
+
+@torch.no_grad()
+def elbo_terms(model: BaseVAE, split: ImageSplit, batch_size: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Test ELBO at beta = 1 without free bits (the true bound), in nats per image, with the library's
+    Bernoulli NLL and KL: ``{"elbo", "recon", "kl"}``. One z per image from a seeded generator;
+    teacher-forced for an :class:`AutoregressiveVAE`, so it works for every model of this notebook."""
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    sums = torch.zeros(2, dtype=torch.float64)
+    for x, y in split.batches(batch_size, device=model.device):
+        cond = y if model.conditional else None
+        mu, logvar = model.encode(x, cond)
+        z = mu + torch.randn(mu.shape, generator=generator).to(mu.device) * torch.exp(0.5 * logvar)
+        logits = model.decode_teacher_forced(z, x) if isinstance(model, AutoregressiveVAE) else model.decode(z, cond)
+        sums += torch.stack([bernoulli_nll(logits, x).sum(), kl_per_dim(mu, logvar).sum()]).double().cpu()
+    model.train(was_training)
+    recon, kl = (sums / max(1, len(split))).tolist()
+    return {"elbo": -(recon + kl), "recon": recon, "kl": kl}
