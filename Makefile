@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv data course test unit notebooks lab clean
+.PHONY: setup venv data course test unit notebooks browser lab clean
 
 setup: venv data
 
@@ -35,6 +35,18 @@ debian-fashion-mnist:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
 	else echo "apt-get is not available: see data/README.md for other ways to get Fashion-MNIST."; fi
 
+# Debian's chromium for tests/test_browser.py, which drags a real slider in JupyterLab through Playwright
+# (`playwright install` cannot download browsers here). Only `make test` needs it. A failed install is an
+# error under CI=true; elsewhere the browser test then skips and says why.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "chromium not found: installing Debian's chromium for the browser test."; \
+	  if command -v apt-get >/dev/null; then \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "apt-get is not available: install Chromium so that 'chromium' is on PATH."; false; fi \
+	  || { [ "$$CI" = true ] && exit 1; echo "warning: no chromium, tests/test_browser.py will skip."; }; }
+
 course: setup
 	$(PY) -m vae_helpers.course
 
@@ -48,7 +60,7 @@ notebooks: setup
 	  VAE_FAST=1 $(PY) -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --ignore=notebooks/student notebooks || exit $$?; \
 	done
 
-test: unit notebooks
+test: browser unit notebooks
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -66,6 +66,17 @@ def decode_pixels(model: BaseVAE, z: torch.Tensor) -> torch.Tensor:
     return images[0] if single else images
 
 
+def _image_widget(png: bytes, height: int, width: int, css_class: str | None = None):
+    """An ``Image`` widget fixed at ``height x width`` CSS pixels (a flex box would otherwise stretch it out of shape)."""
+    import ipywidgets as w
+
+    image = w.Image(value=png, format="png", layout=w.Layout(width=f"{width}px", height=f"{height}px", flex="0 0 auto",
+                                                               align_self="flex-start", object_fit="contain"))
+    if css_class:
+        image.add_class(css_class)  # a stable hook for the browser test
+    return image
+
+
 def _float_slider(description: str, value_range: float, width: str = "420px", step: float = 0.05):
     import ipywidgets as w
 
@@ -223,8 +234,8 @@ class LatentExplorer(_LiveDecoder):
             slider = _float_slider(f"z[{dim}]" + ("" if np.isnan(kl) else f" KL {kl:.2f}"), self.value_range)
             slider.observe(lambda change, i=i: None if self._syncing else self.set_dim(i, change["new"]), names="value")
             sliders.append(slider)
-        image = w.Image(value=to_png(self.decode_current(), self.scale), format="png")
-        image.add_class("vae-decoded-image")  # a stable hook for the browser test
+        h, w_ = self.model.image_shape[1:]
+        image = _image_widget(to_png(self.decode_current(), self.scale), h * self.scale, w_ * self.scale, "vae-decoded-image")
         reset = w.Button(description="origin", tooltip="reset every coordinate to 0")
         reset.on_click(lambda _: self.reset())
         rand = w.Button(description="random", tooltip="draw z from the prior N(0, I)")
@@ -391,10 +402,9 @@ class LatentPad2D(_LiveDecoder):
             return self._widgets["box"]
         import ipywidgets as w
 
-        pad = w.Image(value=to_png(self.pad_image(), 1), format="png", layout=w.Layout(width=f"{self.manifold.shape[1]}px"))
-        pad.add_class("vae-latent-pad")
-        image = w.Image(value=to_png(self.decode_current(), self.scale), format="png")
-        image.add_class("vae-decoded-image")
+        pad = _image_widget(to_png(self.pad_image(), 1), *self.manifold.shape[:2], "vae-latent-pad")
+        h, w_ = self.model.image_shape[1:]
+        image = _image_widget(to_png(self.decode_current(), self.scale), h * self.scale, w_ * self.scale, "vae-decoded-image")
         sliders = []
         for i, name in enumerate(("z1", "z2")):
             slider = _float_slider(name, self.extent, width="380px")
@@ -560,9 +570,9 @@ class AttributeExplorer(_LiveDecoder):
             slider.tooltip = f"adds s x the '{name}' direction (norm {vec.norm():.2f}) to the base code"
             slider.observe(lambda change, name=name: None if self._syncing else self.set_strength(name, change["new"]), names="value")
             sliders.append(slider)
-        base = w.Image(value=to_png(decode_pixels(self.model, self.base_z), self.scale), format="png")
-        image = w.Image(value=to_png(self.decode_current(), self.scale), format="png")
-        image.add_class("vae-decoded-image")
+        h, w_ = self.model.image_shape[1:]
+        base = _image_widget(to_png(decode_pixels(self.model, self.base_z), self.scale), h * self.scale, w_ * self.scale)
+        image = _image_widget(to_png(self.decode_current(), self.scale), h * self.scale, w_ * self.scale, "vae-decoded-image")
         reset = w.Button(description="reset", tooltip="starting code, every strength 0")
         reset.on_click(lambda _: self.reset())
         controls = [w.HTML("<b>Attribute sliders</b>: base code + strength x direction"), *sliders]
