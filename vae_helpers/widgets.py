@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections import deque
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -98,6 +99,9 @@ class _LiveDecoder:
         self.last_latency_ms = float("nan")
         #: Parts of the last update, in ms: ``decode``, ``png``, ``display`` (setting the widget value).
         self.last_timings: dict[str, float] = {}
+        #: The last 200 updates as ``(wall-clock start in s since the epoch, kernel-side ms)``; the browser test
+        #: pairs the start times with the moments the browser shows each new image ("decode to display").
+        self.update_log: deque[tuple[float, float]] = deque(maxlen=200)
         self._widgets: dict[str, Any] | None = None
         self._syncing = False  # True while code moves the sliders, so their callbacks do not re-decode
 
@@ -116,6 +120,7 @@ class _LiveDecoder:
         return decode_pixels(self.model, self._current_z())
 
     def _refresh(self, sync_sliders: bool = False) -> torch.Tensor:
+        wall = time.time()
         t0 = time.perf_counter()
         image = self.decode_current()
         t1 = time.perf_counter()
@@ -136,6 +141,7 @@ class _LiveDecoder:
         total = time.perf_counter() - t0
         self.last_timings = {"decode": (t1 - t0) * 1000, "png": png_s * 1000, "display": display_s * 1000}
         self.last_latency_ms = total * 1000
+        self.update_log.append((wall, self.last_latency_ms))
         return image
 
     def _probe_slider(self):
