@@ -8,7 +8,9 @@ nbval executes notebooks but never renders a widget, so this test does what a st
 2. open it in headless Chromium (Debian's ``chromium`` package, driven by Playwright through
    ``executable_path``: ``playwright install`` cannot download browsers here), with a fresh user-data dir;
 3. run the slider cell, wait for the decoded image, drag the first slider with the mouse, and assert that
-   the displayed image's pixels (read from the screen) changed and that the slider's readout moved;
+   the displayed image's pixels (read from the screen) changed and that the slider's readout moved; then run
+   the 2-D pad cell and click on the manifold: the decoded image changes and the sliders show the clicked code
+   (this proves the ipyevents extension loads and works in this JupyterLab);
 4. press keys on the slider handle and time, in the page, each key press until the new image arrives
    (browser -> kernel -> decode -> PNG -> browser), written to ``test-artifacts/browser/latency.json``;
 5. save screenshots under ``test-artifacts/browser/`` for a person to look at;
@@ -303,6 +305,25 @@ def test_dragging_a_latent_slider_changes_the_image(lab):
             page.screenshot(path=ARTIFACTS / "after.png")
             assert np.abs(_pixels(image.screenshot()) - _pixels(before_keys)).max() > 0 or KEY_PRESSES % 2 == 0
 
+            # The 2-D pad: run its cell, click on the manifold; the code (sliders) and the decoded image follow.
+            pad_cell = page.locator(".jp-Notebook .jp-CodeCell").nth(1)
+            pad_cell.locator(".cm-content").first.click()
+            page.keyboard.press("Control+Enter")
+            pad_img = pad_cell.locator("img.vae-latent-pad").first
+            pad_img.wait_for(state="visible", timeout=CELL_OUTPUT_S * 1000)
+            pad_decoded = pad_cell.locator("img.vae-decoded-image").first
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=pad_decoded.element_handle())
+            pad_img.scroll_into_view_if_needed()
+            decoded_before = pad_decoded.screenshot()
+            size = pad_img.bounding_box()
+            pad_img.click(position={"x": size["width"] * 0.25, "y": size["height"] * 0.75})  # z = (-1.5, -1.5)
+            decoded_after = _wait_for_new_image(pad_decoded, decoded_before, UPDATE_S)
+            page.screenshot(path=ARTIFACTS / "pad_click.png")
+            pad_changed = float((np.abs(_pixels(decoded_after) - _pixels(decoded_before)) > 8).mean())
+            assert pad_changed > 0.01, f"clicking the pad changed only {pad_changed:.2%} of the decoded image's pixels"
+            readouts = [float(r.replace("\u2212", "-")) for r in pad_cell.locator(".widget-readout").all_inner_texts()]
+            assert readouts == pytest.approx([-1.5, -1.5], abs=0.051), f"pad click at (25%, 75%) gave z = {readouts}"
+
             # Ask the kernel when it started each of those updates: a new cell, typed and run like a student would.
             page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first.click()  # select the cell, command mode
             page.keyboard.press("b")  # new cell below
@@ -327,6 +348,7 @@ def test_dragging_a_latent_slider_changes_the_image(lab):
     key_to_display = [shown - key for shown, key in zip(src_times, key_times)]
     report = {
         "changed_pixel_fraction_after_drag": round(changed, 4), "readout": [readout_before, readout_after],
+        "changed_pixel_fraction_after_pad_click": round(pad_changed, 4),
         "kernel_update_ms": _summary([ms for _, ms in kernel_log]),
         "decode_to_display_ms": _summary(decode_to_display),
         "keypress_to_display_ms": _summary(key_to_display),

@@ -431,15 +431,18 @@ class LatentPad2D(_LiveDecoder):
         reset.on_click(lambda _: self.reset())
         rand = w.Button(description="random", tooltip="draw z from the prior N(0, I)")
         rand.on_click(lambda _: self.randomise())
-        controls = [w.HTML(f"<b>2-D latent pad</b>: {hint}. Grid cells are centred on an even grid over "
-                           f"[-{self.extent:g}, {self.extent:g}]<sup>2</sup>."), pad, *sliders]
+        header = w.HTML(f"<b>2-D latent pad</b>: {hint}. The cells are decoded at the centres of an even grid over "
+                        f"[-{self.extent:g}, {self.extent:g}]<sup>2</sup>; the red cross is the current code.")
+        controls = [pad, *sliders]
         if self.images is not None:
             index = w.BoundedIntText(value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px"))
             encode = w.Button(description="encode", tooltip="move to the code of this test image")
             encode.on_click(lambda _: self.encode_image(index.value))
             controls.append(w.HBox([index, encode]))
         controls.append(w.HBox([reset, rand]))
-        box = w.HBox([w.VBox(controls), w.VBox([w.HTML("<b>decoded</b>"), image])])
+        fixed = w.Layout(flex="0 0 auto")  # neither column may shrink: the images keep their size
+        right = w.VBox([w.HTML("<b>decoded</b>"), image], layout=w.Layout(flex="0 0 auto", margin="0 0 0 24px"))
+        box = w.VBox([header, w.HBox([w.VBox(controls, layout=fixed), right], layout=w.Layout(align_items="flex-start"))])
         self._widgets = {"box": box, "sliders": sliders, "image": image, "pad": pad, "events": events}
         self._sync_controls()
         return box
