@@ -253,7 +253,8 @@ class LatentExplorer(_LiveDecoder):
             encode.on_click(lambda _: self.encode_image(index.value))
             controls.append(w.HBox([index, encode]))
         controls.append(w.HBox([reset, rand]))
-        box = w.HBox([w.VBox(controls), image])
+        box = w.HBox([w.VBox(controls, layout=w.Layout(flex="0 0 auto", margin="0 16px 0 0")), image],
+                     layout=w.Layout(align_items="flex-start", flex_flow="row wrap"))
         self._widgets = {"box": box, "sliders": sliders, "image": image}
         self._sync_controls()  # a code set before the widget existed (e.g. encode_image) shows on the sliders
         return box
@@ -442,7 +443,7 @@ class LatentPad2D(_LiveDecoder):
         controls.append(w.HBox([reset, rand]))
         fixed = w.Layout(flex="0 0 auto")  # neither column may shrink: the images keep their size
         right = w.VBox([w.HTML("<b>decoded</b>"), image], layout=w.Layout(flex="0 0 auto", margin="0 0 0 24px"))
-        box = w.VBox([header, w.HBox([w.VBox(controls, layout=fixed), right], layout=w.Layout(align_items="flex-start"))])
+        box = w.VBox([header, w.HBox([w.VBox(controls, layout=fixed), right], layout=w.Layout(align_items="flex-start", flex_flow="row wrap"))])
         self._widgets = {"box": box, "sliders": sliders, "image": image, "pad": pad, "events": events}
         self._sync_controls()
         return box
@@ -575,7 +576,7 @@ class AttributeExplorer(_LiveDecoder):
 
         sliders = []
         for name, vec in self.directions.items():
-            slider = _float_slider(name, self.value_range, width="440px")
+            slider = _float_slider(name, self.value_range, width="400px")
             slider.tooltip = f"adds s x the '{name}' direction (norm {vec.norm():.2f}) to the base code"
             slider.observe(lambda change, name=name: None if self._syncing else self.set_strength(name, change["new"]), names="value")
             sliders.append(slider)
@@ -591,7 +592,13 @@ class AttributeExplorer(_LiveDecoder):
             encode.on_click(lambda _: self.encode_image(index.value))
             controls.append(w.HBox([index, encode]))
         controls.append(reset)
-        box = w.HBox([w.VBox(controls), w.VBox([w.HTML("<b>base</b>"), base]), w.VBox([w.HTML("<b>edited</b>"), image])])
+        def column(children, margin="0"):  # columns never shrink, so the images keep their size and the readouts show
+            return w.VBox(children, layout=w.Layout(flex="0 0 auto", margin=margin))
+
+        pictures = w.HBox([column([w.HTML("<b>base</b>"), base], "0 8px 0 0"), column([w.HTML("<b>edited</b>"), image])],
+                          layout=w.Layout(flex="0 0 auto", margin="0 0 0 16px"))
+        # on a narrow screen the pair of pictures wraps below the sliders, together
+        box = w.HBox([column(controls), pictures], layout=w.Layout(align_items="flex-start", flex_flow="row wrap"))
         self._widgets = {"box": box, "sliders": sliders, "image": image, "base": base}
         self._sync_controls()
         return box
