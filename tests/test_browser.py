@@ -11,13 +11,15 @@ nbval executes notebooks but never renders a widget, so this test does what a st
    the displayed image's pixels (read from the screen) changed and that the slider's readout moved; then run
    the 2-D pad cell and click on the manifold: the decoded image changes and the sliders show the clicked code
    (this proves the ipyevents extension loads and works in this JupyterLab);
-4. press keys on the slider handle and time, in the page, each key press until the new image arrives
-   (browser -> kernel -> decode -> PNG -> browser), written to ``test-artifacts/browser/latency.json``;
+4. press PageUp/PageDown on the slider handle; the page records when each key went down and when each new
+   image reached the ``<img>``, the kernel records when it started each update (``explorer.update_log``, read
+   back by typing and running a new cell), and, on the same clock, "decode to display" and "key press to
+   display" go to ``test-artifacts/browser/latency.json``;
 5. save screenshots under ``test-artifacts/browser/`` for a person to look at;
 6. shut the server down (REST ``/api/shutdown``, then signals) and close the browser, and check that no
    kernel, server or Chromium process of this test is left.
 
-Every wait is bounded (see the ``*_S`` constants); the whole test takes about 30-60 s on 2 CPU cores.
+Every wait is bounded (see the ``*_S`` constants); the test takes about 15 s on 2 CPU cores.
 Without ``chromium`` it skips with the reason, except under ``CI=true``, where it fails.
 """
 
@@ -210,12 +212,13 @@ def lab(tmp_path):
         yield server
     finally:
         server.stop()
-    # Nothing of this test may outlive it: not the server, not its kernel.
+    # Nothing of this test may outlive it: not the server, not its kernel, not Chromium (all name tmp_path).
     deadline = time.monotonic() + 5
-    while _processes_mentioning(str(root)) and time.monotonic() < deadline:
+    while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert server.process.poll() is not None, "JupyterLab is still running after the test"
-    assert not _processes_mentioning(str(root)), "a kernel or server of the browser test is still running"
+    left = _processes_mentioning(str(tmp_path))
+    assert not left, f"processes of the browser test are still running: {left}"
 
 
 def _wait_for_new_image(image, before: bytes, timeout_s: float) -> bytes:
@@ -259,12 +262,12 @@ def test_dragging_a_latent_slider_changes_the_image(lab):
             page.screenshot(path=ARTIFACTS / "before.png")
             before = image.screenshot(path=ARTIFACTS / "image_before.png")
 
-            # Drag the first slider's handle to the right with the mouse.
+            # Drag the first slider's handle with the mouse, towards the side with more room.
             slider = page.locator(".widget-slider").first
             handle = slider.locator(".noUi-handle").first
             readout = slider.locator(".widget-readout").first
             readout_before = readout.inner_text()
-            direction = -1 if float(readout_before.replace("\u2212", "-")) > 0 else 1  # towards the side with more room
+            direction = -1 if float(readout_before.replace("\u2212", "-")) > 0 else 1
             box = handle.bounding_box()
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
             page.mouse.move(x, y)
@@ -296,14 +299,12 @@ def test_dragging_a_latent_slider_changes_the_image(lab):
                     .observe(img, {attributes: true, attributeFilter: ['src']});
             }""", image.element_handle())
             handle.focus()
-            before_keys = image.screenshot()
             for i in range(KEY_PRESSES):
                 page.keyboard.press("PageDown" if i % 2 else "PageUp")  # back and forth: always a new value
                 page.wait_for_function(f"window.__vaeSrcTimes.length > {i}", timeout=UPDATE_S * 1000)
             key_times, src_times = page.evaluate("[window.__vaeKeyTimes, window.__vaeSrcTimes]")
             assert len(src_times) == KEY_PRESSES, f"{KEY_PRESSES} key presses gave {len(src_times)} new images"
             page.screenshot(path=ARTIFACTS / "after.png")
-            assert np.abs(_pixels(image.screenshot()) - _pixels(before_keys)).max() > 0 or KEY_PRESSES % 2 == 0
 
             # The 2-D pad: run its cell, click on the manifold; the code (sliders) and the decoded image follow.
             pad_cell = page.locator(".jp-Notebook .jp-CodeCell").nth(1)
