@@ -255,7 +255,7 @@ WRONG_LOSSES = [
     ("beta on recon", _loss(combine=lambda r, k, b: b * r + k), "beta on the reconstruction"),
     ("beta ignored", _loss(combine=lambda r, k, b: r + k), "does not change with beta"),
     ("ELBO not loss", _loss(combine=lambda r, k, b: -(r + b * k)), "return the ELBO"),
-    ("detached", _loss(combine=lambda r, k, b: torch.tensor(float(r + b * k))), "stay a tensor connected"),
+    ("detached", _loss(combine=lambda r, k, b: (r + b * k).detach()), "stay a tensor connected"),
     ("returns only loss", lambda lo, x, mu, lv, beta=1.0: _bce(lo, x) + beta * _kl(mu, lv), "return a tuple"),
 ]
 
