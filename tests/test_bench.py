@@ -23,10 +23,25 @@ def test_throughput_fast_variant_prints_a_table(capsys, mnist):
     result = bench.throughput(epochs=1, train_limit=3000, device=torch.device("cpu"), profile_steps=5)
     out = capsys.readouterr().out
     assert "| pytorch/examples pattern |" in out and "| vae_helpers `fit` |" in out and "speed-up" in out
-    assert result["ratio"] > 0 and result["profile"]
+    assert "| vae_helpers `fit`, bf16 autocast |" in out and "speed-up with bf16 autocast" in out
+    assert "within 0.5 nats of the reference" in out and "load average" in out and "per repeat" in out
+    assert result["ratio"] > 0 and result["ratio_bf16"] > 0 and result["profile"] and result["profile_bf16"]
     ref_loss, our_loss = result["reference"][0]["test_loss"], result["ours"][0]["test_loss"]
-    assert 120 < ref_loss < 300 and 120 < our_loss < 300  # one short epoch: far from converged, but a real VAE loss
-    assert abs(ref_loss - our_loss) < 15
+    bf16_loss = result["ours_bf16"][0]["test_loss"]
+    for loss in (ref_loss, our_loss, bf16_loss):
+        assert 120 < loss < 300  # one short epoch: far from converged, but a real VAE loss
+    assert abs(ref_loss - our_loss) < 15 and abs(bf16_loss - our_loss) < 3
+    # the agreement column is computed, not printed blindly
+    for precision, summary in result["summary"].items():
+        assert summary["agrees"] == (abs(summary["loss_difference"]) <= bench.LOSS_TOLERANCE), precision
+    # the bf16 profile shows bf16 matrix products: autocast casts the weights every step
+    assert any("copy" in key or "to_copy" in key for key, _ in result["profile_bf16"])
+
+
+def test_throughput_without_bf16_has_two_rows(capsys, mnist):
+    result = bench.throughput(epochs=1, train_limit=500, device=torch.device("cpu"), profile_steps=0, bf16=False)
+    out = capsys.readouterr().out
+    assert "bf16 autocast" not in out and "ratio_bf16" not in result and list(result["summary"]) == ["fp32"]
 
 
 def test_loglik_fast_variant_prints_a_table(capsys, mnist):

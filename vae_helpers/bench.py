@@ -4,8 +4,10 @@ throughput
     The canonical tutorial loop (pytorch/examples ``vae/main.py``: torchvision ``MNIST`` with
     ``ToTensor()``, a shuffling ``DataLoader`` of batch 128, the 784-400-20 MLP with a sigmoid output,
     BCE summed plus analytic KL, Adam 1e-3, seed 1) against the same model, objective and batch
-    size trained through :func:`vae_helpers.training.fit`, alternating in one process. Prints wall
-    times, their ratio, both test losses, and where each loop spends its time.
+    size trained through :func:`vae_helpers.training.fit`, in float32 and with bfloat16 autocast
+    (``TrainConfig(precision="bf16")``), alternating in one process. Prints wall times, the ratio of
+    each repeat, the test losses (always evaluated in float32) and whether they agree with the
+    reference within 0.5 nats, and where our training step spends its time (torch profiler).
 
 loglik
     Test log-likelihood on dynamically binarized MNIST (training images re-binarized every epoch,
@@ -17,6 +19,7 @@ loglik
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ from .training import TrainConfig, fit
 
 REFERENCE_WALL_SECONDS_10_EPOCHS = 72.0  # measured on this course's 2-core CPU machines
 REFERENCE_TEST_LOSS = 105.6
+LOSS_TOLERANCE = 0.5  # nats per image: how far our test loss may be from the reference's
 BURDA_VAE, BURDA_IWAE_K50 = -86.76, -84.78
 TEST_BINARIZATION_SEED = 1234
 
@@ -121,8 +125,12 @@ def run_reference(root: Path, epochs: int, train_limit: int | None = None, devic
     return {"seconds": time.perf_counter() - started, "data_seconds": data_seconds, "test_loss": test_loss}
 
 
-def run_ours(mnist: ImageDataset, epochs: int, train_limit: int | None = None, device: torch.device | None = None) -> dict:
-    """The same model, objective and batch size through ``fit`` (validation pass on the test set each epoch)."""
+def run_ours(mnist: ImageDataset, epochs: int, train_limit: int | None = None, device: torch.device | None = None,
+             precision: str = "fp32") -> dict:
+    """The same model, objective and batch size through ``fit`` (validation pass on the test set each epoch).
+
+    ``precision`` is :attr:`TrainConfig.precision`; the returned test loss is evaluated in float32 either way.
+    """
     device = device or torch.device("cpu")
     data = mnist.full_training_set().subset(train=train_limit)
     seed_everything(1)
@@ -130,71 +138,121 @@ def run_ours(mnist: ImageDataset, epochs: int, train_limit: int | None = None, d
     if device.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    fit(model, data, TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, seed=1, progress=False), device=device)
+    fit(model, data, TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, seed=1, progress=False, precision=precision),
+        device=device)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "test_loss": -evaluate(model, mnist.test.to(device)).elbo}
 
 
-def _profile_ours(mnist: ImageDataset, device: torch.device, steps: int = 60) -> list[tuple[str, float]]:
-    """Top operators of our training step by self CPU time (torch profiler)."""
+def _profile_ours(mnist: ImageDataset, device: torch.device, steps: int = 60, precision: str = "fp32",
+                  top: int = 8) -> list[tuple[str, float]]:
+    """Top operators of our training step (``fit``'s step, without its bookkeeping) by self CPU time."""
     from torch.profiler import ProfilerActivity, profile
 
-    from .training import _adam, model_loss
+    from .training import _adam, _autocast_dtype, model_loss
 
     seed_everything(1)
     model = MLPVAE().to(device)
     optimizer = _adam(model, 1e-3, device)
+    dtype = _autocast_dtype(TrainConfig(precision=precision), device, None)
     batches = mnist.train.to(device).batches(128, shuffle=True, generator=torch.Generator().manual_seed(1))
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        terms = model_loss(model, x, y, autocast_dtype=dtype)
+        optimizer.zero_grad(set_to_none=True)
+        terms.loss.backward()
+        optimizer.step()
+
+    for _, (x, y) in zip(range(5), batches):  # warm-up: first calls allocate and pick kernels
+        step(x, y)
     with profile(activities=activities) as prof:
         for _, (x, y) in zip(range(steps), batches):
-            terms = model_loss(model, x, y)
-            optimizer.zero_grad(set_to_none=True)
-            terms.loss.backward()
-            optimizer.step()
+            step(x, y)
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events) or 1.0
-    top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:8]
-    return [(e.key, e.self_cpu_time_total / total) for e in top]
+    ranked = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    return [(e.key, e.self_cpu_time_total / total) for e in ranked]
+
+
+def _bf16_used(device: torch.device) -> bool:
+    """Whether ``fit(precision="bf16")`` really autocasts on ``device`` (it falls back to float32 elsewhere)."""
+    return device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
 
 
 def throughput(epochs: int = 10, repeats: int = 1, train_limit: int | None = None, device: torch.device | None = None,
-               profile_steps: int = 60) -> dict:
-    """Run reference and ours alternately ``repeats`` times; print and return the figures."""
+               profile_steps: int = 60, bf16: bool = True) -> dict:
+    """Run the reference, ``fit`` in float32 and ``fit`` with bf16 autocast alternately ``repeats`` times.
+
+    Prints a markdown table (median wall time, ratio to the reference, test loss and its agreement
+    with the reference within :data:`LOSS_TOLERANCE`), the ratio of each repeat, the CPU count and
+    load average (the machine may be shared), and a torch-profiler breakdown of our step.
+    Returns the raw figures.
+    """
     device = device or get_device()
     mnist = load_dataset("mnist")
     if "LAST-RESORT" in mnist.note:
         raise RuntimeError("The throughput benchmark needs the full MNIST files (torchvision layout); " + mnist.note)
     root = Path(mnist.source).parent.parent
-    rows = []
-    for _ in range(repeats):
-        rows.append(("reference", run_reference(root, epochs, train_limit, device)))
-        rows.append(("vae_helpers", run_ours(mnist, epochs, train_limit, device)))
-    ref = [r for n, r in rows if n == "reference"]
-    ours = [r for n, r in rows if n == "vae_helpers"]
-    ref_s = sorted(r["seconds"] for r in ref)[len(ref) // 2]
-    ours_s = sorted(r["seconds"] for r in ours)[len(ours) // 2]
+    precisions = ["fp32"] + (["bf16"] if bf16 and _bf16_used(device) else [])
+    load_before = os.getloadavg()
+    ref: list[dict] = []
+    ours: dict[str, list[dict]] = {p: [] for p in precisions}
+    for _ in range(repeats):  # alternate, so that a change in the machine's load hits every loop alike
+        ref.append(run_reference(root, epochs, train_limit, device))
+        for precision in precisions:
+            ours[precision].append(run_ours(mnist, epochs, train_limit, device, precision))
+    load_after = os.getloadavg()
+
+    def median(runs: list[dict]) -> float:
+        return sorted(r["seconds"] for r in runs)[len(runs) // 2]
+
+    ref_s = median(ref)
+    ref_loss = ref[-1]["test_loss"]
     n_train = train_limit or 60000
     print(f"\n### Training throughput: MNIST 784-400-20 VAE, batch 128, Adam 1e-3, {epochs} epochs on {n_train:,} images\n")
-    print(f"device: {describe_device(device)} | torch {torch.__version__} | {platform.processor() or platform.machine()} | {date.today()}\n")
-    print("| loop | wall s (median of %d) | s / epoch | data loading share | test loss (nats/image) |" % repeats)
-    print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| pytorch/examples pattern | {ref_s:.1f} | {ref_s / epochs:.2f} | "
-          f"{sum(r['data_seconds'] for r in ref) / sum(r['seconds'] for r in ref):.0%} | {ref[-1]['test_loss']:.2f} |")
-    print(f"| vae_helpers `fit` | {ours_s:.1f} | {ours_s / epochs:.2f} | (indexing in-memory tensors) | {ours[-1]['test_loss']:.2f} |")
-    ratio = ref_s / ours_s
-    diff = ours[-1]["test_loss"] - ref[-1]["test_loss"]
-    print(f"\nspeed-up: **{ratio:.2f}x** | test-loss difference: {diff:+.2f} nats "
-          f"({'within' if abs(diff) <= 0.5 else 'OUTSIDE'} the 0.5-nat tolerance)")
-    top = _profile_ours(mnist, device, profile_steps) if profile_steps else []
-    if top:
-        print(f"\nWhere our step spends its time (torch profiler, self CPU time over {profile_steps} steps):\n")
+    print(f"device: {describe_device(device)} | torch {torch.__version__} | {platform.processor() or platform.machine()} | "
+          f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / {load_after[0]:.2f} after | {date.today()}\n")
+    print(f"| loop | wall s (median of {repeats}) | s / epoch | speed-up vs reference | data loading share "
+          f"| test loss (nats/image, fp32) | within {LOSS_TOLERANCE} nats of the reference |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print(f"| pytorch/examples pattern | {ref_s:.1f} | {ref_s / epochs:.2f} | 1.00x | "
+          f"{sum(r['data_seconds'] for r in ref) / sum(r['seconds'] for r in ref):.0%} | {ref_loss:.2f} | (reference) |")
+    labels = {"fp32": "vae_helpers `fit`", "bf16": "vae_helpers `fit`, bf16 autocast"}
+    summary: dict[str, dict] = {}
+    for precision in precisions:
+        runs = ours[precision]
+        seconds, loss = median(runs), runs[-1]["test_loss"]
+        diff = loss - ref_loss
+        agrees = all(abs(r["test_loss"] - ref_loss) <= LOSS_TOLERANCE for r in runs)
+        summary[precision] = {"ratio": ref_s / seconds, "loss_difference": diff, "agrees": agrees,
+                              "ratios": [a["seconds"] / b["seconds"] for a, b in zip(ref, runs)]}
+        print(f"| {labels[precision]} | {seconds:.1f} | {seconds / epochs:.2f} | {ref_s / seconds:.2f}x | "
+              f"(indexing in-memory tensors) | {loss:.2f} ({diff:+.2f}) | {'yes' if agrees else '**NO**'} |")
+    print("\nspeed-up per repeat (reference wall / ours, runs alternating): " + "; ".join(
+        f"{labels[p]}: " + ", ".join(f"{r:.2f}x" for r in summary[p]["ratios"]) for p in precisions))
+    fp32 = summary["fp32"]
+    print(f"\nspeed-up: **{fp32['ratio']:.2f}x** | test-loss difference: {fp32['loss_difference']:+.2f} nats "
+          f"({'within' if abs(fp32['loss_difference']) <= LOSS_TOLERANCE else 'OUTSIDE'} the {LOSS_TOLERANCE}-nat tolerance)")
+    if "bf16" in summary:
+        b = summary["bf16"]
+        print(f"speed-up with bf16 autocast: **{b['ratio']:.2f}x** | test-loss difference: {b['loss_difference']:+.2f} nats "
+              f"({'within' if abs(b['loss_difference']) <= LOSS_TOLERANCE else 'OUTSIDE'} the {LOSS_TOLERANCE}-nat tolerance)")
+    profiles = {p: _profile_ours(mnist, device, profile_steps, p) for p in precisions} if profile_steps else {}
+    for precision, top in profiles.items():
+        print(f"\nWhere our step spends its time, {labels[precision]} (torch profiler, self CPU time over "
+              f"{profile_steps} steps):\n")
         print("| operator | share |\n| --- | ---: |")
         for key, share in top:
             print(f"| `{key}` | {share:.0%} |")
-    return {"reference": ref, "ours": ours, "ratio": ratio, "loss_difference": diff, "profile": top}
+    result = {"reference": ref, "ours": ours["fp32"], "ratio": fp32["ratio"], "loss_difference": fp32["loss_difference"],
+              "profile": profiles.get("fp32", []), "load_average": (load_before, load_after), "summary": summary}
+    if "bf16" in summary:
+        result.update(ours_bf16=ours["bf16"], ratio_bf16=summary["bf16"]["ratio"],
+                      loss_difference_bf16=summary["bf16"]["loss_difference"], profile_bf16=profiles.get("bf16", []))
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--repeats", type=int, default=1)
     t.add_argument("--fast", action="store_true", help="1 epoch on 5,000 images, no profile")
+    t.add_argument("--no-bf16", action="store_true", help="skip the bf16-autocast row")
     l_ = sub.add_parser("loglik", help="IWAE log-likelihood on binarized MNIST")
     l_.add_argument("--epochs", type=int, default=100)
     l_.add_argument("--k", type=int, default=5000)
@@ -273,9 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     device = get_device(args.device)
     if args.command == "throughput":
         if args.fast:
-            throughput(epochs=1, repeats=1, train_limit=5000, device=device, profile_steps=0)
+            throughput(epochs=1, repeats=1, train_limit=5000, device=device, profile_steps=0, bf16=not args.no_bf16)
         else:
-            throughput(epochs=args.epochs, repeats=args.repeats, device=device)
+            throughput(epochs=args.epochs, repeats=args.repeats, device=device, bf16=not args.no_bf16)
     else:
         models = tuple(args.models.split(","))
         if args.fast:

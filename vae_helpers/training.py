@@ -12,10 +12,12 @@ KeyboardInterrupt (Jupyter's "interrupt kernel") stops cleanly, keeps the best w
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -26,9 +28,10 @@ from tqdm.auto import tqdm
 from .checkpoints import load_into, read_checkpoint, save_checkpoint
 from .config import describe_device, get_device, seed_everything
 from .data import ImageDataset, ImageSplit
-from .losses import KLSchedule, LossTerms, reparameterize, vae_loss
+from .losses import KLSchedule, LossTerms, kl_per_dim, reparameterize, vae_loss
 from .models import BaseVAE
 
+PRECISIONS = ("fp32", "bf16")
 HISTORY_KEYS = ("epoch", "beta", "train_loss", "train_recon", "train_kl", "val_loss", "val_recon", "val_kl", "seconds")
 
 
@@ -60,6 +63,15 @@ class TrainConfig:
         patience: stop after this many epochs without a validation improvement (None: never).
         seed: passed to :func:`seed_everything` at the start (and used for batch order).
         progress: show a tqdm bar and one line per epoch.
+        precision: ``"fp32"`` (default) or ``"bf16"``: mixed precision for the *training* forward
+            pass. With ``"bf16"`` the model's ``encode`` and ``decode`` run under
+            ``torch.autocast(dtype=torch.bfloat16)`` (matrix products in bfloat16 with float32
+            accumulation), their outputs are cast back to float32, and the sampling of z, the
+            reconstruction sum over pixels, the KL and the optimiser (weights and Adam moments)
+            stay float32; validation is float32. Worth it on CPUs with native bfloat16
+            (AVX512-BF16 / AMX: about 3.6x faster matrix products for the MLP VAE on 2 cores) and on
+            CUDA GPUs that support it; on other devices (MPS) fit warns and trains in float32.
+            Only fit's built-in objective supports it (not ``loss_fn``).
     """
 
     epochs: int = 10
@@ -77,6 +89,12 @@ class TrainConfig:
     patience: int | None = None
     seed: int = 0
     progress: bool = True
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"Unknown precision {self.precision!r}; use 'fp32' (default) or 'bf16' "
+                             "(bfloat16 autocast for the training forward pass).")
 
 
 @dataclass
@@ -105,16 +123,73 @@ class FitResult:
 
 
 def model_loss(model: BaseVAE, x: torch.Tensor, y: torch.Tensor | None, beta: float = 1.0, likelihood: str = "bernoulli",
-               free_bits: float = 0.0, sigma: float = 1.0) -> LossTerms:
+               free_bits: float = 0.0, sigma: float = 1.0, autocast_dtype: torch.dtype | None = None) -> LossTerms:
     """Encode, sample z once by reparameterisation, decode and score: the one-sample ELBO estimate.
 
     ``y`` is only passed to conditional models. Used by training and validation alike, so the
-    validation loss is an honest (stochastic) ELBO, not a loss at z = mu.
+    validation loss is an honest (stochastic) ELBO, not a loss at z = mu. The value is that of
+    :func:`vae_loss` (the Bernoulli term is computed by a fused kernel, equal to float32 rounding).
+
+    ``autocast_dtype`` (e.g. ``torch.bfloat16``): run ``encode`` and ``decode`` under
+    ``torch.autocast`` in that dtype; ``mu``, ``logvar`` and the logits are cast back to float32,
+    so z, the sums over pixels and latent dimensions and the KL are float32.
     """
     y = y if model.conditional else None
-    mu, logvar = model.encode(x, y)
+    with _autocast(x.device, autocast_dtype):
+        mu, logvar = model.encode(x, y)
+    mu, logvar = mu.float(), (logvar.float() if logvar is not None else None)  # no-ops in float32
     z = reparameterize(mu, logvar) if logvar is not None else mu
-    return vae_loss(model.decode(z, y), x, mu, logvar, beta, likelihood, free_bits, sigma)
+    with _autocast(x.device, autocast_dtype):
+        logits = model.decode(z, y)
+    return _vae_objective(logits.float(), x, mu, logvar, beta, likelihood, free_bits, sigma)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    return torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+class _BernoulliNLL(torch.autograd.Function):
+    """Per-image ``binary_cross_entropy_with_logits(logits, x).flatten(1).sum(1)`` in one pass: ``[N]``.
+
+    Why not torch's op: on CPU it computes ``log_sigmoid`` with a scalar ``log1p``, about 1.1 ms
+    for one 128 x 784 batch, i.e. a quarter of a bf16 training step of the MLP VAE. Here
+    softplus(l) - x*l = max(l, 0) - x*l - log(sigmoid(|l|)) uses vectorised sigmoid and log
+    (within float32 rounding of torch's value; the absolute error of log(sigmoid(|l|)) near 0 is
+    ~1e-7), and the backward is the closed form sigmoid(l) - x instead of autograd through
+    log_sigmoid (3.6x faster forward + backward on 2 cores). The backward is written in torch ops,
+    so double backward works too.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(logits, x)
+        per_pixel = torch.sigmoid(logits.abs()).log_().neg_()  # log(1 + exp(-|l|)), in [0, log 2]
+        per_pixel += logits.clamp_min(0)
+        per_pixel.addcmul_(logits, x, value=-1.0)
+        return per_pixel.flatten(1).sum(1)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        logits, x = ctx.saved_tensors
+        g = grad.view(-1, *([1] * (logits.dim() - 1)))
+        grad_logits = g * (torch.sigmoid(logits) - x) if ctx.needs_input_grad[0] else None
+        grad_x = -g * logits if ctx.needs_input_grad[1] else None
+        return grad_logits, grad_x
+
+
+def _vae_objective(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor | None, logvar: torch.Tensor | None,
+                   beta: float, likelihood: str, free_bits: float, sigma: float) -> LossTerms:
+    """:func:`vae_loss` with the fused Bernoulli term (tests check values and gradients against it)."""
+    if likelihood != "bernoulli" or logits.shape != x.shape or logits.dtype != x.dtype:
+        return vae_loss(logits, x, mu, logvar, beta, likelihood, free_bits, sigma)
+    recon = _BernoulliNLL.apply(logits, x).mean()
+    if mu is None or logvar is None:
+        zero = recon.new_zeros(())
+        return LossTerms(recon, recon, zero, recon.new_zeros(0))
+    kl_dims = kl_per_dim(mu, logvar).mean(0)
+    kl = kl_dims.sum()
+    penalised = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
+    return LossTerms(recon + beta * penalised, recon, kl, kl_dims.detach())
 
 
 @torch.no_grad()
@@ -135,13 +210,32 @@ def evaluate_loss(model: BaseVAE, split: ImageSplit, config: TrainConfig, beta: 
 
 
 def _batch_loss(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float, config: TrainConfig,
-                loss_fn: LossFn | None) -> LossTerms:
+                loss_fn: LossFn | None, autocast_dtype: torch.dtype | None = None) -> LossTerms:
     if loss_fn is None:
-        return model_loss(model, x, y, beta, config.likelihood, config.free_bits, config.sigma)
+        return model_loss(model, x, y, beta, config.likelihood, config.free_bits, config.sigma, autocast_dtype)
     terms = loss_fn(model, x, y, beta)
     if not isinstance(terms, LossTerms):
         raise TypeError(f"loss_fn must return a vae_helpers.losses.LossTerms, got {type(terms).__name__}.")
     return terms
+
+
+def _autocast_dtype(config: TrainConfig, device: torch.device, loss_fn: LossFn | None) -> torch.dtype | None:
+    """The autocast dtype for ``config.precision`` on ``device`` (``None``: plain float32)."""
+    if config.precision == "fp32":
+        return None
+    if loss_fn is not None:
+        raise ValueError("precision='bf16' applies to fit's built-in objective only: a custom loss_fn would run its "
+                         "sums and KL under autocast in bfloat16. Use precision='fp32' with loss_fn.")
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"precision='bf16': {describe_device(device)} has no bfloat16 support; use precision='fp32'.")
+    if device.type not in ("cpu", "cuda"):
+        warnings.warn(f"precision='bf16' is only used on CPU and CUDA; training in float32 on {device.type}.",
+                      stacklevel=3)
+        return None
+    if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        warnings.warn("precision='bf16': this CPU has no native bfloat16 (AVX512-BF16/AMX), so bf16 matrix "
+                      "products are emulated and likely slower than float32.", stacklevel=3)
+    return torch.bfloat16
 
 
 def _make_schedule(config: TrainConfig, steps_per_epoch: int) -> KLSchedule:
@@ -192,14 +286,18 @@ def fit(
         beta_schedule: optional ``step -> beta`` (0-based optimisation step) replacing the schedule
             built from ``config.kl_schedule``.
 
+    ``config.precision="bf16"`` trains with bfloat16 autocast (see :class:`TrainConfig`).
+
     Returns:
         A :class:`FitResult`; ``model`` ends holding the best validation weights, in eval mode.
 
     Raises:
         TrainingDivergedError: the loss became NaN/inf (the checkpoint on disk is left as it was).
+        ValueError: ``precision="bf16"`` with a ``loss_fn``, or on a CUDA GPU without bfloat16.
     """
     config = config or TrainConfig()
     device = torch.device(device) if device is not None else get_device()
+    autocast_dtype = _autocast_dtype(config, device, loss_fn)
     generator = seed_everything(config.seed)
     model.to(device).train()
     data = _place_data(data, device)
@@ -239,7 +337,7 @@ def fit(
             for step, (x, y) in enumerate(data.train.batches(config.batch_size, shuffle=True, generator=generator,
                                                                device=device, binarize=config.binarize)):
                 beta = float(schedule(epoch * steps_per_epoch + step))
-                terms = _batch_loss(model, x, y, beta, config, loss_fn)
+                terms = _batch_loss(model, x, y, beta, config, loss_fn, autocast_dtype)
                 optimizer.zero_grad(set_to_none=True)
                 terms.loss.backward()
                 optimizer.step()
