@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import pytest
+
 _SECONDS: dict[str, dict[str, float]] = {"notebook": defaultdict(float), "unit-test file": defaultdict(float)}
 
 
@@ -25,3 +27,23 @@ def pytest_terminal_summary(terminalreporter):
         for path, s in sorted(seconds.items()):
             terminalreporter.write_line(f"{s:8.1f} s  {path}")
         terminalreporter.write_line(f"{sum(seconds.values()):8.1f} s  total ({len(seconds)} {kind}s)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Outside CI, skip the cells of a notebook whose declared data (metadata ``vae_course.requires``) is absent,
+    with the how-to-get-it text as the reason. Under ``CI=true`` nothing is skipped: the notebook runs and fails."""
+    from vae_helpers.config import in_ci
+
+    if in_ci():
+        return
+    from vae_helpers.course import missing_requirements
+
+    missing: dict = {}
+    for item in items:
+        path = item.path
+        if path.suffix != ".ipynb":
+            continue
+        if path not in missing:
+            missing[path] = missing_requirements(path)
+        if missing[path]:
+            item.add_marker(pytest.mark.skip(reason="needs data that is not here:\n" + "\n".join(missing[path])))
