@@ -10,7 +10,7 @@ Three explorers, one shared design:
   ``ipyevents`` package (a prebuilt JupyterLab extension installed by pip).
 * :class:`AttributeExplorer`: one slider per attribute direction (e.g. "Smiling" on CelebA, the mean
   code of faces with the attribute minus the mean code of faces without, see
-  :func:`attribute_directions`); the image decodes ``base_z + sum_i s_i * direction_i``.
+  :func:`vae_helpers.attributes.attribute_directions` with :func:`~vae_helpers.attributes.as_vectors`); the image decodes ``base_z + sum_i s_i * direction_i``.
 
 All logic lives in plain methods (``set_dim``, ``set_point``, ``set_strength``, ...) so it is
 unit-tested without a browser; the widgets only call them, and ``tests/test_browser.py`` drives a
@@ -482,7 +482,7 @@ class AttributeExplorer(_LiveDecoder):
 
     Args:
         model: a trained non-conditional :class:`BaseVAE` (e.g. ``ConvVAE64`` on CelebA).
-        directions: name -> ``[D]`` latent direction (see :func:`attribute_directions`).
+        directions: name -> ``[D]`` latent direction (see :func:`vae_helpers.attributes.attribute_directions` with :func:`~vae_helpers.attributes.as_vectors`).
         base_z: ``[D]`` starting code (default: the origin).
         value_range: sliders span ``[-value_range, value_range]`` (in units of each direction).
         scale: enlargement of the decoded image (64 x 64 faces: 4 gives 256 px).
@@ -628,53 +628,6 @@ class AttributeExplorer(_LiveDecoder):
 
 
 @torch.no_grad()
-def attribute_directions(model: BaseVAE, split: ImageSplit, attributes: Mapping[str, int] | Sequence[str],
-                         attribute_names: Sequence[str] | None = None, max_images: int | None = None,
-                         batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """Latent direction of each binary attribute: mean code of images with it minus mean code of images without.
-
-    Args:
-        model: a trained encoder (codes are posterior means ``mu``).
-        split: images with ``int64 [N x A]`` 0/1 attribute labels (CelebA).
-        attributes: names to compute, either ``{name: column}`` or names looked up in ``attribute_names``.
-        attribute_names: the ``A`` column names (``dataset.attribute_names``) when ``attributes`` is a list.
-        max_images: use only the first ``max_images`` images (all by default).
-        batch_size: encoding batch size.
-
-    Returns:
-        ``{name: [D] direction}`` on the CPU.
-    """
-    if split.labels.dim() != 2:
-        raise ValueError(f"attribute_directions needs [N x A] 0/1 attribute labels, got labels of shape {tuple(split.labels.shape)}.")
-    if isinstance(attributes, Mapping):
-        columns = {str(k): int(v) for k, v in attributes.items()}
-    else:
-        if attribute_names is None:
-            raise ValueError("Pass attribute_names (e.g. dataset.attribute_names) to look the attributes up by name.")
-        lookup = {n: i for i, n in enumerate(attribute_names)}
-        missing = [a for a in attributes if a not in lookup]
-        if missing:
-            raise KeyError(f"Unknown attributes {missing}; known: {', '.join(attribute_names)}.")
-        columns = {a: lookup[a] for a in attributes}
-    split = split.head(max_images)
-    was_training = model.training
-    model.eval()
-    codes = []
-    for x, _ in split.batches(batch_size, device=model.device):
-        codes.append(model.encode(x)[0].float().cpu())
-    model.train(was_training)
-    mu = torch.cat(codes)  # [N x D]
-    labels = split.labels.cpu()
-    out = {}
-    for name, col in columns.items():
-        has = labels[:, col] > 0
-        if has.all() or not has.any():
-            raise ValueError(f"Attribute {name!r} is {'present in every' if has.all() else 'absent from every'} image of the "
-                             f"{len(split)} used: no direction can be estimated (use more images).")
-        out[name] = mu[has].mean(0) - mu[~has].mean(0)
-    return out
-
-
 def measure_latency(explorer: _LiveDecoder, n: int = 50, warmup: int = 5) -> dict[str, float]:
     """Time ``n`` full slider updates the way a drag makes them.
 
