@@ -84,7 +84,9 @@ def test_generator_is_deterministic_and_ignores_outputs():
             cell.outputs = [nbformat.v4.new_output("stream", text="other output")]
             cell.execution_count = 99
             cell.metadata["execution"] = {"iopub.status.busy": "2030-01-01"}
+        cell.metadata.setdefault("tags", [])  # papermill adds empty tags to every cell
     nb.metadata["papermill"] = {"duration": 1.0}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.99.0", "file_extension": ".py"}
     assert student.render(student.student_notebook(nb)) == first
 
 

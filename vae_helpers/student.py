@@ -114,11 +114,14 @@ def student_notebook(solution: nbformat.NotebookNode, name: str = "notebook") ->
     """The student version of ``solution``: solution blocks replaced, outputs and execution data removed."""
     nb = copy.deepcopy(solution)
     nb.metadata = nbformat.NotebookNode({k: nb.metadata[k] for k in KEPT_METADATA if k in nb.metadata})
+    if "language_info" in nb.metadata:  # the kernel fills in its version on execution: keep only the name
+        nb.metadata["language_info"] = nbformat.NotebookNode({"name": nb.metadata["language_info"].get("name", "python")})
     nb.metadata.setdefault("vae_course", nbformat.NotebookNode())
     nb.metadata["vae_course"]["student_version"] = True
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
-        cell.metadata = nbformat.NotebookNode({k: cell.metadata[k] for k in KEPT_CELL_METADATA if k in cell.metadata})
+        # Empty values are dropped: papermill adds "tags": [] to every cell it executes.
+        cell.metadata = nbformat.NotebookNode({k: cell.metadata[k] for k in KEPT_CELL_METADATA if cell.metadata.get(k)})
         if cell.cell_type == "code":
             cell.source = strip_code(cell.source, where)
             cell.outputs = []
