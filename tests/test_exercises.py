@@ -198,6 +198,25 @@ def test_student_notebook_stops_at_exercise_1(fashion, tmp_path):
     assert len(errors) == 1 and errors[0].ename == "NotImplementedError"
 
 
+def test_every_student_exercise_stops_its_check_with_not_implemented_error():
+    """Each exercise cell of the student version runs (definitions only), and its check cell then stops with
+    NotImplementedError and the pointer to the cell to fill in: never with another error, never silently."""
+    cells = nbformat.read(STUDENT, as_version=4).cells
+    namespace: dict = {}
+    exec("import math\nimport torch\nimport torch.nn.functional as F\nfrom vae_helpers import exercises\n"
+         "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers.models import ConditionalVAE\n"
+         "from vae_helpers.exercises import decode_soft_label\n", namespace)
+    checked = 0
+    for i, cell in enumerate(cells):
+        if "exercise" not in cell.metadata.get("tags", []):
+            continue
+        exec(cell.source, namespace)
+        with pytest.raises(NotImplementedError, match="not implemented yet"):
+            exec(cells[i + 1].source, namespace)
+        checked += 1
+    assert checked == 4
+
+
 # ------------------------------------------------------------------------------------------------
 # 4: the check functions
 # ------------------------------------------------------------------------------------------------
@@ -309,7 +328,7 @@ WRONG_FREE_BITS = [
     ("min instead of max", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).clamp(max=lam).sum() if lam else kl_per_dim(mu, lv).mean(0).sum(), "clamp(min=...)"),
     ("subtracts the floor", lambda mu, lv, lam: (kl_per_dim(mu, lv).mean(0) - lam).clamp(min=0).sum(), "Do not subtract"),
     ("no sum", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).clamp(min=lam), "single number"),
-    ("detached", lambda mu, lv, lam: float(kl_per_dim(mu, lv).mean(0).clamp(min=lam).sum()), "return a tensor connected"),
+    ("detached", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).clamp(min=lam).sum().detach(), "return a tensor connected"),
     ("floor by masking, wrong gradient", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).sum()
      + (lam - kl_per_dim(mu, lv).mean(0)).clamp(min=0).detach().sum(), "no* gradient"),
 ]
