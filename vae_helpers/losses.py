@@ -141,7 +141,13 @@ def vae_loss(
         free_bits: nats per dimension below which the KL is not penalised (0 disables).
         sigma: the Gaussian likelihood's standard deviation.
     """
-    recon = reconstruction_nll(logits, x, likelihood, sigma).mean()
+    return add_kl_term(reconstruction_nll(logits, x, likelihood, sigma).mean(), mu, logvar, beta, free_bits)
+
+
+def add_kl_term(recon: torch.Tensor, mu: torch.Tensor | None, logvar: torch.Tensor | None, beta: float = 1.0,
+                free_bits: float = 0.0) -> LossTerms:
+    """Complete a batch-mean reconstruction term (a scalar, nats per image) into :class:`LossTerms`:
+    add ``beta`` times the KL of ``mu``/``logvar`` ``[N x D]`` (with free bits per dimension), or nothing for an AE."""
     if mu is None or logvar is None:
         zero = recon.new_zeros(())
         return LossTerms(recon, recon, zero, recon.new_zeros(0))

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from .checkpoints import load_into, read_checkpoint, save_checkpoint
 from .config import describe_device, get_device, seed_everything
 from .data import ImageDataset, ImageSplit
-from .losses import KLSchedule, LossTerms, kl_per_dim, reparameterize, vae_loss
+from .losses import KLSchedule, LossTerms, add_kl_term, reparameterize, vae_loss
 from .models import BaseVAE
 
 PRECISIONS = ("fp32", "bf16")
@@ -182,14 +182,7 @@ def _vae_objective(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor | Non
     """:func:`vae_loss` with the fused Bernoulli term (tests check values and gradients against it)."""
     if likelihood != "bernoulli" or logits.shape != x.shape or logits.dtype != x.dtype:
         return vae_loss(logits, x, mu, logvar, beta, likelihood, free_bits, sigma)
-    recon = _BernoulliNLL.apply(logits, x).mean()
-    if mu is None or logvar is None:
-        zero = recon.new_zeros(())
-        return LossTerms(recon, recon, zero, recon.new_zeros(0))
-    kl_dims = kl_per_dim(mu, logvar).mean(0)
-    kl = kl_dims.sum()
-    penalised = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
-    return LossTerms(recon + beta * penalised, recon, kl, kl_dims.detach())
+    return add_kl_term(_BernoulliNLL.apply(logits, x).mean(), mu, logvar, beta, free_bits)
 
 
 @torch.no_grad()
