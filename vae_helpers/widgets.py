@@ -145,8 +145,9 @@ class _LiveDecoder:
         return image
 
     def _probe_slider(self):
-        """The slider :func:`measure_latency` moves (the first one)."""
-        raise NotImplementedError
+        """The slider :func:`measure_latency` moves (the first one; every explorer keeps its sliders in a list)."""
+        self.widget()
+        return self._widgets["sliders"][0]
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -222,10 +223,6 @@ class LatentExplorer(_LiveDecoder):
     def _sync_controls(self) -> None:
         for slider, dim in zip(self._widgets["sliders"], self.dims):
             slider.value = float(np.clip(self.z[dim].item(), -self.value_range, self.value_range))
-
-    def _probe_slider(self):
-        self.widget()
-        return self._widgets["sliders"][0]
 
     # -- widgets -----------------------------------------------------------------------------
     def widget(self):
@@ -398,10 +395,6 @@ class LatentPad2D(_LiveDecoder):
         for slider, value in zip(self._widgets["sliders"], self.z.tolist()):
             slider.value = float(np.clip(value, -self.extent, self.extent))
 
-    def _probe_slider(self):
-        self.widget()
-        return self._widgets["sliders"][0]
-
     # -- widgets -----------------------------------------------------------------------------
     def widget(self):
         """Build (once) and return the ipywidgets box: pad (clickable), two sliders, decoded image."""
@@ -562,10 +555,6 @@ class AttributeExplorer(_LiveDecoder):
     def _sync_controls(self) -> None:
         for slider, name in zip(self._widgets["sliders"], self.directions):
             slider.value = float(np.clip(self.strengths[name], -self.value_range, self.value_range))
-
-    def _probe_slider(self):
-        self.widget()
-        return self._widgets["sliders"][0]
 
     # -- widgets -----------------------------------------------------------------------------
     def widget(self):
