@@ -115,6 +115,21 @@ class _LiveDecoder:
         """Update widgets other than the decoded image; returns the seconds spent (default: none)."""
         return 0.0
 
+    @torch.no_grad()
+    def _encode_test_image(self, index: int) -> torch.Tensor:
+        """Posterior mean ``[D]`` (CPU) of image ``index`` of ``self.images``, encoded in eval mode
+        (BatchNorm must use its running statistics for a single image)."""
+        images = getattr(self, "images", None)
+        if images is None:
+            raise ValueError(f"{type(self).__name__} was built without images to encode: pass images=dataset.test.")
+        x = images.float_images(slice(index, index + 1)).to(self.model.device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return self.model.encode(x)[0][0].float().cpu()
+        finally:
+            self.model.train(was_training)
+
     def decode_current(self) -> torch.Tensor:
         """Decode the current code: ``[C x H x W]`` pixel means."""
         return decode_pixels(self.model, self._current_z())
@@ -201,13 +216,9 @@ class LatentExplorer(_LiveDecoder):
         self.z[self.dims[slider_index]] = float(value)
         return self._refresh()
 
-    @torch.no_grad()
     def encode_image(self, index: int) -> torch.Tensor:
         """Start from the posterior mean of test image ``index``."""
-        if self.images is None:
-            raise ValueError("LatentExplorer was built without images to encode: pass images=dataset.test.")
-        x = self.images.float_images(slice(index, index + 1)).to(self.model.device)
-        self.z = self.model.encode(x)[0][0].float().cpu()
+        self.z = self._encode_test_image(index)
         return self._refresh(sync_sliders=True)
 
     def reset(self) -> torch.Tensor:
@@ -356,10 +367,7 @@ class LatentPad2D(_LiveDecoder):
     @torch.no_grad()
     def encode_image(self, index: int) -> torch.Tensor:
         """Move to the posterior mean of test image ``index``."""
-        if self.images is None:
-            raise ValueError("LatentPad2D was built without images to encode: pass images=dataset.test.")
-        x = self.images.float_images(slice(index, index + 1)).to(self.model.device)
-        mu = self.model.encode(x)[0][0].float().cpu()
+        mu = self._encode_test_image(index)
         return self.set_point(float(mu[0]), float(mu[1]))
 
     def reset(self) -> torch.Tensor:
@@ -532,13 +540,7 @@ class AttributeExplorer(_LiveDecoder):
     @torch.no_grad()
     def encode_image(self, index: int) -> torch.Tensor:
         """Use the posterior mean of test image ``index`` as the base code, with every strength back to 0."""
-        if self.images is None:
-            raise ValueError("AttributeExplorer was built without images to encode: pass images=dataset.test.")
-        x = self.images.float_images(slice(index, index + 1)).to(self.model.device)
-        was_training = self.model.training
-        self.model.eval()  # BatchNorm must use its running statistics for a single image
-        self.base_z = self.model.encode(x)[0][0].float().cpu()
-        self.model.train(was_training)
+        self.base_z = self._encode_test_image(index)
         return self._rebase()
 
     def reset(self) -> torch.Tensor:
