@@ -18,13 +18,10 @@ from typing import Any
 import torch
 
 from . import __version__
+from .errors import CheckpointError
 from .models import BaseVAE, build_model
 
 CHECKPOINT_FORMAT = 1
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint cannot be read or does not fit the model it is loaded into."""
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from .config import REPO_DATA_DIR, REPO_ROOT, in_ci
+from .errors import CorruptDataError, DataNotFoundError, IncompleteCelebAWarning
 
 DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "celeba")
 
@@ -69,16 +70,6 @@ CELEBA_HOWTO = (
 )
 
 
-class DataNotFoundError(FileNotFoundError):
-    """No usable copy of a dataset was found; the message lists every place searched and the fix."""
-
-
-class CorruptDataError(ValueError):
-    """A data file exists but is truncated or has the wrong header."""
-
-
-class IncompleteCelebAWarning(UserWarning):
-    """Some CelebA images named in the annotation files are absent; the rows present are used."""
 
 
 # --------------------------------------------------------------------------------------------

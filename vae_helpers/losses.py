@@ -32,16 +32,23 @@ def clamp_logvar(logvar: torch.Tensor) -> torch.Tensor:
     return logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
 
-def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw z = mu + sigma * eps with eps ~ N(0, I), differentiable in ``mu`` and ``logvar``.
 
     Args:
         mu, logvar: ``[N x D]``.
         n_samples: ``None`` for one sample ``[N x D]``; an integer S for ``[S x N x D]``.
+        generator: draw eps from this generator (e.g. a seeded CPU generator, for an evaluation that
+            must not depend on, or disturb, the global random state); eps is drawn on the
+            generator's device and moved to ``mu``'s. ``None``: torch's global generator.
     """
     std = torch.exp(0.5 * logvar)
     shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
-    eps = torch.randn(shape, dtype=mu.dtype, device=mu.device)
+    if generator is None:
+        eps = torch.randn(shape, dtype=mu.dtype, device=mu.device)
+    else:
+        eps = torch.randn(shape, dtype=mu.dtype, device=generator.device, generator=generator).to(mu.device)
     return mu + std * eps
 
 

@@ -17,13 +17,34 @@ The conditional VAE takes the class label ``y`` (``int64 [N]``) as a second argu
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from .losses import clamp_logvar, reparameterize
+
+
+@contextmanager
+def eval_mode(*modules: nn.Module, no_grad: bool = True) -> Iterator[None]:
+    """Run a block with ``modules`` in eval mode (BatchNorm uses its running statistics, dropout is
+    off) and, by default, without autograd; afterwards every submodule gets back the train/eval flag
+    it had, also when the block raises. The one way the package evaluates a model::
+
+        with eval_mode(model):
+            mu, logvar = model.encode(x)
+    """
+    saved = [(sub, sub.training) for module in modules for sub in module.modules()]
+    for module in modules:
+        module.eval()
+    try:
+        with torch.no_grad() if no_grad else nullcontext():
+            yield
+    finally:
+        for sub, flag in saved:
+            sub.training = flag
 
 
 @dataclass

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from .checkpoints import load_into, read_checkpoint, save_checkpoint
 from .config import describe_device, get_device, seed_everything
 from .data import ImageDataset, ImageSplit
+from .errors import TrainingDivergedError
 from .losses import KLSchedule, LossTerms, add_kl_term, reparameterize, vae_loss
 from .models import BaseVAE
 
@@ -38,10 +39,6 @@ HISTORY_KEYS = ("epoch", "beta", "train_loss", "train_recon", "train_kl", "val_l
 #: A custom objective for :func:`fit`: ``loss_fn(model, x, y, beta) -> LossTerms`` on one batch
 #: (``x`` ``[B x C x H x W]`` in [0, 1], ``y`` the labels, ``beta`` the current KL weight).
 LossFn = Callable[[BaseVAE, torch.Tensor, torch.Tensor, float], LossTerms]
-
-
-class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite."""
 
 
 @dataclass
