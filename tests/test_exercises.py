@@ -28,7 +28,7 @@ from vae_helpers import student
 from vae_helpers.config import REPO_ROOT, seed_everything
 from vae_helpers.evaluation import evaluate
 from vae_helpers.losses import KLSchedule, bernoulli_nll, gaussian_nll, kl_per_dim, vae_loss
-from vae_helpers.models import ConditionalVAE, MLPVAE
+from vae_helpers.models import AutoregressiveVAE, ConditionalVAE, MLPVAE
 from vae_helpers.training import TrainConfig, fit
 
 SOLUTION = REPO_ROOT / "notebooks" / "07_beta_vae_and_annealing.ipynb"
@@ -448,8 +448,8 @@ def test_fit_beta_schedule_hook(small_fashion):
         return 0.25
 
     seed_everything(0)
-    run = fit(MLPVAE(hidden=(32,), latent_dim=2), data, TrainConfig(epochs=2, batch_size=64, seed=0, progress=False),
-              beta_schedule=schedule, device="cpu")
+    run = fit(MLPVAE(hidden=(32,), latent_dim=2), data,
+              TrainConfig(epochs=2, batch_size=64, seed=0, progress=False, beta=schedule), device="cpu")
     assert seen == list(range(8)) and run.history["beta"] == [0.25, 0.25]
 
 
@@ -462,7 +462,7 @@ def test_fit_rejects_a_loss_fn_returning_a_tuple(small_fashion):
 
 def test_autoregressive_decoder_sees_only_earlier_pixels():
     torch.manual_seed(0)
-    model = ex.AutoregressiveVAE(image_shape=(1, 3, 4), hidden=(8,), latent_dim=2, made_hidden=7)
+    model = AutoregressiveVAE(image_shape=(1, 3, 4), hidden=(8,), latent_dim=2, made_hidden=7)
     x = torch.rand(1, 1, 3, 4)
     z = torch.randn(1, 2)
     jac = torch.autograd.functional.jacobian(lambda v: model.decode_teacher_forced(z, v.view(1, 1, 3, 4)).flatten(), x.flatten())
@@ -475,7 +475,7 @@ def test_autoregressive_decoder_sees_only_earlier_pixels():
 
 def test_autoregressive_decode_is_consistent_with_teacher_forcing():
     torch.manual_seed(0)
-    model = ex.AutoregressiveVAE(image_shape=(1, 3, 4), hidden=(8,), latent_dim=2, made_hidden=7).eval()
+    model = AutoregressiveVAE(image_shape=(1, 3, 4), hidden=(8,), latent_dim=2, made_hidden=7).eval()
     z = torch.randn(3, 2)
     logits = model.decode(z)
     pixels = torch.sigmoid(logits)
@@ -495,7 +495,7 @@ def test_elbo_terms_matches_evaluate_for_a_plain_vae(small_fashion):
 
 def test_elbo_terms_of_an_autoregressive_vae_is_teacher_forced(small_fashion):
     seed_everything(0)
-    model = ex.AutoregressiveVAE(hidden=(32,), latent_dim=3, made_hidden=16)
+    model = AutoregressiveVAE(hidden=(32,), latent_dim=3, made_hidden=16)
     split = small_fashion.test.head(100)
     terms = ex.elbo_terms(model, split)
     x = split.float_images()

@@ -58,7 +58,7 @@ def test_config_rebuilds_the_same_architecture(model):
 def test_build_model_rejects_unknown_names():
     with pytest.raises(ValueError, match="known models"):
         build_model({"name": "Transformer"})
-    assert set(MODEL_REGISTRY) == {"AE", "MLPVAE", "ConvVAE", "ConvVAE64", "ConditionalVAE"}
+    assert set(MODEL_REGISTRY) == {"AE", "MLPVAE", "ConvVAE", "ConvVAE64", "ConditionalVAE", "AutoregressiveVAE"}
 
 
 def test_conditional_vae_needs_labels_and_uses_them():
@@ -76,7 +76,7 @@ def test_models_hold_no_shared_class_state():
 
 
 def test_gradients_flow_to_encoder_and_decoder():
-    from vae_helpers.training import model_loss
+    from vae_helpers.losses import model_objective as model_loss
 
     model = ConvVAE(latent_dim=4)
     terms = model_loss(model, torch.rand(3, 1, 28, 28), None)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from . import __version__
-from .errors import CheckpointError
+from .errors import CheckpointError, CheckpointNotFoundError
 from .models import BaseVAE, build_model
 
 CHECKPOINT_FORMAT = 1
@@ -31,16 +31,24 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     rename is atomic on POSIX and Windows file systems.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:  # disk full, read-only folder, no permission
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        previous = "The previous file there is untouched." if path.exists() else "Nothing was written."
+        raise CheckpointError(f"Could not write the checkpoint {path}: {err.strerror or err}. {previous} Free disk "
+                              "space or choose a writable folder (checkpoint=...), then run again.") from err
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -60,19 +68,32 @@ def save_checkpoint(path: str | os.PathLike, model: BaseVAE, state: dict[str, to
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint dict with ``weights_only=True``; clear errors for missing or damaged files."""
+    """Load a checkpoint dict with ``weights_only=True``; clear errors for missing, empty, damaged,
+    foreign and newer-format files."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"No checkpoint at {path}. Train the model first (fit(..., checkpoint=...)).")
+        raise CheckpointNotFoundError(f"No checkpoint at {path}. Train the model first (fit(..., checkpoint=...)).")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"Checkpoint {path} is empty (0 bytes): a save was cut off before it began, or the file "
+                              "was created by hand. Delete it and train again.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, bad pickle, or a file with code in it
+        first_line = (str(err).strip().splitlines() or [""])[0][:200]
         raise CheckpointError(
-            f"Checkpoint {path} ({path.stat().st_size:,} bytes) is truncated, corrupt or not a safe weights-only "
-            f"checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]}). Delete it and train again."
+            f"Checkpoint {path} ({size:,} bytes) is truncated, corrupt or not a safe weights-only "
+            f"checkpoint ({type(err).__name__}: {first_line}). Delete it and train again."
         ) from err
     if not isinstance(payload, dict) or "model_state" not in payload or "model_config" not in payload:
-        raise CheckpointError(f"{path} is not a course checkpoint (no model_state/model_config); it may be a bare state_dict.")
+        raise CheckpointError(f"{path} is not a course checkpoint (no model_state/model_config); it may be a bare "
+                              "state_dict: load that with model.load_state_dict(torch.load(path, weights_only=True)).")
+    version = payload.get("format")
+    if not isinstance(version, int) or version > CHECKPOINT_FORMAT:
+        raise CheckpointError(f"Checkpoint {path} has format {version!r}, written by vae_helpers "
+                              f"{payload.get('package_version', '?')}; this vae_helpers ({__version__}) reads format "
+                              f"{CHECKPOINT_FORMAT} and older. Update the course (git pull, then make setup), or "
+                              "retrain the model with this version.")
     return payload
 
 
@@ -116,7 +137,8 @@ def load_checkpoint(path: str | os.PathLike, model: BaseVAE | None = None, devic
         try:
             model = build_model(payload["model_config"])
         except (TypeError, ValueError) as err:
-            raise CheckpointError(f"Cannot rebuild the model saved in {path}: {err}") from err
+            raise CheckpointError(f"Cannot rebuild the model saved in {path} from its config "
+                                  f"{payload['model_config']}: {err}") from err
     load_into(model, payload["model_state"], payload["model_config"], path)
     if device is not None:
         model.to(device)

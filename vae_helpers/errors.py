@@ -28,6 +28,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint cannot be read, has another format, or does not fit the model it is loaded into."""
 
 
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """There is no checkpoint file where one was asked for (also a ``FileNotFoundError``)."""
+
+
 class TrainingDivergedError(RuntimeError):
     """The loss became NaN or infinite."""
 

@@ -1,36 +1,48 @@
 """Evaluation in nats per image: test ELBO, the IWAE bound, reconstruction MSE, active units, KL per dimension.
 
-All functions put the model in eval mode for the duration (BatchNorm uses its running
-statistics) and restore the previous mode afterwards.
+One path: :func:`evaluate` scores a split with :func:`vae_helpers.losses.model_objective`, the same
+per-batch objective :func:`vae_helpers.training.fit` trains and validates with (so the ELBO of
+every notebook, of fit's validation and of the exercises is one computation). Every function runs
+the model under :func:`vae_helpers.models.eval_mode` (BatchNorm uses its running statistics; the
+caller's train/eval mode comes back afterwards) and refuses an empty split. :func:`sweep_table`
+turns the rows of a sweep (one per run) into a table.
 """
 
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import torch
 
 from .data import ImageSplit
-from .losses import gaussian_log_density, kl_per_dim, reconstruction_nll, standard_normal_log_density
-from .models import BaseVAE
+from .errors import ConfigError
+from .losses import (Likelihood, LossTerms, gaussian_log_density, kl_per_dim, model_objective, reconstruction_nll,
+                     standard_normal_log_density)
+from .models import BaseVAE, eval_mode
 
+if TYPE_CHECKING:
+    import pandas
 
-@contextmanager
-def _eval_mode(model: BaseVAE) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
+#: A custom objective ``loss_fn(model, x, y, beta) -> LossTerms`` on one batch (see :func:`vae_helpers.training.fit`).
+LossFn = Callable[[BaseVAE, torch.Tensor, torch.Tensor, float], LossTerms]
 
 
 def _cond(model: BaseVAE, y: torch.Tensor) -> torch.Tensor | None:
     return y if model.conditional else None
+
+
+def _check_split(split: ImageSplit, what: str) -> None:
+    if len(split) == 0:
+        raise ConfigError(f"{what} got an empty split (0 images), so there is nothing to average: every score would "
+                          "be 0 and mean nothing. Pass a split with images (check the subset(...) sizes).")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name}={value!r}: it must be a whole number >= 1.")
+    return value
 
 
 @dataclass
@@ -43,6 +55,7 @@ class Metrics:
         kl: KL(q(z|x) || p(z)) summed over dimensions, nats per image.
         mse: mean squared error per pixel of the reconstruction decoded from mu (pixel values in [0, 1]).
         kl_per_dim: ``[D]`` mean KL of each latent dimension.
+        loss: the objective evaluate() was asked for (``beta``, ``free_bits``, ``loss_fn``); -elbo by default.
     """
 
     elbo: float
@@ -50,34 +63,64 @@ class Metrics:
     kl: float
     mse: float
     kl_per_dim: torch.Tensor
+    loss: float = math.nan
 
     def as_row(self) -> dict[str, float]:
         return {"ELBO": self.elbo, "recon": self.recon, "KL": self.kl, "MSE": self.mse}
 
 
-def evaluate(model: BaseVAE, split: ImageSplit, likelihood: str = "bernoulli", batch_size: int = 1000,
-             sigma: float = 1.0, seed: int = 0) -> Metrics:
-    """ELBO, reconstruction, KL and MSE over ``split`` (z sampled once per image with a fixed seed)."""
+def evaluate(model: BaseVAE, split: ImageSplit, likelihood: Likelihood = "bernoulli", batch_size: int = 1000,
+             sigma: float = 1.0, seed: int = 0, *, beta: float = 1.0, free_bits: float = 0.0,
+             loss_fn: LossFn | None = None, with_mse: bool = True) -> Metrics:
+    """ELBO, reconstruction, KL and MSE over ``split``, in nats per image.
+
+    z is sampled once per image with the global generator forked and seeded with ``seed``, so
+    the result does not depend on (and does not disturb) the random state of the caller. ``beta``
+    and ``free_bits`` only change :attr:`Metrics.loss`, the training objective (fit validates on
+    it); ``elbo``, ``recon`` and ``kl`` are always the true bound's terms. ``loss_fn`` (see
+    :func:`vae_helpers.training.fit`) replaces the built-in objective. ``with_mse=False`` skips the
+    extra decoder pass that the MSE of the reconstruction from mu needs.
+    """
+    _check_split(split, "evaluate()")
+    _positive_int(batch_size, "batch_size")
     device = model.device
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    sums = torch.zeros(4, dtype=torch.float64)
-    kl_dims = torch.zeros(model.latent_dim, dtype=torch.float64)
-    with _eval_mode(model):
+    sums = torch.zeros(5, dtype=torch.float64, device=device)  # loss, recon, KL, MSE, images
+    kl_dims = torch.zeros(model.latent_dim, dtype=torch.float64, device=device)
+    with eval_mode(model), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
         for x, y in split.batches(batch_size, device=device):
-            mu, logvar = model.encode(x, _cond(model, y))
-            if logvar is None:  # deterministic AE: no KL, z = code
-                z, kl = mu, torch.zeros(len(x), model.latent_dim, device=device)
+            if loss_fn is None:
+                terms = model_objective(model, x, y, beta, likelihood, free_bits, sigma)
             else:
-                eps = torch.randn(mu.shape, generator=generator).to(device)
-                z, kl = mu + eps * torch.exp(0.5 * logvar), kl_per_dim(mu, logvar)
-            recon = reconstruction_nll(model.decode(z, _cond(model, y)), x, likelihood, sigma)
-            mean_image = torch.sigmoid(model.decode(mu, _cond(model, y)))
-            mse = (mean_image - x).pow(2).flatten(1).mean(1)
-            sums += torch.stack([(recon + kl.sum(1)).sum(), recon.sum(), kl.sum(), mse.sum()]).double().cpu()
-            kl_dims += kl.sum(0).double().cpu()
-    n = max(1, len(split))
-    neg_elbo, recon, kl, mse = (sums / n).tolist()
-    return Metrics(-neg_elbo, recon, kl, mse, (kl_dims / n).float())
+                terms = check_loss_terms(loss_fn(model, x, y, beta), len(x))
+            mse = x.new_zeros(())
+            if with_mse:
+                mu, _ = model.encode(x, _cond(model, y))
+                mean_image = torch.sigmoid(model.likelihood_logits(mu, x, _cond(model, y)))
+                mse = (mean_image - x).pow(2).flatten(1).mean(1).sum() / len(x)
+            sums += torch.stack([terms.loss, terms.recon, terms.kl, mse, x.new_ones(())]).double() * len(x)
+            if terms.kl_per_dim.numel():
+                kl_dims += terms.kl_per_dim.double() * len(x)
+    n = len(split)
+    loss, recon, kl, mse, _ = (sums / n).tolist()
+    return Metrics(-(recon + kl), recon, kl, mse, (kl_dims / n).float().cpu(), loss)
+
+
+def check_loss_terms(terms: Any, batch: int) -> LossTerms:
+    """``terms`` if a ``loss_fn`` returned proper :class:`LossTerms` (scalar loss, recon and KL); else a
+    :class:`ConfigError` that says what came back and what is expected."""
+    if not isinstance(terms, LossTerms):
+        raise TypeError(f"loss_fn must return a vae_helpers.losses.LossTerms(loss, recon, kl, kl_per_dim), got "
+                          f"{type(terms).__name__}. Wrap a (loss, recon, kl) function with "
+                          "vae_helpers.exercises.make_loss_fn.")
+    for name in ("loss", "recon", "kl"):
+        value = getattr(terms, name)
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            shape = list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ConfigError(f"loss_fn returned LossTerms.{name} of shape {shape} for a batch of {batch} images: it "
+                              "must be one number, the batch mean in nats per image (sum over pixels or latent "
+                              "dimensions, then .mean() over the batch).")
+    return terms
 
 
 def iwae_log_likelihood(model: BaseVAE, split: ImageSplit, k: int = 1000, batch_size: int = 100, chunk: int = 500,
@@ -93,10 +136,13 @@ def iwae_log_likelihood(model: BaseVAE, split: ImageSplit, k: int = 1000, batch_
     """
     if not model.is_variational:
         raise ValueError("The IWAE bound needs a posterior q(z|x); a deterministic autoencoder has none.")
+    _check_split(split, "iwae_log_likelihood()")
+    for name, value in (("k", k), ("batch_size", batch_size), ("chunk", chunk)):
+        _positive_int(value, name)
     device = model.device
     generator = torch.Generator(device="cpu").manual_seed(seed)
     values = []
-    with _eval_mode(model):
+    with eval_mode(model):
         for x, y in split.batches(batch_size, device=device):
             mu, logvar = model.encode(x, _cond(model, y))
             log_weights = []
@@ -105,8 +151,9 @@ def iwae_log_likelihood(model: BaseVAE, split: ImageSplit, k: int = 1000, batch_
                 eps = torch.randn((s, *mu.shape), generator=generator).to(device)
                 z = mu + eps * torch.exp(0.5 * logvar)  # [s x B x D]
                 yy = None if not model.conditional else y.repeat(s)
-                logits = model.decode(z.reshape(-1, model.latent_dim), yy)  # [s*B x C x H x W]
-                log_px_z = -reconstruction_nll(logits, x.repeat(s, 1, 1, 1), likelihood).view(s, -1)
+                xx = x.repeat(s, 1, 1, 1)  # [s*B x C x H x W]
+                logits = model.likelihood_logits(z.reshape(-1, model.latent_dim), xx, yy)  # [s*B x C x H x W]
+                log_px_z = -reconstruction_nll(logits, xx, likelihood).view(s, -1)
                 log_weights.append(log_px_z + standard_normal_log_density(z) - gaussian_log_density(z, mu, logvar))
             values.append((torch.logsumexp(torch.cat(log_weights), 0) - math.log(k)).double().cpu())
     per_image = torch.cat(values)
@@ -115,8 +162,9 @@ def iwae_log_likelihood(model: BaseVAE, split: ImageSplit, k: int = 1000, batch_
 
 def encode_split(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior means ``[N x D]`` (on the CPU) and the labels of ``split``."""
+    _check_split(split, "encode_split()")
     mus, labels = [], []
-    with _eval_mode(model):
+    with eval_mode(model):
         for x, y in split.batches(batch_size, device=model.device):
             mus.append(model.encode(x, _cond(model, y))[0].cpu())
             labels.append(y.cpu())
@@ -129,6 +177,8 @@ def active_units(model: BaseVAE, split: ImageSplit, threshold: float = 0.01) -> 
     Returns:
         ``(count, variances [D])``.
     """
+    if len(split) < 2:
+        raise ConfigError(f"active_units() needs at least 2 images to measure a variance; the split has {len(split)}.")
     mu, _ = encode_split(model, split)
     variances = mu.var(0, unbiased=True)
     return int((variances > threshold).sum()), variances
@@ -136,9 +186,28 @@ def active_units(model: BaseVAE, split: ImageSplit, threshold: float = 0.01) -> 
 
 def kl_per_dimension(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> torch.Tensor:
     """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over ``split``: ``[D]`` nats."""
+    _check_split(split, "kl_per_dimension()")
+    if not model.is_variational:
+        raise ValueError("kl_per_dimension needs a posterior q(z|x); a deterministic autoencoder has none.")
     total = torch.zeros(model.latent_dim, dtype=torch.float64)
-    with _eval_mode(model):
+    with eval_mode(model):
         for x, y in split.batches(batch_size, device=model.device):
             mu, logvar = model.encode(x, _cond(model, y))
             total += kl_per_dim(mu, logvar).sum(0).double().cpu()
     return (total / max(1, len(split))).float()
+
+
+def sweep_table(rows: Mapping[Any, Mapping[str, Any]], index: str = "run") -> pandas.DataFrame:
+    """One row per run of a sweep (``{run: {column: value}}``, e.g. ``{beta: {"ELBO": ..., "KL": ...}}``)
+    as a pandas DataFrame with the runs as its index (named ``index``), columns in first-seen order.
+
+    Jupyter shows it as a table; ``.to_markdown()``/``.round(2)`` format it; notebooks build their
+    summaries from its cells instead of typing numbers.
+    """
+    import pandas as pd
+
+    if not rows:
+        raise ConfigError("sweep_table() got no runs; pass {run name: {column: value}}.")
+    table = pd.DataFrame.from_dict({k: dict(v) for k, v in rows.items()}, orient="index")
+    table.index.name = index
+    return table

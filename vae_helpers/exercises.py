@@ -14,10 +14,10 @@ Support code, used by the notebook so that the students' functions are what trai
 
 * :func:`make_loss_fn` turns a ``loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)`` function
   into the ``loss_fn`` hook of :func:`vae_helpers.training.fit`;
-* :class:`AutoregressiveVAE`, a VAE whose decoder also sees the previous pixels (a MADE, Germain et
-  al. 2015, conditioned on z): strong enough to model the images without z, so it shows
+* :class:`~vae_helpers.models.AutoregressiveVAE` (re-exported here for the notebook), a VAE whose
+  decoder also sees the previous pixels: strong enough to model the images without z, so it shows
   posterior collapse;
-* :func:`elbo_terms`, the test ELBO of any model here (teacher-forced for the autoregressive one);
+* :func:`elbo_terms`, :func:`vae_helpers.evaluation.evaluate`'s ELBO terms under the notebook's name;
 * :func:`decode_soft_label`, the conditional decoder fed a *mixture* of two one-hot labels.
 """
 
@@ -31,8 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageSplit
-from .losses import LOG_2PI, LossTerms, bernoulli_nll, kl_per_dim, reparameterize
-from .models import BaseVAE, ConditionalVAE, _mlp
+from .evaluation import evaluate
+from .losses import LOG_2PI, LossTerms, kl_per_dim, reparameterize
+from .models import AutoregressiveVAE, BaseVAE, ConditionalVAE
 
 __all__ = [
     "ExerciseCheckError",
@@ -490,8 +491,8 @@ def check_gaussian_nll(gaussian_nll: Callable[..., torch.Tensor]) -> None:
 def make_loss_fn(loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> Callable[..., LossTerms]:
     """Wrap ``loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)`` as ``fit(..., loss_fn=...)``.
 
-    Per batch: encode, one reparameterised sample, decode (teacher-forced for an
-    :class:`AutoregressiveVAE`; with the label for a conditional model), then the student's loss.
+    Per batch: encode, one reparameterised sample, decode (``model.likelihood_logits``: teacher-forced
+    for an :class:`AutoregressiveVAE`; with the label for a conditional model), then the student's loss.
     The per-dimension KL in the result is the library's (for monitoring only).
     """
 
@@ -499,95 +500,18 @@ def make_loss_fn(loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Ten
         cond = y if model.conditional else None
         mu, logvar = model.encode(x, cond)
         z = reparameterize(mu, logvar)
-        logits = model.decode_teacher_forced(z, x) if isinstance(model, AutoregressiveVAE) else model.decode(z, cond)
+        logits = model.likelihood_logits(z, x, cond)  # teacher-forced for an autoregressive decoder
         total, recon, kl = loss(logits, x, mu, logvar, beta)
         return LossTerms(total, recon, kl, kl_per_dim(mu, logvar).mean(0).detach())
 
     return loss_fn
 
 
-class MaskedLinear(nn.Linear):
-    """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` ``[out x in]``."""
-
-    def __init__(self, n_in: int, n_out: int, mask: torch.Tensor) -> None:
-        super().__init__(n_in, n_out)
-        self.register_buffer("mask", mask.float())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.mask, self.bias)
-
-
-class AutoregressiveVAE(BaseVAE):
-    """A VAE with a *strong* decoder: p(x | z) = prod_i p(x_i | x_<i, z), a MADE conditioned on z.
-
-    The encoder is :class:`~vae_helpers.models.MLPVAE`'s. The decoder sees every earlier pixel (raster
-    order) through masked weights: a hidden layer (``made_hidden`` units, MADE degrees assigned
-    cyclically) plus a direct masked connection from each earlier pixel, and ``z`` enters both the
-    hidden layer and the output. Because the previous pixels already predict the next one well,
-    the decoder can model the images *without* z: trained on the plain ELBO, the KL term pushes
-    q(z|x) onto the prior and the latent code is ignored, which is posterior collapse
-    (Bowman et al. 2016; Chen et al. 2017).
-
-    Args:
-        image_shape: ``(C, H, W)``; default ``(1, 28, 28)``.
-        hidden: encoder widths, default ``(400,)``.
-        latent_dim: D, default 20.
-        made_hidden: width of the decoder's masked hidden layer, default 500.
-    """
-
-    def __init__(self, image_shape: Sequence[int] = (1, 28, 28), hidden: Sequence[int] = (400,), latent_dim: int = 20,
-                 made_hidden: int = 500) -> None:
-        super().__init__(image_shape, latent_dim)
-        self._hparams = {"image_shape": list(self.image_shape), "hidden": list(hidden), "latent_dim": latent_dim,
-                         "made_hidden": made_hidden}
-        n = int(torch.tensor(self.image_shape).prod())
-        self.encoder = nn.Sequential(*_mlp([n, *hidden]), nn.ReLU())  # [N x n] -> [N x hidden]
-        self.to_stats = nn.Linear(hidden[-1], 2 * latent_dim)
-        degree_in = torch.arange(1, n + 1)  # pixel i (1-based, raster order)
-        degree_hidden = torch.arange(made_hidden) % (n - 1) + 1  # each hidden unit sees pixels 1..m_k
-        self.x_to_hidden = MaskedLinear(n, made_hidden, degree_hidden[:, None] >= degree_in[None, :])
-        self.hidden_to_out = MaskedLinear(made_hidden, n, degree_in[:, None] > degree_hidden[None, :])
-        self.direct = MaskedLinear(n, n, degree_in[:, None] > degree_in[None, :])  # strictly earlier pixels
-        self.z_to_hidden = nn.Linear(latent_dim, made_hidden)
-        self.z_to_out = nn.Linear(latent_dim, n)
-
-    def encode(self, x, y=None):
-        return self._split(self.to_stats(self.encoder(x.flatten(1))))
-
-    def decode_teacher_forced(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``[N x C x H x W]`` of every pixel given z ``[N x D]`` and the *true* earlier pixels of x."""
-        xf = x.flatten(1)
-        h = torch.relu(self.x_to_hidden(xf) + self.z_to_hidden(z))
-        return (self.hidden_to_out(h) + self.direct(xf) + self.z_to_out(z)).view(-1, *self.image_shape)
-
-    @torch.no_grad()
-    def decode(self, z, y=None):
-        """Generate pixel by pixel (one pass per pixel), each set to its conditional mean sigmoid(logit):
-        a greedy decoding of the autoregressive model. Returns the logits of the final pass."""
-        x = torch.zeros(len(z), *self.image_shape, device=z.device)
-        flat = x.view(len(z), -1)
-        logits = self.decode_teacher_forced(z, x)
-        for i in range(flat.shape[1]):
-            logits = self.decode_teacher_forced(z, x)
-            flat[:, i] = torch.sigmoid(logits.view(len(z), -1)[:, i])
-        return logits
-
-
-@torch.no_grad()
 def elbo_terms(model: BaseVAE, split: ImageSplit, batch_size: int = 1000, seed: int = 0) -> dict[str, float]:
-    """Test ELBO at beta = 1 without free bits (the true bound), in nats per image, with the library's
-    Bernoulli NLL and KL: ``{"elbo", "recon", "kl"}``. One z per image from a seeded generator;
-    teacher-forced for an :class:`AutoregressiveVAE`, so it works for every model of this notebook."""
-    was_training = model.training
-    model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    sums = torch.zeros(2, dtype=torch.float64)
-    for x, y in split.batches(batch_size, device=model.device):
-        cond = y if model.conditional else None
-        mu, logvar = model.encode(x, cond)
-        z = mu + torch.randn(mu.shape, generator=generator).to(mu.device) * torch.exp(0.5 * logvar)
-        logits = model.decode_teacher_forced(z, x) if isinstance(model, AutoregressiveVAE) else model.decode(z, cond)
-        sums += torch.stack([bernoulli_nll(logits, x).sum(), kl_per_dim(mu, logvar).sum()]).double().cpu()
-    model.train(was_training)
-    recon, kl = (sums / max(1, len(split))).tolist()
-    return {"elbo": -(recon + kl), "recon": recon, "kl": kl}
+    """Test ELBO at beta = 1 without free bits (the true bound), in nats per image: ``{"elbo", "recon", "kl"}``.
+
+    :func:`vae_helpers.evaluation.evaluate` under its exercise name (one z per image from a seeded
+    generator; teacher-forced for an :class:`~vae_helpers.models.AutoregressiveVAE` through its
+    ``likelihood_logits``), so it works for every model of notebook 07."""
+    metrics = evaluate(model, split, batch_size=batch_size, seed=seed, with_mse=False)
+    return {"elbo": metrics.elbo, "recon": metrics.recon, "kl": metrics.kl}
