@@ -16,6 +16,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from .errors import ConfigError
+
 T = TypeVar("T")
 
 #: Root of the repository (the folder holding ``pyproject.toml``).
@@ -60,7 +62,17 @@ def get_device(prefer: str | None = None) -> torch.device:
     """
     choice = prefer or os.environ.get("VAE_DEVICE")
     if choice:
-        return torch.device(choice)
+        where = f"get_device({prefer!r})" if prefer else f"VAE_DEVICE={choice!r}"
+        try:
+            device = torch.device(choice)
+        except RuntimeError as err:
+            raise ConfigError(f"{where} is not a device name: use 'cpu', 'cuda', 'cuda:1' or 'mps' ({err}).") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"{where} asks for a CUDA GPU, but torch sees none here. Unset it (the course then "
+                              "picks the best device itself) or set it to 'cpu'.")
+        if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ConfigError(f"{where} asks for Apple's MPS, which is not available here. Unset it or use 'cpu'.")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)

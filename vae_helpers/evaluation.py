@@ -39,6 +39,15 @@ def _check_split(split: ImageSplit, what: str) -> None:
                           "be 0 and mean nothing. Pass a split with images (check the subset(...) sizes).")
 
 
+def check_fits(model: BaseVAE, split: ImageSplit, what: str) -> None:
+    """Refuse a split whose images are not the shape the model was built for (e.g. an MNIST model on CelebA)."""
+    found = tuple(split.images.shape[1:])
+    if found != tuple(model.image_shape):
+        raise ConfigError(f"{what}: {type(model).__name__} was built for images of shape {tuple(model.image_shape)} "
+                          f"(C, H, W), but the split holds {found}. Use the model made for this dataset, or build one "
+                          f"for it (e.g. image_shape={found} where the model takes one).")
+
+
 def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name}={value!r}: it must be a whole number >= 1.")
@@ -82,6 +91,7 @@ def evaluate(model: BaseVAE, split: ImageSplit, likelihood: Likelihood = "bernou
     extra decoder pass that the MSE of the reconstruction from mu needs.
     """
     _check_split(split, "evaluate()")
+    check_fits(model, split, "evaluate()")
     _positive_int(batch_size, "batch_size")
     device = model.device
     sums = torch.zeros(5, dtype=torch.float64, device=device)  # loss, recon, KL, MSE, images
@@ -137,6 +147,7 @@ def iwae_log_likelihood(model: BaseVAE, split: ImageSplit, k: int = 1000, batch_
     if not model.is_variational:
         raise ValueError("The IWAE bound needs a posterior q(z|x); a deterministic autoencoder has none.")
     _check_split(split, "iwae_log_likelihood()")
+    check_fits(model, split, "iwae_log_likelihood()")
     for name, value in (("k", k), ("batch_size", batch_size), ("chunk", chunk)):
         _positive_int(value, name)
     device = model.device
@@ -163,6 +174,7 @@ def iwae_log_likelihood(model: BaseVAE, split: ImageSplit, k: int = 1000, batch_
 def encode_split(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior means ``[N x D]`` (on the CPU) and the labels of ``split``."""
     _check_split(split, "encode_split()")
+    check_fits(model, split, "encode_split()")
     mus, labels = [], []
     with eval_mode(model):
         for x, y in split.batches(batch_size, device=model.device):
@@ -187,6 +199,7 @@ def active_units(model: BaseVAE, split: ImageSplit, threshold: float = 0.01) -> 
 def kl_per_dimension(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> torch.Tensor:
     """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over ``split``: ``[D]`` nats."""
     _check_split(split, "kl_per_dimension()")
+    check_fits(model, split, "kl_per_dimension()")
     if not model.is_variational:
         raise ValueError("kl_per_dimension needs a posterior q(z|x); a deterministic autoencoder has none.")
     total = torch.zeros(model.latent_dim, dtype=torch.float64)

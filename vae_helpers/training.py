@@ -29,7 +29,7 @@ from .checkpoints import load_into, read_checkpoint, save_checkpoint
 from .config import describe_device, get_device, seed_everything
 from .data import ImageDataset, ImageSplit
 from .errors import CheckpointError, CheckpointNotFoundError, ConfigError, TrainingDivergedError
-from .evaluation import LossFn, check_loss_terms, evaluate
+from .evaluation import LossFn, check_fits, check_loss_terms, evaluate
 from .losses import LIKELIHOODS, Beta, KLSchedule, Likelihood, LossTerms, check_beta, model_objective
 from .models import BaseVAE
 
@@ -383,8 +383,9 @@ def fit(
         TrainingDivergedError: the loss became NaN/inf (the checkpoint on disk is left as it was).
     """
     config = config or TrainConfig()
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(str(device) if device is not None else None)  # a typo or a missing GPU is named here
     _check_splits(data)
+    check_fits(model, data.train, "fit()")
     if checkpoint is not None and not resume and Path(checkpoint).exists() and not overwrite:
         raise CheckpointError(f"{checkpoint} already holds a checkpoint; fit would overwrite that run. Pass "
                               "resume=True to continue it, overwrite=True to replace it, or choose another path.")
