@@ -77,3 +77,29 @@ def test_active_units_counts_dimensions_that_vary(trained):
     assert variances.shape == (6,) and torch.all(variances[3:] == 0)
     mu, labels = encode_split(model, data.test)
     assert mu.shape == (len(data.test), 6) and torch.equal(labels, data.test.labels)
+
+
+def test_score_model_row_and_sweep_table(small_fashion):
+    from vae_helpers.evaluation import active_units, evaluate, iwae_log_likelihood, score_model, sweep_table
+    from vae_helpers.models import AE, MLPVAE
+    from vae_helpers.training import TrainConfig, train_model
+
+    data = small_fashion.subset(train=256, val=64, test=200)
+    rows = {}
+    for d in (2, 3):
+        model, run = train_model(lambda: MLPVAE(hidden=(16,), latent_dim=d), data, TrainConfig(epochs=1, seed=4, progress=False),
+                                 device="cpu")
+        again, _ = train_model(lambda: MLPVAE(hidden=(16,), latent_dim=d), data, TrainConfig(epochs=1, seed=4, progress=False),
+                               device="cpu")
+        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+        rows[d] = score_model(model, data.test, iwae_k=5, iwae_images=50)
+        m = evaluate(model, data.test)
+        assert rows[d]["ELBO"] == m.elbo and rows[d]["KL"] == m.kl and rows[d]["MSE"] == m.mse
+        assert rows[d]["active units"] == active_units(model, data.test)[0]
+        assert rows[d]["IWAE"] == iwae_log_likelihood(model, data.test.head(50), k=5)
+        assert rows[d]["ELBO (IWAE images)"] == pytest.approx(evaluate(model, data.test.head(50)).elbo)
+    table = sweep_table(rows, index="D")
+    assert list(table.index) == [2, 3] and table.index.name == "D"
+    assert list(table.columns) == ["ELBO", "recon", "KL", "MSE", "active units", "ELBO (IWAE images)", "IWAE"]
+    assert table.loc[3, "ELBO"] == rows[3]["ELBO"]
+    assert "active units" not in score_model(AE(hidden=(16,), latent_dim=2), data.test)

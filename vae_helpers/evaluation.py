@@ -210,6 +210,24 @@ def kl_per_dimension(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) 
     return (total / max(1, len(split))).float()
 
 
+def score_model(model: BaseVAE, test: ImageSplit, *, iwae_k: int | None = None, iwae_images: int | None = None,
+                active_threshold: float = 0.01, seed: int = 0, likelihood: Likelihood = "bernoulli",
+                sigma: float = 1.0) -> dict[str, float]:
+    """The standard row of a sweep: ``ELBO``, ``recon``, ``KL``, ``MSE`` and ``active units`` on ``test``
+    (nats per image), plus ``ELBO (IWAE images)`` and ``IWAE`` on the first ``iwae_images`` test
+    images when ``iwae_k`` is given. The notebooks add their own columns and pass the rows of all
+    runs to :func:`sweep_table`."""
+    metrics = evaluate(model, test, likelihood, sigma=sigma, seed=seed)
+    row = {"ELBO": metrics.elbo, "recon": metrics.recon, "KL": metrics.kl, "MSE": metrics.mse}
+    if model.is_variational:
+        row["active units"] = active_units(model, test, threshold=active_threshold)[0]
+        if iwae_k is not None:
+            subset = test.head(iwae_images)
+            row["ELBO (IWAE images)"] = evaluate(model, subset, likelihood, sigma=sigma, seed=seed, with_mse=False).elbo
+            row["IWAE"] = iwae_log_likelihood(model, subset, k=iwae_k, likelihood=likelihood, seed=seed)
+    return row
+
+
 def sweep_table(rows: Mapping[Any, Mapping[str, Any]], index: str = "run") -> pandas.DataFrame:
     """One row per run of a sweep (``{run: {column: value}}``, e.g. ``{beta: {"ELBO": ..., "KL": ...}}``)
     as a pandas DataFrame with the runs as its index (named ``index``), columns in first-seen order.

@@ -14,10 +14,6 @@ Support code, used by the notebook so that the students' functions are what trai
 
 * :func:`make_loss_fn` turns a ``loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)`` function
   into the ``loss_fn`` hook of :func:`vae_helpers.training.fit`;
-* :class:`~vae_helpers.models.AutoregressiveVAE` (re-exported here for the notebook), a VAE whose
-  decoder also sees the previous pixels: strong enough to model the images without z, so it shows
-  posterior collapse;
-* :func:`elbo_terms`, :func:`vae_helpers.evaluation.evaluate`'s ELBO terms under the notebook's name;
 * :func:`decode_soft_label`, the conditional decoder fed a *mixture* of two one-hot labels.
 """
 
@@ -28,12 +24,10 @@ from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .data import ImageSplit
-from .evaluation import evaluate
 from .losses import LOG_2PI, LossTerms, kl_per_dim, reparameterize
-from .models import AutoregressiveVAE, BaseVAE, ConditionalVAE
+from .models import BaseVAE, ConditionalVAE
 
 __all__ = [
     "ExerciseCheckError",
@@ -46,8 +40,6 @@ __all__ = [
     "check_interpolate_classes",
     "check_gaussian_nll",
     "make_loss_fn",
-    "AutoregressiveVAE",
-    "elbo_terms",
     "decode_soft_label",
 ]
 
@@ -505,13 +497,3 @@ def make_loss_fn(loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Ten
         return LossTerms(total, recon, kl, kl_per_dim(mu, logvar).mean(0).detach())
 
     return loss_fn
-
-
-def elbo_terms(model: BaseVAE, split: ImageSplit, batch_size: int = 1000, seed: int = 0) -> dict[str, float]:
-    """Test ELBO at beta = 1 without free bits (the true bound), in nats per image: ``{"elbo", "recon", "kl"}``.
-
-    :func:`vae_helpers.evaluation.evaluate` under its exercise name (one z per image from a seeded
-    generator; teacher-forced for an :class:`~vae_helpers.models.AutoregressiveVAE` through its
-    ``likelihood_logits``), so it works for every model of notebook 07."""
-    metrics = evaluate(model, split, batch_size=batch_size, seed=seed, with_mse=False)
-    return {"elbo": metrics.elbo, "recon": metrics.recon, "kl": metrics.kl}

@@ -33,7 +33,7 @@ from .evaluation import LossFn, check_fits, check_loss_terms, evaluate
 from .losses import LIKELIHOODS, Beta, KLSchedule, Likelihood, LossTerms, check_beta, model_objective
 from .models import BaseVAE
 
-__all__ = ["TrainConfig", "FitResult", "TrainState", "fit", "train_step", "train_epoch", "make_objective",
+__all__ = ["TrainConfig", "FitResult", "TrainState", "fit", "train_model", "train_step", "train_epoch", "make_objective",
            "make_optimizer", "steps_per_epoch", "TrainingDivergedError", "LossFn", "HISTORY_KEYS"]
 
 Precision = Literal["fp32", "bf16"]
@@ -449,6 +449,20 @@ def fit(
     model.load_state_dict(state.best_weights)
     model.eval()
     return FitResult(state.history, state.best_epoch, state.best_val, stopped, describe_device(device))
+
+
+def train_model(build: Callable[[], BaseVAE], data: ImageDataset, config: TrainConfig,
+                **fit_kwargs: Any) -> tuple[BaseVAE, FitResult]:
+    """Seed, build, fit: the course's pattern for one run of a sweep, so the initial weights depend on
+    ``config.seed`` alone (not on what ran before). ``fit_kwargs`` go to :func:`fit`.
+
+    Example::
+
+        models[d], runs[d] = train_model(lambda: MLPVAE(latent_dim=d), data, TrainConfig(epochs=30))
+    """
+    seed_everything(config.seed)
+    model = build()
+    return model, fit(model, data, config, **fit_kwargs)
 
 
 def _is_function_beta(*values: Any) -> bool:
