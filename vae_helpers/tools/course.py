@@ -1,6 +1,6 @@
 """The course's main job: execute every notebook headless, in order, and report.
 
-``python -m vae_helpers.course`` (what ``make course`` runs) executes ``notebooks/NN_*.ipynb``
+``python -m vae_helpers.tools.course`` (what ``make course`` runs) executes ``notebooks/NN_*.ipynb``
 with papermill into ``build/course/`` (executed copies a person can open) while the notebooks
 save their figures into ``assets/figures/``.  A notebook whose metadata says it needs a dataset
 that is absent (``"vae_course": {"requires": ["celeba"]}``) is skipped with instructions, unless
@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from .config import REPO_ROOT, fast_mode, in_ci
-from .data import DataNotFoundError, load_dataset
-from .plots import figure_dir
+from ..config import REPO_ROOT, fast_mode, in_ci
+from ..data import DataNotFoundError, load_dataset
+from ..plots import figure_dir
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "build" / "course"
