@@ -48,7 +48,7 @@ browser:
 	  || { [ "$$CI" = true ] && exit 1; echo "warning: no chromium, tests/test_browser.py will skip."; }; }
 
 course: setup
-	$(PY) -m vae_helpers.course
+	$(PY) -m vae_helpers.tools.course
 
 unit: setup
 	$(PY) -m pytest tests

@@ -12,6 +12,7 @@ import torch
 
 matplotlib.use("Agg")
 
+from _modes import ModeGuard, mixed_mode
 from vae_helpers.attributes import (AttributeDirection, apply_direction, as_vectors, attribute_directions, decode_edits,
                                     plot_attribute_grid)
 from vae_helpers.data import IncompleteCelebAWarning, load_celeba
@@ -88,6 +89,16 @@ def test_clear_errors():
         attribute_directions(codes, attrs[:, :2], NAMES)
     with pytest.raises(ValueError, match=r"\[N x D\]"):
         attribute_directions(codes[0], attrs, NAMES)
+    nan_codes = codes.clone()
+    nan_codes[3, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"codes have 1 NaN or infinite entries \(rows \[3\]\)"):
+        attribute_directions(nan_codes, attrs, NAMES)
+    with pytest.raises(ValueError, match=r"strengths must be one or more finite numbers, got nan"):
+        apply_direction(codes[0], codes[1], [0.0, float("nan")])
+    with pytest.raises(ValueError, match=r"strengths must be one or more finite numbers"):
+        apply_direction(codes[0], codes[1], [])
+    with pytest.raises(ValueError, match=r"directions is empty"):
+        plot_attribute_grid(None, codes[:2], {}, [0.0, 1.0])
 
 
 def test_apply_direction_shapes_and_values():
@@ -114,6 +125,18 @@ def test_decode_edits_matches_decoding_by_hand_and_restores_mode():
     with torch.no_grad():
         torch.testing.assert_close(images[:, 0], torch.sigmoid(model.decode(z)))
         torch.testing.assert_close(images[:, 1], torch.sigmoid(model.decode(z + 1.5 * v)))
+
+
+def test_decode_edits_and_grid_keep_every_submodule_mode_and_batchnorm_statistics():
+    torch.manual_seed(0)
+    model = mixed_mode(ConvVAE64(latent_dim=8, channels=(4, 4, 8, 8)))  # train mode, one BatchNorm frozen in eval
+    guard = ModeGuard(model)
+    z, v = torch.randn(2, 8), torch.randn(8)
+    decode_edits(model, z, v, [0.0, 1.0])
+    guard.check("decode_edits")
+    dirs = attribute_directions(torch.randn(6, 8), torch.tensor([[0], [1]] * 3), ["Smiling"])
+    plot_attribute_grid(model, z, dirs, [0.0, 1.0])
+    guard.check("plot_attribute_grid")
 
 
 def test_plot_attribute_grid_has_one_titled_panel_per_attribute():

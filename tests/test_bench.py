@@ -2,7 +2,7 @@
 
 import torch
 
-from vae_helpers import bench
+from vae_helpers.tools import bench
 
 
 def test_reference_model_matches_ours_in_size_and_objective():

@@ -2,7 +2,7 @@
 
 What CI checks here (the solution notebook itself runs under nbval in `make test`'s notebook stage):
 
-1. the committed student notebook is exactly what `python -m vae_helpers.student` generates;
+1. the committed student notebook is exactly what `python -m vae_helpers.tools.student` generates;
 2. the student notebook contains no solution code, and every exercise cell raises NotImplementedError;
 3. executed headless in fast mode, the student notebook stops at the check cell of exercise 1 with
    NotImplementedError, and no earlier cell fails;
@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 
 from vae_helpers import exercises as ex
-from vae_helpers import student
 from vae_helpers.config import REPO_ROOT, seed_everything
 from vae_helpers.evaluation import evaluate
 from vae_helpers.losses import KLSchedule, bernoulli_nll, gaussian_nll, kl_per_dim, vae_loss
 from vae_helpers.models import AutoregressiveVAE, ConditionalVAE, MLPVAE
+from vae_helpers.tools import student
 from vae_helpers.training import TrainConfig, fit
 
 SOLUTION = REPO_ROOT / "notebooks" / "07_beta_vae_and_annealing.ipynb"
@@ -57,9 +57,9 @@ def solution() -> dict:
 def test_committed_student_notebook_is_the_generator_output():
     expected = student.expected_outputs()
     assert STUDENT in expected, "notebook 07 has solution markers, so the generator must produce its student version"
-    assert STUDENT.is_file(), "run `python -m vae_helpers.student` and commit notebooks/student/"
+    assert STUDENT.is_file(), "run `python -m vae_helpers.tools.student` and commit notebooks/student/"
     assert STUDENT.read_text(encoding="utf-8") == expected[STUDENT], (
-        "notebooks/student/07_beta_vae_and_annealing.ipynb is out of date: run `python -m vae_helpers.student`")
+        "notebooks/student/07_beta_vae_and_annealing.ipynb is out of date: run `python -m vae_helpers.tools.student`")
     assert student.main(["--check"]) == 0
 
 

@@ -11,8 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
+from _modes import ModeGuard, mixed_mode
 from vae_helpers.data import ImageSplit
-from vae_helpers.models import ConvVAE64, MLPVAE
+from vae_helpers.errors import ConfigError
+from vae_helpers.models import ConvVAE64, MLPVAE, eval_mode
 from vae_helpers.widgets import (AttributeExplorer, LatentExplorer, LatentPad2D, decode_pixels,
                                  measure_latency, to_png)
 
@@ -216,3 +218,100 @@ def test_static_previews_have_labelled_axes():
     explorer = LatentExplorer(MLPVAE(latent_dim=4).eval(), k=2)
     assert len(explorer.static_preview().axes) == 2
     assert decode_pixels(explorer.model, torch.zeros(3, 4)).shape == (3, 1, 28, 28)
+
+
+# -- the caller's model is left as it was; bad values are refused by name ------------------------
+def _faces_model(latent_dim: int) -> ConvVAE64:
+    torch.manual_seed(0)
+    return mixed_mode(ConvVAE64(latent_dim=latent_dim, channels=(4, 4, 8, 8)))
+
+
+def _eval_decode(model, z):
+    """What the explorers must show: the decode in eval mode (BatchNorm running statistics)."""
+    with eval_mode(model):
+        return torch.sigmoid(model.decode(z.reshape(1, -1)))[0]
+
+
+def test_explorers_keep_the_model_mode_and_batchnorm_statistics():
+    images = ImageSplit(torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8), torch.zeros(3, 40, dtype=torch.int64))
+    model = _faces_model(8)
+    guard = ModeGuard(model)
+    explorer = LatentExplorer(model, k=2, images=images)
+    guard.check("LatentExplorer()")
+    explorer.widget()
+    image = explorer.set_dim(1, 1.5)
+    guard.check("LatentExplorer.set_dim")
+    assert torch.allclose(image, _eval_decode(model, explorer.z), atol=1e-6)
+    explorer.encode_image(2)
+    explorer.randomise(torch.Generator().manual_seed(0))
+    explorer.reset()
+    explorer.static_preview(values=(-1.0, 1.0))
+    measure_latency(explorer, n=2, warmup=0)
+    guard.check("LatentExplorer methods")
+
+    attributes = AttributeExplorer(model, {"Smiling": torch.randn(8)}, images=images)
+    guard.check("AttributeExplorer()")
+    attributes.widget()
+    image = attributes.set_strength("Smiling", 2.0)
+    assert torch.allclose(image, _eval_decode(model, attributes.current_z()), atol=1e-6)
+    attributes.encode_image(0)
+    attributes.reset()
+    attributes.static_preview(values=(0.0, 1.0))
+    guard.check("AttributeExplorer methods")
+
+    model2 = _faces_model(2)
+    guard2 = ModeGuard(model2)
+    pad = LatentPad2D(model2, n=2, images=images)
+    guard2.check("LatentPad2D()")
+    pad.widget()
+    image = pad.set_point(0.5, -0.5)
+    assert torch.allclose(image, _eval_decode(model2, torch.tensor([0.5, -0.5])), atol=1e-6)
+    pad.encode_image(1)
+    pad.static_preview()
+    guard2.check("LatentPad2D methods")
+    assert torch.allclose(decode_pixels(model2, torch.zeros(2)), _eval_decode(model2, torch.zeros(2)), atol=1e-6)
+    guard2.check("decode_pixels")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_slider_values_are_refused_by_name(bad):
+    torch.manual_seed(0)
+    explorer = LatentExplorer(MLPVAE(latent_dim=4).eval(), kl_per_dim=torch.tensor([0.0, 2.0, 1.0, 0.0]), k=2)
+    explorer.set_dim(0, 1.0)
+    with pytest.raises(ConfigError, match=r"slider 0 \(z\[1\]\).*finite.*-3 to 3"):
+        explorer.set_dim(0, bad)
+    assert explorer.z.tolist() == [0.0, 1.0, 0.0, 0.0]  # the code is unchanged, no NaN image
+    pad = _pad()
+    with pytest.raises(ConfigError, match=r"z2 .*finite.*-3 to 3"):
+        pad.set_point(0.0, bad)
+    assert pad.z.tolist() == [0.0, 0.0]
+    attributes = AttributeExplorer(MLPVAE(latent_dim=4).eval(), {"Smiling": torch.ones(4)}, value_range=2.0)
+    with pytest.raises(ConfigError, match=r"'Smiling'.*finite.*-2 to 2"):
+        attributes.set_strength("Smiling", bad)
+    assert attributes.strengths == {"Smiling": 0.0}
+
+
+def test_widget_arguments_are_checked_with_clear_messages():
+    torch.manual_seed(0)
+    model = MLPVAE(latent_dim=4).eval()
+    with pytest.raises(ConfigError, match=r"k must be an integer >= 1, got 0"):
+        LatentExplorer(model, k=0)
+    for kwargs in ({"value_range": 0.0}, {"value_range": float("nan")}):
+        with pytest.raises(ConfigError, match=r"value_range must be a finite number > 0"):
+            LatentExplorer(model, **kwargs)
+    with pytest.raises(ConfigError, match=r"scale must be an integer >= 1, got 0"):
+        LatentExplorer(model, scale=0)
+    explorer = LatentExplorer(model, k=2, images=ImageSplit(torch.zeros(3, 1, 28, 28, dtype=torch.uint8),
+                                                            torch.zeros(3, dtype=torch.int64)))
+    with pytest.raises(ConfigError, match=r"slider_index 2 is out of range: this explorer has 2 sliders \(0 to 1\)"):
+        explorer.set_dim(2, 1.0)
+    with pytest.raises(ConfigError, match=r"test image index 3 is out of range: 3 images \(0 to 2\)"):
+        explorer.encode_image(3)
+    with pytest.raises(ConfigError, match=r"extent must be a finite number > 0"):
+        LatentPad2D(MLPVAE(latent_dim=2), extent=float("nan"))
+    with pytest.raises(ConfigError, match=r"n must be an integer >= 2, got 1"):
+        LatentPad2D(MLPVAE(latent_dim=2), n=1)
+    with pytest.raises(ConfigError, match=r"direction 'Smiling' has NaN or infinite entries"):
+        AttributeExplorer(model, {"Smiling": torch.tensor([0.0, float("nan"), 0.0, 0.0])})
+    with pytest.raises(ConfigError, match=r"base_z has NaN or infinite entries"):
+        AttributeExplorer(model, {"Smiling": torch.ones(4)}, base_z=torch.full((4,), float("inf")))

@@ -20,7 +20,8 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .models import BaseVAE
+from .errors import ConfigError
+from .models import BaseVAE, eval_mode
 
 
 @dataclass
@@ -81,6 +82,11 @@ def attribute_directions(codes: torch.Tensor, attributes: torch.Tensor, attribut
     codes = torch.as_tensor(codes).detach().float().cpu()
     if codes.dim() != 2:
         raise ValueError(f"codes must be [N x D], got shape {tuple(codes.shape)}")
+    bad_rows = torch.nonzero(~torch.isfinite(codes).all(1)).flatten()
+    if len(bad_rows):
+        raise ValueError(f"codes have {int((~torch.isfinite(codes)).sum())} NaN or infinite entries (rows "
+                         f"{bad_rows[:10].tolist()}); a mean over them is NaN. Encode with a model that trained "
+                         f"without diverging.")
     has = _binary(attributes).cpu()
     if has.dim() != 2 or has.shape[0] != codes.shape[0] or has.shape[1] != len(attribute_names):
         raise ValueError(f"attributes must be [N x A] = [{codes.shape[0]} x {len(attribute_names)}] to match the codes "
@@ -116,21 +122,21 @@ def apply_direction(z: torch.Tensor, direction: torch.Tensor, strengths: Sequenc
     direction = torch.as_tensor(direction, dtype=z.dtype, device=z.device).reshape(-1)
     if z.shape[-1] != direction.shape[0]:
         raise ValueError(f"z has {z.shape[-1]} latent dimensions but the direction has {direction.shape[0]}")
-    alpha = torch.as_tensor(list(strengths), dtype=z.dtype, device=z.device)  # [S]
+    alpha = torch.as_tensor([float(a) for a in strengths], dtype=z.dtype, device=z.device)  # [S]
+    if not len(alpha) or not torch.isfinite(alpha).all():
+        bad = [a for a in alpha.tolist() if not torch.isfinite(torch.tensor(a))]
+        raise ConfigError(f"strengths must be one or more finite numbers, got {bad[0] if bad else 'none'} in "
+                          f"{alpha.tolist()}.")
     return z.unsqueeze(1) + alpha.view(1, -1, 1) * direction.view(1, 1, -1)
 
 
-@torch.no_grad()
 def decode_edits(model: BaseVAE, z: torch.Tensor, direction: torch.Tensor, strengths: Sequence[float]) -> torch.Tensor:
-    """Decode every edited code: ``[N x S x C x H x W]`` pixel means in [0, 1] (model in eval mode)."""
-    was_training = model.training
-    model.eval()
-    try:
-        edited = apply_direction(z, direction, strengths).to(model.device)  # [N x S x D]
-        n, s, d = edited.shape
+    """Decode every edited code: ``[N x S x C x H x W]`` pixel means in [0, 1] (decoded in eval mode; the
+    model keeps its own train/eval mode)."""
+    edited = apply_direction(z, direction, strengths).to(model.device)  # [N x S x D]
+    n, s, d = edited.shape
+    with eval_mode(model):
         images = torch.sigmoid(model.decode(edited.reshape(n * s, d))).cpu()
-    finally:
-        model.train(was_training)
     return images.view(n, s, *images.shape[1:])
 
 
@@ -155,6 +161,8 @@ def plot_attribute_grid(model: BaseVAE, z: torch.Tensor, directions: Mapping[str
 
     from .plots import image_grid
 
+    if not directions:
+        raise ConfigError("directions is empty: pass at least one attribute direction (see attribute_directions).")
     z = torch.as_tensor(z)
     z = z.unsqueeze(0) if z.dim() == 1 else z
     n, s = z.shape[0], len(strengths)

@@ -20,7 +20,8 @@ from scipy.stats import norm
 from matplotlib.ticker import MaxNLocator
 
 from .config import ASSETS_DIR, REPO_ROOT, fast_mode
-from .models import BaseVAE
+from .errors import ConfigError
+from .models import BaseVAE, eval_mode
 
 
 def set_style() -> None:
@@ -46,8 +47,49 @@ def save_figure(fig: plt.Figure, name: str, folder: Path | None = None) -> Path:
     return path
 
 
+def _check_count(name: str, value: int, minimum: int) -> int:
+    """``value`` as an int, or a :class:`ConfigError` naming the argument and the valid range."""
+    if isinstance(value, bool) or not float(value).is_integer() or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_latent_code(model: BaseVAE, z: torch.Tensor, name: str = "z0") -> torch.Tensor:
+    """``z`` as a ``[1 x D]`` code for ``model``, or a :class:`ConfigError` saying what ``D`` should be."""
+    z = torch.as_tensor(z).detach()
+    if z.numel() != model.latent_dim:
+        raise ConfigError(f"{name} must have the model's {model.latent_dim} latent dimensions, got {z.numel()} "
+                          f"(shape {tuple(z.shape)}).")
+    return z.reshape(1, -1)
+
+
+def _check_dims(model: BaseVAE, dims: Sequence[int], name: str = "dims") -> list[int]:
+    """Latent dimension indices, each in ``0 .. D-1``, or a :class:`ConfigError` giving the valid range."""
+    dims = [int(d) for d in dims]
+    if not dims:
+        raise ConfigError(f"{name} must name at least one latent dimension (0 to {model.latent_dim - 1}).")
+    for d in dims:
+        if not 0 <= d < model.latent_dim:
+            raise ConfigError(f"{name}: latent dimension {d} is out of range; this model has {model.latent_dim} "
+                              f"dimensions, numbered 0 to {model.latent_dim - 1}.")
+    return dims
+
+
+def _check_finite(name: str, values: Sequence[float]) -> list[float]:
+    """``values`` as floats, or a :class:`ConfigError` naming the first NaN or infinite one."""
+    values = [float(v) for v in values]
+    bad = [v for v in values if not np.isfinite(v)]
+    if not values or bad:
+        raise ConfigError(f"{name} must be one or more finite numbers, got {bad[0] if bad else 'none'} "
+                          f"in {values}.")
+    return values
+
+
 def image_grid(images: torch.Tensor, nrow: int = 10, padding: int = 2) -> np.ndarray:
     """Tile ``[N x C x H x W]`` images in [0, 1] into one ``[H' x W' x C]`` array (white padding)."""
+    nrow = _check_count("nrow", nrow, 1)
+    if images.dim() != 4 or len(images) == 0:
+        raise ConfigError(f"images must be a non-empty [N x C x H x W] batch, got shape {tuple(images.shape)}.")
     images = images.detach().float().cpu().clamp(0, 1)
     n, c, h, w = images.shape
     ncol = min(nrow, n)
@@ -119,6 +161,10 @@ def plot_history(history: dict[str, list[float]], title: str = "Training curves"
 def plot_latent_scatter(z: torch.Tensor, labels: torch.Tensor, method: str = "raw", class_names: Sequence[str] | None = None,
                         title: str | None = None, ax: plt.Axes | None = None, max_points: int = 5000, seed: int = 0) -> plt.Figure:
     """Scatter of latent codes ``[N x D]`` coloured by class: ``"raw"`` (first two dims), ``"pca"`` or ``"tsne"``."""
+    if z.dim() != 2 or z.shape[1] < 2:
+        raise ConfigError(f"z must be [N x D] latent codes with D >= 2 to scatter, got shape {tuple(z.shape)}.")
+    if len(labels) != len(z):
+        raise ConfigError(f"labels must have one entry per code: {len(labels)} labels for {len(z)} codes.")
     z = z.detach().cpu().numpy()[:max_points]
     labels = labels.detach().cpu().numpy()[:max_points]
     if method == "raw":
@@ -149,28 +195,36 @@ def plot_latent_scatter(z: torch.Tensor, labels: torch.Tensor, method: str = "ra
     return fig
 
 
-@torch.no_grad()
 def plot_interpolation(model: BaseVAE, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10, title: str | None = None,
                        ax: plt.Axes | None = None) -> plt.Figure:
-    """Decode straight-line interpolations between the codes (means) of two images ``[C x H x W]``."""
-    model.eval()
-    z_a = model.encode(x_a.unsqueeze(0).to(model.device))[0]
-    z_b = model.encode(x_b.unsqueeze(0).to(model.device))[0]
-    t = torch.linspace(0, 1, steps, device=model.device).unsqueeze(1)
-    images = torch.sigmoid(model.decode((1 - t) * z_a + t * z_b)).cpu()
+    """Decode straight-line interpolations between the codes (means) of two images ``[C x H x W]``.
+
+    The model is evaluated in eval mode and keeps its own train/eval mode afterwards.
+    """
+    steps = _check_count("steps", steps, 2)
+    with eval_mode(model):
+        z_a = model.encode(x_a.unsqueeze(0).to(model.device))[0]
+        z_b = model.encode(x_b.unsqueeze(0).to(model.device))[0]
+        t = torch.linspace(0, 1, steps, device=model.device).unsqueeze(1)
+        images = torch.sigmoid(model.decode((1 - t) * z_a + t * z_b)).cpu()
     return show_images(images, nrow=steps, ax=ax, title=title or f"Interpolation in latent space ({type(model).__name__})")
 
 
-@torch.no_grad()
 def plot_traversal(model: BaseVAE, z0: torch.Tensor, dims: Sequence[int], values: Sequence[float] = tuple(np.linspace(-3, 3, 9)),
                    title: str = "Latent traversal") -> plt.Figure:
-    """One row per latent dimension in ``dims``: ``z0`` with that coordinate set to each of ``values``."""
-    model.eval()
+    """One row per latent dimension in ``dims``: ``z0`` with that coordinate set to each of ``values``.
+
+    The model is evaluated in eval mode and keeps its own train/eval mode afterwards.
+    """
+    z0 = _check_latent_code(model, z0)
+    dims = _check_dims(model, dims)
+    values = _check_finite("values", values)
     rows = []
-    for d in dims:
-        z = z0.detach().reshape(1, -1).repeat(len(values), 1).to(model.device)
-        z[:, d] = torch.tensor(list(values), dtype=z.dtype, device=z.device)
-        rows.append(torch.sigmoid(model.decode(z)).cpu())
+    with eval_mode(model):
+        for d in dims:
+            z = z0.repeat(len(values), 1).to(model.device, torch.float32)
+            z[:, d] = torch.tensor(values, dtype=z.dtype, device=z.device)
+            rows.append(torch.sigmoid(model.decode(z)).cpu())
     fig, axes = plt.subplots(len(dims), 1, figsize=(0.9 * len(values) + 1, 1.0 * len(dims) + 0.6), squeeze=False)
     for ax, d, row in zip(axes[:, 0], dims, rows):
         ax.imshow(_squeeze(image_grid(row, nrow=len(values))), cmap="gray", vmin=0, vmax=1)
@@ -184,15 +238,18 @@ def plot_traversal(model: BaseVAE, z0: torch.Tensor, dims: Sequence[int], values
     return fig
 
 
-@torch.no_grad()
 def plot_manifold(model: BaseVAE, n: int = 20, title: str = "Decoded 2-D latent grid") -> plt.Figure:
-    """For a 2-D latent: decode an ``n x n`` grid spaced by ``norm.ppf`` so each cell holds equal prior mass."""
+    """For a 2-D latent: decode an ``n x n`` grid spaced by ``norm.ppf`` so each cell holds equal prior mass.
+
+    The model is evaluated in eval mode and keeps its own train/eval mode afterwards.
+    """
     if model.latent_dim != 2:
         raise ValueError(f"plot_manifold needs a 2-D latent space, this model has {model.latent_dim}.")
-    model.eval()
+    n = _check_count("n", n, 1)
     values = norm.ppf(np.linspace(0.5 / n, 1 - 0.5 / n, n))
-    zz = torch.tensor([[x, y] for y in values[::-1] for x in values], dtype=torch.float32, device=model.device)
-    images = torch.sigmoid(model.decode(zz)).cpu()
+    with eval_mode(model):
+        zz = torch.tensor([[x, y] for y in values[::-1] for x in values], dtype=torch.float32, device=model.device)
+        images = torch.sigmoid(model.decode(zz)).cpu()
     grid = _squeeze(image_grid(images, nrow=n, padding=0))
     fig, ax = plt.subplots(figsize=(7, 7))
     ax.imshow(grid, cmap="gray", vmin=0, vmax=1)

@@ -23,6 +23,8 @@ from torch import nn
 from .checkpoints import atomic_torch_save
 from .config import ASSETS_DIR, REPO_ROOT, fast_mode, seed_everything
 from .data import ImageDataset, ImageSplit
+from .errors import CorruptDataError
+from .models import eval_mode
 
 
 class FeatureClassifier(nn.Module):
@@ -51,12 +53,12 @@ def classifier_path(dataset_name: str) -> Path:
     return REPO_ROOT / "build" / f"classifier_{dataset_name}_fast.pt"
 
 
-@torch.no_grad()
 def accuracy(model: nn.Module, split: ImageSplit, batch_size: int = 1000) -> float:
-    model.eval()
+    """Top-1 accuracy of ``model`` on ``split``, evaluated in eval mode (the model keeps its own mode)."""
     correct = 0
-    for x, y in split.batches(batch_size):
-        correct += int((model(x).argmax(1) == y).sum())
+    with eval_mode(model):
+        for x, y in split.batches(batch_size):
+            correct += int((model(x).argmax(1) == y).sum())
     return correct / max(1, len(split))
 
 
@@ -73,7 +75,8 @@ def train_classifier(data: ImageDataset, epochs: int = 5, seed: int = 0, lr: flo
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-    return model.eval(), accuracy(model, data.test)
+    model.eval()
+    return model, accuracy(model, data.test)
 
 
 def load_or_train_classifier(data: ImageDataset, epochs: int = 5, path: Path | None = None) -> tuple[FeatureClassifier, dict]:
@@ -81,30 +84,49 @@ def load_or_train_classifier(data: ImageDataset, epochs: int = 5, path: Path | N
 
     Returns:
         ``(classifier in eval mode, info)`` with ``info`` holding ``test_accuracy``, ``epochs`` and ``path``.
+
+    Raises:
+        CorruptDataError: the cache file exists but is empty, truncated or not a classifier of this kind;
+            the message names it and says to delete it (the next call retrains it).
     """
     path = Path(path) if path is not None else classifier_path(data.name)
     if path.is_file():
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        model = FeatureClassifier(n_classes=int(payload["n_classes"]))
-        model.load_state_dict(payload["state"])
-        return model.eval(), {"test_accuracy": float(payload["test_accuracy"]), "epochs": int(payload["epochs"]),
-                              "path": str(path), "cached": True}
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            model = FeatureClassifier(n_classes=int(payload["n_classes"]))
+            model.load_state_dict(payload["state"])
+            info = {"test_accuracy": float(payload["test_accuracy"]), "epochs": int(payload["epochs"])}
+        except Exception as err:  # empty, truncated zip, not a torch file, or another model's weights
+            raise CorruptDataError(_damaged_cache_message(path, err)) from err
+        return model.eval(), {**info, "path": str(path), "cached": True}
     model, acc = train_classifier(data, epochs=epochs)
     atomic_torch_save({"state": model.state_dict(), "n_classes": len(data.class_names), "test_accuracy": acc,
                        "epochs": epochs, "dataset": data.name}, path)
     return model, {"test_accuracy": acc, "epochs": epochs, "path": str(path), "cached": False}
 
 
-@torch.no_grad()
+def _damaged_cache_message(path: Path, err: Exception) -> str:
+    size = path.stat().st_size
+    detail = str(err).splitlines()[0][:200] if str(err) else "no detail"
+    message = (f"The classifier cache {path} ({size:,} bytes) is empty, truncated or not a feature classifier "
+               f"({type(err).__name__}: {detail}). Delete it: load_or_train_classifier retrains and re-caches it "
+               f"(a few minutes on a CPU).")
+    if path.resolve().parent == Path(ASSETS_DIR).resolve():  # the file committed to the repository
+        message += (f" It is committed to the repository: `git checkout -- assets/{path.name}` restores it, "
+                    f"which keeps the scores equal to the committed notebook outputs.")
+    return message
+
+
 def features_and_probs(classifier: FeatureClassifier, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features ``[N x 128]`` and class probabilities ``[N x 10]`` of images ``[N x 1 x 28 x 28]`` in [0, 1]."""
-    classifier.eval()
+    """Features ``[N x 128]`` and class probabilities ``[N x 10]`` of images ``[N x 1 x 28 x 28]`` in [0, 1]
+    (computed in eval mode; the classifier keeps its own train/eval mode)."""
     feats, probs = [], []
-    for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].float().cpu()
-        f = classifier.features(x)
-        feats.append(f)
-        probs.append(F.softmax(classifier.head(f), 1))
+    with eval_mode(classifier):
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size].float().cpu()
+            f = classifier.features(x)
+            feats.append(f)
+            probs.append(F.softmax(classifier.head(f), 1))
     return torch.cat(feats), torch.cat(probs)
 
 

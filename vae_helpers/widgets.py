@@ -12,6 +12,11 @@ Three explorers, one shared design:
   code of faces with the attribute minus the mean code of faces without, see
   :func:`vae_helpers.attributes.attribute_directions` with :func:`~vae_helpers.attributes.as_vectors`); the image decodes ``base_z + sum_i s_i * direction_i``.
 
+The model is only ever evaluated inside :func:`vae_helpers.models.eval_mode`: every update decodes in
+eval mode (BatchNorm with its running statistics) and the caller's model keeps its own train/eval mode.
+A NaN or infinite slider value is refused with a :class:`~vae_helpers.errors.ConfigError` that names the
+slider and its range, rather than shown as a blank image.
+
 All logic lives in plain methods (``set_dim``, ``set_point``, ``set_strength``, ...) so it is
 unit-tested without a browser; the widgets only call them, and ``tests/test_browser.py`` drives a
 real slider in JupyterLab. Each update records ``last_latency_ms`` (decode + PNG encode + setting the
@@ -35,7 +40,9 @@ import numpy as np
 import torch
 
 from .data import ImageSplit
-from .models import BaseVAE
+from .errors import ConfigError
+from .models import BaseVAE, eval_mode
+from .plots import _check_count
 
 
 def to_png(image: torch.Tensor | np.ndarray, scale: int = 6) -> bytes:
@@ -58,13 +65,38 @@ def to_png(image: torch.Tensor | np.ndarray, scale: int = 6) -> bytes:
     return buffer.getvalue()
 
 
-@torch.no_grad()
 def decode_pixels(model: BaseVAE, z: torch.Tensor) -> torch.Tensor:
-    """Pixel means of the decoded codes: ``[N x D]`` or ``[D]`` -> ``[N x C x H x W]`` or ``[C x H x W]`` in [0, 1]."""
+    """Pixel means of the decoded codes: ``[N x D]`` or ``[D]`` -> ``[N x C x H x W]`` or ``[C x H x W]`` in [0, 1].
+
+    Decodes in eval mode; the model keeps its own train/eval mode.
+    """
     single = z.dim() == 1
     z = z.reshape(1, -1) if single else z
-    images = torch.sigmoid(model.decode(z.to(model.device, torch.float32))).cpu()
+    with eval_mode(model):
+        images = torch.sigmoid(model.decode(z.to(model.device, torch.float32))).cpu()
     return images[0] if single else images
+
+
+def _check_range(name: str, value: float) -> float:
+    """A slider range or extent: a finite number > 0, else a :class:`ConfigError` naming it."""
+    if not np.isfinite(float(value)) or float(value) <= 0:
+        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}.")
+    return float(value)
+
+
+def _check_slider_value(what: str, value: float, span: float, control: str = "slider") -> float:
+    """A value set on a control: finite, else a :class:`ConfigError` naming the control and its range."""
+    value = float(value)
+    if not np.isfinite(value):
+        raise ConfigError(f"{what} must be a finite number (the {control} spans {-span:g} to {span:g}), got {value}.")
+    return value
+
+
+def _check_finite_code(name: str, vector: torch.Tensor) -> torch.Tensor:
+    if not torch.isfinite(vector).all():
+        raise ConfigError(f"{name} has NaN or infinite entries (at indices "
+                          f"{torch.nonzero(~torch.isfinite(vector)).flatten().tolist()[:10]}); pass a finite latent vector.")
+    return vector
 
 
 def _image_widget(png: bytes, height: int, width: int, css_class: str | None = None):
@@ -115,20 +147,17 @@ class _LiveDecoder:
         """Update widgets other than the decoded image; returns the seconds spent (default: none)."""
         return 0.0
 
-    @torch.no_grad()
     def _encode_test_image(self, index: int) -> torch.Tensor:
         """Posterior mean ``[D]`` (CPU) of image ``index`` of ``self.images``, encoded in eval mode
-        (BatchNorm must use its running statistics for a single image)."""
+        (BatchNorm must use its running statistics for a single image); the model keeps its own mode."""
         images = getattr(self, "images", None)
         if images is None:
             raise ValueError(f"{type(self).__name__} was built without images to encode: pass images=dataset.test.")
-        x = images.float_images(slice(index, index + 1)).to(self.model.device)
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        if isinstance(index, bool) or not float(index).is_integer() or not 0 <= index < len(images):
+            raise ConfigError(f"test image index {index!r} is out of range: {len(images)} images (0 to {len(images) - 1}).")
+        x = images.float_images(slice(int(index), int(index) + 1)).to(self.model.device)
+        with eval_mode(self.model):
             return self.model.encode(x)[0][0].float().cpu()
-        finally:
-            self.model.train(was_training)
 
     def decode_current(self) -> torch.Tensor:
         """Decode the current code: ``[C x H x W]`` pixel means."""
@@ -191,9 +220,9 @@ class LatentExplorer(_LiveDecoder):
         super().__init__()
         if model.conditional:
             raise ValueError("LatentExplorer needs a non-conditional model (a ConditionalVAE also needs a label to decode).")
-        self.model = model.eval()
+        self.model = model  # evaluated in eval mode on each update; its own mode is left alone
         d = model.latent_dim
-        k = min(k, d)
+        k = min(_check_count("k", k, 1), d)
         if kl_per_dim is None:
             self.dims: list[int] = list(range(k))
             self.kl = torch.full((d,), float("nan"))
@@ -203,8 +232,8 @@ class LatentExplorer(_LiveDecoder):
             self.kl = kl_per_dim.detach().float().cpu()
             self.dims = [int(i) for i in torch.argsort(self.kl, descending=True)[:k]]
         self.images = images
-        self.value_range = value_range
-        self.scale = scale
+        self.value_range = _check_range("value_range", value_range)
+        self.scale = _check_count("scale", scale, 1)
         self.z = torch.zeros(d)
 
     # -- logic (browser-free, unit-tested) -----------------------------------------------------
@@ -213,7 +242,11 @@ class LatentExplorer(_LiveDecoder):
 
     def set_dim(self, slider_index: int, value: float) -> torch.Tensor:
         """Set the latent coordinate behind slider ``slider_index`` and return the new decoded image ``[C x H x W]``."""
-        self.z[self.dims[slider_index]] = float(value)
+        if isinstance(slider_index, bool) or not float(slider_index).is_integer() or not 0 <= slider_index < len(self.dims):
+            raise ConfigError(f"slider_index {slider_index!r} is out of range: this explorer has {len(self.dims)} sliders "
+                              f"(0 to {len(self.dims) - 1}).")
+        dim = self.dims[int(slider_index)]
+        self.z[dim] = _check_slider_value(f"slider {int(slider_index)} (z[{dim}])", value, self.value_range)
         return self._refresh()
 
     def encode_image(self, index: int) -> torch.Tensor:
@@ -296,13 +329,11 @@ class LatentPad2D(_LiveDecoder):
         if model.latent_dim != 2 or model.conditional:
             raise ValueError(f"LatentPad2D needs a non-conditional model with a 2-D latent space; this one has latent_dim="
                              f"{model.latent_dim}{' and is conditional' if model.conditional else ''}. Use LatentExplorer instead.")
-        if extent <= 0 or n < 2:
-            raise ValueError(f"extent must be > 0 and n >= 2, got extent={extent}, n={n}.")
-        self.model = model.eval()
-        self.extent = float(extent)
-        self.n = int(n)
+        self.model = model  # evaluated in eval mode on each update; its own mode is left alone
+        self.extent = _check_range("extent", extent)
+        self.n = _check_count("n", n, 2)
         self.images = images
-        self.scale = scale
+        self.scale = _check_count("scale", scale, 1)
         self.z = torch.zeros(2)
         self.manifold = self.manifold_grid()  # uint8 [nH x nW x 3], drawn once
         self._pad_png: bytes | None = None
@@ -357,7 +388,8 @@ class LatentPad2D(_LiveDecoder):
 
     def set_point(self, z1: float, z2: float) -> torch.Tensor:
         """Move to the code ``(z1, z2)``; returns the decoded image ``[C x H x W]``."""
-        self.z = torch.tensor([float(z1), float(z2)])
+        z1, z2 = (_check_slider_value(name, v, self.extent, "pad") for name, v in (("z1", z1), ("z2", z2)))
+        self.z = torch.tensor([z1, z2])
         return self._refresh(sync_sliders=True)
 
     def click(self, x: float, y: float, width: float | None = None, height: float | None = None) -> torch.Tensor:
@@ -450,7 +482,7 @@ class LatentPad2D(_LiveDecoder):
         return box
 
     def _slider_moved(self, axis: int, value: float) -> torch.Tensor:
-        self.z[axis] = float(value)
+        self.z[axis] = _check_slider_value(f"z{axis + 1}", value, self.extent, "pad")
         return self._refresh()
 
     def static_preview(self):
@@ -503,12 +535,14 @@ class AttributeExplorer(_LiveDecoder):
             vec = torch.as_tensor(vec).detach().float().cpu().reshape(-1)
             if vec.shape != (d,):
                 raise ValueError(f"direction {name!r} must be a [D] = [{d}] latent vector, got {tuple(vec.shape)}.")
-            self.directions[name] = vec
+            self.directions[name] = _check_finite_code(f"direction {name!r}", vec)
         if base_z is not None and base_z.numel() != d:
             raise ValueError(f"base_z must be [D] = [{d}], got {tuple(base_z.shape)}.")
-        self.model = model.eval()
-        self.value_range = value_range
-        self.scale = scale
+        if base_z is not None:
+            _check_finite_code("base_z", torch.as_tensor(base_z).detach().float().cpu().reshape(-1))
+        self.model = model  # evaluated in eval mode on each update; its own mode is left alone
+        self.value_range = _check_range("value_range", value_range)
+        self.scale = _check_count("scale", scale, 1)
         self.images = images
         self._initial_base = torch.zeros(d) if base_z is None else base_z.detach().float().cpu().reshape(-1).clone()
         self.base_z = self._initial_base.clone()
@@ -534,7 +568,7 @@ class AttributeExplorer(_LiveDecoder):
         """Set the strength of direction ``name``; returns the decoded image ``[C x H x W]``."""
         if name not in self.directions:
             raise KeyError(f"No direction named {name!r}; known: {', '.join(self.directions)}.")
-        self.strengths[name] = float(value)
+        self.strengths[name] = _check_slider_value(f"the strength of {name!r}", value, self.value_range)
         return self._refresh()
 
     @torch.no_grad()

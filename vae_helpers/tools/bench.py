@@ -1,4 +1,4 @@
-"""Benchmarks that print markdown tables: ``python -m vae_helpers.bench {throughput,loglik} [--fast]``.
+"""Benchmarks that print markdown tables: ``python -m vae_helpers.tools.bench {throughput,loglik} [--fast]``.
 
 throughput
     The canonical tutorial loop (pytorch/examples ``vae/main.py``: torchvision ``MNIST`` with
@@ -30,11 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import describe_device, get_device, seed_everything
-from .data import ImageDataset, ImageSplit, load_dataset
-from .evaluation import evaluate, iwae_log_likelihood
-from .models import ConvVAE, MLPVAE
-from .training import TrainConfig, fit
+from ..config import describe_device, get_device, seed_everything
+from ..data import ImageDataset, ImageSplit, load_dataset
+from ..evaluation import evaluate, iwae_log_likelihood
+from ..models import ConvVAE, MLPVAE
+from ..training import TrainConfig, fit
 
 REFERENCE_WALL_SECONDS_10_EPOCHS = 72.0  # measured on this course's 2-core CPU machines
 REFERENCE_TEST_LOSS = 105.6
@@ -151,7 +151,7 @@ def _profile_ours(mnist: ImageDataset, device: torch.device, steps: int = 60, pr
     """Top operators of our training step (``fit``'s step, without its bookkeeping) by self CPU time."""
     from torch.profiler import ProfilerActivity, profile
 
-    from .training import _adam, _autocast_dtype, model_loss
+    from ..training import _adam, _autocast_dtype, model_loss
 
     seed_everything(1)
     model = MLPVAE().to(device)

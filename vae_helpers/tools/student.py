@@ -26,8 +26,8 @@ change it, and the generator is byte-for-byte deterministic.
 
 Commands::
 
-    python -m vae_helpers.student          # (re)write notebooks/student/ from every notebook with markers
-    python -m vae_helpers.student --check  # exit 1 if a committed student notebook differs (CI)
+    python -m vae_helpers.tools.student          # (re)write notebooks/student/ from every notebook with markers
+    python -m vae_helpers.tools.student --check  # exit 1 if a committed student notebook differs (CI)
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import nbformat
 
-from .config import REPO_ROOT
+from ..config import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 STUDENT_DIR = NOTEBOOK_DIR / "student"
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         for p in stale:
             print(f"STALE: {_show(p)} has no solution notebook with markers in notebooks/.", file=sys.stderr)
         if bad or stale:
-            print("Run `python -m vae_helpers.student` and commit notebooks/student/.", file=sys.stderr)
+            print("Run `python -m vae_helpers.tools.student` and commit notebooks/student/.", file=sys.stderr)
             return 1
         print(f"{len(expected)} student notebook(s) up to date: " + ", ".join(p.name for p in expected))
         return 0
