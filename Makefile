@@ -1,6 +1,6 @@
 # The two commands a newcomer types (see README.md):
 #   make course   # set up, then execute every notebook headless (full size)
-#   make test     # set up, then run the unit tests and every notebook under nbval in fast mode
+#   make test     # set up, then ruff, the unit tests and every notebook under nbval in fast mode
 # and, for people: make lab
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv data course test unit notebooks browser lab clean
+.PHONY: setup venv data course test lint format unit notebooks browser lab clean
 
 setup: venv data
 
@@ -62,7 +62,16 @@ notebooks: setup
 	  VAE_FAST=1 $(PY) -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --ignore=notebooks/student notebooks || exit $$?; \
 	done
 
-test: browser unit notebooks
+# Style kept by a machine: ruff's lint rules and its formatter (configured in pyproject.toml), on the package and tests.
+lint: venv
+	$(VENV)/bin/ruff check vae_helpers tests conftest.py
+	$(VENV)/bin/ruff format --check vae_helpers tests conftest.py
+
+format: venv
+	$(VENV)/bin/ruff check --fix vae_helpers tests conftest.py
+	$(VENV)/bin/ruff format vae_helpers tests conftest.py
+
+test: lint browser unit notebooks
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
 
     if in_ci():
         return
-    from vae_helpers.course import missing_requirements
+    from vae_helpers.tools.course import missing_requirements
 
     missing: dict = {}
     for item in items:

@@ -38,6 +38,12 @@ def fast_mode() -> bool:
     return os.environ.get("VAE_FAST", "0").strip().lower() in _TRUE
 
 
+def figure_dir() -> Path:
+    """``assets/figures`` for full runs; ``build/figures-fast`` in fast mode, so CI and tests never
+    overwrite the committed full-run figures with small-run ones."""
+    return ASSETS_DIR / "figures" if not fast_mode() else REPO_ROOT / "build" / "figures-fast"
+
+
 def in_ci() -> bool:
     """True under continuous integration (``CI=true``): missing data must fail, never skip."""
     return os.environ.get("CI", "").strip().lower() in _TRUE

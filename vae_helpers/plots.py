@@ -19,7 +19,7 @@ from scipy.stats import norm
 
 from matplotlib.ticker import MaxNLocator
 
-from .config import ASSETS_DIR, REPO_ROOT, fast_mode
+from .config import figure_dir
 from .errors import ConfigError
 from .models import BaseVAE, eval_mode
 
@@ -30,12 +30,6 @@ def set_style() -> None:
 
 
 set_style()
-
-
-def figure_dir() -> Path:
-    """``assets/figures`` for full runs; ``build/figures-fast`` in fast mode, so CI and tests never
-    overwrite the committed full-run figures with small-run ones."""
-    return ASSETS_DIR / "figures" if not fast_mode() else REPO_ROOT / "build" / "figures-fast"
 
 
 def save_figure(fig: plt.Figure, name: str, folder: Path | None = None) -> Path:

@@ -151,20 +151,18 @@ def _profile_ours(mnist: ImageDataset, device: torch.device, steps: int = 60, pr
     """Top operators of our training step (``fit``'s step, without its bookkeeping) by self CPU time."""
     from torch.profiler import ProfilerActivity, profile
 
-    from ..training import _adam, _autocast_dtype, model_loss
+    from ..training import autocast_dtype, make_objective, make_optimizer, train_step
 
     seed_everything(1)
     model = MLPVAE().to(device)
-    optimizer = _adam(model, 1e-3, device)
-    dtype = _autocast_dtype(TrainConfig(precision=precision), device, None)
+    optimizer = make_optimizer(model, 1e-3, device)
+    config = TrainConfig(precision=precision)
+    objective = make_objective(config, autocast_dtype=autocast_dtype(config, device, None))
     batches = mnist.train.to(device).batches(128, shuffle=True, generator=torch.Generator().manual_seed(1))
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
 
     def step(x: torch.Tensor, y: torch.Tensor) -> None:
-        terms = model_loss(model, x, y, autocast_dtype=dtype)
-        optimizer.zero_grad(set_to_none=True)
-        terms.loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, objective, x, y, beta=1.0)
 
     for _, (x, y) in zip(range(5), batches):  # warm-up: first calls allocate and pick kernels
         step(x, y)

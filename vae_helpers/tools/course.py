@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import REPO_ROOT, fast_mode, in_ci
+from ..config import REPO_ROOT, fast_mode, figure_dir, in_ci
 from ..data import load_dataset
 from ..errors import CorruptDataError, DataNotFoundError
 
@@ -126,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("No notebooks found in notebooks/" + (f" matching {args.names}." if args.names else "."))
         return 1
-    from ..plots import figure_dir  # here, not at the top: the data checks above (and conftest.py) need no plotting
 
     mode = "fast" if fast_mode() else "full"
     print(f"\nCourse run ({mode} mode); executed notebooks in {out_dir}, figures in {figure_dir()}")
