@@ -283,8 +283,13 @@ def _decode_face(path: Path, crop: int, size: int) -> np.ndarray:
         return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1).copy()
 
 
-def decode_faces(image_dir: Path, names: list[str], crop: int, size: int) -> torch.Tensor:
-    """Decode ``names`` in parallel into ``uint8 [N x 3 x size x size]``; every unreadable image is reported at once."""
+def decode_faces(image_dir: Path, names: list[str], crop: int, size: int) -> tuple[torch.Tensor | None, list[str]]:
+    """Decode ``names`` in parallel into ``uint8 [N x 3 x size x size]``.
+
+    Returns:
+        ``(images, broken)``: ``broken`` lists every image that cannot be decoded as ``"<name> (<reason>)"``; then
+        ``images`` is None.
+    """
 
     def one(name: str) -> np.ndarray | str:
         try:
@@ -297,15 +302,20 @@ def decode_faces(image_dir: Path, names: list[str], crop: int, size: int) -> tor
         decoded = list(pool.map(one, names))
     broken = [d for d in decoded if isinstance(d, str)]
     if broken:
-        shown = "\n  ".join(broken[:_SHOW]) + (f"\n  ... and {len(broken) - _SHOW:,} more" if len(broken) > _SHOW else "")
-        error = CorruptDataError(
-            f"{image_dir}: {len(broken):,} of {len(names):,} CelebA images cannot be decoded (damaged or truncated "
-            f"JPEGs):\n  {shown}\nHow to fix: extract img_align_celeba.zip again, or delete these files (only the "
-            "images present are used)."
-        )
-        error.files = [image_dir / b.split(" ", 1)[0] for b in broken]  # type: ignore[attr-defined]
-        raise error
-    return torch.from_numpy(np.stack(decoded)) if decoded else torch.zeros(0, 3, size, size, dtype=torch.uint8)
+        return None, broken
+    return (torch.from_numpy(np.stack(decoded)) if decoded else torch.zeros(0, 3, size, size, dtype=torch.uint8)), []
+
+
+def broken_images_error(image_dir: Path, broken: list[str], total: int) -> CorruptDataError:
+    """The :class:`CorruptDataError` naming every undecodable image (its ``files`` attribute holds all the paths)."""
+    shown = "\n  ".join(broken[:_SHOW]) + (f"\n  ... and {len(broken) - _SHOW:,} more" if len(broken) > _SHOW else "")
+    error = CorruptDataError(
+        f"{image_dir}: {len(broken):,} of {total:,} CelebA images cannot be decoded (damaged or truncated JPEGs):\n"
+        f"  {shown}\nHow to fix: extract img_align_celeba.zip again, or delete these files (only the images present "
+        "are used)."
+    )
+    error.files = [image_dir / b.split(" ", 1)[0] for b in broken]  # type: ignore[attr-defined]
+    return error
 
 
 def cache_path(cache_dir: Path, image_dir: Path, names: list[str], crop: int, size: int) -> Path:
@@ -360,8 +370,11 @@ def _read_cache(path: Path, image_dir: Path, names: list[str], size: int) -> tor
 
 
 def _celeba_split(folder: Path, names: list[str], attrs: np.ndarray, index: dict[str, int], crop: int, size: int,
-                  cache_dir: Path | None) -> ImageSplit:
-    """Decode (or load from cache) one partition's images; ``cache_dir=None`` decodes without a cache."""
+                  cache_dir: Path | None) -> ImageSplit | list[str]:
+    """Decode (or load from cache) one partition's images; ``cache_dir=None`` decodes without a cache.
+
+    Returns the split, or the list of images that cannot be decoded (see :func:`decode_faces`).
+    """
     labels = (torch.from_numpy(np.stack([attrs[index[n]] for n in names]).astype(np.int64)) if names
               else torch.zeros(0, attrs.shape[1] if attrs.ndim == 2 else 40, dtype=torch.int64))
     image_dir = celeba_image_dir(folder)
@@ -372,7 +385,9 @@ def _celeba_split(folder: Path, names: list[str], attrs: np.ndarray, index: dict
         cached = _read_cache(path, image_dir, names, size)
         if cached is not None:
             return ImageSplit(cached, labels)
-    images = decode_faces(image_dir, names, crop, size)
+    images, broken = decode_faces(image_dir, names, crop, size)
+    if broken:
+        return broken
     if path is not None:
         entry = {"format": _CACHE_FORMAT, "source": str(Path(image_dir).resolve()), "names": list(names), "images": images}
         try:
@@ -439,10 +454,11 @@ def load_celeba(root: Path | None = None, size: int = 64, crop: int = 148, max_p
     index = {n: i for i, n in enumerate(filenames)}
     if cache_dir is None:
         cache_dir = repo_paths()[1] / "cache"
-    splits = [
-        _celeba_split(folder, by_split[p][:max_per_split] if max_per_split else by_split[p], attrs, index, crop, size, cache_dir)
-        for p in (0, 1, 2)
-    ]
+    selected = [by_split[p][:max_per_split] if max_per_split else by_split[p] for p in (0, 1, 2)]
+    splits = [_celeba_split(folder, names, attrs, index, crop, size, cache_dir) for names in selected]
+    broken = [name for split in splits if isinstance(split, list) for name in split]
+    if broken:  # every damaged image of every split, in one message
+        raise broken_images_error(celeba_image_dir(folder), broken, sum(map(len, selected)))
     note = f"{len(kept):,} of {len(filenames):,} CelebA images present" + (
         f"; at most {max_per_split} per split decoded" if max_per_split else ""
     )
