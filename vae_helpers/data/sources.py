@@ -243,6 +243,8 @@ def load_dataset(name: str, **celeba_kwargs) -> ImageDataset:
     from .celeba import load_celeba  # celeba.py uses this module's search chain, so it is imported here
 
     key = canonical_name(name)
-    roots = "|".join(str(r) for _, r in search_roots())
+    with warnings.catch_warnings():  # the search itself reports a bad VAE_DATA_DIR; warn once, not twice
+        warnings.simplefilter("ignore", DataSourceWarning)
+        roots = "|".join(str(r) for _, r in search_roots())
     cache_key = (key, repr(sorted(celeba_kwargs.items())), roots)
     return DATASETS.get_or_load(cache_key, lambda: load_celeba(**celeba_kwargs) if key == "celeba" else load_idx_dataset(key))
