@@ -33,7 +33,9 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "vae_data_problem(message): the notebook's data is missing or corrupt (fails it)")
+    config.addinivalue_line(
+        "markers", "vae_data_problem(message): the notebook's data is missing or corrupt (fails it)"
+    )
 
 
 def _data_problems(notebook) -> list[str]:
@@ -65,7 +67,11 @@ def pytest_collection_modifyitems(config, items):
         if problems[path]:
             text = "\n".join(problems[path])
             if in_ci():
-                item.add_marker(pytest.mark.vae_data_problem(f"CI=true and the data this notebook needs is missing or corrupt:\n{text}"))
+                item.add_marker(
+                    pytest.mark.vae_data_problem(
+                        f"CI=true and the data this notebook needs is missing or corrupt:\n{text}"
+                    )
+                )
             else:
                 item.add_marker(pytest.mark.skip(reason="needs data that is missing or corrupt here:\n" + text))
 

@@ -13,8 +13,15 @@ import torch
 matplotlib.use("Agg")
 
 from _modes import ModeGuard, mixed_mode
-from vae_helpers.attributes import (AttributeDirection, apply_direction, as_vectors, attribute_directions, decode_edits,
-                                    plot_attribute_grid)
+
+from vae_helpers.attributes import (
+    AttributeDirection,
+    apply_direction,
+    as_vectors,
+    attribute_directions,
+    decode_edits,
+    plot_attribute_grid,
+)
 from vae_helpers.data import IncompleteCelebAWarning, load_celeba
 from vae_helpers.models import ConvVAE64
 
@@ -179,8 +186,9 @@ def test_real_celeba_counts_match_the_attribute_table(celeba_small):
 
 def test_real_celeba_pixel_directions_show_the_attribute(celeba_small):
     split = celeba_small.train
-    dirs = attribute_directions(split.float_images().flatten(1), split.labels, celeba_small.attribute_names,
-                                which=["Blond_Hair", "Eyeglasses"])
+    dirs = attribute_directions(
+        split.float_images().flatten(1), split.labels, celeba_small.attribute_names, which=["Blond_Hair", "Eyeglasses"]
+    )
     blond = dirs["Blond_Hair"].vector.view(3, 64, 64)
     glasses = dirs["Eyeglasses"].vector.view(3, 64, 64)
     # Blond hair is brighter than the average hair at the top of the crop, and more red than blue (yellowish).

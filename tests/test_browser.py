@@ -55,15 +55,23 @@ KEY_PRESSES = 8  # timed keyboard updates
 # VAE_BROWSER_NODELAY=1 turns off Nagle's algorithm on the server's kernel websockets (jupyter_server never calls
 # tornado's set_nodelay): small widget messages then stop waiting ~40 ms for the browser's delayed TCP ACK.
 NODELAY = os.environ.get("VAE_BROWSER_NODELAY", "") == "1"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def _chromium() -> str:
     path = shutil.which("chromium")
     if path is None:
-        reason = ("Debian's chromium is not installed (needed by the browser test): run `make browser` "
-                  "or `apt-get install chromium`.")
+        reason = (
+            "Debian's chromium is not installed (needed by the browser test): run `make browser` "
+            "or `apt-get install chromium`."
+        )
         if in_ci():
             pytest.fail("CI=true and " + reason)
         pytest.skip(reason)
@@ -129,10 +137,19 @@ class JupyterLab:
         notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         # A fresh user data dir too: a person's own "python3" kernelspec must not replace the project's
         # environment; the widget extensions are still found in the venv's share/jupyter.
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".config"), JUPYTER_RUNTIME_DIR=str(self.runtime),
-                   JUPYTER_DATA_DIR=str(root / ".data"), JUPYTER_PLATFORM_DIRS="0",
-                   JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
-                   IPYTHONDIR=str(root / ".ipython"), OMP_WAIT_POLICY="PASSIVE", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            JUPYTER_CONFIG_DIR=str(root / ".config"),
+            JUPYTER_RUNTIME_DIR=str(self.runtime),
+            JUPYTER_DATA_DIR=str(root / ".data"),
+            JUPYTER_PLATFORM_DIRS="0",
+            JUPYTERLAB_SETTINGS_DIR=str(settings),
+            JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
+            IPYTHONDIR=str(root / ".ipython"),
+            OMP_WAIT_POLICY="PASSIVE",
+            MPLBACKEND="Agg",
+            PYTHONUNBUFFERED="1",
+        )
         if NODELAY:  # an experiment, off by default: the test measures the JupyterLab a student gets
             (root / ".config").mkdir()
             (root / ".config" / "jupyter_server_config.py").write_text(
@@ -141,32 +158,49 @@ class JupyterLab:
                 "async def open(self, *a, **k):\n"
                 "    self.set_nodelay(True)\n"
                 "    return await _open(self, *a, **k)\n"
-                "H.open = open\n")
+                "H.open = open\n"
+            )
         self.log_path = ARTIFACTS / "jupyterlab.log"
         self.log = open(self.log_path, "w")
-        command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
-                   "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
-                   "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-                   "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False"]
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            "--ServerApp.terminals_enabled=False",
+        ]
         if os.geteuid() == 0:  # CI runs as root; the server refuses to without this
             command.append("--allow-root")
         # own process group: teardown can signal the server and anything it spawned
-        self.process = subprocess.Popen(command, cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + SERVER_START_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.process.returncode}; log:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"JupyterLab exited with {self.process.returncode}; log:\n{self.log_path.read_text()[-3000:]}"
+                )
             try:
                 if _http(f"{self.url}/api/status?token={self.token}") == 200:
                     return
             except OSError:
                 pass
             time.sleep(0.3)
-        raise TimeoutError(f"JupyterLab did not answer within {SERVER_START_S} s; log:\n{self.log_path.read_text()[-3000:]}")
+        raise TimeoutError(
+            f"JupyterLab did not answer within {SERVER_START_S} s; log:\n{self.log_path.read_text()[-3000:]}"
+        )
 
     def stop(self) -> None:
         """Ask the server to shut down (it stops its kernels), then signal its process group if needed."""
@@ -239,8 +273,13 @@ def test_dragging_a_latent_slider_changes_the_image(lab):
     profile = lab.root.parent / "chromium-profile"  # fresh user-data dir, inside the test's tmp_path
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=_chromium(), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 900}, timeout=60_000)
+            str(profile),
+            executable_path=_chromium(),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 900},
+            timeout=60_000,
+        )
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(60_000)
@@ -253,8 +292,9 @@ def test_dragging_a_latent_slider_changes_the_image(lab):
             page.locator(".jp-Notebook .jp-CodeCell .cm-content").first.click()
             page.keyboard.press("Control+Enter")
             prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
-            page.wait_for_function("el => /\\[(\\*|\\d+)\\]/.test(el.textContent)", arg=prompt.element_handle(),
-                                   timeout=UPDATE_S * 1000)  # it was sent to the kernel
+            page.wait_for_function(
+                "el => /\\[(\\*|\\d+)\\]/.test(el.textContent)", arg=prompt.element_handle(), timeout=UPDATE_S * 1000
+            )  # it was sent to the kernel
             image = page.locator("img.vae-decoded-image").first
             image.wait_for(state="visible", timeout=CELL_OUTPUT_S * 1000)
             page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
@@ -291,13 +331,16 @@ def test_dragging_a_latent_slider_changes_the_image(lab):
 
             # Keyboard: PageUp/PageDown on the focused handle. The page records when each key went down and
             # when each new image reached the <img> (epoch ms: the kernel runs on this machine, same clock).
-            page.evaluate("""img => {
+            page.evaluate(
+                """img => {
                 window.__vaeKeyTimes = []; window.__vaeSrcTimes = [];
                 const now = () => performance.timeOrigin + performance.now();
                 document.addEventListener('keydown', () => window.__vaeKeyTimes.push(now()), true);
                 new MutationObserver(() => window.__vaeSrcTimes.push(now()))
                     .observe(img, {attributes: true, attributeFilter: ['src']});
-            }""", image.element_handle())
+            }""",
+                image.element_handle(),
+            )
             handle.focus()
             for i in range(KEY_PRESSES):
                 page.keyboard.press("PageDown" if i % 2 else "PageUp")  # back and forth: always a new value
@@ -348,12 +391,14 @@ def test_dragging_a_latent_slider_changes_the_image(lab):
     decode_to_display = [shown - start for shown, start in zip(src_times, kernel_start_ms)]
     key_to_display = [shown - key for shown, key in zip(src_times, key_times)]
     report = {
-        "changed_pixel_fraction_after_drag": round(changed, 4), "readout": [readout_before, readout_after],
+        "changed_pixel_fraction_after_drag": round(changed, 4),
+        "readout": [readout_before, readout_after],
         "changed_pixel_fraction_after_pad_click": round(pad_changed, 4),
         "kernel_update_ms": _summary([ms for _, ms in kernel_log]),
         "decode_to_display_ms": _summary(decode_to_display),
         "keypress_to_display_ms": _summary(key_to_display),
-        "browser_part_s": round(runtime, 1), "server_websocket_nodelay": NODELAY,
+        "browser_part_s": round(runtime, 1),
+        "server_websocket_nodelay": NODELAY,
     }
     (ARTIFACTS / "latency.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report))

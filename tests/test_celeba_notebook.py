@@ -25,7 +25,9 @@ MUST_NAME = (
     "VAE_DATA_DIR",
     "repo's data/",
     "../shared/data",
-    "#1920", "#3708", "#8501",
+    "#1920",
+    "#3708",
+    "#8501",
     "non-commercial research",
 )
 
@@ -49,8 +51,11 @@ def test_instructions_name_source_mirror_layout_places_and_licence(monkeypatch, 
     for needle in MUST_NAME:
         assert needle in text, needle
     # The places are listed in the order they are searched, with the real paths.
-    assert text.index(str(tmp_path / "env" / "celeba")) < text.index(str(tmp_path / "repo_data" / "celeba")) \
+    assert (
+        text.index(str(tmp_path / "env" / "celeba"))
+        < text.index(str(tmp_path / "repo_data" / "celeba"))
         < text.index(str(tmp_path / "shared" / "data" / "celeba"))
+    )
 
 
 def test_instructions_mention_the_variable_when_it_is_not_set(monkeypatch, tmp_path):
@@ -97,16 +102,21 @@ def test_notebook_metadata_and_fast_mode_size():
 def test_no_celeba_images_or_weights_are_tracked():
     import subprocess
 
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert not [p for p in tracked if p.endswith(".jpg") or "img_align_celeba" in p]
-    assert not [p for p in tracked if p.endswith((".pt", ".pth", ".safetensors")) and ("celeba" in p.lower() or "08_" in p)]
+    assert not [
+        p for p in tracked if p.endswith((".pt", ".pth", ".safetensors")) and ("celeba" in p.lower() or "08_" in p)
+    ]
 
 
 def test_kaggle_csv_is_converted_to_the_official_txt_format(tmp_path):
     names = [f"Attr_{i}" for i in range(40)]
     rows = [(f"00000{i + 1}.jpg", [1 if (i + j) % 3 == 0 else -1 for j in range(40)]) for i in range(3)]
     (tmp_path / "list_attr_celeba.csv").write_text(
-        "image_id," + ",".join(names) + "\n" + "".join(f"{n}," + ",".join(map(str, v)) + "\n" for n, v in rows))
+        "image_id," + ",".join(names) + "\n" + "".join(f"{n}," + ",".join(map(str, v)) + "\n" for n, v in rows)
+    )
     (tmp_path / "list_eval_partition.csv").write_text("image_id,partition\n000001.jpg,0\n000002.jpg,1\n000003.jpg,2\n")
     celeba_txt_from_csv(tmp_path)
     filenames, attr_names, attrs, partition = read_celeba_annotations(tmp_path)
@@ -123,10 +133,16 @@ def test_converted_real_annotations_match_the_official_files(celeba_folder, tmp_
     filenames, names, attrs, partition = read_celeba_annotations(celeba_folder)
     k = 500
     (tmp_path / "list_attr_celeba.csv").write_text(
-        "image_id," + ",".join(names) + "\n"
-        + "".join(f"{f}," + ",".join("1" if a else "-1" for a in row) + "\n" for f, row in zip(filenames[:k], attrs[:k])))
+        "image_id,"
+        + ",".join(names)
+        + "\n"
+        + "".join(
+            f"{f}," + ",".join("1" if a else "-1" for a in row) + "\n" for f, row in zip(filenames[:k], attrs[:k])
+        )
+    )
     (tmp_path / "list_eval_partition.csv").write_text(
-        "image_id,partition\n" + "".join(f"{f},{partition[f]}\n" for f in filenames[:k]))
+        "image_id,partition\n" + "".join(f"{f},{partition[f]}\n" for f in filenames[:k])
+    )
     celeba_txt_from_csv(tmp_path)
     again = read_celeba_annotations(tmp_path)
     assert again[0] == filenames[:k] and again[1] == names and (again[2] == attrs[:k]).all()

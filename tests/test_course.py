@@ -39,7 +39,9 @@ def test_corrupt_dataset_is_reported_with_its_file_and_other_datasets_still_chec
     def load_dataset(name, **kwargs):
         checked.append(name)
         if name == "fashion-mnist":
-            raise CorruptDataError("/data/fashion/train-images-idx3-ubyte.gz: truncated (100 bytes, expected 26421880).")
+            raise CorruptDataError(
+                "/data/fashion/train-images-idx3-ubyte.gz: truncated (100 bytes, expected 26421880)."
+            )
         if name == "celeba":
             raise DataNotFoundError("CelebA not found; searched: /data/celeba")
         return object()

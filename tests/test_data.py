@@ -9,9 +9,19 @@ import pytest
 import torch
 
 from vae_helpers import data as data_mod
-from vae_helpers.data import (DATASET_NAMES, FASHION_MNIST_CLASSES, CorruptDataError, DataNotFoundError, ImageSplit,
-                              IncompleteCelebAWarning, celeba_present_by_split, load_celeba, load_dataset, read_celeba_annotations,
-                              read_idx)
+from vae_helpers.data import (
+    DATASET_NAMES,
+    FASHION_MNIST_CLASSES,
+    CorruptDataError,
+    DataNotFoundError,
+    ImageSplit,
+    IncompleteCelebAWarning,
+    celeba_present_by_split,
+    load_celeba,
+    load_dataset,
+    read_celeba_annotations,
+    read_idx,
+)
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -104,7 +114,15 @@ def test_missing_data_error_names_every_place_and_the_fix(monkeypatch, tmp_path)
     with pytest.raises(DataNotFoundError) as err:
         load_dataset("fashion-mnist")
     message = str(err.value)
-    for place in ("env", "repo_data", "shared", "debian", "torchvision", "train-images-idx3-ubyte", "apt-get install dataset-fashion-mnist"):
+    for place in (
+        "env",
+        "repo_data",
+        "shared",
+        "debian",
+        "torchvision",
+        "train-images-idx3-ubyte",
+        "apt-get install dataset-fashion-mnist",
+    ):
         assert place in message, place
     assert message.index("env") < message.index("repo_data") < message.index("shared") < message.index("debian")
 
@@ -183,7 +201,9 @@ def _tiny_celeba(tmp_path: Path, source: Path, present: int) -> Path:
     names, attr_names, attrs, partition = read_celeba_annotations(source)
     available = [n for n in sorted(p.name for p in (source / "img_align_celeba").glob("*.jpg"))][:8]
     rows = [f"{n} " + " ".join("1" if a else "-1" for a in attrs[names.index(n)]) for n in available]
-    (folder / "list_attr_celeba.txt").write_text(f"{len(rows)}\n" + " ".join(attr_names) + "\n" + "\n".join(rows) + "\n")
+    (folder / "list_attr_celeba.txt").write_text(
+        f"{len(rows)}\n" + " ".join(attr_names) + "\n" + "\n".join(rows) + "\n"
+    )
     (folder / "list_eval_partition.txt").write_text("\n".join(f"{n} {i % 3}" for i, n in enumerate(available)) + "\n")
     for n in available[:present]:
         shutil.copy(source / "img_align_celeba" / n, folder / "img_align_celeba" / n)

@@ -19,8 +19,17 @@ import torch
 from PIL import Image
 
 from vae_helpers.config import REPO_ROOT
-from vae_helpers.data import (CacheWarning, CorruptDataError, DataNotFoundError, IncompleteCelebAWarning, celeba,
-                              find_celeba_root, load_celeba, read_celeba_annotations, save_atomic)
+from vae_helpers.data import (
+    CacheWarning,
+    CorruptDataError,
+    DataNotFoundError,
+    IncompleteCelebAWarning,
+    celeba,
+    find_celeba_root,
+    load_celeba,
+    read_celeba_annotations,
+    save_atomic,
+)
 
 ATTRS = [f"Attr_{i}" for i in range(40)]
 

@@ -100,9 +100,22 @@ def test_collecting_a_notebook_with_corrupt_celeba_is_not_an_internal_error(tmp_
     (folder / "list_eval_partition.txt").write_text("000001.jpg 0\n")
     env = dict(os.environ, VAE_DATA_DIR=str(tmp_path), PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1", CI="")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval-lax", "-p", "no:cacheprovider",
-         "notebooks/08_celeba_faces.ipynb"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            "notebooks/08_celeba_faces.ipynb",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert "INTERNALERROR" not in result.stdout + result.stderr, result.stdout + result.stderr
     assert result.returncode == 0, result.stdout + result.stderr

@@ -15,8 +15,17 @@ import pytest
 import torch
 
 import vae_helpers.data as data_mod
-from vae_helpers.data import (DATASETS, CorruptDataError, DataNotFoundError, DataSourceWarning, ImageSplit,
-                              load_dataset, read_idx, search_roots, sources)
+from vae_helpers.data import (
+    DATASETS,
+    CorruptDataError,
+    DataNotFoundError,
+    DataSourceWarning,
+    ImageSplit,
+    load_dataset,
+    read_idx,
+    search_roots,
+    sources,
+)
 from vae_helpers.data.__main__ import main
 from vae_helpers.errors import ConfigError
 
@@ -25,11 +34,23 @@ STEMS = data_mod.IDX_FILES
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """An IDX file holding the uint8 ``array``."""
-    return b"\x00\x00\x08" + bytes([array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape) + array.tobytes()
+    return (
+        b"\x00\x00\x08"
+        + bytes([array.ndim])
+        + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+        + array.tobytes()
+    )
 
 
-def make_idx_folder(root: Path, folder: str = "MNIST", n_train: int = 20, n_test: int = 10, size: int = 28,
-                    seed: int = 0, **overrides: bytes) -> Path:
+def make_idx_folder(
+    root: Path,
+    folder: str = "MNIST",
+    n_train: int = 20,
+    n_test: int = 10,
+    size: int = 28,
+    seed: int = 0,
+    **overrides: bytes,
+) -> Path:
     """``root/<folder>/raw`` with the four IDX files of a tiny MNIST-style set; ``overrides`` replace file contents."""
     raw = root / folder / "raw"
     raw.mkdir(parents=True)
@@ -80,7 +101,9 @@ def test_images_of_the_wrong_size_are_rejected_with_expected_and_found(isolated)
 
 def test_label_count_different_from_image_count_is_rejected(isolated):
     raw = make_idx_folder(isolated, test_labels=idx_bytes(np.zeros(9, np.uint8)))
-    with pytest.raises(CorruptDataError, match=r"t10k-labels-idx1-ubyte: 9 labels but t10k-images-idx3-ubyte holds 10 images"):
+    with pytest.raises(
+        CorruptDataError, match=r"t10k-labels-idx1-ubyte: 9 labels but t10k-images-idx3-ubyte holds 10 images"
+    ):
         load_dataset("mnist")
     assert raw.is_dir()
 

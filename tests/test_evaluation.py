@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from vae_helpers.config import seed_everything
-from vae_helpers.data import ImageSplit
 from vae_helpers.evaluation import active_units, encode_split, evaluate, iwae_log_likelihood, kl_per_dimension
 from vae_helpers.losses import clamp_logvar
 from vae_helpers.models import AE, MLPVAE
@@ -87,10 +86,18 @@ def test_score_model_row_and_sweep_table(small_fashion):
     data = small_fashion.subset(train=256, val=64, test=200)
     rows = {}
     for d in (2, 3):
-        model, run = train_model(lambda: MLPVAE(hidden=(16,), latent_dim=d), data, TrainConfig(epochs=1, seed=4, progress=False),
-                                 device="cpu")
-        again, _ = train_model(lambda: MLPVAE(hidden=(16,), latent_dim=d), data, TrainConfig(epochs=1, seed=4, progress=False),
-                               device="cpu")
+        model, run = train_model(
+            lambda d=d: MLPVAE(hidden=(16,), latent_dim=d),
+            data,
+            TrainConfig(epochs=1, seed=4, progress=False),
+            device="cpu",
+        )
+        again, _ = train_model(
+            lambda d=d: MLPVAE(hidden=(16,), latent_dim=d),
+            data,
+            TrainConfig(epochs=1, seed=4, progress=False),
+            device="cpu",
+        )
         assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
         rows[d] = score_model(model, data.test, iwae_k=5, iwae_images=50)
         m = evaluate(model, data.test)

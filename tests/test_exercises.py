@@ -27,7 +27,7 @@ from vae_helpers import exercises as ex
 from vae_helpers.config import REPO_ROOT, seed_everything
 from vae_helpers.evaluation import evaluate
 from vae_helpers.losses import KLSchedule, bernoulli_nll, gaussian_nll, kl_per_dim, vae_loss
-from vae_helpers.models import AutoregressiveVAE, ConditionalVAE, MLPVAE
+from vae_helpers.models import MLPVAE, AutoregressiveVAE, ConditionalVAE
 from vae_helpers.tools import student
 from vae_helpers.training import TrainConfig, fit
 
@@ -43,9 +43,12 @@ def _cells(path: Path, tag: str) -> list[nbformat.NotebookNode]:
 def solution() -> dict:
     """The solution notebook's exercise cells, executed: the reference implementations the course ships."""
     namespace: dict = {}
-    exec("import math\nimport torch\nimport torch.nn.functional as F\n"
-         "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers.models import ConditionalVAE\n"
-         "from vae_helpers.exercises import decode_soft_label\n", namespace)
+    exec(
+        "import math\nimport torch\nimport torch.nn.functional as F\n"
+        "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers.models import ConditionalVAE\n"
+        "from vae_helpers.exercises import decode_soft_label\n",
+        namespace,
+    )
     for cell in _cells(SOLUTION, "exercise"):
         exec(cell.source, namespace)
     return namespace
@@ -59,7 +62,8 @@ def test_committed_student_notebook_is_the_generator_output():
     assert STUDENT in expected, "notebook 07 has solution markers, so the generator must produce its student version"
     assert STUDENT.is_file(), "run `python -m vae_helpers.tools.student` and commit notebooks/student/"
     assert STUDENT.read_text(encoding="utf-8") == expected[STUDENT], (
-        "notebooks/student/07_beta_vae_and_annealing.ipynb is out of date: run `python -m vae_helpers.tools.student`")
+        "notebooks/student/07_beta_vae_and_annealing.ipynb is out of date: run `python -m vae_helpers.tools.student`"
+    )
     assert student.main(["--check"]) == 0
 
 
@@ -96,18 +100,25 @@ def test_strip_code_keeps_signature_docstring_and_indentation():
         "    y = x + 1\n    return y\n    ### END SOLUTION\n\nprint(f)"
     )
     out = student.strip_code(source)
-    assert out == ('def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n'
-                   '    raise NotImplementedError("Hint: add one. \\"quoted\\".")\n\nprint(f)')
+    assert out == (
+        'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n'
+        '    raise NotImplementedError("Hint: add one. \\"quoted\\".")\n\nprint(f)'
+    )
     compile(out, "<student>", "exec")
     assert "x + 1" not in out
-    assert 'NotImplementedError("Hint: replace this line' in student.strip_code("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+    assert 'NotImplementedError("Hint: replace this line' in student.strip_code(
+        "### BEGIN SOLUTION\nx = 1\n### END SOLUTION"
+    )
 
 
-@pytest.mark.parametrize("source, message", [
-    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
-    ("x = 1\n### END SOLUTION\n", "without a matching"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "nested"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+        ("x = 1\n### END SOLUTION\n", "without a matching"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "nested"),
+    ],
+)
 def test_strip_code_rejects_unbalanced_markers(source, message):
     with pytest.raises(student.MarkerError, match=message):
         student.strip_code(source, "cell 3")
@@ -156,8 +167,12 @@ def test_student_notebook_has_no_solutions_and_no_outputs():
 
 def test_each_exercise_is_followed_by_its_check_cell():
     cells = nbformat.read(SOLUTION, as_version=4).cells
-    checks = {"beta_vae_loss": "check_beta_vae_loss", "linear_warmup": "check_linear_warmup",
-              "generate_class": "check_generate_class", "gaussian_nll": "check_gaussian_nll"}
+    checks = {
+        "beta_vae_loss": "check_beta_vae_loss",
+        "linear_warmup": "check_linear_warmup",
+        "generate_class": "check_generate_class",
+        "gaussian_nll": "check_gaussian_nll",
+    }
     for i, cell in enumerate(cells):
         if "exercise" in cell.metadata.get("tags", []):
             nxt = cells[i + 1]
@@ -203,9 +218,12 @@ def test_every_student_exercise_stops_its_check_with_not_implemented_error():
     NotImplementedError and the pointer to the cell to fill in: never with another error, never silently."""
     cells = nbformat.read(STUDENT, as_version=4).cells
     namespace: dict = {}
-    exec("import math\nimport torch\nimport torch.nn.functional as F\nfrom vae_helpers import exercises\n"
-         "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers.models import ConditionalVAE\n"
-         "from vae_helpers.exercises import decode_soft_label\n", namespace)
+    exec(
+        "import math\nimport torch\nimport torch.nn.functional as F\nfrom vae_helpers import exercises\n"
+        "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers.models import ConditionalVAE\n"
+        "from vae_helpers.exercises import decode_soft_label\n",
+        namespace,
+    )
     checked = 0
     for i, cell in enumerate(cells):
         if "exercise" not in cell.metadata.get("tags", []):
@@ -261,18 +279,45 @@ def _loss(recon_fn=_bce, kl_fn=_kl, combine=lambda r, k, b: r + b * k):
     def f(logits, x, mu, logvar, beta=1.0):
         r, k = recon_fn(logits, x), kl_fn(mu, logvar)
         return combine(r, k, beta), r, k
+
     return f
 
 
 WRONG_LOSSES = [
-    ("KL mean over dims", _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv - 1)).mean()), "missing a sum over latent dimensions"),
-    ("KL summed over batch", _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv - 1)).sum()), "summing over the batch"),
+    (
+        "KL mean over dims",
+        _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv - 1)).mean()),
+        "missing a sum over latent dimensions",
+    ),
+    (
+        "KL summed over batch",
+        _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv - 1)).sum()),
+        "summing over the batch",
+    ),
     ("KL sign", _loss(kl_fn=lambda m, lv: -_kl(m, lv)), "wrong sign"),
     ("KL without -1", _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv)).sum(1).mean()), "'- 1'"),
-    ("logvar as log sigma", _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + (2 * lv).exp() - 2 * lv - 1)).sum(1).mean()), "log(sigma^2)"),
-    ("recon mean over pixels", _loss(recon_fn=lambda lo, x: F.binary_cross_entropy_with_logits(lo, x)), "averaging the reconstruction term over pixels"),
-    ("double sigmoid", _loss(recon_fn=lambda lo, x: F.binary_cross_entropy(torch.sigmoid(torch.sigmoid(lo)), x, reduction="sum") / len(x)), "sigmoid twice"),
-    ("squared error", _loss(recon_fn=lambda lo, x: (torch.sigmoid(lo) - x).pow(2).flatten(1).sum(1).mean()), "squared error"),
+    (
+        "logvar as log sigma",
+        _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + (2 * lv).exp() - 2 * lv - 1)).sum(1).mean()),
+        "log(sigma^2)",
+    ),
+    (
+        "recon mean over pixels",
+        _loss(recon_fn=lambda lo, x: F.binary_cross_entropy_with_logits(lo, x)),
+        "averaging the reconstruction term over pixels",
+    ),
+    (
+        "double sigmoid",
+        _loss(
+            recon_fn=lambda lo, x: F.binary_cross_entropy(torch.sigmoid(torch.sigmoid(lo)), x, reduction="sum") / len(x)
+        ),
+        "sigmoid twice",
+    ),
+    (
+        "squared error",
+        _loss(recon_fn=lambda lo, x: (torch.sigmoid(lo) - x).pow(2).flatten(1).sum(1).mean()),
+        "squared error",
+    ),
     ("beta on recon", _loss(combine=lambda r, k, b: b * r + k), "beta on the reconstruction"),
     ("beta ignored", _loss(combine=lambda r, k, b: r + k), "does not change with beta"),
     ("ELBO not loss", _loss(combine=lambda r, k, b: -(r + b * k)), "return the ELBO"),
@@ -304,6 +349,7 @@ def test_linear_warmup_check_teaches(name, fn, message):
 def _cyc(position):
     def f(step, total, n_cycles=4, ratio=0.5, beta_max=1.0):
         return position(step, total / n_cycles, ratio, beta_max)
+
     return f
 
 
@@ -325,12 +371,31 @@ def test_cyclical_check_teaches(name, fn, message):
 WRONG_FREE_BITS = [
     ("per example", lambda mu, lv, lam: kl_per_dim(mu, lv).clamp(min=lam).sum(1).mean(), "batch-averaged"),
     ("floor on the total", lambda mu, lv, lam: kl_per_dim(mu, lv).sum(1).mean().clamp(min=lam), "per latent dimension"),
-    ("min instead of max", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).clamp(max=lam).sum() if lam else kl_per_dim(mu, lv).mean(0).sum(), "clamp(min=...)"),
-    ("subtracts the floor", lambda mu, lv, lam: (kl_per_dim(mu, lv).mean(0) - lam).clamp(min=0).sum(), "Do not subtract"),
+    (
+        "min instead of max",
+        lambda mu, lv, lam: (
+            kl_per_dim(mu, lv).mean(0).clamp(max=lam).sum() if lam else kl_per_dim(mu, lv).mean(0).sum()
+        ),
+        "clamp(min=...)",
+    ),
+    (
+        "subtracts the floor",
+        lambda mu, lv, lam: (kl_per_dim(mu, lv).mean(0) - lam).clamp(min=0).sum(),
+        "Do not subtract",
+    ),
     ("no sum", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).clamp(min=lam), "single number"),
-    ("detached", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).clamp(min=lam).sum().detach(), "return a tensor connected"),
-    ("floor by masking, wrong gradient", lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).sum()
-     + (lam - kl_per_dim(mu, lv).mean(0)).clamp(min=0).detach().sum(), "no* gradient"),
+    (
+        "detached",
+        lambda mu, lv, lam: kl_per_dim(mu, lv).mean(0).clamp(min=lam).sum().detach(),
+        "return a tensor connected",
+    ),
+    (
+        "floor by masking, wrong gradient",
+        lambda mu, lv, lam: (
+            kl_per_dim(mu, lv).mean(0).sum() + (lam - kl_per_dim(mu, lv).mean(0)).clamp(min=0).detach().sum()
+        ),
+        "no* gradient",
+    ),
 ]
 
 
@@ -341,10 +406,24 @@ def test_free_bits_check_teaches(name, fn, message):
 
 
 WRONG_GENERATE = [
-    ("logits", lambda m, label, n, generator=None: m.decode(torch.randn(n, m.latent_dim, generator=generator), torch.full((n,), label)), "logits"),
-    ("wrong label", lambda m, label, n, generator=None: m.sample(n, y=torch.full((n,), label + 1), generator=generator), "decoded with label 4"),
+    (
+        "logits",
+        lambda m, label, n, generator=None: m.decode(
+            torch.randn(n, m.latent_dim, generator=generator), torch.full((n,), label)
+        ),
+        "logits",
+    ),
+    (
+        "wrong label",
+        lambda m, label, n, generator=None: m.sample(n, y=torch.full((n,), label + 1), generator=generator),
+        "decoded with label 4",
+    ),
     ("ignores generator", lambda m, label, n, generator=None: m.sample(n, y=torch.full((n,), label)), "do not match"),
-    ("wrong shape", lambda m, label, n, generator=None: m.sample(n, y=torch.full((n,), label), generator=generator)[0], "shape"),
+    (
+        "wrong shape",
+        lambda m, label, n, generator=None: m.sample(n, y=torch.full((n,), label), generator=generator)[0],
+        "shape",
+    ),
 ]
 
 
@@ -362,14 +441,20 @@ def _interp(t_fn, z_fn=lambda z, steps: z.reshape(1, -1).repeat(steps, 1), swap=
         eye = torch.eye(model.n_classes)
         with torch.no_grad():
             return torch.sigmoid(ex.decode_soft_label(model, z_fn(z, steps), (1 - t) * eye[a] + t * eye[b]))
+
     return f
 
 
 WRONG_INTERP = [
     ("swapped", _interp(lambda s: torch.linspace(0, 1, s), swap=True), "runs from class_b to class_a"),
     ("last row not b", _interp(lambda s: torch.arange(s) / s), "last row must be exactly class_b"),
-    ("z moves", _interp(lambda s: torch.linspace(0, 1, s), z_fn=lambda z, s: z.reshape(1, -1) * torch.linspace(1, 2, s)[:, None]),
-     "straight line between the two one-hot labels with z held"),
+    (
+        "z moves",
+        _interp(
+            lambda s: torch.linspace(0, 1, s), z_fn=lambda z, s: z.reshape(1, -1) * torch.linspace(1, 2, s)[:, None]
+        ),
+        "straight line between the two one-hot labels with z held",
+    ),
 ]
 
 
@@ -383,6 +468,7 @@ def _g(body):
     def f(logits, x, sigma=1.0):
         sq = (x - torch.sigmoid(logits)).pow(2).flatten(1)
         return body(sq, x[0].numel(), sigma, logits, x)
+
     return f
 
 
@@ -391,10 +477,26 @@ WRONG_GAUSSIAN = [
     ("no constant", _g(lambda sq, d, s, lo, x: sq.sum(1) / (2 * s**2)), "normalising constant"),
     ("no half", _g(lambda sq, d, s, lo, x: sq.sum(1) / s**2 + d * (math.log(s) + _C)), "1/2"),
     ("sigma not squared", _g(lambda sq, d, s, lo, x: sq.sum(1) / (2 * s) + d * (math.log(s) + _C)), "not sigma"),
-    ("mean over pixels", _g(lambda sq, d, s, lo, x: sq.mean(1) / (2 * s**2) + math.log(s) + _C), "averaging over pixels"),
-    ("logits as mean", _g(lambda sq, d, s, lo, x: (lo - x).pow(2).flatten(1).sum(1) / (2 * s**2) + d * (math.log(s) + _C)), "sigmoid(logits)"),
-    ("batch mean", _g(lambda sq, d, s, lo, x: (sq.sum(1) / (2 * s**2) + d * (math.log(s) + _C)).mean()), "one value per image"),
-    ("sigma hard-coded", _g(lambda sq, d, s, lo, x: sq.sum(1) / 0.5 + d * (math.log(0.5) + _C)), "use the `sigma` argument"),
+    (
+        "mean over pixels",
+        _g(lambda sq, d, s, lo, x: sq.mean(1) / (2 * s**2) + math.log(s) + _C),
+        "averaging over pixels",
+    ),
+    (
+        "logits as mean",
+        _g(lambda sq, d, s, lo, x: (lo - x).pow(2).flatten(1).sum(1) / (2 * s**2) + d * (math.log(s) + _C)),
+        "sigmoid(logits)",
+    ),
+    (
+        "batch mean",
+        _g(lambda sq, d, s, lo, x: (sq.sum(1) / (2 * s**2) + d * (math.log(s) + _C)).mean()),
+        "one value per image",
+    ),
+    (
+        "sigma hard-coded",
+        _g(lambda sq, d, s, lo, x: sq.sum(1) / 0.5 + d * (math.log(0.5) + _C)),
+        "use the `sigma` argument",
+    ),
 ]
 
 
@@ -404,9 +506,18 @@ def test_gaussian_nll_check_teaches(name, fn, message):
         ex.check_gaussian_nll(fn)
 
 
-@pytest.mark.parametrize("check", [ex.check_beta_vae_loss, ex.check_linear_warmup, ex.check_cyclical_schedule,
-                                   ex.check_free_bits_kl, ex.check_generate_class, ex.check_interpolate_classes,
-                                   ex.check_gaussian_nll])
+@pytest.mark.parametrize(
+    "check",
+    [
+        ex.check_beta_vae_loss,
+        ex.check_linear_warmup,
+        ex.check_cyclical_schedule,
+        ex.check_free_bits_kl,
+        ex.check_generate_class,
+        ex.check_interpolate_classes,
+        ex.check_gaussian_nll,
+    ],
+)
 def test_unimplemented_exercise_raises_not_implemented(check):
     def todo(*args, **kwargs):
         raise NotImplementedError("Hint: something")
@@ -448,8 +559,12 @@ def test_fit_beta_schedule_hook(small_fashion):
         return 0.25
 
     seed_everything(0)
-    run = fit(MLPVAE(hidden=(32,), latent_dim=2), data,
-              TrainConfig(epochs=2, batch_size=64, seed=0, progress=False, beta=schedule), device="cpu")
+    run = fit(
+        MLPVAE(hidden=(32,), latent_dim=2),
+        data,
+        TrainConfig(epochs=2, batch_size=64, seed=0, progress=False, beta=schedule),
+        device="cpu",
+    )
     assert seen == list(range(8)) and run.history["beta"] == [0.25, 0.25]
 
 
@@ -465,7 +580,9 @@ def test_autoregressive_decoder_sees_only_earlier_pixels():
     model = AutoregressiveVAE(image_shape=(1, 3, 4), hidden=(8,), latent_dim=2, made_hidden=7)
     x = torch.rand(1, 1, 3, 4)
     z = torch.randn(1, 2)
-    jac = torch.autograd.functional.jacobian(lambda v: model.decode_teacher_forced(z, v.view(1, 1, 3, 4)).flatten(), x.flatten())
+    jac = torch.autograd.functional.jacobian(
+        lambda v: model.decode_teacher_forced(z, v.view(1, 1, 3, 4)).flatten(), x.flatten()
+    )
     assert jac.shape == (12, 12)
     assert torch.all(jac.triu() == 0), "logit i must not depend on pixel j >= i"
     assert jac.tril(-1).abs().sum() > 0

@@ -3,13 +3,29 @@ import math
 import pytest
 import torch
 
-from vae_helpers.losses import (LOGVAR_MAX, LOGVAR_MIN, KLSchedule, bernoulli_nll, gaussian_log_density, gaussian_nll,
-                                kl_per_dim, reparameterize, standard_normal_log_density, vae_loss)
+from vae_helpers.losses import (
+    LOGVAR_MAX,
+    LOGVAR_MIN,
+    KLSchedule,
+    bernoulli_nll,
+    gaussian_log_density,
+    gaussian_nll,
+    kl_per_dim,
+    reparameterize,
+    standard_normal_log_density,
+    vae_loss,
+)
 
 
 @pytest.mark.parametrize(
     "mu, log_sigma, expected",
-    [(0.0, 0.0, 0.0), (2.0, 0.0, 2.0), (0.0, 1.0, 2.194528), (-2.0, 0.0, 2.0), (1.0, -1.0, 0.5 * (1 + math.exp(-2) + 2 - 1))],
+    [
+        (0.0, 0.0, 0.0),
+        (2.0, 0.0, 2.0),
+        (0.0, 1.0, 2.194528),
+        (-2.0, 0.0, 2.0),
+        (1.0, -1.0, 0.5 * (1 + math.exp(-2) + 2 - 1)),
+    ],
 )
 def test_analytic_kl_known_values(mu, log_sigma, expected):
     kl = kl_per_dim(torch.tensor([[mu]]), torch.tensor([[2 * log_sigma]]))
@@ -58,7 +74,9 @@ def test_log_densities_match_torch_distributions():
     z, mu, logvar = torch.randn(5, 3), torch.randn(5, 3), torch.randn(5, 3)
     ref = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
     assert torch.allclose(gaussian_log_density(z, mu, logvar), ref, atol=1e-5)
-    assert torch.allclose(standard_normal_log_density(z), torch.distributions.Normal(0, 1).log_prob(z).sum(-1), atol=1e-5)
+    assert torch.allclose(
+        standard_normal_log_density(z), torch.distributions.Normal(0, 1).log_prob(z).sum(-1), atol=1e-5
+    )
 
 
 def test_bernoulli_nll_sums_pixels_per_image():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vae_helpers.models import AE, MODEL_REGISTRY, ConditionalVAE, ConvVAE, ConvVAE64, MLPVAE, build_model
+from vae_helpers.models import AE, MLPVAE, MODEL_REGISTRY, ConditionalVAE, ConvVAE, ConvVAE64, build_model
 
 CASES = [
     (MLPVAE(), (1, 28, 28), 20),
@@ -13,7 +13,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("model, shape, latent", CASES, ids=lambda c: type(c).__name__ if isinstance(c, torch.nn.Module) else None)
+@pytest.mark.parametrize(
+    "model, shape, latent", CASES, ids=lambda c: type(c).__name__ if isinstance(c, torch.nn.Module) else None
+)
 def test_interface_shapes(model, shape, latent):
     n = 5
     x = torch.rand(n, *shape)

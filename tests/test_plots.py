@@ -10,7 +10,8 @@ import torch
 matplotlib.use("Agg")
 
 from _modes import ModeGuard, mixed_mode
-from vae_helpers.models import ConvVAE64, MLPVAE
+
+from vae_helpers.models import MLPVAE, ConvVAE64
 from vae_helpers.plots import plot_interpolation, plot_manifold, plot_traversal
 
 

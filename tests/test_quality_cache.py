@@ -9,15 +9,17 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from _modes import ModeGuard
+
 from vae_helpers import quality
 from vae_helpers.data import ImageSplit
 from vae_helpers.errors import CorruptDataError
 from vae_helpers.quality import FeatureClassifier, accuracy, features_and_probs, load_or_train_classifier
 
 ASSET = quality.ASSETS_DIR / "classifier_fashion-mnist.pt"
-NO_DATA = SimpleNamespace(name="fashion-mnist", class_names=[str(i) for i in range(10)])  # never trained on: load fails first
+NO_DATA = SimpleNamespace(
+    name="fashion-mnist", class_names=[str(i) for i in range(10)]
+)  # never trained on: load fails first
 
 
 def _digest(path) -> str:
@@ -36,8 +38,10 @@ def _damaged_copies(folder):
     cases["text"] = folder / "text.pt"
     cases["text"].write_text("not a checkpoint\n")
     cases["other model"] = folder / "other.pt"
-    torch.save({"state": torch.nn.Linear(3, 2).state_dict(), "n_classes": 10, "test_accuracy": 0.9, "epochs": 5},
-               cases["other model"])
+    torch.save(
+        {"state": torch.nn.Linear(3, 2).state_dict(), "n_classes": 10, "test_accuracy": 0.9, "epochs": 5},
+        cases["other model"],
+    )
     return cases
 
 

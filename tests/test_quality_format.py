@@ -4,8 +4,10 @@ from vae_helpers.quality import QualityScores, format_scores
 
 
 def test_format_scores_one_aligned_row_per_set():
-    scores = {"VAE": QualityScores(12.345, 0.9, 0.25, [0.1] * 10),
-              "a much longer name": QualityScores(100.0, 0.5, 1.5, [0.1] * 10)}
+    scores = {
+        "VAE": QualityScores(12.345, 0.9, 0.25, [0.1] * 10),
+        "a much longer name": QualityScores(100.0, 0.5, 1.5, [0.1] * 10),
+    }
     lines = format_scores(scores, first_column="image set").splitlines()
     assert len(lines) == 3 and lines[0].startswith("image set")
     assert len({len(line) for line in lines}) == 1  # aligned columns

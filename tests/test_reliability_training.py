@@ -18,7 +18,7 @@ from vae_helpers.config import get_device
 from vae_helpers.errors import CheckpointError, ConfigError, TrainingDivergedError
 from vae_helpers.evaluation import active_units, encode_split, evaluate, iwae_log_likelihood, kl_per_dimension
 from vae_helpers.losses import KLSchedule, LossTerms
-from vae_helpers.models import ConvVAE64, MLPVAE, MLPVAEConfig
+from vae_helpers.models import MLPVAE, ConvVAE64, MLPVAEConfig
 from vae_helpers.training import TrainConfig, fit
 
 QUIET = dict(progress=False)
@@ -138,7 +138,9 @@ def test_checkpoint_from_a_newer_version_is_refused_with_the_fix(tmp_path):
     payload = torch.load(path, weights_only=True)
     payload["format"] = CHECKPOINT_FORMAT + 1
     torch.save(payload, path)
-    with pytest.raises(CheckpointError, match=rf"format {CHECKPOINT_FORMAT + 1}.*reads format {CHECKPOINT_FORMAT}.*git pull"):
+    with pytest.raises(
+        CheckpointError, match=rf"format {CHECKPOINT_FORMAT + 1}.*reads format {CHECKPOINT_FORMAT}.*git pull"
+    ):
         load_checkpoint(path)
 
 
@@ -178,8 +180,9 @@ def test_interrupt_before_the_first_checkpoint_promises_none(tmp_path, tiny, cap
             raise KeyboardInterrupt
 
     path = tmp_path / "run.pt"
-    result = fit(Interrupt(hidden=(16,), latent_dim=2), tiny, TrainConfig(epochs=2, **QUIET), checkpoint=path,
-                 device="cpu")
+    result = fit(
+        Interrupt(hidden=(16,), latent_dim=2), tiny, TrainConfig(epochs=2, **QUIET), checkpoint=path, device="cpu"
+    )
     out = capsys.readouterr().out
     assert result.stopped == "interrupted" and not path.exists()
     assert "no checkpoint was written yet" in out and "resume=True" not in out
@@ -188,25 +191,45 @@ def test_interrupt_before_the_first_checkpoint_promises_none(tmp_path, tiny, cap
 # ---------------------------------------------------------------------------------------------
 # Settings validated where they are made
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("field, value", [("batch_size", 0), ("batch_size", 12.5), ("epochs", 0), ("epochs", -3),
-                                          ("lr", 0.0), ("lr", math.nan), ("sigma", -1.0), ("free_bits", -0.1),
-                                          ("patience", 0), ("likelihood", "poisson"), ("precision", "fp16")])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("batch_size", 0),
+        ("batch_size", 12.5),
+        ("epochs", 0),
+        ("epochs", -3),
+        ("lr", 0.0),
+        ("lr", math.nan),
+        ("sigma", -1.0),
+        ("free_bits", -0.1),
+        ("patience", 0),
+        ("likelihood", "poisson"),
+        ("precision", "fp16"),
+    ],
+)
 def test_invalid_train_config_names_the_setting(field, value):
     with pytest.raises(ConfigError, match=field if field != "precision" else "precision"):
         TrainConfig(**{field: value})
 
 
-@pytest.mark.parametrize("kwargs, setting", [(dict(kind="cyclical", n_cycles=0), "n_cycles"),
-                                             (dict(kind="cyclical", ratio=0.0), "ratio"),
-                                             (dict(kind="cyclical", ratio=1.5), "ratio"),
-                                             (dict(kind="linear", warmup_steps=0), "warmup_steps"),
-                                             (dict(beta_max=-1.0), "beta_max")])
+@pytest.mark.parametrize(
+    "kwargs, setting",
+    [
+        (dict(kind="cyclical", n_cycles=0), "n_cycles"),
+        (dict(kind="cyclical", ratio=0.0), "ratio"),
+        (dict(kind="cyclical", ratio=1.5), "ratio"),
+        (dict(kind="linear", warmup_steps=0), "warmup_steps"),
+        (dict(beta_max=-1.0), "beta_max"),
+    ],
+)
 def test_invalid_kl_schedule_names_the_setting(kwargs, setting):
     with pytest.raises(ConfigError, match=setting):
         KLSchedule(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, setting", [(dict(k=0), "k="), (dict(chunk=0), "chunk="), (dict(batch_size=0), "batch_size=")])
+@pytest.mark.parametrize(
+    "kwargs, setting", [(dict(k=0), "k="), (dict(chunk=0), "chunk="), (dict(batch_size=0), "batch_size=")]
+)
 def test_invalid_iwae_settings_are_named(tiny, kwargs, setting):
     with pytest.raises(ConfigError, match=setting):
         iwae_log_likelihood(_small(), tiny.test, **kwargs)

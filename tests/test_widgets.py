@@ -9,14 +9,13 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+from _modes import ModeGuard, mixed_mode
 from PIL import Image
 
-from _modes import ModeGuard, mixed_mode
 from vae_helpers.data import ImageSplit
 from vae_helpers.errors import ConfigError
-from vae_helpers.models import ConvVAE64, MLPVAE, eval_mode
-from vae_helpers.widgets import (AttributeExplorer, LatentExplorer, LatentPad2D, decode_pixels,
-                                 measure_latency, to_png)
+from vae_helpers.models import MLPVAE, ConvVAE64, eval_mode
+from vae_helpers.widgets import AttributeExplorer, LatentExplorer, LatentPad2D, decode_pixels, measure_latency, to_png
 
 matplotlib.use("Agg")
 
@@ -121,7 +120,7 @@ def test_pad_manifold_cells_are_decodes_of_their_centres():
     pad = _pad(extent=2.0, n=4)
     c = pad.cell_centres()
     row, col = 1, 2  # row 1 from the top has z2 = c[4 - 1 - 1]
-    cell = pad.manifold[row * 28:(row + 1) * 28, col * 28:(col + 1) * 28, 0]
+    cell = pad.manifold[row * 28 : (row + 1) * 28, col * 28 : (col + 1) * 28, 0]
     expected = (_decode(pad.model, torch.tensor([c[col], c[2]], dtype=torch.float32))[0].numpy() * 255).round()
     np.testing.assert_array_equal(cell, expected.astype(np.uint8))
     # the cell centre pixel maps back to the centre code
@@ -142,12 +141,22 @@ def test_pad_click_and_sliders_decode_the_picked_code():
     # an ipyevents click in the image's own pixels (dataX/dataY) moves there
     h, w = pad.manifold.shape[:2]
     image = pad.handle_pad_event({"type": "click", "dataX": w * 0.75, "dataY": h * 0.25})
-    assert pad.z.tolist() == pytest.approx([1.5, 1.5]) and torch.allclose(image, _decode(pad.model, torch.tensor([1.5, 1.5])))
+    assert pad.z.tolist() == pytest.approx([1.5, 1.5]) and torch.allclose(
+        image, _decode(pad.model, torch.tensor([1.5, 1.5]))
+    )
     # a move without the left button does nothing; a drag (buttons=1) moves; relative coordinates are scaled
     assert pad.handle_pad_event({"type": "mousemove", "buttons": 0, "dataX": 0, "dataY": 0}) is None
     assert pad.z.tolist() == pytest.approx([1.5, 1.5])
-    pad.handle_pad_event({"type": "mousemove", "buttons": 1, "relativeX": 0, "relativeY": 200,
-                          "boundingRectWidth": 200, "boundingRectHeight": 200})
+    pad.handle_pad_event(
+        {
+            "type": "mousemove",
+            "buttons": 1,
+            "relativeX": 0,
+            "relativeY": 200,
+            "boundingRectWidth": 200,
+            "boundingRectHeight": 200,
+        }
+    )
     assert pad.z.tolist() == pytest.approx([-3.0, -3.0])
     # a slider moves one coordinate only
     pad._widgets["sliders"][1].value = 0.5
@@ -301,8 +310,9 @@ def test_widget_arguments_are_checked_with_clear_messages():
             LatentExplorer(model, **kwargs)
     with pytest.raises(ConfigError, match=r"scale must be an integer >= 1, got 0"):
         LatentExplorer(model, scale=0)
-    explorer = LatentExplorer(model, k=2, images=ImageSplit(torch.zeros(3, 1, 28, 28, dtype=torch.uint8),
-                                                            torch.zeros(3, dtype=torch.int64)))
+    explorer = LatentExplorer(
+        model, k=2, images=ImageSplit(torch.zeros(3, 1, 28, 28, dtype=torch.uint8), torch.zeros(3, dtype=torch.int64))
+    )
     with pytest.raises(ConfigError, match=r"slider_index 2 is out of range: this explorer has 2 sliders \(0 to 1\)"):
         explorer.set_dim(2, 1.0)
     with pytest.raises(ConfigError, match=r"test image index 3 is out of range: 3 images \(0 to 2\)"):

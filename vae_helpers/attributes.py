@@ -15,8 +15,8 @@ codes from :func:`vae_helpers.evaluation.encode_split`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import torch
 
@@ -64,8 +64,13 @@ def _binary(attributes: torch.Tensor) -> torch.Tensor:
     return attributes > 0
 
 
-def attribute_directions(codes: torch.Tensor, attributes: torch.Tensor, attribute_names: Sequence[str],
-                         which: Sequence[str] | None = None, min_count: int = 1) -> dict[str, AttributeDirection]:
+def attribute_directions(
+    codes: torch.Tensor,
+    attributes: torch.Tensor,
+    attribute_names: Sequence[str],
+    which: Sequence[str] | None = None,
+    min_count: int = 1,
+) -> dict[str, AttributeDirection]:
     """Attribute vectors (mean code with minus mean code without) for each attribute in ``which``.
 
     Args:
@@ -84,13 +89,17 @@ def attribute_directions(codes: torch.Tensor, attributes: torch.Tensor, attribut
         raise ValueError(f"codes must be [N x D], got shape {tuple(codes.shape)}")
     bad_rows = torch.nonzero(~torch.isfinite(codes).all(1)).flatten()
     if len(bad_rows):
-        raise ValueError(f"codes have {int((~torch.isfinite(codes)).sum())} NaN or infinite entries (rows "
-                         f"{bad_rows[:10].tolist()}); a mean over them is NaN. Encode with a model that trained "
-                         f"without diverging.")
+        raise ValueError(
+            f"codes have {int((~torch.isfinite(codes)).sum())} NaN or infinite entries (rows "
+            f"{bad_rows[:10].tolist()}); a mean over them is NaN. Encode with a model that trained "
+            f"without diverging."
+        )
     has = _binary(attributes).cpu()
     if has.dim() != 2 or has.shape[0] != codes.shape[0] or has.shape[1] != len(attribute_names):
-        raise ValueError(f"attributes must be [N x A] = [{codes.shape[0]} x {len(attribute_names)}] to match the codes "
-                         f"and names, got shape {tuple(has.shape)}")
+        raise ValueError(
+            f"attributes must be [N x A] = [{codes.shape[0]} x {len(attribute_names)}] to match the codes "
+            f"and names, got shape {tuple(has.shape)}"
+        )
     names = list(attribute_names)
     result: dict[str, AttributeDirection] = {}
     for name in which if which is not None else names:
@@ -99,8 +108,10 @@ def attribute_directions(codes: torch.Tensor, attributes: torch.Tensor, attribut
         mask = has[:, names.index(name)]
         n_with, n_without = int(mask.sum()), int((~mask).sum())
         if min(n_with, n_without) < max(1, min_count):
-            raise ValueError(f"Attribute {name!r}: {n_with} images with it and {n_without} without; need at least "
-                             f"{max(1, min_count)} on each side. Use more images (full mode) or another attribute.")
+            raise ValueError(
+                f"Attribute {name!r}: {n_with} images with it and {n_without} without; need at least "
+                f"{max(1, min_count)} on each side. Use more images (full mode) or another attribute."
+            )
         mean_with, mean_without = codes[mask].mean(0), codes[~mask].mean(0)
         result[name] = AttributeDirection(name, mean_with - mean_without, mean_with, mean_without, n_with, n_without)
     return result
@@ -125,8 +136,9 @@ def apply_direction(z: torch.Tensor, direction: torch.Tensor, strengths: Sequenc
     alpha = torch.as_tensor([float(a) for a in strengths], dtype=z.dtype, device=z.device)  # [S]
     if not len(alpha) or not torch.isfinite(alpha).all():
         bad = [a for a in alpha.tolist() if not torch.isfinite(torch.tensor(a))]
-        raise ConfigError(f"strengths must be one or more finite numbers, got {bad[0] if bad else 'none'} in "
-                          f"{alpha.tolist()}.")
+        raise ConfigError(
+            f"strengths must be one or more finite numbers, got {bad[0] if bad else 'none'} in {alpha.tolist()}."
+        )
     return z.unsqueeze(1) + alpha.view(1, -1, 1) * direction.view(1, 1, -1)
 
 
@@ -145,8 +157,13 @@ def as_vectors(directions: Mapping[str, AttributeDirection]) -> dict[str, torch.
     return {name: d.vector for name, d in directions.items()}
 
 
-def plot_attribute_grid(model: BaseVAE, z: torch.Tensor, directions: Mapping[str, AttributeDirection],
-                        strengths: Sequence[float], title: str = "Attribute vectors added at several strengths"):
+def plot_attribute_grid(
+    model: BaseVAE,
+    z: torch.Tensor,
+    directions: Mapping[str, AttributeDirection],
+    strengths: Sequence[float],
+    title: str = "Attribute vectors added at several strengths",
+):
     """One panel per attribute: rows are faces, columns are strengths alpha (``z + alpha * v``).
 
     Args:
@@ -169,7 +186,7 @@ def plot_attribute_grid(model: BaseVAE, z: torch.Tensor, directions: Mapping[str
     cols = 2 if len(directions) > 1 else 1
     rows = -(-len(directions) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(0.95 * s * cols + 0.6, rows * (0.95 * n + 1.0) + 0.5), squeeze=False)
-    for ax in axes.flat[len(directions):]:
+    for ax in axes.flat[len(directions) :]:
         ax.set_axis_off()
     for ax, (name, direction) in zip(axes.flat, directions.items()):
         images = decode_edits(model, z, direction.vector, strengths)  # [N x S x C x H x W]
@@ -179,8 +196,10 @@ def plot_attribute_grid(model: BaseVAE, z: torch.Tensor, directions: Mapping[str
         ax.set_xticks([2 + (i + 0.5) * h - 1 for i in range(s)], [f"{a:+g}" for a in strengths])
         ax.set_yticks([])
         ax.set_xlabel("strength alpha in z + alpha v")
-        ax.set_title(f"{name}  (|v| = {direction.norm:.2f}; {direction.n_with:,} with / {direction.n_without:,} without)",
-                     fontsize=10)
+        ax.set_title(
+            f"{name}  (|v| = {direction.norm:.2f}; {direction.n_with:,} with / {direction.n_without:,} without)",
+            fontsize=10,
+        )
         ax.grid(False)
     fig.suptitle(title)
     fig.tight_layout()

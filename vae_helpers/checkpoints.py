@@ -44,16 +44,19 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         previous = "The previous file there is untouched." if path.exists() else "Nothing was written."
-        raise CheckpointError(f"Could not write the checkpoint {path}: {err.strerror or err}. {previous} Free disk "
-                              "space or choose a writable folder (checkpoint=...), then run again.") from err
+        raise CheckpointError(
+            f"Could not write the checkpoint {path}: {err.strerror or err}. {previous} Free disk "
+            "space or choose a writable folder (checkpoint=...), then run again."
+        ) from err
     except BaseException:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def save_checkpoint(path: str | os.PathLike, model: BaseVAE, state: dict[str, torch.Tensor] | None = None,
-                    **extra: Any) -> None:
+def save_checkpoint(
+    path: str | os.PathLike, model: BaseVAE, state: dict[str, torch.Tensor] | None = None, **extra: Any
+) -> None:
     """Write ``model``'s config with its weights (or ``state``, e.g. the best weights seen so far)
     plus ``extra`` fields atomically to ``path``."""
     state = model.state_dict() if state is None else state
@@ -75,8 +78,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointNotFoundError(f"No checkpoint at {path}. Train the model first (fit(..., checkpoint=...)).")
     size = path.stat().st_size
     if size == 0:
-        raise CheckpointError(f"Checkpoint {path} is empty (0 bytes): a save was cut off before it began, or the file "
-                              "was created by hand. Delete it and train again.")
+        raise CheckpointError(
+            f"Checkpoint {path} is empty (0 bytes): a save was cut off before it began, or the file "
+            "was created by hand. Delete it and train again."
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, bad pickle, or a file with code in it
@@ -86,18 +91,24 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"checkpoint ({type(err).__name__}: {first_line}). Delete it and train again."
         ) from err
     if not isinstance(payload, dict) or "model_state" not in payload or "model_config" not in payload:
-        raise CheckpointError(f"{path} is not a course checkpoint (no model_state/model_config); it may be a bare "
-                              "state_dict: load that with model.load_state_dict(torch.load(path, weights_only=True)).")
+        raise CheckpointError(
+            f"{path} is not a course checkpoint (no model_state/model_config); it may be a bare "
+            "state_dict: load that with model.load_state_dict(torch.load(path, weights_only=True))."
+        )
     version = payload.get("format")
     if not isinstance(version, int) or version > CHECKPOINT_FORMAT:
-        raise CheckpointError(f"Checkpoint {path} has format {version!r}, written by vae_helpers "
-                              f"{payload.get('package_version', '?')}; this vae_helpers ({__version__}) reads format "
-                              f"{CHECKPOINT_FORMAT} and older. Update the course (git pull, then make setup), or "
-                              "retrain the model with this version.")
+        raise CheckpointError(
+            f"Checkpoint {path} has format {version!r}, written by vae_helpers "
+            f"{payload.get('package_version', '?')}; this vae_helpers ({__version__}) reads format "
+            f"{CHECKPOINT_FORMAT} and older. Update the course (git pull, then make setup), or "
+            "retrain the model with this version."
+        )
     return payload
 
 
-def load_into(model: BaseVAE, state: dict[str, torch.Tensor], saved_config: dict[str, Any], path: str | os.PathLike = "") -> None:
+def load_into(
+    model: BaseVAE, state: dict[str, torch.Tensor], saved_config: dict[str, Any], path: str | os.PathLike = ""
+) -> None:
     """Load ``state`` into ``model``, naming every mismatch if the architectures differ."""
     current = model.state_dict()
     problems = []
@@ -119,8 +130,9 @@ def load_into(model: BaseVAE, state: dict[str, torch.Tensor], saved_config: dict
     model.load_state_dict(state)
 
 
-def load_checkpoint(path: str | os.PathLike, model: BaseVAE | None = None, device: torch.device | str | None = None
-                    ) -> tuple[BaseVAE, dict[str, Any]]:
+def load_checkpoint(
+    path: str | os.PathLike, model: BaseVAE | None = None, device: torch.device | str | None = None
+) -> tuple[BaseVAE, dict[str, Any]]:
     """Load the best weights of a checkpoint.
 
     Args:
@@ -137,8 +149,9 @@ def load_checkpoint(path: str | os.PathLike, model: BaseVAE | None = None, devic
         try:
             model = build_model(payload["model_config"])
         except (TypeError, ValueError) as err:
-            raise CheckpointError(f"Cannot rebuild the model saved in {path} from its config "
-                                  f"{payload['model_config']}: {err}") from err
+            raise CheckpointError(
+                f"Cannot rebuild the model saved in {path} from its config {payload['model_config']}: {err}"
+            ) from err
     load_into(model, payload["model_state"], payload["model_config"], path)
     if device is not None:
         model.to(device)

@@ -74,8 +74,10 @@ def get_device(prefer: str | None = None) -> torch.device:
         except RuntimeError as err:
             raise ConfigError(f"{where} is not a device name: use 'cpu', 'cuda', 'cuda:1' or 'mps' ({err}).") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"{where} asks for a CUDA GPU, but torch sees none here. Unset it (the course then "
-                              "picks the best device itself) or set it to 'cpu'.")
+            raise ConfigError(
+                f"{where} asks for a CUDA GPU, but torch sees none here. Unset it (the course then "
+                "picks the best device itself) or set it to 'cpu'."
+            )
         if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
             raise ConfigError(f"{where} asks for Apple's MPS, which is not available here. Unset it or use 'cpu'.")
         return device

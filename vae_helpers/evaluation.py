@@ -11,15 +11,23 @@ turns the rows of a sweep (one per run) into a table.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .data import ImageSplit
 from .errors import ConfigError
-from .losses import (Likelihood, LossTerms, gaussian_log_density, kl_per_dim, model_objective, reconstruction_nll,
-                     standard_normal_log_density)
+from .losses import (
+    Likelihood,
+    LossTerms,
+    gaussian_log_density,
+    kl_per_dim,
+    model_objective,
+    reconstruction_nll,
+    standard_normal_log_density,
+)
 from .models import BaseVAE, eval_mode
 
 if TYPE_CHECKING:
@@ -35,17 +43,21 @@ def _cond(model: BaseVAE, y: torch.Tensor) -> torch.Tensor | None:
 
 def _check_split(split: ImageSplit, what: str) -> None:
     if len(split) == 0:
-        raise ConfigError(f"{what} got an empty split (0 images), so there is nothing to average: every score would "
-                          "be 0 and mean nothing. Pass a split with images (check the subset(...) sizes).")
+        raise ConfigError(
+            f"{what} got an empty split (0 images), so there is nothing to average: every score would "
+            "be 0 and mean nothing. Pass a split with images (check the subset(...) sizes)."
+        )
 
 
 def check_fits(model: BaseVAE, split: ImageSplit, what: str) -> None:
     """Refuse a split whose images are not the shape the model was built for (e.g. an MNIST model on CelebA)."""
     found = tuple(split.images.shape[1:])
     if found != tuple(model.image_shape):
-        raise ConfigError(f"{what}: {type(model).__name__} was built for images of shape {tuple(model.image_shape)} "
-                          f"(C, H, W), but the split holds {found}. Use the model made for this dataset, or build one "
-                          f"for it (e.g. image_shape={found} where the model takes one).")
+        raise ConfigError(
+            f"{what}: {type(model).__name__} was built for images of shape {tuple(model.image_shape)} "
+            f"(C, H, W), but the split holds {found}. Use the model made for this dataset, or build one "
+            f"for it (e.g. image_shape={found} where the model takes one)."
+        )
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -78,9 +90,19 @@ class Metrics:
         return {"ELBO": self.elbo, "recon": self.recon, "KL": self.kl, "MSE": self.mse}
 
 
-def evaluate(model: BaseVAE, split: ImageSplit, likelihood: Likelihood = "bernoulli", batch_size: int = 1000,
-             sigma: float = 1.0, seed: int = 0, *, beta: float = 1.0, free_bits: float = 0.0,
-             loss_fn: LossFn | None = None, with_mse: bool = True) -> Metrics:
+def evaluate(
+    model: BaseVAE,
+    split: ImageSplit,
+    likelihood: Likelihood = "bernoulli",
+    batch_size: int = 1000,
+    sigma: float = 1.0,
+    seed: int = 0,
+    *,
+    beta: float = 1.0,
+    free_bits: float = 0.0,
+    loss_fn: LossFn | None = None,
+    with_mse: bool = True,
+) -> Metrics:
     """ELBO, reconstruction, KL and MSE over ``split``, in nats per image.
 
     z is sampled once per image with the global generator forked and seeded with ``seed``, so
@@ -120,21 +142,33 @@ def check_loss_terms(terms: Any, batch: int) -> LossTerms:
     """``terms`` if a ``loss_fn`` returned proper :class:`LossTerms` (scalar loss, recon and KL); else a
     :class:`ConfigError` that says what came back and what is expected."""
     if not isinstance(terms, LossTerms):
-        raise TypeError(f"loss_fn must return a vae_helpers.losses.LossTerms(loss, recon, kl, kl_per_dim), got "
-                          f"{type(terms).__name__}. Wrap a (loss, recon, kl) function with "
-                          "vae_helpers.exercises.make_loss_fn.")
+        raise TypeError(
+            f"loss_fn must return a vae_helpers.losses.LossTerms(loss, recon, kl, kl_per_dim), got "
+            f"{type(terms).__name__}. Wrap a (loss, recon, kl) function with "
+            "vae_helpers.exercises.make_loss_fn."
+        )
     for name in ("loss", "recon", "kl"):
         value = getattr(terms, name)
         if not isinstance(value, torch.Tensor) or value.numel() != 1:
             shape = list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ConfigError(f"loss_fn returned LossTerms.{name} of shape {shape} for a batch of {batch} images: it "
-                              "must be one number, the batch mean in nats per image (sum over pixels or latent "
-                              "dimensions, then .mean() over the batch).")
+            raise ConfigError(
+                f"loss_fn returned LossTerms.{name} of shape {shape} for a batch of {batch} images: it "
+                "must be one number, the batch mean in nats per image (sum over pixels or latent "
+                "dimensions, then .mean() over the batch)."
+            )
     return terms
 
 
-def iwae_log_likelihood(model: BaseVAE, split: ImageSplit, k: int = 1000, batch_size: int = 100, chunk: int = 500,
-                        likelihood: str = "bernoulli", seed: int = 0, return_per_image: bool = False):
+def iwae_log_likelihood(
+    model: BaseVAE,
+    split: ImageSplit,
+    k: int = 1000,
+    batch_size: int = 100,
+    chunk: int = 500,
+    likelihood: str = "bernoulli",
+    seed: int = 0,
+    return_per_image: bool = False,
+):
     """Importance-weighted estimate of log p(x) (Burda et al. 2015), in nats per image.
 
     log p(x) >= E[ log (1/k) sum_i p(x, z_i) / q(z_i | x) ],  z_i ~ q(z | x).
@@ -210,9 +244,17 @@ def kl_per_dimension(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) 
     return (total / max(1, len(split))).float()
 
 
-def score_model(model: BaseVAE, test: ImageSplit, *, iwae_k: int | None = None, iwae_images: int | None = None,
-                active_threshold: float = 0.01, seed: int = 0, likelihood: Likelihood = "bernoulli",
-                sigma: float = 1.0) -> dict[str, float]:
+def score_model(
+    model: BaseVAE,
+    test: ImageSplit,
+    *,
+    iwae_k: int | None = None,
+    iwae_images: int | None = None,
+    active_threshold: float = 0.01,
+    seed: int = 0,
+    likelihood: Likelihood = "bernoulli",
+    sigma: float = 1.0,
+) -> dict[str, float]:
     """The standard row of a sweep: ``ELBO``, ``recon``, ``KL``, ``MSE`` and ``active units`` on ``test``
     (nats per image), plus ``ELBO (IWAE images)`` and ``IWAE`` on the first ``iwae_images`` test
     images when ``iwae_k`` is given. The notebooks add their own columns and pass the rows of all

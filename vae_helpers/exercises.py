@@ -20,12 +20,12 @@ Support code, used by the notebook so that the students' functions are what trai
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .data import ImageSplit
 from .losses import LOG_2PI, LossTerms, kl_per_dim, reparameterize
 from .models import BaseVAE, ConditionalVAE
 
@@ -99,9 +99,12 @@ def _call(exercise: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
 def _scalar(exercise: str, what: str, value: Any) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise _fail(exercise, f"{what} should be a single number (nats per image, averaged over the batch), "
-                                  f"but it has shape {tuple(value.shape)}. Did you forget to sum over pixels or "
-                                  f"latent dimensions, or to average over the batch?")
+            raise _fail(
+                exercise,
+                f"{what} should be a single number (nats per image, averaged over the batch), "
+                f"but it has shape {tuple(value.shape)}. Did you forget to sum over pixels or "
+                f"latent dimensions, or to average over the batch?",
+            )
         return float(value.detach())
     if isinstance(value, (int, float)):
         return float(value)
@@ -119,9 +122,12 @@ def _diagnose(exercise: str, got: float, expected: float, what: str, mistakes: S
     for value, message in mistakes:
         if _close(got, value):
             raise _fail(exercise, f"{what} is {got:.4f} but should be {expected:.4f}. {message}")
-    raise _fail(exercise, f"{what} is {got:.4f} but should be {expected:.4f} on the fixed test batch "
-                          f"(`vae_helpers.exercises.fixed_batch()`). Evaluate your function on that batch "
-                          f"step by step and compare each term with the formulas in the text above.")
+    raise _fail(
+        exercise,
+        f"{what} is {got:.4f} but should be {expected:.4f} on the fixed test batch "
+        f"(`vae_helpers.exercises.fixed_batch()`). Evaluate your function on that batch "
+        f"step by step and compare each term with the formulas in the text above.",
+    )
 
 
 def _ok(message: str) -> None:
@@ -135,20 +141,37 @@ def _kl_variants(mu: torch.Tensor, logvar: torch.Tensor) -> list[tuple[float, st
     """KL values of typical mistakes, each with its teaching message."""
     kl = kl_per_dim(mu, logvar)
     return [
-        (float(kl.mean()), "You might be missing a sum over latent dimensions: the KL of a diagonal Gaussian is the "
-                           "*sum* of the per-dimension KLs (then average over the batch)."),
-        (float(kl.sum()), "You might be summing over the batch as well: sum over latent dimensions, then *average* "
-                          "over the images, so that the loss is in nats per image."),
-        (float(-kl.sum(1).mean()), "Your KL has the wrong sign: KL(q || p) >= 0, and the loss *adds* beta * KL. "
-                                   "Check the sign of -0.5 * sum(1 + logvar - mu^2 - exp(logvar))."),
-        (float((0.5 * (mu.pow(2) + logvar.exp() - logvar)).sum(1).mean()),
-         "You might be missing the '- 1' inside the KL: 0.5 * (mu^2 + sigma^2 - log sigma^2 - 1)."),
-        (float((0.5 * (mu.pow(2) + logvar.exp().pow(2) - 2 * logvar - 1)).sum(1).mean()),
-         "You might be treating `logvar` as log(sigma): it is log(sigma^2), so sigma^2 = exp(logvar)."),
-        (float((0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).sum(1).mean() * 2),
-         "You might be missing the factor 0.5 in the KL."),
-        (float((0.5 * (mu.pow(2) + logvar - logvar.exp() - 1)).sum(1).mean()),
-         "You might have swapped logvar and exp(logvar) in the KL: 0.5 * (mu^2 + exp(logvar) - logvar - 1)."),
+        (
+            float(kl.mean()),
+            "You might be missing a sum over latent dimensions: the KL of a diagonal Gaussian is the "
+            "*sum* of the per-dimension KLs (then average over the batch).",
+        ),
+        (
+            float(kl.sum()),
+            "You might be summing over the batch as well: sum over latent dimensions, then *average* "
+            "over the images, so that the loss is in nats per image.",
+        ),
+        (
+            float(-kl.sum(1).mean()),
+            "Your KL has the wrong sign: KL(q || p) >= 0, and the loss *adds* beta * KL. "
+            "Check the sign of -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).",
+        ),
+        (
+            float((0.5 * (mu.pow(2) + logvar.exp() - logvar)).sum(1).mean()),
+            "You might be missing the '- 1' inside the KL: 0.5 * (mu^2 + sigma^2 - log sigma^2 - 1).",
+        ),
+        (
+            float((0.5 * (mu.pow(2) + logvar.exp().pow(2) - 2 * logvar - 1)).sum(1).mean()),
+            "You might be treating `logvar` as log(sigma): it is log(sigma^2), so sigma^2 = exp(logvar).",
+        ),
+        (
+            float((0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).sum(1).mean() * 2),
+            "You might be missing the factor 0.5 in the KL.",
+        ),
+        (
+            float((0.5 * (mu.pow(2) + logvar - logvar.exp() - 1)).sum(1).mean()),
+            "You might have swapped logvar and exp(logvar) in the KL: 0.5 * (mu^2 + exp(logvar) - logvar - 1).",
+        ),
     ]
 
 
@@ -156,19 +179,34 @@ def _recon_variants(logits: torch.Tensor, x: torch.Tensor) -> list[tuple[float, 
     per_pixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     p = torch.sigmoid(logits)
     return [
-        (float(per_pixel.mean()), "You might be averaging the reconstruction term over pixels (the default "
-                                  "reduction='mean'): sum over pixels, then average over images (reduction='none', "
-                                  ".flatten(1).sum(1).mean()), or the KL will dominate and the model will blur."),
-        (float(per_pixel.sum()), "You might be summing over the batch: sum over pixels, then *average* over the images."),
-        (float(F.binary_cross_entropy(torch.sigmoid(p), x, reduction="none").flatten(1).sum(1).mean()),
-         "You might be applying the sigmoid twice: the decoder returns logits, so use "
-         "binary_cross_entropy_with_logits(logits, x) (or binary_cross_entropy(sigmoid(logits), x))."),
-        (float(F.binary_cross_entropy_with_logits(x, p, reduction="none").flatten(1).sum(1).mean()),
-         "You might have swapped the arguments: binary_cross_entropy_with_logits(logits, target=x)."),
-        (float(-per_pixel.flatten(1).sum(1).mean()), "Your reconstruction term has the wrong sign: it is the "
-                                                     "negative log-likelihood -log p(x|z) >= 0."),
-        (float((p - x).pow(2).flatten(1).sum(1).mean()), "You are using the squared error: the decoder is Bernoulli, "
-                                                         "so the reconstruction term is the binary cross-entropy."),
+        (
+            float(per_pixel.mean()),
+            "You might be averaging the reconstruction term over pixels (the default "
+            "reduction='mean'): sum over pixels, then average over images (reduction='none', "
+            ".flatten(1).sum(1).mean()), or the KL will dominate and the model will blur.",
+        ),
+        (
+            float(per_pixel.sum()),
+            "You might be summing over the batch: sum over pixels, then *average* over the images.",
+        ),
+        (
+            float(F.binary_cross_entropy(torch.sigmoid(p), x, reduction="none").flatten(1).sum(1).mean()),
+            "You might be applying the sigmoid twice: the decoder returns logits, so use "
+            "binary_cross_entropy_with_logits(logits, x) (or binary_cross_entropy(sigmoid(logits), x)).",
+        ),
+        (
+            float(F.binary_cross_entropy_with_logits(x, p, reduction="none").flatten(1).sum(1).mean()),
+            "You might have swapped the arguments: binary_cross_entropy_with_logits(logits, target=x).",
+        ),
+        (
+            float(-per_pixel.flatten(1).sum(1).mean()),
+            "Your reconstruction term has the wrong sign: it is the negative log-likelihood -log p(x|z) >= 0.",
+        ),
+        (
+            float((p - x).pow(2).flatten(1).sum(1).mean()),
+            "You are using the squared error: the decoder is Bernoulli, "
+            "so the reconstruction term is the binary cross-entropy.",
+        ),
     ]
 
 
@@ -183,32 +221,56 @@ def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.T
     b = fixed_batch()
     out = _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=1.0)
     if not isinstance(out, (tuple, list)) or len(out) != 3:
-        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars, e.g. `return recon + beta * kl, recon, kl`.")
+        raise _fail(
+            ex, "return a tuple (loss, recon, kl) of three scalars, e.g. `return recon + beta * kl, recon, kl`."
+        )
     loss, recon, kl = (_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
     _diagnose(ex, kl, KNOWN_KL, "the KL", _kl_variants(b["mu"], b["logvar"]))
     _diagnose(ex, recon, KNOWN_RECON, "the reconstruction term", _recon_variants(b["logits"], b["x"]))
     for beta in (0.5, 1.0, 4.0):
         loss = _scalar(ex, "loss", _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)[0])
-        _diagnose(ex, loss, KNOWN_RECON + beta * KNOWN_KL, f"the loss at beta={beta}", [
-            (beta * KNOWN_RECON + KNOWN_KL, "You put beta on the reconstruction term: the beta-VAE weights the KL, "
-                                            "loss = recon + beta * KL."),
-            (KNOWN_RECON + KNOWN_KL, "The loss does not change with beta: use the `beta` argument, loss = recon + beta * KL."),
-            (KNOWN_RECON - beta * KNOWN_KL, "You subtract the KL: the loss is the *negative* ELBO, recon + beta * KL."),
-            (-(KNOWN_RECON + beta * KNOWN_KL), "You return the ELBO, not the loss: minimise recon + beta * KL."),
-            (KNOWN_RECON + KNOWN_KL / beta, "You divide by beta: the loss is recon + beta * KL."),
-        ])
+        _diagnose(
+            ex,
+            loss,
+            KNOWN_RECON + beta * KNOWN_KL,
+            f"the loss at beta={beta}",
+            [
+                (
+                    beta * KNOWN_RECON + KNOWN_KL,
+                    "You put beta on the reconstruction term: the beta-VAE weights the KL, loss = recon + beta * KL.",
+                ),
+                (
+                    KNOWN_RECON + KNOWN_KL,
+                    "The loss does not change with beta: use the `beta` argument, loss = recon + beta * KL.",
+                ),
+                (
+                    KNOWN_RECON - beta * KNOWN_KL,
+                    "You subtract the KL: the loss is the *negative* ELBO, recon + beta * KL.",
+                ),
+                (-(KNOWN_RECON + beta * KNOWN_KL), "You return the ELBO, not the loss: minimise recon + beta * KL."),
+                (KNOWN_RECON + KNOWN_KL / beta, "You divide by beta: the loss is recon + beta * KL."),
+            ],
+        )
     mu = b["mu"].clone().requires_grad_(True)
     loss_t = _call(ex, beta_vae_loss, b["logits"], b["x"], mu, b["logvar"], beta=2.0)[0]
     if not isinstance(loss_t, torch.Tensor) or not loss_t.requires_grad:
-        raise _fail(ex, "the loss must stay a tensor connected to mu and logvar (no .item(), .detach() or numpy), "
-                        "or backward() cannot train the encoder.")
+        raise _fail(
+            ex,
+            "the loss must stay a tensor connected to mu and logvar (no .item(), .detach() or numpy), "
+            "or backward() cannot train the encoder.",
+        )
     loss_t.backward()
     if not torch.allclose(mu.grad, 2.0 * b["mu"] / len(mu), **_TOL):
-        raise _fail(ex, "the gradient of the loss with respect to mu should be beta * mu / N (the KL is the only term "
-                        "depending on mu here). Check that the KL uses the mu you were given, and that the batch "
-                        "average divides by N.")
-    _ok(f"{ex}: recon {KNOWN_RECON:.4f}, KL {KNOWN_KL:.4f} nats/image on the fixed batch; beta weights the KL; "
-        "gradients flow. Well done!")
+        raise _fail(
+            ex,
+            "the gradient of the loss with respect to mu should be beta * mu / N (the KL is the only term "
+            "depending on mu here). Check that the KL uses the mu you were given, and that the batch "
+            "average divides by N.",
+        )
+    _ok(
+        f"{ex}: recon {KNOWN_RECON:.4f}, KL {KNOWN_KL:.4f} nats/image on the fixed batch; beta weights the KL; "
+        "gradients flow. Well done!"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,23 +288,45 @@ def check_linear_warmup(linear_warmup: Callable[..., float]) -> None:
     after; with beta_max=2: 1.0 at step 50 and 2.0 at 500.
     """
     ex = "Exercise 2a (linear_warmup)"
-    cases = [((0, 100), {}, 0.0), ((25, 100), {}, 0.25), ((50, 100), {}, 0.5), ((99, 100), {}, 0.99),
-             ((100, 100), {}, 1.0), ((1000, 100), {}, 1.0), ((50, 100), {"beta_max": 2.0}, 1.0),
-             ((500, 100), {"beta_max": 2.0}, 2.0), ((3, 4), {}, 0.75)]
+    cases = [
+        ((0, 100), {}, 0.0),
+        ((25, 100), {}, 0.25),
+        ((50, 100), {}, 0.5),
+        ((99, 100), {}, 0.99),
+        ((100, 100), {}, 1.0),
+        ((1000, 100), {}, 1.0),
+        ((50, 100), {"beta_max": 2.0}, 1.0),
+        ((500, 100), {"beta_max": 2.0}, 2.0),
+        ((3, 4), {}, 0.75),
+    ]
     for args, kwargs, expected in cases:
         got = _schedule_value(ex, linear_warmup, *args, **kwargs)
         step, warm = args
         bmax = kwargs.get("beta_max", 1.0)
         where = f"beta at step {step} (warmup_steps={warm}, beta_max={bmax})"
-        _diagnose(ex, got, expected, where, [
-            (bmax * min(1.0, (step + 1) / warm), "Off by one: steps are 0-based, so beta must be exactly 0 at step 0 "
-                                                 "and reach beta_max at step == warmup_steps: beta = beta_max * min(1, step / warmup_steps)."),
-            (bmax * min(1.0, step / (warm - 1)) if warm > 1 else math.nan,
-             "Off by one: divide by warmup_steps, not warmup_steps - 1 (beta reaches beta_max at step == warmup_steps)."),
-            (bmax * step / warm, "beta keeps growing after the warm-up: clip it, beta = beta_max * min(1, step / warmup_steps)."),
-            (min(1.0, step / warm), "You ignore beta_max: the ramp goes from 0 to beta_max."),
-            (bmax * (1.0 - min(1.0, step / warm)), "Your ramp goes down: beta starts at 0 and rises to beta_max."),
-        ])
+        _diagnose(
+            ex,
+            got,
+            expected,
+            where,
+            [
+                (
+                    bmax * min(1.0, (step + 1) / warm),
+                    "Off by one: steps are 0-based, so beta must be exactly 0 at step 0 "
+                    "and reach beta_max at step == warmup_steps: beta = beta_max * min(1, step / warmup_steps).",
+                ),
+                (
+                    bmax * min(1.0, step / (warm - 1)) if warm > 1 else math.nan,
+                    "Off by one: divide by warmup_steps, not warmup_steps - 1 (beta reaches beta_max at step == warmup_steps).",
+                ),
+                (
+                    bmax * step / warm,
+                    "beta keeps growing after the warm-up: clip it, beta = beta_max * min(1, step / warmup_steps).",
+                ),
+                (min(1.0, step / warm), "You ignore beta_max: the ramp goes from 0 to beta_max."),
+                (bmax * (1.0 - min(1.0, step / warm)), "Your ramp goes down: beta starts at 0 and rises to beta_max."),
+            ],
+        )
     _ok(f"{ex}: 0 at step 0, linear to beta_max at warmup_steps, constant after. Well done!")
 
 
@@ -256,10 +340,18 @@ def check_cyclical_schedule(cyclical_beta: Callable[..., float]) -> None:
     """
     ex = "Exercise 2b (cyclical_beta)"
     cases = [  # (step, total, M, R, beta_max, expected)
-        (0, 1000, 4, 0.5, 1.0, 0.0), (25, 1000, 4, 0.5, 1.0, 0.2), (100, 1000, 4, 0.5, 1.0, 0.8),
-        (125, 1000, 4, 0.5, 1.0, 1.0), (249, 1000, 4, 0.5, 1.0, 1.0), (250, 1000, 4, 0.5, 1.0, 0.0),
-        (300, 1000, 4, 0.5, 1.0, 0.4), (750, 1000, 4, 0.5, 1.0, 0.0), (999, 1000, 4, 0.5, 1.0, 1.0),
-        (50, 1000, 2, 0.25, 1.0, 0.4), (600, 1000, 2, 0.25, 1.0, 0.8), (700, 1000, 2, 0.25, 1.0, 1.0),
+        (0, 1000, 4, 0.5, 1.0, 0.0),
+        (25, 1000, 4, 0.5, 1.0, 0.2),
+        (100, 1000, 4, 0.5, 1.0, 0.8),
+        (125, 1000, 4, 0.5, 1.0, 1.0),
+        (249, 1000, 4, 0.5, 1.0, 1.0),
+        (250, 1000, 4, 0.5, 1.0, 0.0),
+        (300, 1000, 4, 0.5, 1.0, 0.4),
+        (750, 1000, 4, 0.5, 1.0, 0.0),
+        (999, 1000, 4, 0.5, 1.0, 1.0),
+        (50, 1000, 2, 0.25, 1.0, 0.4),
+        (600, 1000, 2, 0.25, 1.0, 0.8),
+        (700, 1000, 2, 0.25, 1.0, 1.0),
         (100, 1000, 4, 0.5, 3.0, 2.4),
     ]
     for step, total, m, r, bmax, expected in cases:
@@ -267,17 +359,38 @@ def check_cyclical_schedule(cyclical_beta: Callable[..., float]) -> None:
         period = total / m
         tau = (step % period) / period
         where = f"beta at step {step} (total_steps={total}, n_cycles={m}, ratio={r}, beta_max={bmax})"
-        _diagnose(ex, got, expected, where, [
-            (bmax * tau, "The ramp should take only the first `ratio` of each cycle: beta = beta_max * min(1, tau / ratio), "
-                         "then stay at beta_max for the rest of the cycle."),
-            (bmax * min(1.0, (step / period) / r), "beta must fall back to 0 at the start of every cycle: use the "
-                                                   "position inside the cycle, tau = (step % period) / period."),
-            (bmax * min(1.0, ((step + 1) % period) / period / r), "Off by one: steps are 0-based, so beta is exactly 0 "
-                                                                 "at step 0 and at the first step of each cycle."),
-            (bmax * min(1.0, tau * r), "Divide by the ratio, do not multiply: beta = beta_max * min(1, tau / ratio)."),
-            (min(1.0, tau / r), "You ignore beta_max: the plateau of each cycle is beta_max."),
-            (bmax * min(1.0, ((step % m) / m) / r), "The period is total_steps / n_cycles steps, not n_cycles steps."),
-        ])
+        _diagnose(
+            ex,
+            got,
+            expected,
+            where,
+            [
+                (
+                    bmax * tau,
+                    "The ramp should take only the first `ratio` of each cycle: beta = beta_max * min(1, tau / ratio), "
+                    "then stay at beta_max for the rest of the cycle.",
+                ),
+                (
+                    bmax * min(1.0, (step / period) / r),
+                    "beta must fall back to 0 at the start of every cycle: use the "
+                    "position inside the cycle, tau = (step % period) / period.",
+                ),
+                (
+                    bmax * min(1.0, ((step + 1) % period) / period / r),
+                    "Off by one: steps are 0-based, so beta is exactly 0 "
+                    "at step 0 and at the first step of each cycle.",
+                ),
+                (
+                    bmax * min(1.0, tau * r),
+                    "Divide by the ratio, do not multiply: beta = beta_max * min(1, tau / ratio).",
+                ),
+                (min(1.0, tau / r), "You ignore beta_max: the plateau of each cycle is beta_max."),
+                (
+                    bmax * min(1.0, ((step % m) / m) / r),
+                    "The period is total_steps / n_cycles steps, not n_cycles steps.",
+                ),
+            ],
+        )
     _ok(f"{ex}: Fu et al.'s schedule: M cycles of a linear ramp over the first R of each, then beta_max. Well done!")
 
 
@@ -296,30 +409,54 @@ def check_free_bits_kl(free_bits_kl: Callable[[torch.Tensor, torch.Tensor, float
     for lam in (0.0, 0.8, 1.0):
         got = _scalar(ex, "the free-bits KL", _call(ex, free_bits_kl, mu, logvar, lam))
         expected = float(dims.clamp(min=lam).sum())
-        _diagnose(ex, got, expected, f"the free-bits KL with free_bits={lam}", [
-            (float(kl.clamp(min=lam).sum(1).mean()), "Apply the floor to the *batch-averaged* KL of each dimension "
-                                                     "(Kingma et al. 2016), not to each image's KL: "
-                                                     "kl_per_dim(mu, logvar).mean(0).clamp(min=free_bits).sum()."),
-            (max(float(dims.sum()), lam), "The floor is per latent dimension: sum_d max(free_bits, KL_d), not "
-                                          "max(free_bits, sum_d KL_d)."),
-            (float(dims.clamp(max=lam).sum()), "Use max(KL_d, free_bits) (clamp(min=...)): free bits stop the "
-                                               "penalty from pushing a dimension *below* the floor."),
-            (float(dims.mean().clamp(min=lam)) if lam else float(dims.mean()),
-             "You might be missing a sum over latent dimensions after the floor."),
-            (float((dims - lam).clamp(min=0).sum()), "Do not subtract the floor: the penalty is max(KL_d, free_bits), "
-                                                     "so its value never drops below free_bits per dimension."),
-        ])
+        _diagnose(
+            ex,
+            got,
+            expected,
+            f"the free-bits KL with free_bits={lam}",
+            [
+                (
+                    float(kl.clamp(min=lam).sum(1).mean()),
+                    "Apply the floor to the *batch-averaged* KL of each dimension "
+                    "(Kingma et al. 2016), not to each image's KL: "
+                    "kl_per_dim(mu, logvar).mean(0).clamp(min=free_bits).sum().",
+                ),
+                (
+                    max(float(dims.sum()), lam),
+                    "The floor is per latent dimension: sum_d max(free_bits, KL_d), not max(free_bits, sum_d KL_d).",
+                ),
+                (
+                    float(dims.clamp(max=lam).sum()),
+                    "Use max(KL_d, free_bits) (clamp(min=...)): free bits stop the "
+                    "penalty from pushing a dimension *below* the floor.",
+                ),
+                (
+                    float(dims.mean().clamp(min=lam)) if lam else float(dims.mean()),
+                    "You might be missing a sum over latent dimensions after the floor.",
+                ),
+                (
+                    float((dims - lam).clamp(min=0).sum()),
+                    "Do not subtract the floor: the penalty is max(KL_d, free_bits), "
+                    "so its value never drops below free_bits per dimension.",
+                ),
+            ],
+        )
     mu_g = mu.clone().requires_grad_(True)
     value = _call(ex, free_bits_kl, mu_g, logvar, 0.8)
     if not isinstance(value, torch.Tensor) or not value.requires_grad:
-        raise _fail(ex, "return a tensor connected to mu and logvar (no .item() or float()), so the encoder gets gradients.")
+        raise _fail(
+            ex, "return a tensor connected to mu and logvar (no .item() or float()), so the encoder gets gradients."
+        )
     value.backward()
     # With the floor at 0.8, dimensions 0 and 1 sit below it: no gradient may reach their means;
     # dimension 2 is above it and gets the plain KL gradient mu / N.
     if mu_g.grad[:, :2].abs().max() > 1e-7 or not torch.allclose(mu_g.grad[:, 2], mu[:, 2] / len(mu), **_TOL):
-        raise _fail(ex, "a dimension whose batch-mean KL is below the floor must get *no* gradient (that is the point "
-                        "of free bits), and the others must get the full KL gradient. Use clamp(min=free_bits) on the "
-                        "per-dimension means.")
+        raise _fail(
+            ex,
+            "a dimension whose batch-mean KL is below the floor must get *no* gradient (that is the point "
+            "of free bits), and the others must get the full KL gradient. Use clamp(min=free_bits) on the "
+            "per-dimension means.",
+        )
     _ok(f"{ex}: the floor applies per dimension to the batch-mean KL; dimensions under it get no gradient. Well done!")
 
 
@@ -376,12 +513,18 @@ def check_generate_class(generate_class: Callable[..., torch.Tensor]) -> None:
         return
     for c, other in wrong_label.items():
         if torch.allclose(images, other, **_TOL):
-            raise _fail(ex, f"your images were decoded with label {c}, not the requested {label}: pass "
-                            f"y = torch.full((n,), label) to the decoder.")
-    raise _fail(ex, "the images do not match z ~ N(0, I) drawn with the given generator and decoded with the label. "
-                    "Draw z = torch.randn(n, model.latent_dim, generator=generator) (use the generator, draw n x D, "
-                    "nothing else first) and decode it with y = torch.full((n,), label); model.sample(n, y=..., "
-                    "generator=generator) does both.")
+            raise _fail(
+                ex,
+                f"your images were decoded with label {c}, not the requested {label}: pass "
+                f"y = torch.full((n,), label) to the decoder.",
+            )
+    raise _fail(
+        ex,
+        "the images do not match z ~ N(0, I) drawn with the given generator and decoded with the label. "
+        "Draw z = torch.randn(n, model.latent_dim, generator=generator) (use the generator, draw n x D, "
+        "nothing else first) and decode it with y = torch.full((n,), label); model.sample(n, y=..., "
+        "generator=generator) does both.",
+    )
 
 
 def check_interpolate_classes(interpolate_classes: Callable[..., torch.Tensor]) -> None:
@@ -414,9 +557,14 @@ def check_interpolate_classes(interpolate_classes: Callable[..., torch.Tensor]) 
     with torch.no_grad():
         end_a = torch.sigmoid(model.decode(z.reshape(1, -1), torch.tensor([a])))[0]
     mistakes = [
-        (decode(1 - t), f"your path runs from class_b to class_a: row 0 must be class_a ({a}), the last row class_b ({b})."),
-        (decode(torch.arange(steps) / steps), "the last row must be exactly class_b: use t = torch.linspace(0, 1, steps), "
-                                              "which includes both ends."),
+        (
+            decode(1 - t),
+            f"your path runs from class_b to class_a: row 0 must be class_a ({a}), the last row class_b ({b}).",
+        ),
+        (
+            decode(torch.arange(steps) / steps),
+            "the last row must be exactly class_b: use t = torch.linspace(0, 1, steps), which includes both ends.",
+        ),
         (decode(torch.arange(1, steps + 1) / (steps + 1)), "include both end points: t = torch.linspace(0, 1, steps)."),
         (torch.logit(expected.clamp(1e-6, 1 - 1e-6)), "apply torch.sigmoid to the decoder's logits."),
     ]
@@ -424,11 +572,17 @@ def check_interpolate_classes(interpolate_classes: Callable[..., torch.Tensor]) 
         if torch.allclose(images, candidate, rtol=1e-3, atol=1e-3):
             raise _fail(ex, message)
     if not torch.allclose(images[0], end_a, **_TOL):
-        raise _fail(ex, f"the first image should be z decoded with the one-hot label of class_a ({a}); hold z fixed "
-                        "(the same z for every row) and change only the label.")
-    raise _fail(ex, "the intermediate images do not match a straight line between the two one-hot labels with z held "
-                    "fixed: y_t = (1 - t) * one_hot(class_a) + t * one_hot(class_b), decoded with "
-                    "decode_soft_label(model, z repeated [steps x D], y_t).")
+        raise _fail(
+            ex,
+            f"the first image should be z decoded with the one-hot label of class_a ({a}); hold z fixed "
+            "(the same z for every row) and change only the label.",
+        )
+    raise _fail(
+        ex,
+        "the intermediate images do not match a straight line between the two one-hot labels with z held "
+        "fixed: y_t = (1 - t) * one_hot(class_a) + t * one_hot(class_b), decoded with "
+        "decode_soft_label(model, z repeated [steps x D], y_t).",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,8 +600,11 @@ def check_gaussian_nll(gaussian_nll: Callable[..., torch.Tensor]) -> None:
     out = _call(ex, gaussian_nll, logits, x, sigma=0.5)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(x),):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise _fail(ex, f"return one value per image, shape [N] = ({len(x)},), got {shape}: sum over pixels, "
-                        "do not average over the batch here.")
+        raise _fail(
+            ex,
+            f"return one value per image, shape [N] = ({len(x)},), got {shape}: sum over pixels, "
+            "do not average over the batch here.",
+        )
     expected = torch.tensor(KNOWN_GAUSSIAN_NLL_SIGMA_HALF)
     got = out.detach().float()
     if not torch.allclose(got, expected, **_TOL):
@@ -455,20 +612,34 @@ def check_gaussian_nll(gaussian_nll: Callable[..., torch.Tensor]) -> None:
         sq = (torch.sigmoid(logits) - x).pow(2).flatten(1)
         const = d * (math.log(0.5) + 0.5 * LOG_2PI)
         mistakes = [
-            (sq.sum(1) / (2 * 0.25), "You are missing the normalising constant: each pixel adds log(sigma) + 0.5*log(2*pi). "
-                                     "Without it the value is not a likelihood in nats (it still trains the same way)."),
+            (
+                sq.sum(1) / (2 * 0.25),
+                "You are missing the normalising constant: each pixel adds log(sigma) + 0.5*log(2*pi). "
+                "Without it the value is not a likelihood in nats (it still trains the same way).",
+            ),
             (sq.sum(1) / 0.25 + const, "You might be missing the 1/2 in (x - mean)^2 / (2 sigma^2)."),
             (sq.sum(1) / (2 * 0.5) + const, "Divide by sigma^2, not sigma: (x - mean)^2 / (2 sigma^2)."),
-            (sq.mean(1) / (2 * 0.25) + const / d, "You might be averaging over pixels: sum over pixels (nats per image)."),
-            ((logits - x).pow(2).flatten(1).sum(1) / (2 * 0.25) + const, "The mean of the Gaussian is sigmoid(logits) "
-                                                                         "(the decoder returns logits)."),
-            (sq.sum(1) / (2 * 0.25) - const, "The constant has the wrong sign: -log N(x; m, s^2) = (x-m)^2/(2s^2) + log s + 0.5 log 2pi."),
+            (
+                sq.mean(1) / (2 * 0.25) + const / d,
+                "You might be averaging over pixels: sum over pixels (nats per image).",
+            ),
+            (
+                (logits - x).pow(2).flatten(1).sum(1) / (2 * 0.25) + const,
+                "The mean of the Gaussian is sigmoid(logits) (the decoder returns logits).",
+            ),
+            (
+                sq.sum(1) / (2 * 0.25) - const,
+                "The constant has the wrong sign: -log N(x; m, s^2) = (x-m)^2/(2s^2) + log s + 0.5 log 2pi.",
+            ),
         ]
         for candidate, message in mistakes:
             if torch.allclose(got, candidate.float(), **_TOL):
                 raise _fail(ex, f"got {got.tolist()}, expected {expected.tolist()}. {message}")
-        raise _fail(ex, f"got {got.tolist()}, expected {expected.tolist()} on the fixed batch with sigma=0.5. "
-                        "Compute sum_pixels (x - sigmoid(logits))^2 / (2 sigma^2) + D * (log sigma + 0.5 log 2pi).")
+        raise _fail(
+            ex,
+            f"got {got.tolist()}, expected {expected.tolist()} on the fixed batch with sigma=0.5. "
+            "Compute sum_pixels (x - sigmoid(logits))^2 / (2 sigma^2) + D * (log sigma + 0.5 log 2pi).",
+        )
     # sigma must be used, not hard-coded
     other = _call(ex, gaussian_nll, logits, x, sigma=2.0)
     sq = (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(1)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -46,8 +47,9 @@ def clamp_logvar(logvar: torch.Tensor) -> torch.Tensor:
     return logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
 
-def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def reparameterize(
+    mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Draw z = mu + sigma * eps with eps ~ N(0, I), differentiable in ``mu`` and ``logvar``.
 
     Args:
@@ -136,8 +138,9 @@ class FusedBernoulliNLL(torch.autograd.Function):
         return grad_logits, grad_x
 
 
-def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: Likelihood = "bernoulli",
-                       sigma: float = 1.0) -> torch.Tensor:
+def reconstruction_nll(
+    logits: torch.Tensor, x: torch.Tensor, likelihood: Likelihood = "bernoulli", sigma: float = 1.0
+) -> torch.Tensor:
     """Per-image reconstruction term ``[N]`` for ``likelihood`` in ``{"bernoulli", "gaussian"}``.
 
     The Bernoulli term uses :class:`FusedBernoulliNLL` when ``logits`` and ``x`` have one shape and
@@ -201,8 +204,9 @@ def vae_loss(
     return add_kl_term(reconstruction_nll(logits, x, likelihood, sigma).mean(), mu, logvar, beta, free_bits)
 
 
-def add_kl_term(recon: torch.Tensor, mu: torch.Tensor | None, logvar: torch.Tensor | None, beta: float = 1.0,
-                free_bits: float = 0.0) -> LossTerms:
+def add_kl_term(
+    recon: torch.Tensor, mu: torch.Tensor | None, logvar: torch.Tensor | None, beta: float = 1.0, free_bits: float = 0.0
+) -> LossTerms:
     """Complete a batch-mean reconstruction term (a scalar, nats per image) into :class:`LossTerms`:
     add ``beta`` times the KL of ``mu``/``logvar`` ``[N x D]`` (with free bits per dimension), or nothing for an AE."""
     if mu is None or logvar is None:
@@ -253,8 +257,10 @@ class KLSchedule:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"KLSchedule.{name}={value!r}: it must be a whole number >= 1.")
         if not (isinstance(self.ratio, (int, float)) and 0.0 < self.ratio <= 1.0):
-            raise ConfigError(f"KLSchedule.ratio={self.ratio!r}: the ramp's share of each cycle must be in (0, 1] "
-                              "(Fu et al. use 0.5).")
+            raise ConfigError(
+                f"KLSchedule.ratio={self.ratio!r}: the ramp's share of each cycle must be in (0, 1] "
+                "(Fu et al. use 0.5)."
+            )
 
     @classmethod
     def linear(cls, warmup_steps: int, beta_max: float = 1.0) -> KLSchedule:
@@ -284,23 +290,33 @@ class KLSchedule:
 
 #: The KL weight, given in one way everywhere (``TrainConfig.beta``): a number, a
 #: :class:`KLSchedule`, or any function ``step -> beta`` of the 0-based optimisation step.
-Beta = Union[float, KLSchedule, Callable[[int], float]]
+Beta = float | KLSchedule | Callable[[int], float]
 
 
 def check_beta(value: Any, where: str) -> float:
     """``value`` as a float if it is a valid KL weight (finite, >= 0); else :class:`ConfigError` naming ``where``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{where}={value!r}: the KL weight beta must be a finite number >= 0 "
-                          "(1 gives the ELBO; beta > 1 a beta-VAE; beta < 1 weights reconstruction more).")
+        raise ConfigError(
+            f"{where}={value!r}: the KL weight beta must be a finite number >= 0 "
+            "(1 gives the ELBO; beta > 1 a beta-VAE; beta < 1 weights reconstruction more)."
+        )
     return float(value)
 
 
 # --------------------------------------------------------------------------------------------
 # The objective of one batch, for any course model
 # --------------------------------------------------------------------------------------------
-def model_objective(model: BaseVAE, x: torch.Tensor, y: torch.Tensor | None, beta: float = 1.0,
-                    likelihood: Likelihood = "bernoulli", free_bits: float = 0.0, sigma: float = 1.0,
-                    generator: torch.Generator | None = None, autocast_dtype: torch.dtype | None = None) -> LossTerms:
+def model_objective(
+    model: BaseVAE,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    beta: float = 1.0,
+    likelihood: Likelihood = "bernoulli",
+    free_bits: float = 0.0,
+    sigma: float = 1.0,
+    generator: torch.Generator | None = None,
+    autocast_dtype: torch.dtype | None = None,
+) -> LossTerms:
     """The one-sample (beta-weighted) negative ELBO of a batch: encode, z = mu + sigma * eps, score x.
 
     The path every loss of the course takes (training, validation, :func:`vae_helpers.evaluation.evaluate`):

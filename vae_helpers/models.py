@@ -24,9 +24,10 @@ The conditional VAE takes the class label ``y`` (``int64 [N]``) as a second argu
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
-from typing import Any, ClassVar, Iterator, Sequence, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -215,8 +216,14 @@ class BaseVAE(nn.Module):
         return next(self.parameters()).device
 
     @torch.no_grad()
-    def sample(self, n: int, y: torch.Tensor | None = None, mean: torch.Tensor | None = None,
-               std: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        y: torch.Tensor | None = None,
+        mean: torch.Tensor | None = None,
+        std: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Decode ``n`` latents drawn from N(mean, diag(std^2)) (default the prior N(0, I)).
 
         Returns pixel means ``[n x C x H x W]`` in [0, 1].  ``generator`` is a CPU generator.
@@ -318,17 +325,23 @@ class ConvVAE(BaseVAE):
         c1, c2 = self.model_config.channels
         hidden, c_in, d = self.model_config.hidden, self.model_config.in_channels, self.latent_dim
         self.encoder = nn.Sequential(
-            nn.Conv2d(c_in, c1, 4, stride=2, padding=1), nn.ReLU(),  # 28x28 -> 14x14
-            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # 14x14 -> 7x7
+            nn.Conv2d(c_in, c1, 4, stride=2, padding=1),
+            nn.ReLU(),  # 28x28 -> 14x14
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1),
+            nn.ReLU(),  # 14x14 -> 7x7
             nn.Flatten(),  # [N x c2*7*7]
-            nn.Linear(c2 * 7 * 7, hidden), nn.ReLU(),
+            nn.Linear(c2 * 7 * 7, hidden),
+            nn.ReLU(),
             nn.Linear(hidden, 2 * d),  # [N x 2D]
         )
         self.decoder = nn.Sequential(
-            nn.Linear(d, hidden), nn.ReLU(),
-            nn.Linear(hidden, c2 * 7 * 7), nn.ReLU(),
+            nn.Linear(d, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, c2 * 7 * 7),
+            nn.ReLU(),
             nn.Unflatten(1, (c2, 7, 7)),  # [N x c2 x 7 x 7]
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # 7x7 -> 14x14
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
+            nn.ReLU(),  # 7x7 -> 14x14
             nn.ConvTranspose2d(c1, c_in, 4, stride=2, padding=1),  # 14x14 -> 28x28 logits
         )
 
@@ -485,9 +498,13 @@ def layer_table(model: BaseVAE, batch: int = 2) -> list[tuple[str, str, tuple[in
     hooks = []
     for module in model.modules():
         if len(list(module.children())) == 0:
+
             def hook(mod, _inputs, output, _rows=rows):
                 out = output[0] if isinstance(output, tuple) else output
-                _rows.append((part[0], mod.__class__.__name__, tuple(out.shape[1:]), sum(p.numel() for p in mod.parameters())))
+                _rows.append(
+                    (part[0], mod.__class__.__name__, tuple(out.shape[1:]), sum(p.numel() for p in mod.parameters()))
+                )
+
             hooks.append(module.register_forward_hook(hook))
     try:
         with eval_mode(model):
@@ -504,18 +521,23 @@ def layer_table(model: BaseVAE, batch: int = 2) -> list[tuple[str, str, tuple[in
 
 def format_layer_table(model: BaseVAE) -> str:
     """:func:`layer_table` as aligned text, with the input shape on top and the total parameter count below."""
-    lines = [f"{'part':8s} {'layer':16s} {'output shape':>16s} {'parameters':>11s}",
-             f"{'input':8s} {'':16s} {str(tuple(model.image_shape)):>16s} {'':>11s}"]
+    lines = [
+        f"{'part':8s} {'layer':16s} {'output shape':>16s} {'parameters':>11s}",
+        f"{'input':8s} {'':16s} {str(tuple(model.image_shape)):>16s} {'':>11s}",
+    ]
     for part, layer, shape, params in layer_table(model):
         lines.append(f"{part:8s} {layer:16s} {str(shape):>16s} {params:11,d}")
     lines.append(f"{'total':8s} {'':16s} {'':>16s} {model.num_parameters():11,d}")
     return "\n".join(lines)
+
 
 def build_model(config: dict[str, Any]) -> BaseVAE:
     """Rebuild a model from :meth:`BaseVAE.config` output (e.g. read from a checkpoint)."""
     config = dict(config)
     name = config.pop("name", None)
     if name not in MODEL_REGISTRY:
-        raise ConfigError(f"Unknown model {name!r}; known models: {', '.join(MODEL_REGISTRY)}. A model class "
-                          "defined elsewhere must be decorated with @register_model before its checkpoints load.")
+        raise ConfigError(
+            f"Unknown model {name!r}; known models: {', '.join(MODEL_REGISTRY)}. A model class "
+            "defined elsewhere must be decorated with @register_model before its checkpoints load."
+        )
     return MODEL_REGISTRY[name](**config)

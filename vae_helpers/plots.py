@@ -8,16 +8,15 @@ Every function returns the matplotlib ``Figure`` so a notebook can save it with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 import torch
-from scipy.stats import norm
-
 from matplotlib.ticker import MaxNLocator
+from scipy.stats import norm
 
 from .config import figure_dir
 from .errors import ConfigError
@@ -52,8 +51,10 @@ def _check_latent_code(model: BaseVAE, z: torch.Tensor, name: str = "z0") -> tor
     """``z`` as a ``[1 x D]`` code for ``model``, or a :class:`ConfigError` saying what ``D`` should be."""
     z = torch.as_tensor(z).detach()
     if z.numel() != model.latent_dim:
-        raise ConfigError(f"{name} must have the model's {model.latent_dim} latent dimensions, got {z.numel()} "
-                          f"(shape {tuple(z.shape)}).")
+        raise ConfigError(
+            f"{name} must have the model's {model.latent_dim} latent dimensions, got {z.numel()} "
+            f"(shape {tuple(z.shape)})."
+        )
     return z.reshape(1, -1)
 
 
@@ -64,8 +65,10 @@ def _check_dims(model: BaseVAE, dims: Sequence[int], name: str = "dims") -> list
         raise ConfigError(f"{name} must name at least one latent dimension (0 to {model.latent_dim - 1}).")
     for d in dims:
         if not 0 <= d < model.latent_dim:
-            raise ConfigError(f"{name}: latent dimension {d} is out of range; this model has {model.latent_dim} "
-                              f"dimensions, numbered 0 to {model.latent_dim - 1}.")
+            raise ConfigError(
+                f"{name}: latent dimension {d} is out of range; this model has {model.latent_dim} "
+                f"dimensions, numbered 0 to {model.latent_dim - 1}."
+            )
     return dims
 
 
@@ -74,8 +77,7 @@ def _check_finite(name: str, values: Sequence[float]) -> list[float]:
     values = [float(v) for v in values]
     bad = [v for v in values if not np.isfinite(v)]
     if not values or bad:
-        raise ConfigError(f"{name} must be one or more finite numbers, got {bad[0] if bad else 'none'} "
-                          f"in {values}.")
+        raise ConfigError(f"{name} must be one or more finite numbers, got {bad[0] if bad else 'none'} in {values}.")
     return values
 
 
@@ -96,8 +98,9 @@ def image_grid(images: torch.Tensor, nrow: int = 10, padding: int = 2) -> np.nda
     return grid
 
 
-def show_images(images: torch.Tensor, nrow: int = 10, title: str | None = None, ax: plt.Axes | None = None,
-                scale: float = 0.9) -> plt.Figure:
+def show_images(
+    images: torch.Tensor, nrow: int = 10, title: str | None = None, ax: plt.Axes | None = None, scale: float = 0.9
+) -> plt.Figure:
     """Show images as one grid (grayscale with the plain ``gray`` map: black background, white ink)."""
     grid = image_grid(images, nrow)
     if ax is None:
@@ -111,8 +114,12 @@ def show_images(images: torch.Tensor, nrow: int = 10, title: str | None = None, 
     return fig
 
 
-def plot_reconstructions(originals: torch.Tensor, reconstructions: Sequence[torch.Tensor] | torch.Tensor,
-                         labels: Sequence[str] = ("reconstruction",), title: str = "Originals and reconstructions") -> plt.Figure:
+def plot_reconstructions(
+    originals: torch.Tensor,
+    reconstructions: Sequence[torch.Tensor] | torch.Tensor,
+    labels: Sequence[str] = ("reconstruction",),
+    title: str = "Originals and reconstructions",
+) -> plt.Figure:
     """Originals in the top row, one row per model's reconstructions below."""
     if isinstance(reconstructions, torch.Tensor):
         reconstructions = [reconstructions]
@@ -135,11 +142,15 @@ def _squeeze(grid: np.ndarray) -> np.ndarray:
     return grid.squeeze(-1) if grid.shape[-1] == 1 else grid
 
 
-def plot_history(history: dict[str, list[float]], title: str = "Training curves", unit: str = "nats / image") -> plt.Figure:
+def plot_history(
+    history: dict[str, list[float]], title: str = "Training curves", unit: str = "nats / image"
+) -> plt.Figure:
     """Total loss, reconstruction and KL per epoch, train (solid) vs validation (dashed)."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     epochs = history["epoch"]
-    for ax, key, name in zip(axes, ("loss", "recon", "kl"), ("negative ELBO (loss)", "reconstruction NLL", "KL(q(z|x) || p(z))")):
+    for ax, key, name in zip(
+        axes, ("loss", "recon", "kl"), ("negative ELBO (loss)", "reconstruction NLL", "KL(q(z|x) || p(z))")
+    ):
         ax.plot(epochs, history[f"train_{key}"], "-o", ms=3, label="train")
         ax.plot(epochs, history[f"val_{key}"], "--s", ms=3, label="validation")
         ax.set_title(name)
@@ -152,8 +163,16 @@ def plot_history(history: dict[str, list[float]], title: str = "Training curves"
     return fig
 
 
-def plot_latent_scatter(z: torch.Tensor, labels: torch.Tensor, method: str = "raw", class_names: Sequence[str] | None = None,
-                        title: str | None = None, ax: plt.Axes | None = None, max_points: int = 5000, seed: int = 0) -> plt.Figure:
+def plot_latent_scatter(
+    z: torch.Tensor,
+    labels: torch.Tensor,
+    method: str = "raw",
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+    max_points: int = 5000,
+    seed: int = 0,
+) -> plt.Figure:
     """Scatter of latent codes ``[N x D]`` coloured by class: ``"raw"`` (first two dims), ``"pca"`` or ``"tsne"``."""
     if z.dim() != 2 or z.shape[1] < 2:
         raise ConfigError(f"z must be [N x D] latent codes with D >= 2 to scatter, got shape {tuple(z.shape)}.")
@@ -189,8 +208,14 @@ def plot_latent_scatter(z: torch.Tensor, labels: torch.Tensor, method: str = "ra
     return fig
 
 
-def plot_interpolation(model: BaseVAE, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10, title: str | None = None,
-                       ax: plt.Axes | None = None) -> plt.Figure:
+def plot_interpolation(
+    model: BaseVAE,
+    x_a: torch.Tensor,
+    x_b: torch.Tensor,
+    steps: int = 10,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Figure:
     """Decode straight-line interpolations between the codes (means) of two images ``[C x H x W]``.
 
     The model is evaluated in eval mode and keeps its own train/eval mode afterwards.
@@ -201,11 +226,18 @@ def plot_interpolation(model: BaseVAE, x_a: torch.Tensor, x_b: torch.Tensor, ste
         z_b = model.encode(x_b.unsqueeze(0).to(model.device))[0]
         t = torch.linspace(0, 1, steps, device=model.device).unsqueeze(1)
         images = torch.sigmoid(model.decode((1 - t) * z_a + t * z_b)).cpu()
-    return show_images(images, nrow=steps, ax=ax, title=title or f"Interpolation in latent space ({type(model).__name__})")
+    return show_images(
+        images, nrow=steps, ax=ax, title=title or f"Interpolation in latent space ({type(model).__name__})"
+    )
 
 
-def plot_traversal(model: BaseVAE, z0: torch.Tensor, dims: Sequence[int], values: Sequence[float] = tuple(np.linspace(-3, 3, 9)),
-                   title: str = "Latent traversal") -> plt.Figure:
+def plot_traversal(
+    model: BaseVAE,
+    z0: torch.Tensor,
+    dims: Sequence[int],
+    values: Sequence[float] = tuple(np.linspace(-3, 3, 9)),
+    title: str = "Latent traversal",
+) -> plt.Figure:
     """One row per latent dimension in ``dims``: ``z0`` with that coordinate set to each of ``values``.
 
     The model is evaluated in eval mode and keeps its own train/eval mode afterwards.

@@ -33,10 +33,15 @@ class FeatureClassifier(nn.Module):
     def __init__(self, n_classes: int = 10, feature_dim: int = 128) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 28x28 -> 14x14
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 14x14 -> 7x7
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 28x28 -> 14x14
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 14x14 -> 7x7
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, feature_dim), nn.ReLU(),  # [N x 128]
+            nn.Linear(64 * 7 * 7, feature_dim),
+            nn.ReLU(),  # [N x 128]
         )
         self.head = nn.Linear(feature_dim, n_classes)
 
@@ -62,7 +67,9 @@ def accuracy(model: nn.Module, split: ImageSplit, batch_size: int = 1000) -> flo
     return correct / max(1, len(split))
 
 
-def train_classifier(data: ImageDataset, epochs: int = 5, seed: int = 0, lr: float = 1e-3) -> tuple[FeatureClassifier, float]:
+def train_classifier(
+    data: ImageDataset, epochs: int = 5, seed: int = 0, lr: float = 1e-3
+) -> tuple[FeatureClassifier, float]:
     """Train the feature classifier on ``data.train``; returns it with its test accuracy."""
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -79,7 +86,9 @@ def train_classifier(data: ImageDataset, epochs: int = 5, seed: int = 0, lr: flo
     return model, accuracy(model, data.test)
 
 
-def load_or_train_classifier(data: ImageDataset, epochs: int = 5, path: Path | None = None) -> tuple[FeatureClassifier, dict]:
+def load_or_train_classifier(
+    data: ImageDataset, epochs: int = 5, path: Path | None = None
+) -> tuple[FeatureClassifier, dict]:
     """The cached classifier for ``data`` (trained and cached on first use).
 
     Returns:
@@ -100,24 +109,38 @@ def load_or_train_classifier(data: ImageDataset, epochs: int = 5, path: Path | N
             raise CorruptDataError(_damaged_cache_message(path, err)) from err
         return model.eval(), {**info, "path": str(path), "cached": True}
     model, acc = train_classifier(data, epochs=epochs)
-    atomic_torch_save({"state": model.state_dict(), "n_classes": len(data.class_names), "test_accuracy": acc,
-                       "epochs": epochs, "dataset": data.name}, path)
+    atomic_torch_save(
+        {
+            "state": model.state_dict(),
+            "n_classes": len(data.class_names),
+            "test_accuracy": acc,
+            "epochs": epochs,
+            "dataset": data.name,
+        },
+        path,
+    )
     return model, {"test_accuracy": acc, "epochs": epochs, "path": str(path), "cached": False}
 
 
 def _damaged_cache_message(path: Path, err: Exception) -> str:
     size = path.stat().st_size
     detail = str(err).splitlines()[0][:200] if str(err) else "no detail"
-    message = (f"The classifier cache {path} ({size:,} bytes) is empty, truncated or not a feature classifier "
-               f"({type(err).__name__}: {detail}). Delete it: load_or_train_classifier retrains and re-caches it "
-               f"(a few minutes on a CPU).")
+    message = (
+        f"The classifier cache {path} ({size:,} bytes) is empty, truncated or not a feature classifier "
+        f"({type(err).__name__}: {detail}). Delete it: load_or_train_classifier retrains and re-caches it "
+        f"(a few minutes on a CPU)."
+    )
     if path.resolve().parent == Path(ASSETS_DIR).resolve():  # the file committed to the repository
-        message += (f" It is committed to the repository: `git checkout -- assets/{path.name}` restores it, "
-                    f"which keeps the scores equal to the committed notebook outputs.")
+        message += (
+            f" It is committed to the repository: `git checkout -- assets/{path.name}` restores it, "
+            f"which keeps the scores equal to the committed notebook outputs."
+        )
     return message
 
 
-def features_and_probs(classifier: FeatureClassifier, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+def features_and_probs(
+    classifier: FeatureClassifier, images: torch.Tensor, batch_size: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Features ``[N x 128]`` and class probabilities ``[N x 10]`` of images ``[N x 1 x 28 x 28]`` in [0, 1]
     (computed in eval mode; the classifier keeps its own train/eval mode)."""
     feats, probs = [], []
@@ -168,13 +191,19 @@ class QualityScores:
         return {"Fréchet distance": self.frechet, "confidence": self.confidence, "entropy (nats)": self.entropy}
 
 
-def score_images(classifier: FeatureClassifier, images: torch.Tensor, reference_features: torch.Tensor) -> QualityScores:
+def score_images(
+    classifier: FeatureClassifier, images: torch.Tensor, reference_features: torch.Tensor
+) -> QualityScores:
     """Fréchet distance to ``reference_features`` plus confidence and entropy of ``images``."""
     feats, probs = features_and_probs(classifier, images)
     entropy = -(probs * probs.clamp_min(1e-12).log()).sum(1)
     hist = torch.bincount(probs.argmax(1), minlength=probs.shape[1]).float() / len(probs)
-    return QualityScores(frechet_distance(feats, reference_features), float(probs.max(1).values.mean()),
-                         float(entropy.mean()), hist.tolist())
+    return QualityScores(
+        frechet_distance(feats, reference_features),
+        float(probs.max(1).values.mean()),
+        float(entropy.mean()),
+        hist.tolist(),
+    )
 
 
 def format_scores(scores: dict[str, QualityScores], first_column: str = "samples") -> str:

@@ -18,9 +18,10 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -33,8 +34,21 @@ from .evaluation import LossFn, check_fits, check_loss_terms, evaluate
 from .losses import LIKELIHOODS, Beta, KLSchedule, Likelihood, LossTerms, check_beta, model_objective
 from .models import BaseVAE
 
-__all__ = ["TrainConfig", "FitResult", "TrainState", "fit", "train_model", "train_step", "train_epoch", "make_objective",
-           "make_optimizer", "steps_per_epoch", "TrainingDivergedError", "LossFn", "HISTORY_KEYS"]
+__all__ = [
+    "TrainConfig",
+    "FitResult",
+    "TrainState",
+    "fit",
+    "train_model",
+    "train_step",
+    "train_epoch",
+    "make_objective",
+    "make_optimizer",
+    "steps_per_epoch",
+    "TrainingDivergedError",
+    "LossFn",
+    "HISTORY_KEYS",
+]
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
@@ -92,24 +106,30 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"TrainConfig.{name}={value!r}: it must be a whole number >= 1.")
-        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int)
-                                          or self.patience < 1):
-            raise ConfigError(f"TrainConfig.patience={self.patience!r}: use a whole number >= 1, or None to never "
-                              "stop early.")
+        if self.patience is not None and (
+            isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1
+        ):
+            raise ConfigError(
+                f"TrainConfig.patience={self.patience!r}: use a whole number >= 1, or None to never stop early."
+            )
         for name in ("lr", "sigma"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"TrainConfig.{name}={value!r}: it must be a finite number > 0.")
         if not isinstance(self.free_bits, (int, float)) or not math.isfinite(self.free_bits) or self.free_bits < 0:
-            raise ConfigError(f"TrainConfig.free_bits={self.free_bits!r}: nats per dimension, a finite number >= 0 "
-                              "(0 disables free bits).")
+            raise ConfigError(
+                f"TrainConfig.free_bits={self.free_bits!r}: nats per dimension, a finite number >= 0 "
+                "(0 disables free bits)."
+            )
         if not callable(self.beta):
             check_beta(self.beta, "TrainConfig.beta")
         if self.likelihood not in LIKELIHOODS:
             raise ConfigError(f"TrainConfig.likelihood={self.likelihood!r}; use one of {', '.join(LIKELIHOODS)}.")
         if self.precision not in PRECISIONS:
-            raise ConfigError(f"Unknown precision {self.precision!r}; use 'fp32' (default) or 'bf16' "
-                              "(bfloat16 autocast for the training forward pass).")
+            raise ConfigError(
+                f"Unknown precision {self.precision!r}; use 'fp32' (default) or 'bf16' "
+                "(bfloat16 autocast for the training forward pass)."
+            )
 
     def beta_at(self, step: int) -> float:
         """The KL weight at optimisation step ``step`` (0-based); a schedule's bad value is a ConfigError."""
@@ -172,18 +192,26 @@ class FitResult:
 Objective = Callable[[BaseVAE, torch.Tensor, torch.Tensor, float], LossTerms]
 
 
-def make_objective(config: TrainConfig, loss_fn: LossFn | None = None,
-                   autocast_dtype: torch.dtype | None = None) -> Objective:
+def make_objective(
+    config: TrainConfig, loss_fn: LossFn | None = None, autocast_dtype: torch.dtype | None = None
+) -> Objective:
     """The batch objective :func:`fit` trains with: ``loss_fn`` (checked) if given, else the negative
     ELBO of :func:`~vae_helpers.losses.model_objective` with the config's likelihood and free bits."""
     if loss_fn is not None:
         return lambda model, x, y, beta: check_loss_terms(loss_fn(model, x, y, beta), len(x))
-    return lambda model, x, y, beta: model_objective(model, x, y, beta, config.likelihood, config.free_bits,
-                                                     config.sigma, autocast_dtype=autocast_dtype)
+    return lambda model, x, y, beta: model_objective(
+        model, x, y, beta, config.likelihood, config.free_bits, config.sigma, autocast_dtype=autocast_dtype
+    )
 
 
-def train_step(model: BaseVAE, optimizer: torch.optim.Optimizer, objective: Objective, x: torch.Tensor,
-               y: torch.Tensor, beta: float) -> LossTerms:
+def train_step(
+    model: BaseVAE,
+    optimizer: torch.optim.Optimizer,
+    objective: Objective,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    beta: float,
+) -> LossTerms:
     """One optimisation step on the batch ``x`` ``[B x C x H x W]`` (labels ``y`` ``[B]``)."""
     terms = objective(model, x, y, beta)  # encode, sample z, decode, score: loss = recon + beta * KL
     optimizer.zero_grad(set_to_none=True)
@@ -192,8 +220,16 @@ def train_step(model: BaseVAE, optimizer: torch.optim.Optimizer, objective: Obje
     return terms
 
 
-def train_epoch(model: BaseVAE, split: ImageSplit, optimizer: torch.optim.Optimizer, objective: Objective,
-                config: TrainConfig, epoch: int, generator: torch.Generator, device: torch.device) -> dict[str, float]:
+def train_epoch(
+    model: BaseVAE,
+    split: ImageSplit,
+    optimizer: torch.optim.Optimizer,
+    objective: Objective,
+    config: TrainConfig,
+    epoch: int,
+    generator: torch.Generator,
+    device: torch.device,
+) -> dict[str, float]:
     """One pass over ``split`` in shuffled batches: mean loss, recon and KL (nats per image) and the last beta.
 
     Raises :class:`TrainingDivergedError` at the first non-finite loss (checked without a device
@@ -204,8 +240,9 @@ def train_epoch(model: BaseVAE, split: ImageSplit, optimizer: torch.optim.Optimi
     sums = torch.zeros(3, dtype=torch.float64, device=device)
     first_bad = torch.full((), -1, dtype=torch.long, device=device)
     beta = math.nan
-    batches = split.batches(config.batch_size, shuffle=True, generator=generator, device=device,
-                            binarize=config.binarize)
+    batches = split.batches(
+        config.batch_size, shuffle=True, generator=generator, device=device, binarize=config.binarize
+    )
     for step, (x, y) in enumerate(batches):
         beta = config.beta_at(epoch * n_steps + step)
         terms = train_step(model, optimizer, objective, x, y, beta)
@@ -217,7 +254,8 @@ def train_epoch(model: BaseVAE, split: ImageSplit, optimizer: torch.optim.Optimi
             if bad_step >= 0:
                 raise TrainingDivergedError(
                     f"The loss became NaN or infinite at epoch {epoch + 1}, step {bad_step + 1} (lr={config.lr:g}). "
-                    f"Lower the learning rate (try lr={config.lr / 10:g}) or check the inputs are in [0, 1].")
+                    f"Lower the learning rate (try lr={config.lr / 10:g}) or check the inputs are in [0, 1]."
+                )
     loss, recon, kl = (sums / len(split)).tolist()
     return {"loss": loss, "recon": recon, "kl": kl, "beta": beta}
 
@@ -238,17 +276,23 @@ def autocast_dtype(config: TrainConfig, device: torch.device, loss_fn: LossFn | 
     if config.precision == "fp32":
         return None
     if loss_fn is not None:
-        raise ConfigError("precision='bf16' applies to fit's built-in objective only: a custom loss_fn would run its "
-                          "sums and KL under autocast in bfloat16. Use precision='fp32' with loss_fn.")
+        raise ConfigError(
+            "precision='bf16' applies to fit's built-in objective only: a custom loss_fn would run its "
+            "sums and KL under autocast in bfloat16. Use precision='fp32' with loss_fn."
+        )
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError(f"precision='bf16': {describe_device(device)} has no bfloat16 support; use precision='fp32'.")
     if device.type not in ("cpu", "cuda"):
-        warnings.warn(f"precision='bf16' is only used on CPU and CUDA; training in float32 on {device.type}.",
-                      stacklevel=3)
+        warnings.warn(
+            f"precision='bf16' is only used on CPU and CUDA; training in float32 on {device.type}.", stacklevel=3
+        )
         return None
     if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        warnings.warn("precision='bf16': this CPU has no native bfloat16 (AVX512-BF16/AMX), so bf16 matrix "
-                      "products are emulated and likely slower than float32.", stacklevel=3)
+        warnings.warn(
+            "precision='bf16': this CPU has no native bfloat16 (AVX512-BF16/AMX), so bf16 matrix "
+            "products are emulated and likely slower than float32.",
+            stacklevel=3,
+        )
     return torch.bfloat16
 
 
@@ -290,21 +334,43 @@ class TrainState:
         else:
             self.stale += 1
 
-    def save(self, path: str | os.PathLike, model: BaseVAE, optimizer: torch.optim.Optimizer,
-             generator: torch.Generator, config: TrainConfig) -> None:
+    def save(
+        self,
+        path: str | os.PathLike,
+        model: BaseVAE,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+        config: TrainConfig,
+    ) -> None:
         """Write the best weights (what :func:`~vae_helpers.checkpoints.load_checkpoint` returns) plus
         what resuming needs: the last weights, the optimiser, the counters and the random state."""
         save_checkpoint(
-            path, model, state=self.best_weights,
-            best_epoch=self.best_epoch, best_val=self.best_val, history=self.history, train_config=config.to_dict(),
-            resume={"model_state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                    "optimizer_state": optimizer.state_dict(), "epoch": self.epoch, "stale": self.stale,
-                    "generator_state": generator.get_state(), "torch_rng_state": torch.get_rng_state()},
+            path,
+            model,
+            state=self.best_weights,
+            best_epoch=self.best_epoch,
+            best_val=self.best_val,
+            history=self.history,
+            train_config=config.to_dict(),
+            resume={
+                "model_state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                "optimizer_state": optimizer.state_dict(),
+                "epoch": self.epoch,
+                "stale": self.stale,
+                "generator_state": generator.get_state(),
+                "torch_rng_state": torch.get_rng_state(),
+            },
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike, model: BaseVAE, optimizer: torch.optim.Optimizer,
-             generator: torch.Generator, config: TrainConfig) -> TrainState:
+    def load(
+        cls,
+        path: str | os.PathLike,
+        model: BaseVAE,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+        config: TrainConfig,
+    ) -> TrainState:
         """Restore a run from its checkpoint into ``model``, ``optimizer`` and ``generator``.
 
         The resumed run uses ``config``: its learning rate replaces the saved optimiser's (the
@@ -313,26 +379,39 @@ class TrainState:
         must match the saved run, or a :class:`CheckpointError` names each one that differs.
         """
         if not Path(path).is_file():
-            raise CheckpointNotFoundError(f"resume=True but there is no checkpoint at {path}; train once without resume.")
+            raise CheckpointNotFoundError(
+                f"resume=True but there is no checkpoint at {path}; train once without resume."
+            )
         payload = read_checkpoint(path)
         resume = payload.get("resume")
         if not isinstance(resume, dict) or not {"model_state", "optimizer_state", "epoch"} <= set(resume):
-            raise CheckpointError(f"Checkpoint {path} holds weights but no resume state (it was saved by save_checkpoint "
-                                  "or another tool, not by fit). Load its weights with load_checkpoint(path), or "
-                                  "start a new run with resume=False and another checkpoint path.")
+            raise CheckpointError(
+                f"Checkpoint {path} holds weights but no resume state (it was saved by save_checkpoint "
+                "or another tool, not by fit). Load its weights with load_checkpoint(path), or "
+                "start a new run with resume=False and another checkpoint path."
+            )
         saved = payload.get("train_config") or {}
         now = config.to_dict()
-        differs = [f"{k}: checkpoint {saved[k]!r}, now {now[k]!r}" for k in OBJECTIVE_FIELDS
-                   if k in saved and saved[k] != now[k] and not _is_function_beta(saved[k], now[k])]
+        differs = [
+            f"{k}: checkpoint {saved[k]!r}, now {now[k]!r}"
+            for k in OBJECTIVE_FIELDS
+            if k in saved and saved[k] != now[k] and not _is_function_beta(saved[k], now[k])
+        ]
         if differs:
-            raise CheckpointError(f"Cannot resume {path} with a different objective: " + "; ".join(differs) + ". "
-                                  "Resume with the saved settings, or start a new run (resume=False) with another "
-                                  "checkpoint path.")
+            raise CheckpointError(
+                f"Cannot resume {path} with a different objective: " + "; ".join(differs) + ". "
+                "Resume with the saved settings, or start a new run (resume=False) with another "
+                "checkpoint path."
+            )
         load_into(model, payload["model_state"], payload["model_config"], path)
-        state = cls(best_weights=copy.deepcopy(model.state_dict()), epoch=int(resume["epoch"]),
-                    best_epoch=int(payload["best_epoch"]), best_val=float(payload["best_val"]),
-                    stale=int(resume.get("stale", 0)),
-                    history={k: list(v) for k, v in payload["history"].items()})
+        state = cls(
+            best_weights=copy.deepcopy(model.state_dict()),
+            epoch=int(resume["epoch"]),
+            best_epoch=int(payload["best_epoch"]),
+            best_val=float(payload["best_val"]),
+            stale=int(resume.get("stale", 0)),
+            history={k: list(v) for k, v in payload["history"].items()},
+        )
         load_into(model, resume["model_state"], payload["model_config"], path)
         optimizer.load_state_dict(resume["optimizer_state"])
         saved_lr = optimizer.param_groups[0]["lr"]
@@ -387,8 +466,10 @@ def fit(
     _check_splits(data)
     check_fits(model, data.train, "fit()")
     if checkpoint is not None and not resume and Path(checkpoint).exists() and not overwrite:
-        raise CheckpointError(f"{checkpoint} already holds a checkpoint; fit would overwrite that run. Pass "
-                              "resume=True to continue it, overwrite=True to replace it, or choose another path.")
+        raise CheckpointError(
+            f"{checkpoint} already holds a checkpoint; fit would overwrite that run. Pass "
+            "resume=True to continue it, overwrite=True to replace it, or choose another path."
+        )
     objective = make_objective(config, loss_fn, autocast_dtype(config, device, loss_fn))
     generator = seed_everything(config.seed)
     model.to(device).train()
@@ -398,28 +479,57 @@ def fit(
     started_at, saved_at = state.epoch, state.epoch if resume else None
 
     stopped = "completed"
-    bar = tqdm(range(state.epoch, config.epochs), desc=f"{type(model).__name__} on {describe_device(device)}",
-               unit="epoch", disable=not config.progress, initial=state.epoch, total=config.epochs)
+    bar = tqdm(
+        range(state.epoch, config.epochs),
+        desc=f"{type(model).__name__} on {describe_device(device)}",
+        unit="epoch",
+        disable=not config.progress,
+        initial=state.epoch,
+        total=config.epochs,
+    )
     try:
         for epoch in bar:
             started = time.perf_counter()
             train = train_epoch(model, data.train, optimizer, objective, config, epoch, generator, device)
-            val = evaluate(model, data.val, config.likelihood, sigma=config.sigma, beta=config.validation_beta,
-                           free_bits=config.free_bits, loss_fn=loss_fn, with_mse=False)
+            val = evaluate(
+                model,
+                data.val,
+                config.likelihood,
+                sigma=config.sigma,
+                beta=config.validation_beta,
+                free_bits=config.free_bits,
+                loss_fn=loss_fn,
+                with_mse=False,
+            )
             if not math.isfinite(val.loss):
-                raise TrainingDivergedError(f"The validation loss became NaN or infinite after epoch {epoch + 1} "
-                                            f"(lr={config.lr:g}). Lower the learning rate (try lr={config.lr / 10:g}).")
-            state.end_epoch({"epoch": epoch + 1, "beta": train["beta"], "train_loss": train["loss"],
-                             "train_recon": train["recon"], "train_kl": train["kl"], "val_loss": val.loss,
-                             "val_recon": val.recon, "val_kl": val.kl, "seconds": time.perf_counter() - started}, model)
+                raise TrainingDivergedError(
+                    f"The validation loss became NaN or infinite after epoch {epoch + 1} "
+                    f"(lr={config.lr:g}). Lower the learning rate (try lr={config.lr / 10:g})."
+                )
+            state.end_epoch(
+                {
+                    "epoch": epoch + 1,
+                    "beta": train["beta"],
+                    "train_loss": train["loss"],
+                    "train_recon": train["recon"],
+                    "train_kl": train["kl"],
+                    "val_loss": val.loss,
+                    "val_recon": val.recon,
+                    "val_kl": val.kl,
+                    "seconds": time.perf_counter() - started,
+                },
+                model,
+            )
             if checkpoint is not None:
                 state.save(checkpoint, model, optimizer, generator, config)
                 saved_at = state.epoch
             if config.progress:
                 bar.set_postfix(train=f"{train['loss']:.2f}", val=f"{val.loss:.2f}")
-                tqdm.write(f"epoch {epoch + 1:3d}/{config.epochs}  train {train['loss']:8.2f} (recon "
-                           f"{train['recon']:7.2f}, KL {train['kl']:6.2f})  val {val.loss:8.2f}  beta "
-                           f"{train['beta']:.2f}  {state.history['seconds'][-1]:.1f}s")
+                tqdm.write(
+                    f"epoch {epoch + 1:3d}/{config.epochs}  train {train['loss']:8.2f} (recon "
+                    f"{train['recon']:7.2f}, KL {train['kl']:6.2f})  val {val.loss:8.2f}  beta "
+                    f"{train['beta']:.2f}  {state.history['seconds'][-1]:.1f}s"
+                )
             if config.patience is not None and state.stale >= config.patience:
                 stopped = "early_stopping"
                 break
@@ -431,14 +541,22 @@ def fit(
             where = f"no checkpoint was written yet (one is written at the end of each epoch, to {checkpoint})"
         else:
             where = "no checkpoint was set"
-        print(f"\nInterrupted during epoch {state.epoch + 1}: keeping the best weights "
-              f"(epoch {state.best_epoch or 'none: the initial weights'}); {where}.")
+        print(
+            f"\nInterrupted during epoch {state.epoch + 1}: keeping the best weights "
+            f"(epoch {state.best_epoch or 'none: the initial weights'}); {where}."
+        )
     except TrainingDivergedError as err:
         model.load_state_dict(state.best_weights)  # never leave NaN weights in the caller's model
-        kept = (f"The last good checkpoint ({checkpoint}, epoch {saved_at}) is intact." if saved_at
-                else "No checkpoint was set." if checkpoint is None else "No checkpoint was written yet.")
-        raise TrainingDivergedError(f"{err} The model was reset to its best weights (epoch {state.best_epoch}). "
-                                    f"{kept}") from None
+        kept = (
+            f"The last good checkpoint ({checkpoint}, epoch {saved_at}) is intact."
+            if saved_at
+            else "No checkpoint was set."
+            if checkpoint is None
+            else "No checkpoint was written yet."
+        )
+        raise TrainingDivergedError(
+            f"{err} The model was reset to its best weights (epoch {state.best_epoch}). {kept}"
+        ) from None
     except BaseException:
         model.load_state_dict(state.best_weights)
         raise
@@ -451,8 +569,9 @@ def fit(
     return FitResult(state.history, state.best_epoch, state.best_val, stopped, describe_device(device))
 
 
-def train_model(build: Callable[[], BaseVAE], data: ImageDataset, config: TrainConfig,
-                **fit_kwargs: Any) -> tuple[BaseVAE, FitResult]:
+def train_model(
+    build: Callable[[], BaseVAE], data: ImageDataset, config: TrainConfig, **fit_kwargs: Any
+) -> tuple[BaseVAE, FitResult]:
     """Seed, build, fit: the course's pattern for one run of a sweep, so the initial weights depend on
     ``config.seed`` alone (not on what ran before). ``fit_kwargs`` go to :func:`fit`.
 
@@ -473,9 +592,11 @@ def _is_function_beta(*values: Any) -> bool:
 def _check_splits(data: ImageDataset) -> None:
     for name in ("train", "val"):
         if len(getattr(data, name)) == 0:
-            raise ConfigError(f"fit needs images in data.{name}, but it has 0 (did a subset(...) ask for {name}=0?). "
-                              "The training split is what it learns from; the validation split picks the best epoch "
-                              "and drives early stopping.")
+            raise ConfigError(
+                f"fit needs images in data.{name}, but it has 0 (did a subset(...) ask for {name}=0?). "
+                "The training split is what it learns from; the validation split picks the best epoch "
+                "and drives early stopping."
+            )
 
 
 def _place_data(data: ImageDataset, device: torch.device) -> ImageDataset:

@@ -34,7 +34,8 @@ from __future__ import annotations
 import io
 import time
 from collections import deque
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,8 +95,10 @@ def _check_slider_value(what: str, value: float, span: float, control: str = "sl
 
 def _check_finite_code(name: str, vector: torch.Tensor) -> torch.Tensor:
     if not torch.isfinite(vector).all():
-        raise ConfigError(f"{name} has NaN or infinite entries (at indices "
-                          f"{torch.nonzero(~torch.isfinite(vector)).flatten().tolist()[:10]}); pass a finite latent vector.")
+        raise ConfigError(
+            f"{name} has NaN or infinite entries (at indices "
+            f"{torch.nonzero(~torch.isfinite(vector)).flatten().tolist()[:10]}); pass a finite latent vector."
+        )
     return vector
 
 
@@ -103,8 +106,13 @@ def _image_widget(png: bytes, height: int, width: int, css_class: str | None = N
     """An ``Image`` widget fixed at ``height x width`` CSS pixels (a flex box would otherwise stretch it out of shape)."""
     import ipywidgets as w
 
-    image = w.Image(value=png, format="png", layout=w.Layout(width=f"{width}px", height=f"{height}px", flex="0 0 auto",
-                                                               align_self="flex-start", object_fit="contain"))
+    image = w.Image(
+        value=png,
+        format="png",
+        layout=w.Layout(
+            width=f"{width}px", height=f"{height}px", flex="0 0 auto", align_self="flex-start", object_fit="contain"
+        ),
+    )
     if css_class:
         image.add_class(css_class)  # a stable hook for the browser test
     return image
@@ -113,9 +121,17 @@ def _image_widget(png: bytes, height: int, width: int, css_class: str | None = N
 def _float_slider(description: str, value_range: float, width: str = "420px", step: float = 0.05):
     import ipywidgets as w
 
-    return w.FloatSlider(value=0.0, min=-value_range, max=value_range, step=step, description=description,
-                         continuous_update=True, readout_format=".2f", style={"description_width": "130px"},
-                         layout=w.Layout(width=width))
+    return w.FloatSlider(
+        value=0.0,
+        min=-value_range,
+        max=value_range,
+        step=step,
+        description=description,
+        continuous_update=True,
+        readout_format=".2f",
+        style={"description_width": "130px"},
+        layout=w.Layout(width=width),
+    )
 
 
 class _LiveDecoder:
@@ -154,7 +170,9 @@ class _LiveDecoder:
         if images is None:
             raise ValueError(f"{type(self).__name__} was built without images to encode: pass images=dataset.test.")
         if isinstance(index, bool) or not float(index).is_integer() or not 0 <= index < len(images):
-            raise ConfigError(f"test image index {index!r} is out of range: {len(images)} images (0 to {len(images) - 1}).")
+            raise ConfigError(
+                f"test image index {index!r} is out of range: {len(images)} images (0 to {len(images) - 1})."
+            )
         x = images.float_images(slice(int(index), int(index) + 1)).to(self.model.device)
         with eval_mode(self.model):
             return self.model.encode(x)[0][0].float().cpu()
@@ -215,11 +233,20 @@ class LatentExplorer(_LiveDecoder):
         scale: on-screen enlargement of the decoded image.
     """
 
-    def __init__(self, model: BaseVAE, kl_per_dim: torch.Tensor | None = None, k: int = 6, images: ImageSplit | None = None,
-                 value_range: float = 3.0, scale: int = 6) -> None:
+    def __init__(
+        self,
+        model: BaseVAE,
+        kl_per_dim: torch.Tensor | None = None,
+        k: int = 6,
+        images: ImageSplit | None = None,
+        value_range: float = 3.0,
+        scale: int = 6,
+    ) -> None:
         super().__init__()
         if model.conditional:
-            raise ValueError("LatentExplorer needs a non-conditional model (a ConditionalVAE also needs a label to decode).")
+            raise ValueError(
+                "LatentExplorer needs a non-conditional model (a ConditionalVAE also needs a label to decode)."
+            )
         self.model = model  # evaluated in eval mode on each update; its own mode is left alone
         d = model.latent_dim
         k = min(_check_count("k", k, 1), d)
@@ -242,9 +269,15 @@ class LatentExplorer(_LiveDecoder):
 
     def set_dim(self, slider_index: int, value: float) -> torch.Tensor:
         """Set the latent coordinate behind slider ``slider_index`` and return the new decoded image ``[C x H x W]``."""
-        if isinstance(slider_index, bool) or not float(slider_index).is_integer() or not 0 <= slider_index < len(self.dims):
-            raise ConfigError(f"slider_index {slider_index!r} is out of range: this explorer has {len(self.dims)} sliders "
-                              f"(0 to {len(self.dims) - 1}).")
+        if (
+            isinstance(slider_index, bool)
+            or not float(slider_index).is_integer()
+            or not 0 <= slider_index < len(self.dims)
+        ):
+            raise ConfigError(
+                f"slider_index {slider_index!r} is out of range: this explorer has {len(self.dims)} sliders "
+                f"(0 to {len(self.dims) - 1})."
+            )
         dim = self.dims[int(slider_index)]
         self.z[dim] = _check_slider_value(f"slider {int(slider_index)} (z[{dim}])", value, self.value_range)
         return self._refresh()
@@ -282,20 +315,26 @@ class LatentExplorer(_LiveDecoder):
             slider.observe(lambda change, i=i: None if self._syncing else self.set_dim(i, change["new"]), names="value")
             sliders.append(slider)
         h, w_ = self.model.image_shape[1:]
-        image = _image_widget(to_png(self.decode_current(), self.scale), h * self.scale, w_ * self.scale, "vae-decoded-image")
+        image = _image_widget(
+            to_png(self.decode_current(), self.scale), h * self.scale, w_ * self.scale, "vae-decoded-image"
+        )
         reset = w.Button(description="origin", tooltip="reset every coordinate to 0")
         reset.on_click(lambda _: self.reset())
         rand = w.Button(description="random", tooltip="draw z from the prior N(0, I)")
         rand.on_click(lambda _: self.randomise())
         controls = [w.HTML("<b>Latent sliders</b> (dimensions ranked by KL, in nats)"), *sliders]
         if self.images is not None:
-            index = w.BoundedIntText(value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px"))
+            index = w.BoundedIntText(
+                value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px")
+            )
             encode = w.Button(description="encode", tooltip="start from the code of this test image")
             encode.on_click(lambda _: self.encode_image(index.value))
             controls.append(w.HBox([index, encode]))
         controls.append(w.HBox([reset, rand]))
-        box = w.HBox([w.VBox(controls, layout=w.Layout(flex="0 0 auto", margin="0 16px 0 0")), image],
-                     layout=w.Layout(align_items="flex-start", flex_flow="row wrap"))
+        box = w.HBox(
+            [w.VBox(controls, layout=w.Layout(flex="0 0 auto", margin="0 16px 0 0")), image],
+            layout=w.Layout(align_items="flex-start", flex_flow="row wrap"),
+        )
         self._widgets = {"box": box, "sliders": sliders, "image": image}
         self._sync_controls()  # a code set before the widget existed (e.g. encode_image) shows on the sliders
         return box
@@ -304,8 +343,13 @@ class LatentExplorer(_LiveDecoder):
         """A matplotlib figure of what the sliders do, from the current code (for GitHub and PDFs)."""
         from .plots import plot_traversal
 
-        return plot_traversal(self.model, self.z, self.dims, values,
-                              title="Static preview of the sliders: each row moves one latent coordinate")
+        return plot_traversal(
+            self.model,
+            self.z,
+            self.dims,
+            values,
+            title="Static preview of the sliders: each row moves one latent coordinate",
+        )
 
 
 class LatentPad2D(_LiveDecoder):
@@ -324,11 +368,15 @@ class LatentPad2D(_LiveDecoder):
         scale: enlargement of the decoded image.
     """
 
-    def __init__(self, model: BaseVAE, extent: float = 3.0, n: int = 15, images: ImageSplit | None = None, scale: int = 8) -> None:
+    def __init__(
+        self, model: BaseVAE, extent: float = 3.0, n: int = 15, images: ImageSplit | None = None, scale: int = 8
+    ) -> None:
         super().__init__()
         if model.latent_dim != 2 or model.conditional:
-            raise ValueError(f"LatentPad2D needs a non-conditional model with a 2-D latent space; this one has latent_dim="
-                             f"{model.latent_dim}{' and is conditional' if model.conditional else ''}. Use LatentExplorer instead.")
+            raise ValueError(
+                f"LatentPad2D needs a non-conditional model with a 2-D latent space; this one has latent_dim="
+                f"{model.latent_dim}{' and is conditional' if model.conditional else ''}. Use LatentExplorer instead."
+            )
         self.model = model  # evaluated in eval mode on each update; its own mode is left alone
         self.extent = _check_range("extent", extent)
         self.n = _check_count("n", n, 2)
@@ -355,7 +403,9 @@ class LatentPad2D(_LiveDecoder):
         grid = (grid.clamp(0, 1).numpy() * 255).round().astype(np.uint8)
         return np.repeat(grid, 3, axis=2) if ch == 1 else grid
 
-    def point_from_pixel(self, x: float, y: float, width: float | None = None, height: float | None = None) -> tuple[float, float]:
+    def point_from_pixel(
+        self, x: float, y: float, width: float | None = None, height: float | None = None
+    ) -> tuple[float, float]:
         """Pad pixel ``(x, y)`` (origin top-left, y down) of a ``width x height`` pad -> code ``(z1, z2)``, clipped to the pad."""
         height_px, width_px = self.manifold.shape[:2]
         width = width or width_px
@@ -378,8 +428,8 @@ class LatentPad2D(_LiveDecoder):
         red = np.array([230, 30, 30], dtype=np.uint8)
         arm = max(4, h // 40)
         for off in (-1, 0, 1):  # a 3-pixel-wide cross, visible on white and on black
-            pad[max(0, yi - arm):yi + arm + 1, int(np.clip(xi + off, 0, w - 1))] = red
-            pad[int(np.clip(yi + off, 0, h - 1)), max(0, xi - arm):xi + arm + 1] = red
+            pad[max(0, yi - arm) : yi + arm + 1, int(np.clip(xi + off, 0, w - 1))] = red
+            pad[int(np.clip(yi + off, 0, h - 1)), max(0, xi - arm) : xi + arm + 1] = red
         return pad
 
     # -- logic (browser-free, unit-tested) -----------------------------------------------------
@@ -423,7 +473,9 @@ class LatentPad2D(_LiveDecoder):
         if "dataX" in event and "dataY" in event:
             return self.click(event["dataX"], event["dataY"])
         if "relativeX" in event and event.get("boundingRectWidth"):
-            return self.click(event["relativeX"], event["relativeY"], event["boundingRectWidth"], event["boundingRectHeight"])
+            return self.click(
+                event["relativeX"], event["relativeY"], event["boundingRectWidth"], event["boundingRectHeight"]
+            )
         return None
 
     def _extra_display(self) -> float:
@@ -444,18 +496,27 @@ class LatentPad2D(_LiveDecoder):
 
         pad = _image_widget(to_png(self.pad_image(), 1), *self.manifold.shape[:2], "vae-latent-pad")
         h, w_ = self.model.image_shape[1:]
-        image = _image_widget(to_png(self.decode_current(), self.scale), h * self.scale, w_ * self.scale, "vae-decoded-image")
+        image = _image_widget(
+            to_png(self.decode_current(), self.scale), h * self.scale, w_ * self.scale, "vae-decoded-image"
+        )
         sliders = []
         for i, name in enumerate(("z1", "z2")):
             slider = _float_slider(name, self.extent, width="380px")
-            slider.observe(lambda change, i=i: None if self._syncing else self._slider_moved(i, change["new"]), names="value")
+            slider.observe(
+                lambda change, i=i: None if self._syncing else self._slider_moved(i, change["new"]), names="value"
+            )
             sliders.append(slider)
         try:
             from ipyevents import Event
 
             # throttle: at most one move every 40 ms reaches the kernel while dragging
-            events = Event(source=pad, watched_events=["click", "mousemove"], wait=40, throttle_or_debounce="throttle",
-                           prevent_default_action=True)
+            events = Event(
+                source=pad,
+                watched_events=["click", "mousemove"],
+                wait=40,
+                throttle_or_debounce="throttle",
+                prevent_default_action=True,
+            )
             events.on_dom_event(self.handle_pad_event)
             hint = "click or drag on the manifold, or use the sliders"
         except ImportError:  # the pinned environment has ipyevents; elsewhere the sliders still work
@@ -465,18 +526,30 @@ class LatentPad2D(_LiveDecoder):
         reset.on_click(lambda _: self.reset())
         rand = w.Button(description="random", tooltip="draw z from the prior N(0, I)")
         rand.on_click(lambda _: self.randomise())
-        header = w.HTML(f"<b>2-D latent pad</b>: {hint}. The cells are decoded at the centres of an even grid over "
-                        f"[-{self.extent:g}, {self.extent:g}]<sup>2</sup>; the red cross is the current code.")
+        header = w.HTML(
+            f"<b>2-D latent pad</b>: {hint}. The cells are decoded at the centres of an even grid over "
+            f"[-{self.extent:g}, {self.extent:g}]<sup>2</sup>; the red cross is the current code."
+        )
         controls = [pad, *sliders]
         if self.images is not None:
-            index = w.BoundedIntText(value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px"))
+            index = w.BoundedIntText(
+                value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px")
+            )
             encode = w.Button(description="encode", tooltip="move to the code of this test image")
             encode.on_click(lambda _: self.encode_image(index.value))
             controls.append(w.HBox([index, encode]))
         controls.append(w.HBox([reset, rand]))
         fixed = w.Layout(flex="0 0 auto")  # neither column may shrink: the images keep their size
         right = w.VBox([w.HTML("<b>decoded</b>"), image], layout=w.Layout(flex="0 0 auto", margin="0 0 0 24px"))
-        box = w.VBox([header, w.HBox([w.VBox(controls, layout=fixed), right], layout=w.Layout(align_items="flex-start", flex_flow="row wrap"))])
+        box = w.VBox(
+            [
+                header,
+                w.HBox(
+                    [w.VBox(controls, layout=fixed), right],
+                    layout=w.Layout(align_items="flex-start", flex_flow="row wrap"),
+                ),
+            ]
+        )
         self._widgets = {"box": box, "sliders": sliders, "image": image, "pad": pad, "events": events}
         self._sync_controls()
         return box
@@ -522,8 +595,15 @@ class AttributeExplorer(_LiveDecoder):
         images: a split to encode starting faces from (optional).
     """
 
-    def __init__(self, model: BaseVAE, directions: Mapping[str, torch.Tensor], base_z: torch.Tensor | None = None,
-                 value_range: float = 3.0, scale: int = 4, images: ImageSplit | None = None) -> None:
+    def __init__(
+        self,
+        model: BaseVAE,
+        directions: Mapping[str, torch.Tensor],
+        base_z: torch.Tensor | None = None,
+        value_range: float = 3.0,
+        scale: int = 4,
+        images: ImageSplit | None = None,
+    ) -> None:
         super().__init__()
         if model.conditional:
             raise ValueError("AttributeExplorer needs a non-conditional model.")
@@ -603,25 +683,37 @@ class AttributeExplorer(_LiveDecoder):
         for name, vec in self.directions.items():
             slider = _float_slider(name, self.value_range, width="400px")
             slider.tooltip = f"adds s x the '{name}' direction (norm {vec.norm():.2f}) to the base code"
-            slider.observe(lambda change, name=name: None if self._syncing else self.set_strength(name, change["new"]), names="value")
+            slider.observe(
+                lambda change, name=name: None if self._syncing else self.set_strength(name, change["new"]),
+                names="value",
+            )
             sliders.append(slider)
         h, w_ = self.model.image_shape[1:]
-        base = _image_widget(to_png(decode_pixels(self.model, self.base_z), self.scale), h * self.scale, w_ * self.scale)
-        image = _image_widget(to_png(self.decode_current(), self.scale), h * self.scale, w_ * self.scale, "vae-decoded-image")
+        base = _image_widget(
+            to_png(decode_pixels(self.model, self.base_z), self.scale), h * self.scale, w_ * self.scale
+        )
+        image = _image_widget(
+            to_png(self.decode_current(), self.scale), h * self.scale, w_ * self.scale, "vae-decoded-image"
+        )
         reset = w.Button(description="reset", tooltip="starting code, every strength 0")
         reset.on_click(lambda _: self.reset())
         controls = [w.HTML("<b>Attribute sliders</b>: base code + strength x direction"), *sliders]
         if self.images is not None:
-            index = w.BoundedIntText(value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px"))
+            index = w.BoundedIntText(
+                value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px")
+            )
             encode = w.Button(description="encode", tooltip="use this test image's code as the base")
             encode.on_click(lambda _: self.encode_image(index.value))
             controls.append(w.HBox([index, encode]))
         controls.append(reset)
+
         def column(children, margin="0"):  # columns never shrink, so the images keep their size and the readouts show
             return w.VBox(children, layout=w.Layout(flex="0 0 auto", margin=margin))
 
-        pictures = w.HBox([column([w.HTML("<b>base</b>"), base], "0 8px 0 0"), column([w.HTML("<b>edited</b>"), image])],
-                          layout=w.Layout(flex="0 0 auto", margin="0 0 0 16px"))
+        pictures = w.HBox(
+            [column([w.HTML("<b>base</b>"), base], "0 8px 0 0"), column([w.HTML("<b>edited</b>"), image])],
+            layout=w.Layout(flex="0 0 auto", margin="0 0 0 16px"),
+        )
         # on a narrow screen the pair of pictures wraps below the sliders, together
         box = w.HBox([column(controls), pictures], layout=w.Layout(align_items="flex-start", flex_flow="row wrap"))
         self._widgets = {"box": box, "sliders": sliders, "image": image, "base": base}
@@ -636,9 +728,14 @@ class AttributeExplorer(_LiveDecoder):
         from .plots import _squeeze, image_grid
 
         names = self.names
-        fig, axes = plt.subplots(len(names), 1, figsize=(1.3 * len(values) + 1.5, 1.4 * len(names) + 0.8), squeeze=False)
+        fig, axes = plt.subplots(
+            len(names), 1, figsize=(1.3 * len(values) + 1.5, 1.4 * len(names) + 0.8), squeeze=False
+        )
         for ax, name in zip(axes[:, 0], names):
-            z = self.base_z.reshape(1, -1) + torch.tensor(list(values), dtype=torch.float32).reshape(-1, 1) * self.directions[name]
+            z = (
+                self.base_z.reshape(1, -1)
+                + torch.tensor(list(values), dtype=torch.float32).reshape(-1, 1) * self.directions[name]
+            )
             row = decode_pixels(self.model, z)  # [len(values) x C x H x W]
             grid = _squeeze(image_grid(row, nrow=len(values)))
             ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1)
@@ -679,8 +776,13 @@ def measure_latency(explorer: _LiveDecoder, n: int = 50, warmup: int = 5) -> dic
             for key in parts:
                 parts[key].append(explorer.last_timings.get(key, float("nan")))
     totals_arr = np.asarray(totals)
-    result = {"n": float(n), "median_ms": float(np.median(totals_arr)), "p95_ms": float(np.percentile(totals_arr, 95)),
-              "max_ms": float(totals_arr.max()), "mean_ms": float(totals_arr.mean())}
+    result = {
+        "n": float(n),
+        "median_ms": float(np.median(totals_arr)),
+        "p95_ms": float(np.percentile(totals_arr, 95)),
+        "max_ms": float(totals_arr.max()),
+        "mean_ms": float(totals_arr.mean()),
+    }
     for key, vals in parts.items():
         result[f"{key}_median_ms"] = float(np.median(vals))
     return result
@@ -703,5 +805,14 @@ if __name__ == "__main__":  # python -m vae_helpers.widgets: the latency figure 
     # Latency does not depend on the weights' values, only on the architecture: an untrained model is timed.
     explorer = LatentExplorer(MLPVAE(), k=6)
     stats = measure_latency(explorer, n=args.n)
-    print(json.dumps({"model": "MLPVAE 784-400-20", "device": "cpu", "threads": torch.get_num_threads(),
-                      **{k: round(v, 3) for k, v in stats.items()}}, indent=1))
+    print(
+        json.dumps(
+            {
+                "model": "MLPVAE 784-400-20",
+                "device": "cpu",
+                "threads": torch.get_num_threads(),
+                **{k: round(v, 3) for k, v in stats.items()},
+            },
+            indent=1,
+        )
+    )

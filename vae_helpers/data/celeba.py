@@ -68,8 +68,10 @@ def _layout_hint(folder: Path) -> str:
         return ""
     hints = []
     if (folder / "list_attr_celeba.csv").is_file() and not (folder / "list_attr_celeba.txt").is_file():
-        hints.append("it holds the Kaggle mirror's CSV files: convert them with "
-                     f"`python -c \"from vae_helpers.data import celeba_txt_from_csv; celeba_txt_from_csv('{folder}')\"`")
+        hints.append(
+            "it holds the Kaggle mirror's CSV files: convert them with "
+            f"`python -c \"from vae_helpers.data import celeba_txt_from_csv; celeba_txt_from_csv('{folder}')\"`"
+        )
     if (folder / "img_align_celeba.zip").is_file() and not (folder / "img_align_celeba").is_dir():
         hints.append(f"img_align_celeba.zip is not extracted: `cd {folder} && unzip img_align_celeba.zip`")
     return "; ".join(hints)
@@ -81,11 +83,15 @@ def find_celeba_root() -> tuple[Path | None, list[str]]:
     for label, root in search_roots():
         folder = root / "celeba"
         hint = _layout_hint(folder)
-        searched.append(f"{label}: {folder} (needs img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt)"
-                        + (f" -- found but unusable: {hint}" if hint else ""))
-        if (folder / "list_attr_celeba.txt").is_file() and (folder / "list_eval_partition.txt").is_file() and (
-            folder / "img_align_celeba"
-        ).is_dir():
+        searched.append(
+            f"{label}: {folder} (needs img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt)"
+            + (f" -- found but unusable: {hint}" if hint else "")
+        )
+        if (
+            (folder / "list_attr_celeba.txt").is_file()
+            and (folder / "list_eval_partition.txt").is_file()
+            and (folder / "img_align_celeba").is_dir()
+        ):
             return folder, searched
     return None, searched
 
@@ -140,8 +146,10 @@ def celeba_txt_from_csv(folder: str | os.PathLike) -> tuple[Path, Path]:
         rows = list(csv.reader(handle))
     header, body = rows[0], [r for r in rows[1:] if r]
     if header[0] != "image_id" or any(len(r) != len(header) for r in body):
-        raise CorruptDataError(f"{folder / 'list_attr_celeba.csv'}: expected the Kaggle layout 'image_id,<attributes>' "
-                               f"with {len(header)} fields on every row.")
+        raise CorruptDataError(
+            f"{folder / 'list_attr_celeba.csv'}: expected the Kaggle layout 'image_id,<attributes>' "
+            f"with {len(header)} fields on every row."
+        )
     attr_path, part_path = folder / "list_attr_celeba.txt", folder / "list_eval_partition.txt"
     lines = [str(len(body)), " ".join(header[1:])] + [" ".join(r) for r in body]
     attr_path.write_text("\n".join(lines) + "\n")
@@ -153,12 +161,15 @@ def celeba_txt_from_csv(folder: str | os.PathLike) -> tuple[Path, Path]:
 
 def _annotation_lines(path: Path) -> list[str]:
     if not path.is_file():
-        raise DataNotFoundError(f"CelebA: {path} is missing (the annotation files are needed with the images).\n"
-                                f"How to fix: {CELEBA_HOWTO}")
+        raise DataNotFoundError(
+            f"CelebA: {path} is missing (the annotation files are needed with the images).\nHow to fix: {CELEBA_HOWTO}"
+        )
     try:
         return path.read_text().splitlines()
     except UnicodeDecodeError as err:
-        raise CorruptDataError(f"{path}: not a text file ({err}). Delete it and fetch the official file again.") from err
+        raise CorruptDataError(
+            f"{path}: not a text file ({err}). Delete it and fetch the official file again."
+        ) from err
 
 
 def read_partition(path: Path) -> dict[str, int]:
@@ -192,7 +203,9 @@ def _first_bad_attribute_line(path: Path, body: list[tuple[int, str]], names: li
                     f"{path}, line {lineno}: attribute {attribute} is {value!r}; every value must be 1 or -1. "
                     "Fetch the official list_attr_celeba.txt again."
                 )
-    raise CorruptDataError(f"{path}: the attribute table does not parse. Fetch the official list_attr_celeba.txt again.")
+    raise CorruptDataError(
+        f"{path}: the attribute table does not parse. Fetch the official list_attr_celeba.txt again."
+    )
 
 
 def read_celeba_annotations(folder: Path) -> tuple[list[str], list[str], np.ndarray, dict[str, int]]:
@@ -210,8 +223,10 @@ def read_celeba_annotations(folder: Path) -> tuple[list[str], list[str], np.ndar
         n_rows = int(lines[0])
         names = lines[1].split()
     except (IndexError, ValueError) as err:
-        raise CorruptDataError(f"{path}: not the official format ({err}): line 1 must be the row count and line 2 the "
-                               "attribute names. Fetch the official file again.") from err
+        raise CorruptDataError(
+            f"{path}: not the official format ({err}): line 1 must be the row count and line 2 the "
+            "attribute names. Fetch the official file again."
+        ) from err
     body = [(i, line) for i, line in enumerate(lines[2:], 3) if line.strip()]
     if len(body) != n_rows:
         raise CorruptDataError(
@@ -230,8 +245,12 @@ def read_celeba_annotations(folder: Path) -> tuple[list[str], list[str], np.ndar
             values = np.fromstring(" ".join(tokens), dtype=np.int8, sep=" ") if tokens else np.zeros(0, np.int8)
     except (ValueError, DeprecationWarning):  # a token that is not an integer
         values = None
-    if values is None or len(filenames) != len(body) or len(values) != len(body) * len(names) \
-            or not np.isin(values, (-1, 1)).all():
+    if (
+        values is None
+        or len(filenames) != len(body)
+        or len(values) != len(body) * len(names)
+        or not np.isin(values, (-1, 1)).all()
+    ):
         _first_bad_attribute_line(path, body, names)
     attrs = (values.reshape(len(body), len(names)) > 0).astype(np.int8)
     partition = read_partition(Path(folder) / "list_eval_partition.txt")
@@ -276,8 +295,10 @@ def _decode_face(path: Path, crop: int, size: int) -> np.ndarray:
         img = img.convert("RGB")  # forces the full decode, so a truncated file fails here
         w, h = img.size
         if w < crop or h < crop:
-            raise ValueError(f"{w}x{h} pixels, smaller than the {crop}x{crop} crop (the aligned images are "
-                             f"{ALIGNED_SIZE[0]}x{ALIGNED_SIZE[1]})")
+            raise ValueError(
+                f"{w}x{h} pixels, smaller than the {crop}x{crop} crop (the aligned images are "
+                f"{ALIGNED_SIZE[0]}x{ALIGNED_SIZE[1]})"
+            )
         left, top = (w - crop) // 2, (h - crop) // 2
         img = img.crop((left, top, left + crop, top + crop)).resize((size, size), Image.BICUBIC, reducing_gap=None)
         return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1).copy()
@@ -294,7 +315,11 @@ def decode_faces(image_dir: Path, names: list[str], crop: int, size: int) -> tup
     def one(name: str) -> np.ndarray | str:
         try:
             return _decode_face(image_dir / name, crop, size)
-        except (OSError, ValueError, SyntaxError) as err:  # PIL: OSError (truncated, unidentified), SyntaxError (bad header)
+        except (
+            OSError,
+            ValueError,
+            SyntaxError,
+        ) as err:  # PIL: OSError (truncated, unidentified), SyntaxError (bad header)
             return f"{name} ({err})"
 
     workers = min(8, (os.cpu_count() or 1) * 2)
@@ -361,22 +386,40 @@ def _read_cache(path: Path, image_dir: Path, names: list[str], size: int) -> tor
         entry = torch.load(path, weights_only=True)
     except Exception:  # a damaged cache file is simply rebuilt
         return None
-    if not isinstance(entry, dict) or entry.get("source") != str(Path(image_dir).resolve()) or entry.get("names") != names:
+    if (
+        not isinstance(entry, dict)
+        or entry.get("source") != str(Path(image_dir).resolve())
+        or entry.get("names") != names
+    ):
         return None
     images = entry.get("images")
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or tuple(images.shape) != (len(names), 3, size, size):
+    if (
+        not isinstance(images, torch.Tensor)
+        or images.dtype != torch.uint8
+        or tuple(images.shape) != (len(names), 3, size, size)
+    ):
         return None
     return images
 
 
-def _celeba_split(folder: Path, names: list[str], attrs: np.ndarray, index: dict[str, int], crop: int, size: int,
-                  cache_dir: Path | None) -> ImageSplit | list[str]:
+def _celeba_split(
+    folder: Path,
+    names: list[str],
+    attrs: np.ndarray,
+    index: dict[str, int],
+    crop: int,
+    size: int,
+    cache_dir: Path | None,
+) -> ImageSplit | list[str]:
     """Decode (or load from cache) one partition's images; ``cache_dir=None`` decodes without a cache.
 
     Returns the split, or the list of images that cannot be decoded (see :func:`decode_faces`).
     """
-    labels = (torch.from_numpy(np.stack([attrs[index[n]] for n in names]).astype(np.int64)) if names
-              else torch.zeros(0, attrs.shape[1] if attrs.ndim == 2 else 40, dtype=torch.int64))
+    labels = (
+        torch.from_numpy(np.stack([attrs[index[n]] for n in names]).astype(np.int64))
+        if names
+        else torch.zeros(0, attrs.shape[1] if attrs.ndim == 2 else 40, dtype=torch.int64)
+    )
     image_dir = celeba_image_dir(folder)
     if not names:
         return ImageSplit(torch.zeros(0, 3, size, size, dtype=torch.uint8), labels)
@@ -389,7 +432,12 @@ def _celeba_split(folder: Path, names: list[str], attrs: np.ndarray, index: dict
     if broken:
         return broken
     if path is not None:
-        entry = {"format": _CACHE_FORMAT, "source": str(Path(image_dir).resolve()), "names": list(names), "images": images}
+        entry = {
+            "format": _CACHE_FORMAT,
+            "source": str(Path(image_dir).resolve()),
+            "names": list(names),
+            "images": images,
+        }
         try:
             save_atomic(entry, path)
         except OSError as err:
@@ -397,13 +445,19 @@ def _celeba_split(folder: Path, names: list[str], attrs: np.ndarray, index: dict
                 f"CelebA decode cache {path.parent} cannot be written ({type(err).__name__}: {err}); going on without "
                 "it, so the JPEGs are decoded again next time. Free disk space or make the folder writable, or pass "
                 "load_celeba(cache_dir=<a writable folder>).",
-                CacheWarning, stacklevel=4,
+                CacheWarning,
+                stacklevel=4,
             )
     return ImageSplit(images, labels)
 
 
-def load_celeba(root: Path | None = None, size: int = 64, crop: int = 148, max_per_split: int | None = None,
-                cache_dir: Path | None = None) -> ImageDataset:
+def load_celeba(
+    root: Path | None = None,
+    size: int = 64,
+    crop: int = 148,
+    max_per_split: int | None = None,
+    cache_dir: Path | None = None,
+) -> ImageDataset:
     """CelebA from the official layout, using only the rows whose image file exists.
 
     Images are CenterCrop(``crop``) then Resize(``size``), decoded once and cached as a uint8
@@ -462,5 +516,6 @@ def load_celeba(root: Path | None = None, size: int = 64, crop: int = 148, max_p
     note = f"{len(kept):,} of {len(filenames):,} CelebA images present" + (
         f"; at most {max_per_split} per split decoded" if max_per_split else ""
     )
-    return ImageDataset("celeba", *splits, class_names=list(attr_names), source=folder, note=note,
-                        attribute_names=list(attr_names))
+    return ImageDataset(
+        "celeba", *splits, class_names=list(attr_names), source=folder, note=note, attribute_names=list(attr_names)
+    )

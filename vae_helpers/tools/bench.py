@@ -33,7 +33,7 @@ from torch import nn
 from ..config import describe_device, get_device, seed_everything
 from ..data import ImageDataset, ImageSplit, load_dataset
 from ..evaluation import evaluate, iwae_log_likelihood
-from ..models import ConvVAE, MLPVAE
+from ..models import MLPVAE, ConvVAE
 from ..training import TrainConfig, fit
 
 REFERENCE_WALL_SECONDS_10_EPOCHS = 72.0  # measured on this course's 2-core CPU machines
@@ -125,8 +125,13 @@ def run_reference(root: Path, epochs: int, train_limit: int | None = None, devic
     return {"seconds": time.perf_counter() - started, "data_seconds": data_seconds, "test_loss": test_loss}
 
 
-def run_ours(mnist: ImageDataset, epochs: int, train_limit: int | None = None, device: torch.device | None = None,
-             precision: str = "fp32") -> dict:
+def run_ours(
+    mnist: ImageDataset,
+    epochs: int,
+    train_limit: int | None = None,
+    device: torch.device | None = None,
+    precision: str = "fp32",
+) -> dict:
     """The same model, objective and batch size through ``fit`` (validation pass on the test set each epoch).
 
     ``precision`` is :attr:`TrainConfig.precision`; the returned test loss is evaluated in float32 either way.
@@ -138,16 +143,21 @@ def run_ours(mnist: ImageDataset, epochs: int, train_limit: int | None = None, d
     if device.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    fit(model, data, TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, seed=1, progress=False, precision=precision),
-        device=device)
+    fit(
+        model,
+        data,
+        TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, seed=1, progress=False, precision=precision),
+        device=device,
+    )
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "test_loss": -evaluate(model, mnist.test.to(device)).elbo}
 
 
-def _profile_ours(mnist: ImageDataset, device: torch.device, steps: int = 60, precision: str = "fp32",
-                  top: int = 8) -> list[tuple[str, float]]:
+def _profile_ours(
+    mnist: ImageDataset, device: torch.device, steps: int = 60, precision: str = "fp32", top: int = 8
+) -> list[tuple[str, float]]:
     """Top operators of our training step (``fit``'s step, without its bookkeeping) by self CPU time."""
     from torch.profiler import ProfilerActivity, profile
 
@@ -180,8 +190,14 @@ def _bf16_used(device: torch.device) -> bool:
     return device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
 
 
-def throughput(epochs: int = 10, repeats: int = 1, train_limit: int | None = None, device: torch.device | None = None,
-               profile_steps: int = 60, bf16: bool = True) -> dict:
+def throughput(
+    epochs: int = 10,
+    repeats: int = 1,
+    train_limit: int | None = None,
+    device: torch.device | None = None,
+    profile_steps: int = 60,
+    bf16: bool = True,
+) -> dict:
     """Run the reference, ``fit`` in float32 and ``fit`` with bf16 autocast alternately ``repeats`` times.
 
     Prints a markdown table (median wall time, ratio to the reference, test loss and its agreement
@@ -210,14 +226,22 @@ def throughput(epochs: int = 10, repeats: int = 1, train_limit: int | None = Non
     ref_s = median(ref)
     ref_loss = ref[-1]["test_loss"]
     n_train = train_limit or 60000
-    print(f"\n### Training throughput: MNIST 784-400-20 VAE, batch 128, Adam 1e-3, {epochs} epochs on {n_train:,} images\n")
-    print(f"device: {describe_device(device)} | torch {torch.__version__} | {platform.processor() or platform.machine()} | "
-          f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / {load_after[0]:.2f} after | {date.today()}\n")
-    print(f"| loop | wall s (median of {repeats}) | s / epoch | speed-up vs reference | data loading share "
-          f"| test loss (nats/image, fp32) | within {LOSS_TOLERANCE} nats of the reference |")
+    print(
+        f"\n### Training throughput: MNIST 784-400-20 VAE, batch 128, Adam 1e-3, {epochs} epochs on {n_train:,} images\n"
+    )
+    print(
+        f"device: {describe_device(device)} | torch {torch.__version__} | {platform.processor() or platform.machine()} | "
+        f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / {load_after[0]:.2f} after | {date.today()}\n"
+    )
+    print(
+        f"| loop | wall s (median of {repeats}) | s / epoch | speed-up vs reference | data loading share "
+        f"| test loss (nats/image, fp32) | within {LOSS_TOLERANCE} nats of the reference |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    print(f"| pytorch/examples pattern | {ref_s:.1f} | {ref_s / epochs:.2f} | 1.00x | "
-          f"{sum(r['data_seconds'] for r in ref) / sum(r['seconds'] for r in ref):.0%} | {ref_loss:.2f} | (reference) |")
+    print(
+        f"| pytorch/examples pattern | {ref_s:.1f} | {ref_s / epochs:.2f} | 1.00x | "
+        f"{sum(r['data_seconds'] for r in ref) / sum(r['seconds'] for r in ref):.0%} | {ref_loss:.2f} | (reference) |"
+    )
     labels = {"fp32": "vae_helpers `fit`", "bf16": "vae_helpers `fit`, bf16 autocast"}
     summary: dict[str, dict] = {}
     for precision in precisions:
@@ -225,34 +249,61 @@ def throughput(epochs: int = 10, repeats: int = 1, train_limit: int | None = Non
         seconds, loss = median(runs), runs[-1]["test_loss"]
         diff = loss - ref_loss
         agrees = all(abs(r["test_loss"] - ref_loss) <= LOSS_TOLERANCE for r in runs)
-        summary[precision] = {"ratio": ref_s / seconds, "loss_difference": diff, "agrees": agrees,
-                              "ratios": [a["seconds"] / b["seconds"] for a, b in zip(ref, runs)]}
-        print(f"| {labels[precision]} | {seconds:.1f} | {seconds / epochs:.2f} | {ref_s / seconds:.2f}x | "
-              f"(indexing in-memory tensors) | {loss:.2f} ({diff:+.2f}) | {'yes' if agrees else '**NO**'} |")
+        summary[precision] = {
+            "ratio": ref_s / seconds,
+            "loss_difference": diff,
+            "agrees": agrees,
+            "ratios": [a["seconds"] / b["seconds"] for a, b in zip(ref, runs)],
+        }
+        print(
+            f"| {labels[precision]} | {seconds:.1f} | {seconds / epochs:.2f} | {ref_s / seconds:.2f}x | "
+            f"(indexing in-memory tensors) | {loss:.2f} ({diff:+.2f}) | {'yes' if agrees else '**NO**'} |"
+        )
     if epochs < 10 or n_train < 60000:
-        print(f"\n(A short run: the test losses are far from converged, so the {LOSS_TOLERANCE}-nat agreement is only "
-              "expected of the full run, 10 epochs on 60,000 images.)")
-    print("\nspeed-up per repeat (reference wall / ours, runs alternating): " + "; ".join(
-        f"{labels[p]}: " + ", ".join(f"{r:.2f}x" for r in summary[p]["ratios"]) for p in precisions))
+        print(
+            f"\n(A short run: the test losses are far from converged, so the {LOSS_TOLERANCE}-nat agreement is only "
+            "expected of the full run, 10 epochs on 60,000 images.)"
+        )
+    print(
+        "\nspeed-up per repeat (reference wall / ours, runs alternating): "
+        + "; ".join(f"{labels[p]}: " + ", ".join(f"{r:.2f}x" for r in summary[p]["ratios"]) for p in precisions)
+    )
     fp32 = summary["fp32"]
-    print(f"\nspeed-up: **{fp32['ratio']:.2f}x** | test-loss difference: {fp32['loss_difference']:+.2f} nats "
-          f"({'within' if abs(fp32['loss_difference']) <= LOSS_TOLERANCE else 'OUTSIDE'} the {LOSS_TOLERANCE}-nat tolerance)")
+    print(
+        f"\nspeed-up: **{fp32['ratio']:.2f}x** | test-loss difference: {fp32['loss_difference']:+.2f} nats "
+        f"({'within' if abs(fp32['loss_difference']) <= LOSS_TOLERANCE else 'OUTSIDE'} the {LOSS_TOLERANCE}-nat tolerance)"
+    )
     if "bf16" in summary:
         b = summary["bf16"]
-        print(f"speed-up with bf16 autocast: **{b['ratio']:.2f}x** | test-loss difference: {b['loss_difference']:+.2f} nats "
-              f"({'within' if abs(b['loss_difference']) <= LOSS_TOLERANCE else 'OUTSIDE'} the {LOSS_TOLERANCE}-nat tolerance)")
+        print(
+            f"speed-up with bf16 autocast: **{b['ratio']:.2f}x** | test-loss difference: {b['loss_difference']:+.2f} nats "
+            f"({'within' if abs(b['loss_difference']) <= LOSS_TOLERANCE else 'OUTSIDE'} the {LOSS_TOLERANCE}-nat tolerance)"
+        )
     profiles = {p: _profile_ours(mnist, device, profile_steps, p) for p in precisions} if profile_steps else {}
     for precision, top in profiles.items():
-        print(f"\nWhere our step spends its time, {labels[precision]} (torch profiler, self CPU time over "
-              f"{profile_steps} steps):\n")
+        print(
+            f"\nWhere our step spends its time, {labels[precision]} (torch profiler, self CPU time over "
+            f"{profile_steps} steps):\n"
+        )
         print("| operator | share |\n| --- | ---: |")
         for key, share in top:
             print(f"| `{key}` | {share:.0%} |")
-    result = {"reference": ref, "ours": ours["fp32"], "ratio": fp32["ratio"], "loss_difference": fp32["loss_difference"],
-              "profile": profiles.get("fp32", []), "load_average": (load_before, load_after), "summary": summary}
+    result = {
+        "reference": ref,
+        "ours": ours["fp32"],
+        "ratio": fp32["ratio"],
+        "loss_difference": fp32["loss_difference"],
+        "profile": profiles.get("fp32", []),
+        "load_average": (load_before, load_after),
+        "summary": summary,
+    }
     if "bf16" in summary:
-        result.update(ours_bf16=ours["bf16"], ratio_bf16=summary["bf16"]["ratio"],
-                      loss_difference_bf16=summary["bf16"]["loss_difference"], profile_bf16=profiles.get("bf16", []))
+        result.update(
+            ours_bf16=ours["bf16"],
+            ratio_bf16=summary["bf16"]["ratio"],
+            loss_difference_bf16=summary["bf16"]["loss_difference"],
+            profile_bf16=profiles.get("bf16", []),
+        )
     return result
 
 
@@ -279,37 +330,63 @@ class LoglikRow:
     n_test: int
 
 
-def loglik(epochs: int = 100, k: int = 5000, n_test: int | None = None, device: torch.device | None = None,
-           models: tuple[str, ...] = ("mlp", "conv"), train_limit: int | None = None, lr: float = 1e-3) -> list[LoglikRow]:
+def loglik(
+    epochs: int = 100,
+    k: int = 5000,
+    n_test: int | None = None,
+    device: torch.device | None = None,
+    models: tuple[str, ...] = ("mlp", "conv"),
+    train_limit: int | None = None,
+    lr: float = 1e-3,
+) -> list[LoglikRow]:
     """Train on dynamically binarized MNIST and estimate test log p(x) with the IWAE bound."""
     device = device or get_device()
     mnist = load_dataset("mnist")
     data = mnist.subset(train=train_limit)
     test = binarized_test_split(mnist.test).head(n_test)
-    data = ImageDataset(data.name, data.train, binarized_test_split(data.val), test, data.class_names, data.source, data.note)
+    data = ImageDataset(
+        data.name, data.train, binarized_test_split(data.val), test, data.class_names, data.source, data.note
+    )
     rows = []
     builders = {"mlp": lambda: MLPVAE(hidden=(400,), latent_dim=50), "conv": lambda: ConvVAE(latent_dim=50)}
     for name in models:
         seed_everything(0)
         model = builders[name]()
         started = time.perf_counter()
-        result = fit(model, data, TrainConfig(epochs=epochs, lr=lr, binarize=True, seed=0, progress=False), device=device)
+        result = fit(
+            model, data, TrainConfig(epochs=epochs, lr=lr, binarize=True, seed=0, progress=False), device=device
+        )
         seconds = time.perf_counter() - started
         elbo = evaluate(model, test).elbo
         chunk = min(k, 1000)
         started = time.perf_counter()
         iwae = iwae_log_likelihood(model, test, k=k, batch_size=max(1, 20000 // chunk), chunk=chunk)
-        rows.append(LoglikRow(f"{type(model).__name__} (D=50)", model.num_parameters(), len(result.history["epoch"]),
-                              seconds, time.perf_counter() - started, elbo, iwae, k, len(test)))
+        rows.append(
+            LoglikRow(
+                f"{type(model).__name__} (D=50)",
+                model.num_parameters(),
+                len(result.history["epoch"]),
+                seconds,
+                time.perf_counter() - started,
+                elbo,
+                iwae,
+                k,
+                len(test),
+            )
+        )
     print(f"\n### Test log-likelihood, dynamically binarized MNIST (test binarization seed {TEST_BINARIZATION_SEED})\n")
     print(f"device: {describe_device(device)} | torch {torch.__version__} | {date.today()}\n")
     print("| model | parameters | epochs | train wall s | test ELBO | IWAE bound (k) | IWAE wall s | test images |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r.model} | {r.parameters:,} | {r.epochs} | {r.seconds:.0f} | {r.elbo:.2f} | {r.iwae:.2f} (k={r.k}) "
-              f"| {r.iwae_seconds:.0f} | {r.n_test:,} |")
+        print(
+            f"| {r.model} | {r.parameters:,} | {r.epochs} | {r.seconds:.0f} | {r.elbo:.2f} | {r.iwae:.2f} (k={r.k}) "
+            f"| {r.iwae_seconds:.0f} | {r.n_test:,} |"
+        )
     print(f"| Burda et al. 2015, VAE, 1 stochastic layer | | 3,280 passes | | | {BURDA_VAE} (k=5000) | | 10,000 |")
-    print(f"| Burda et al. 2015, IWAE k=50, 1 stochastic layer | | 3,280 passes | | | {BURDA_IWAE_K50} (k=5000) | | 10,000 |")
+    print(
+        f"| Burda et al. 2015, IWAE k=50, 1 stochastic layer | | 3,280 passes | | | {BURDA_IWAE_K50} (k=5000) | | 10,000 |"
+    )
     return rows
 
 

@@ -98,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     for notebook in course_notebooks(args.names):
         problems = data_problems(notebook)
         if problems["corrupt"]:
-            print(f"FAILED {notebook.name}: a dataset it needs is damaged (the other notebooks still run).\n"
-                  + "\n".join(problems["corrupt"] + problems["missing"]) + "\n")
+            print(
+                f"FAILED {notebook.name}: a dataset it needs is damaged (the other notebooks still run).\n"
+                + "\n".join(problems["corrupt"] + problems["missing"])
+                + "\n"
+            )
             rows.append((notebook.name, "FAILED (damaged data)", 0.0))
             failures.append(f"{notebook.name}: " + "; ".join(problems["corrupt"]))
             continue
@@ -115,8 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Running {notebook.name} ...", flush=True)
         started = time.perf_counter()
         try:
-            papermill.execute_notebook(str(notebook), str(out_dir / notebook.name), cwd=str(NOTEBOOK_DIR),
-                                       kernel_name="python3", progress_bar=False, config=kernel_config())
+            papermill.execute_notebook(
+                str(notebook),
+                str(out_dir / notebook.name),
+                cwd=str(NOTEBOOK_DIR),
+                kernel_name="python3",
+                progress_bar=False,
+                config=kernel_config(),
+            )
             status = "ok"
         except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
             status = "FAILED"
@@ -136,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{len(failures)} notebook(s) failed; the executed copies in {out_dir} show the failing cell:")
         print("\n".join(f"* {line}" for line in failures))
     return 1 if failures else 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -88,9 +88,11 @@ def strip_code(source: str, where: str = "cell") -> str:
         while j < len(lines) and not lines[j].strip().startswith(END):
             inner = lines[j].strip()
             if inner.startswith(BEGIN):
-                raise MarkerError(f"{where}, line {j + 1}: nested '{BEGIN}' (the block opened at line {i + 1} is not closed).")
+                raise MarkerError(
+                    f"{where}, line {j + 1}: nested '{BEGIN}' (the block opened at line {i + 1} is not closed)."
+                )
             if inner.startswith(HINT):
-                hints.append(inner[len(HINT):].strip())
+                hints.append(inner[len(HINT) :].strip())
             j += 1
         if j == len(lines):
             raise MarkerError(f"{where}, line {i + 1}: '{BEGIN}' is never closed by '{END}'.")
@@ -115,7 +117,9 @@ def student_notebook(solution: nbformat.NotebookNode, name: str = "notebook") ->
     nb = copy.deepcopy(solution)
     nb.metadata = nbformat.NotebookNode({k: nb.metadata[k] for k in KEPT_METADATA if k in nb.metadata})
     if "language_info" in nb.metadata:  # the kernel fills in its version on execution: keep only the name
-        nb.metadata["language_info"] = nbformat.NotebookNode({"name": nb.metadata["language_info"].get("name", "python")})
+        nb.metadata["language_info"] = nbformat.NotebookNode(
+            {"name": nb.metadata["language_info"].get("name", "python")}
+        )
     nb.metadata.setdefault("vae_course", nbformat.NotebookNode())
     nb.metadata["vae_course"]["student_version"] = True
     for index, cell in enumerate(nb.cells):
@@ -145,7 +149,10 @@ def solution_notebooks() -> list[Path]:
 
 def expected_outputs() -> dict[Path, str]:
     """``{student path: text}`` for every solution notebook with markers."""
-    return {STUDENT_DIR / p.name: render(student_notebook(nbformat.read(p, as_version=4), p.name)) for p in solution_notebooks()}
+    return {
+        STUDENT_DIR / p.name: render(student_notebook(nbformat.read(p, as_version=4), p.name))
+        for p in solution_notebooks()
+    }
 
 
 def _show(path: Path) -> str:
@@ -157,8 +164,11 @@ def _show(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 if any committed student notebook differs from the generator's output")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write; exit 1 if any committed student notebook differs from the generator's output",
+    )
     args = parser.parse_args(argv)
     expected = expected_outputs()
     if not expected:
@@ -168,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         bad = [p for p, text in expected.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
         for p in bad:
-            print(f"OUT OF DATE: {_show(p)} differs from what the generator makes of "
-                  f"notebooks/{p.name}.", file=sys.stderr)
+            print(
+                f"OUT OF DATE: {_show(p)} differs from what the generator makes of notebooks/{p.name}.", file=sys.stderr
+            )
         for p in stale:
             print(f"STALE: {_show(p)} has no solution notebook with markers in notebooks/.", file=sys.stderr)
         if bad or stale:
