@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv data course test lint format unit notebooks browser lab clean
+.PHONY: setup venv data course weights test lint format unit notebooks browser lab clean
 
 setup: venv data
 
@@ -49,6 +49,10 @@ browser:
 
 course: setup
 	$(PY) -m vae_helpers.tools.course
+
+# Retrain the model zoo (assets/zoo/) by its recipes and rewrite the manifest; NAMES="fashion-vae-d20 ..." for some.
+weights: setup
+	$(PY) -m vae_helpers.tools.weights $(NAMES)
 
 unit: setup
 	$(PY) -m pytest tests

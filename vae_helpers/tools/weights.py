@@ -1,0 +1,65 @@
+"""Retrain the model zoo and rewrite its manifest: ``python -m vae_helpers.tools.weights [names...]`` (``make weights``).
+
+Each model is trained by its recipe (:data:`vae_helpers.zoo.RECIPES`), in full size whatever ``VAE_FAST``
+says, saved as float16 into ``assets/zoo/<name>.pt``, measured on its test set *as loaded back* (so
+the manifest holds what a notebook that loads it will print), and entered into
+``assets/zoo/manifest.json`` with its sha256. A progress bar per model shows the epochs.
+Names filter by substring (``fashion-vae`` trains every Fashion-MNIST MLP VAE); ``--list`` prints the recipes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .. import zoo
+from ..config import get_device
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="only recipes whose name contains one of these")
+    parser.add_argument("--list", action="store_true", help="print the recipes and exit")
+    args = parser.parse_args(argv)
+    names = [n for n in zoo.RECIPES if not args.names or any(s in n for s in args.names)]
+    if args.list:
+        for name in names:
+            r = zoo.RECIPES[name]
+            print(f"{name:34s} {r.model['name']:18s} {r.dataset:14s} notebooks {','.join(r.notebooks):12s} {r.purpose}")
+        return 0
+    if not names:
+        print(f"No recipe matches {args.names}; see --list.", file=sys.stderr)
+        return 2
+    os.environ["VAE_FAST"] = "0"  # the zoo is always the full recipe
+    manifest = json.loads(zoo.MANIFEST.read_text()) if zoo.MANIFEST.is_file() else {"models": {}}
+    device = get_device()
+    print(f"Training {len(names)} zoo model(s) on {device}: {', '.join(names)}")
+    total = time.perf_counter()
+    for name in names:
+        started = time.perf_counter()
+        trained = zoo.train_from_recipe(name, device=device, progress=True)
+        seconds = time.perf_counter() - started
+        zoo.ZOO_DIR.mkdir(parents=True, exist_ok=True)
+        info = zoo.save(name, trained, {}, seconds)
+        loaded = zoo.load_file(name, info)  # measure the float16 weights as a notebook will load them
+        info["metrics"] = zoo.measure(loaded.model, name)
+        manifest["models"][name] = info
+        manifest["models"] = {k: manifest["models"][k] for k in zoo.RECIPES if k in manifest["models"]}
+        manifest.update({"format": zoo.FILE_FORMAT, "check_images": zoo.CHECK_IMAGES,
+                         "check_tolerance": zoo.CHECK_TOLERANCE})
+        tmp = zoo.MANIFEST.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        os.replace(tmp, zoo.MANIFEST)
+        m = info["metrics"]
+        print(f"{name}: {info['epochs_run']} epochs (best {info['best_epoch']}), {seconds:.0f} s; test ELBO {m['ELBO']:.2f}, "
+              f"KL {m['KL']:.2f}; {info['bytes'] / 1e6:.2f} MB", flush=True)
+    size = sum(e["bytes"] for e in manifest["models"].values())
+    print(f"Done in {time.perf_counter() - total:.0f} s; the zoo holds {len(manifest['models'])} models, {size / 1e6:.1f} MB.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

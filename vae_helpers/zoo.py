@@ -1,0 +1,334 @@
+"""Pretrained, verified weights: the course's model zoo (``assets/zoo/``).
+
+Every model a notebook uses is trained in one place, by one :class:`Recipe` below (the model,
+the dataset and split, the training config and seed), and its weights are committed with a
+manifest, ``assets/zoo/manifest.json``: the recipe, the sha256 of the weights file and the
+metrics measured on the test set when it was saved. A notebook asks for a model by name::
+
+    vae, run = zoo.get("fashion-vae-d20", train=TRAIN, device=device)
+
+With ``train=False`` (every notebook's default) :func:`load` checks the file's hash, rebuilds the
+model and returns it with its training history, so loss curves and "best epoch" lines still show.
+With ``train=True`` :func:`train_from_recipe` runs the recipe (its full settings; fast mode shrinks epochs
+and images as the notebooks do). ``python -m vae_helpers.tools.weights`` (``make weights``)
+retrains the zoo and rewrites the manifest.
+
+Weights are stored as float16 (halving the files); the manifest's metrics are measured on the
+float16 weights as loaded, so what a notebook prints is what the manifest says. Weights of
+masked layers (:class:`~vae_helpers.models.MaskedLinear`) are stored without their masked-out
+entries, and masks are rebuilt by the model. CelebA models are never here (the dataset's terms):
+notebook 08 trains its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .checkpoints import atomic_torch_save
+from .config import ASSETS_DIR, fast_mode, get_device
+from .data import ImageDataset, load_dataset
+from .errors import CheckpointError, CheckpointNotFoundError, ConfigError
+from .evaluation import evaluate, score_model
+from .losses import KLSchedule
+from .models import BaseVAE, build_model
+from .training import FitResult, TrainConfig, steps_per_epoch, train_model
+
+ZOO_DIR: Path = ASSETS_DIR / "zoo"
+MANIFEST: Path = ZOO_DIR / "manifest.json"
+FILE_FORMAT = 1
+#: The fixed test subset every weights file is re-checked on (CI): its first images, z seeded with 0.
+CHECK_IMAGES = 1000
+#: Nats per image the re-checked ELBO may differ from the manifest (float32 sums differ between CPU kinds).
+CHECK_TOLERANCE = 0.02
+RETRAIN_HINT = "retrain it with `make weights NAMES={name}` (python -m vae_helpers.tools.weights {name})"
+
+
+# --------------------------------------------------------------------------------------------
+# Recipes: how each model of the course is made
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Recipe:
+    """How one zoo model is made.
+
+    Attributes:
+        name: the zoo name, e.g. ``"fashion-vae-d20"``.
+        model: the model's registry name and config fields (``{"name": "MLPVAE", "latent_dim": 20}``).
+        dataset: ``"fashion-mnist"`` or ``"mnist"``; the split is the course's: 90/10 train/validation
+            of the official training set (seed 0), the official test set for metrics.
+        train: :class:`TrainConfig` fields of the full run (``beta`` may be ``{"linear": fraction}``
+            or ``{"cyclical": n_cycles}``, turned into a :class:`KLSchedule` once the steps are known).
+        train_images: training images (``None``: all 54,000).
+        fast: overrides for fast mode (``VAE_FAST=1``), e.g. ``{"epochs": 2, "train_images": 4000}``.
+        purpose: one line for the manifest and the README.
+        notebooks: the notebooks that use it.
+    """
+
+    name: str
+    model: dict[str, Any]
+    dataset: str
+    train: dict[str, Any]
+    purpose: str
+    notebooks: tuple[str, ...]
+    train_images: int | None = None
+    fast: dict[str, Any] = field(default_factory=lambda: {"epochs": 2, "train_images": 4000})
+
+    def settings(self) -> tuple[dict[str, Any], int | None]:
+        """The training config fields and image count for this run (fast mode applies :attr:`fast`)."""
+        train, images = dict(self.train), self.train_images
+        if fast_mode():
+            train.update({k: v for k, v in self.fast.items() if k != "train_images"})
+            images = self.fast.get("train_images", images)
+        return train, images
+
+
+#: Early stopping on the validation loss, as notebook 04 teaches it: the best epoch's weights, at most 80 epochs.
+EARLY_STOPPING = {"epochs": 80, "patience": 5, "seed": 0}
+
+
+def _recipes() -> dict[str, Recipe]:
+    mlp = lambda d: {"name": "MLPVAE", "latent_dim": d}  # noqa: E731
+    recipes = [
+        Recipe("fashion-vae-d20", mlp(20), "fashion-mnist", EARLY_STOPPING,
+               "784-400-20 VAE, the course's reference model", ("00", "02", "03", "04", "05", "06")),
+        Recipe("fashion-vae-d20-mean-bce", mlp(20), "fashion-mnist", {**EARLY_STOPPING, "beta": 784.0},
+               "the 784-400-20 VAE trained with BCE averaged over pixels (the pitfall: beta = 784)", ("02",)),
+        Recipe("fashion-ae-d20", {"name": "AE", "latent_dim": 20}, "fashion-mnist", EARLY_STOPPING,
+               "784-400-20 deterministic autoencoder", ("01", "04")),
+        Recipe("fashion-ae-d2", {"name": "AE", "latent_dim": 2}, "fashion-mnist", EARLY_STOPPING,
+               "784-400-2 deterministic autoencoder", ("01",)),
+        Recipe("mnist-vae-d20", mlp(20), "mnist", {"epochs": 10, "seed": 1},
+               "pytorch/examples' setting: 784-400-20 on MNIST, 10 epochs, seed 1", ("04",)),
+        Recipe("fashion-conv-vae-d20", {"name": "ConvVAE", "latent_dim": 20}, "fashion-mnist",
+               {**EARLY_STOPPING, "epochs": 30}, "conv VAE (2 stride-2 convs, fc 256, D=20)", ("05",)),
+    ]
+    for d in (2, 5, 10, 50, 100):
+        used = ("04", "06") if d == 2 else ("06", "07") if d == 10 else ("06",)
+        recipes.append(Recipe(f"fashion-vae-d{d}", mlp(d), "fashion-mnist", EARLY_STOPPING,
+                              f"784-400-{d} VAE (latent-size study)", used))
+    for beta in (0.5, 2.0, 4.0, 8.0):
+        recipes.append(Recipe(f"fashion-beta-vae-d10-beta{beta:g}", mlp(10), "fashion-mnist",
+                              {**EARLY_STOPPING, "beta": beta}, f"784-400-10 beta-VAE, beta = {beta:g}", ("07",)))
+    collapse = {"epochs": 12, "seed": 0}
+    ar = {"name": "AutoregressiveVAE", "latent_dim": 20}
+    for run, extra in (("none", {}), ("linear", {"beta": {"linear": 0.5}}),
+                       ("cyclical", {"beta": {"cyclical": 4}}), ("free-bits", {"free_bits": 0.25})):
+        recipes.append(Recipe(f"fashion-ar-vae-{run}", ar, "fashion-mnist", {**collapse, **extra},
+                              f"VAE with an autoregressive decoder, KL annealing: {run}", ("07",), train_images=30000))
+    recipes += [
+        Recipe("fashion-cvae-d10", {"name": "ConditionalVAE", "latent_dim": 10}, "fashion-mnist", EARLY_STOPPING,
+               "conditional VAE (label into encoder and decoder), D=10", ("07",)),
+        Recipe("fashion-vae-d10-gauss-mse", mlp(10), "fashion-mnist",
+               {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": math.sqrt(0.5)},
+               "784-400-10 VAE with a Gaussian decoder, sigma^2 = 1/2 (MSE)", ("07",)),
+        Recipe("fashion-vae-d10-gauss-0.1", mlp(10), "fashion-mnist",
+               {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": 0.1},
+               "784-400-10 VAE with a Gaussian decoder, sigma = 0.1", ("07",)),
+    ]
+    return {r.name: r for r in recipes}
+
+
+RECIPES: dict[str, Recipe] = _recipes()
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe called ``name``; a typo gets the list of names."""
+    if name not in RECIPES:
+        raise ConfigError(f"No zoo model {name!r}. The zoo has: {', '.join(RECIPES)}.")
+    return RECIPES[name]
+
+
+# --------------------------------------------------------------------------------------------
+# Train, save, load
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Pretrained:
+    """A zoo model ready to use: ``model`` (eval mode), ``run`` (its training history as a
+    :class:`FitResult`), and ``entry`` (its manifest entry; empty for a model just trained)."""
+
+    model: BaseVAE
+    run: FitResult
+    entry: dict[str, Any] = field(default_factory=dict)
+
+    def __iter__(self):  # ``model, run = zoo.get(...)``
+        return iter((self.model, self.run))
+
+
+def train_config(r: Recipe, n_train: int) -> TrainConfig:
+    """The recipe's :class:`TrainConfig` for ``n_train`` training images (a schedule needs the step count)."""
+    fields, _ = r.settings()
+    fields = dict(fields)
+    beta = fields.get("beta", 1.0)
+    if isinstance(beta, dict):
+        total = fields["epochs"] * steps_per_epoch(n_train, fields.get("batch_size", 128))
+        if "linear" in beta:
+            fields["beta"] = KLSchedule.linear(warmup_steps=max(1, int(total * beta["linear"])))
+        else:
+            fields["beta"] = KLSchedule.cyclical(total_steps=total, n_cycles=beta["cyclical"])
+    return TrainConfig(**fields)
+
+
+def dataset_for(r: Recipe) -> tuple[ImageDataset, ImageDataset]:
+    """``(full dataset, training subset)`` of the recipe (the subset holds the recipe's image count)."""
+    full = load_dataset(r.dataset)
+    _, images = r.settings()
+    return full, full.subset(train=images)
+
+
+def train_from_recipe(name: str, device: torch.device | str | None = None, progress: bool = False) -> Pretrained:
+    """Train the zoo model ``name`` by its recipe (fast mode: its ``fast`` settings)."""
+    r = recipe(name)
+    _, data = dataset_for(r)
+    config = train_config(r, len(data.train))
+    config.progress = progress
+    model, run = train_model(lambda: build_model(r.model), data, config, device=device)
+    return Pretrained(model, run)
+
+
+def _state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """float16 weights; a masked layer's weight keeps only its unmasked entries; masks are dropped."""
+    state = model.state_dict()
+    stored, packed = {}, []
+    for key, value in state.items():
+        if key.endswith("mask"):
+            continue  # rebuilt by the model's constructor
+        mask_key = key.rsplit(".", 1)[0] + ".mask" if "." in key else "mask"
+        if key.endswith("weight") and mask_key in state:
+            value, _ = value[state[mask_key].bool()], packed.append(key)
+        stored[key] = value.detach().cpu().to(torch.float16) if value.is_floating_point() else value.detach().cpu()
+    return stored, packed
+
+
+def _load_stored(model: BaseVAE, stored: dict[str, torch.Tensor], packed: list[str]) -> None:
+    state = model.state_dict()
+    full = {}
+    for key, target in state.items():
+        if key.endswith("mask"):
+            full[key] = target
+        elif key in packed:
+            weight = torch.zeros_like(target)
+            weight[state[key.rsplit(".", 1)[0] + ".mask"].bool()] = stored[key].to(target.dtype)
+            full[key] = weight
+        else:
+            full[key] = stored[key].to(target.dtype)
+    model.load_state_dict(full)
+
+
+def save(name: str, trained: Pretrained, metrics: dict[str, float], seconds: float) -> dict[str, Any]:
+    """Write ``assets/zoo/<name>.pt`` and return its manifest entry (hash, recipe, metrics, history summary)."""
+    r = recipe(name)
+    stored, packed = _state_to_store(trained.model)
+    run = trained.run
+    path = ZOO_DIR / f"{name}.pt"
+    atomic_torch_save({"format": FILE_FORMAT, "package_version": __version__, "name": name,
+                       "model_config": trained.model.config(), "state": stored, "packed": packed,
+                       "history": run.history, "best_epoch": run.best_epoch, "best_val": run.best_val,
+                       "stopped": run.stopped, "device": run.device}, path)
+    return {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size, "dtype": "float16",
+            "model": trained.model.config(), "parameters": trained.model.num_parameters(), "dataset": r.dataset,
+            "split": "train: 90% of the official training set (seed 0), validation 10%; metrics: official test set",
+            "train_images": r.train_images, "train_config": r.train, "seed": r.train.get("seed", 0),
+            "purpose": r.purpose, "notebooks": list(r.notebooks), "epochs_run": len(run.history["epoch"]),
+            "best_epoch": run.best_epoch, "stopped": run.stopped, "train_seconds": round(seconds, 1),
+            "trained_on": run.device, "metrics": metrics}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest() -> dict[str, Any]:
+    """``assets/zoo/manifest.json`` as a dict (``{"models": {name: entry}}``)."""
+    if not MANIFEST.is_file():
+        raise CheckpointNotFoundError(f"The zoo manifest {MANIFEST} is missing: restore it with `git checkout -- "
+                                      f"{MANIFEST.relative_to(ASSETS_DIR.parent)}`, or retrain the zoo with `make weights`.")
+    try:
+        return json.loads(MANIFEST.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"The zoo manifest {MANIFEST} is not valid JSON ({err}); restore it with git checkout "
+                              "or retrain the zoo with `make weights`.") from err
+
+
+def entry(name: str) -> dict[str, Any]:
+    """The manifest entry of ``name``."""
+    recipe(name)
+    models = read_manifest().get("models", {})
+    if name not in models:
+        raise CheckpointNotFoundError(f"Zoo model {name!r} has a recipe but no manifest entry: " + RETRAIN_HINT.format(name=name) + ".")
+    return models[name]
+
+
+def load(name: str, device: torch.device | str | None = None) -> Pretrained:
+    """The verified zoo model ``name``: the file's sha256 must equal the manifest's; the model is rebuilt
+    from its config, on ``device`` (default :func:`get_device`), in eval mode, with its training history."""
+    return load_file(name, entry(name), device)
+
+
+def load_file(name: str, info: dict[str, Any], device: torch.device | str | None = None) -> Pretrained:
+    """:func:`load` with the manifest entry ``info`` given (the retrain tool measures a file before it enters the manifest)."""
+    path = ZOO_DIR / info["file"]
+    fix = RETRAIN_HINT.format(name=name)
+    if not path.is_file():
+        raise CheckpointNotFoundError(f"The weights of {name!r} ({path}) are missing: restore them with "
+                                      f"`git checkout -- assets/zoo/{path.name}`, or {fix}; or set TRAIN = True.")
+    found = sha256(path)
+    if found != info["sha256"]:
+        raise CheckpointError(f"{path} does not match its manifest entry (sha256 {found[:12]}..., expected "
+                              f"{info['sha256'][:12]}...): it was changed or damaged. Restore it with `git checkout -- "
+                              f"assets/zoo/{path.name}`, or {fix}.")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("format", 0) > FILE_FORMAT:
+        raise CheckpointError(f"{path} has zoo format {payload['format']}; this package reads {FILE_FORMAT}. "
+                              "Update the course (git pull, then make setup).")
+    model = build_model(payload["model_config"])
+    _load_stored(model, payload["state"], payload["packed"])
+    device = get_device(str(device) if device is not None else None)
+    model.to(device).eval()
+    run = FitResult(payload["history"], payload["best_epoch"], payload["best_val"], payload["stopped"],
+                    f"{payload['device']} (pretrained: assets/zoo/{path.name})")
+    return Pretrained(model, run, info)
+
+
+def get(name: str, train: bool = False, device: torch.device | str | None = None) -> Pretrained:
+    """What the notebooks call: the verified pretrained model (``train=False``) or a fresh run of its recipe."""
+    if train:
+        trained = train_from_recipe(name, device=device)
+        print(f"{name}: trained here, {len(trained.run.history['epoch'])} epochs, best epoch {trained.run.best_epoch} "
+              f"({trained.run.seconds_per_epoch:.1f} s/epoch on {trained.run.device})")
+        return trained
+    loaded = load(name, device)
+    print(f"{name}: pretrained weights from assets/zoo ({loaded.entry['epochs_run']} epochs, best epoch "
+          f"{loaded.run.best_epoch}; sha256 checked). Set TRAIN = True to train it here instead.")
+    return loaded
+
+
+def measure(model: BaseVAE, name: str) -> dict[str, float]:
+    """The manifest's metrics of a zoo model, on its dataset's test set: ELBO, recon, KL, MSE, active units,
+    and ``check ELBO``, the ELBO on the first :data:`CHECK_IMAGES` test images that CI recomputes."""
+    r = recipe(name)
+    test = load_dataset(r.dataset).test
+    likelihood = r.train.get("likelihood", "bernoulli")
+    sigma = r.train.get("sigma", 1.0)
+    metrics = score_model(model, test, likelihood=likelihood, sigma=sigma)
+    metrics["check ELBO"] = evaluate(model, test.head(CHECK_IMAGES), likelihood, sigma=sigma, with_mse=False).elbo
+    return {k: (round(float(v), 4) if not isinstance(v, int) else v) for k, v in metrics.items()}
+
+
+def recipes_table() -> list[dict[str, Any]]:
+    """One row per recipe (for the README and ``tools.weights --list``)."""
+    return [{"name": r.name, **asdict(r)} for r in RECIPES.values()]
+
+
+__all__ = ["RECIPES", "Recipe", "Pretrained", "get", "load", "train_from_recipe", "save", "measure", "entry",
+           "read_manifest", "recipe"]
