@@ -57,7 +57,8 @@ weights: setup
 unit: setup
 	$(PY) -m pytest tests
 
-# Once, in fast mode; cells marked "# NBVAL_CHECK_OUTPUT" must reproduce the committed (full-run) outputs exactly.
+# Once, in fast mode, with the verified pretrained weights (every notebook's default); cells marked
+# "# NBVAL_CHECK_OUTPUT" must reproduce the committed (full-run) outputs exactly. Then the retrain path.
 # NBVAL_RUNS=2 repeats the run, to check that a second pass with the caches and checkpoints of the first also passes.
 NBVAL_RUNS ?= 1
 notebooks: setup
@@ -65,6 +66,8 @@ notebooks: setup
 	  echo "== notebooks under nbval, fast mode, run $$run of $(NBVAL_RUNS)"; \
 	  VAE_FAST=1 $(PY) -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --ignore=notebooks/student notebooks || exit $$?; \
 	done
+	@echo "== the retrain path: every notebook with TRAIN = True (each model trained by its zoo recipe), fast mode"
+	$(PY) -m vae_helpers.tools.course --fast --train --out build/course-train-path
 
 # Style kept by a machine: ruff's lint rules and its formatter (configured in pyproject.toml), on the package and tests.
 lint: venv

@@ -259,3 +259,20 @@ def test_a_mistyped_device_is_named(monkeypatch):
         monkeypatch.setenv("VAE_DEVICE", "cuda")
         with pytest.raises(ConfigError, match="asks for a CUDA GPU.*Unset it"):
             get_device()
+
+
+def test_load_finished_run_reuses_only_a_run_with_the_same_settings(tmp_path, tiny, capsys):
+    from vae_helpers.training import load_finished_run
+
+    path = tmp_path / "run.pt"
+    config = TrainConfig(epochs=2, **QUIET)
+    assert load_finished_run(path, _small(), config) is None  # nothing trained yet
+    trained = _small()
+    result = fit(trained, tiny, config, checkpoint=path, device="cpu")
+    model = _small()
+    loaded = load_finished_run(path, model, config, device="cpu")
+    assert loaded.best_epoch == result.best_epoch and loaded.history == result.history and loaded.stopped == "loaded"
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
+    assert not model.training
+    assert load_finished_run(path, _small(), TrainConfig(epochs=3, **QUIET)) is None  # a full run meets a fast one
+    assert "trained with other settings" in capsys.readouterr().out

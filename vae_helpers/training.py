@@ -569,6 +569,26 @@ def fit(
     return FitResult(state.history, state.best_epoch, state.best_val, stopped, describe_device(device))
 
 
+def load_finished_run(path: str | os.PathLike, model: BaseVAE, config: TrainConfig,
+                      device: torch.device | str | None = None) -> FitResult | None:
+    """The run a checkpoint holds, loaded into ``model`` (best weights, eval mode), if ``path`` exists and was
+    written by :func:`fit` with these same settings (``config.to_dict()`` without ``progress``); else ``None``.
+
+    For models that are never committed (CelebA, notebook 08): the notebook reuses what the user trained
+    before, and trains again when a setting changed (e.g. a fast-mode checkpoint met by a full run)."""
+    if not Path(path).is_file():
+        return None
+    payload = read_checkpoint(path)
+    saved = {k: v for k, v in (payload.get("train_config") or {}).items() if k != "progress"}
+    if saved != {k: v for k, v in config.to_dict().items() if k != "progress"}:
+        print(f"{path} was trained with other settings; training again.")
+        return None
+    load_into(model, payload["model_state"], payload["model_config"], path)
+    model.to(get_device(str(device) if device is not None else None)).eval()
+    return FitResult({k: list(v) for k, v in payload["history"].items()}, int(payload["best_epoch"]),
+                     float(payload["best_val"]), "loaded", f"{describe_device(model.device)} (loaded from {path})")
+
+
 def train_model(
     build: Callable[[], BaseVAE], data: ImageDataset, config: TrainConfig, **fit_kwargs: Any
 ) -> tuple[BaseVAE, FitResult]:

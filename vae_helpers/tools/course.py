@@ -10,7 +10,9 @@ when anything failed. Kernels talk to the runner over IPC sockets (TCP on Window
 jupyter's "Kernel is running over TCP without encryption" warning out of the log.
 
 Options: ``--fast`` (same as ``VAE_FAST=1``), ``--in-place`` (write the outputs back into
-``notebooks/``: how maintainers refresh the committed outputs), and notebook name filters.
+``notebooks/``: how maintainers refresh the committed outputs), ``--train`` (the retrain path: papermill
+sets ``TRAIN = True``, so every model is trained by its zoo recipe instead of loaded), ``--out DIR``, and
+notebook name filters. ``make test`` runs ``--fast --train`` once, so the retrain path cannot rot.
 """
 
 from __future__ import annotations
@@ -86,12 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="only notebooks whose file name contains one of these")
     parser.add_argument("--fast", action="store_true", help="fast mode (VAE_FAST=1)")
     parser.add_argument("--in-place", action="store_true", help="write executed notebooks back into notebooks/")
+    parser.add_argument("--train", action="store_true",
+                        help="the retrain path: TRAIN = True in every notebook (train each model by its recipe)")
+    parser.add_argument("--out", help="folder for the executed notebooks (default build/course)")
     args = parser.parse_args(argv)
     if args.fast:
         os.environ["VAE_FAST"] = "1"
     import papermill
 
-    out_dir = NOTEBOOK_DIR if args.in_place else OUTPUT_DIR
+    out_dir = NOTEBOOK_DIR if args.in_place else Path(args.out) if args.out else OUTPUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, float]] = []
     failures: list[str] = []
@@ -123,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(out_dir / notebook.name),
                 cwd=str(NOTEBOOK_DIR),
                 kernel_name="python3",
+                parameters={"TRAIN": True} if args.train else {},
                 progress_bar=False,
                 config=kernel_config(),
             )
@@ -136,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         print("No notebooks found in notebooks/" + (f" matching {args.names}." if args.names else "."))
         return 1
 
-    mode = "fast" if fast_mode() else "full"
+    mode = ("fast" if fast_mode() else "full") + (", retrain path (TRAIN = True)" if args.train else ", pretrained weights")
     print(f"\nCourse run ({mode} mode); executed notebooks in {out_dir}, figures in {figure_dir()}")
     print("| notebook | status | seconds |\n| --- | --- | ---: |")
     for name, status, seconds in rows:
