@@ -30,7 +30,7 @@ from .checkpoints import load_into, read_checkpoint, save_checkpoint
 from .config import describe_device, get_device, seed_everything
 from .data import ImageDataset, ImageSplit
 from .errors import CheckpointError, CheckpointNotFoundError, ConfigError, TrainingDivergedError
-from .evaluation import LossFn, check_fits, check_loss_terms, evaluate
+from .evaluation import LossFn, Metrics, check_fits, check_loss_terms, evaluate
 from .losses import LIKELIHOODS, Beta, KLSchedule, Likelihood, LossTerms, check_beta, model_objective
 from .models import BaseVAE
 
@@ -310,6 +310,7 @@ class TrainState:
         stale: epochs since the last improvement (early stopping compares it with ``patience``).
         best_weights: a copy of the model's weights at ``best_epoch``.
         history: per-epoch lists under :data:`HISTORY_KEYS`.
+        saved_epoch: the epoch the checkpoint on disk holds (``None``: none written or loaded).
     """
 
     best_weights: dict[str, torch.Tensor]
@@ -318,21 +319,57 @@ class TrainState:
     best_val: float = math.inf
     stale: int = 0
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    saved_epoch: int | None = None
 
     @classmethod
     def start(cls, model: BaseVAE) -> TrainState:
         return cls(best_weights=copy.deepcopy(model.state_dict()))
 
-    def end_epoch(self, row: dict[str, float], model: BaseVAE) -> None:
-        """Record an epoch's row; keep the weights if its validation loss is the best so far."""
+    def end_epoch(self, epoch: int, train: dict[str, float], val: Metrics, seconds: float, model: BaseVAE) -> None:
+        """Record epoch ``epoch`` (0-based) in the history; keep the weights if its validation loss is the best."""
+        row = {
+            "epoch": epoch + 1,
+            "beta": train["beta"],
+            "train_loss": train["loss"],
+            "train_recon": train["recon"],
+            "train_kl": train["kl"],
+            "val_loss": val.loss,
+            "val_recon": val.recon,
+            "val_kl": val.kl,
+            "seconds": seconds,
+        }
         for key in HISTORY_KEYS:
             self.history[key].append(float(row[key]))
-        self.epoch += 1
-        if row["val_loss"] < self.best_val:
-            self.best_val, self.best_epoch, self.stale = row["val_loss"], self.epoch, 0
+        self.epoch = epoch + 1
+        if val.loss < self.best_val:
+            self.best_val, self.best_epoch, self.stale = val.loss, self.epoch, 0
             self.best_weights = copy.deepcopy(model.state_dict())
         else:
             self.stale += 1
+
+    def interrupted_message(self, checkpoint: str | os.PathLike | None) -> str:
+        """What an interrupt keeps, and where a checkpoint is (never one that was not written)."""
+        if self.saved_epoch is not None:
+            where = f"the checkpoint {checkpoint} holds epoch {self.saved_epoch}; fit(..., resume=True) continues there"
+        elif checkpoint is not None:
+            where = f"no checkpoint was written yet (one is written at the end of each epoch, to {checkpoint})"
+        else:
+            where = "no checkpoint was set"
+        return (
+            f"\nInterrupted during epoch {self.epoch + 1}: keeping the best weights "
+            f"(epoch {self.best_epoch or 'none: the initial weights'}); {where}."
+        )
+
+    def explained(self, err: TrainingDivergedError, checkpoint: str | os.PathLike | None) -> TrainingDivergedError:
+        """The divergence error completed with what was kept."""
+        kept = (
+            f"The last good checkpoint ({checkpoint}, epoch {self.saved_epoch}) is intact."
+            if self.saved_epoch
+            else "No checkpoint was set."
+            if checkpoint is None
+            else "No checkpoint was written yet."
+        )
+        return TrainingDivergedError(f"{err} The model was reset to its best weights (epoch {self.best_epoch}). {kept}")
 
     def save(
         self,
@@ -361,6 +398,7 @@ class TrainState:
                 "torch_rng_state": torch.get_rng_state(),
             },
         )
+        self.saved_epoch = self.epoch
 
     @classmethod
     def load(
@@ -411,6 +449,7 @@ class TrainState:
             best_val=float(payload["best_val"]),
             stale=int(resume.get("stale", 0)),
             history={k: list(v) for k, v in payload["history"].items()},
+            saved_epoch=int(resume["epoch"]),
         )
         load_into(model, resume["model_state"], payload["model_config"], path)
         optimizer.load_state_dict(resume["optimizer_state"])
@@ -476,101 +515,90 @@ def fit(
     data = _place_data(data, device)
     optimizer = make_optimizer(model, config.lr, device)
     state = TrainState.load(checkpoint, model, optimizer, generator, config) if resume else TrainState.start(model)
-    started_at, saved_at = state.epoch, state.epoch if resume else None
+    log = _EpochLog(model, config, device, state.epoch)
 
     stopped = "completed"
-    bar = tqdm(
-        range(state.epoch, config.epochs),
-        desc=f"{type(model).__name__} on {describe_device(device)}",
-        unit="epoch",
-        disable=not config.progress,
-        initial=state.epoch,
-        total=config.epochs,
-    )
     try:
-        for epoch in bar:
+        for epoch in range(state.epoch, config.epochs):
             started = time.perf_counter()
             train = train_epoch(model, data.train, optimizer, objective, config, epoch, generator, device)
-            val = evaluate(
-                model,
-                data.val,
-                config.likelihood,
-                sigma=config.sigma,
-                beta=config.validation_beta,
-                free_bits=config.free_bits,
-                loss_fn=loss_fn,
-                with_mse=False,
-            )
-            if not math.isfinite(val.loss):
-                raise TrainingDivergedError(
-                    f"The validation loss became NaN or infinite after epoch {epoch + 1} "
-                    f"(lr={config.lr:g}). Lower the learning rate (try lr={config.lr / 10:g})."
-                )
-            state.end_epoch(
-                {
-                    "epoch": epoch + 1,
-                    "beta": train["beta"],
-                    "train_loss": train["loss"],
-                    "train_recon": train["recon"],
-                    "train_kl": train["kl"],
-                    "val_loss": val.loss,
-                    "val_recon": val.recon,
-                    "val_kl": val.kl,
-                    "seconds": time.perf_counter() - started,
-                },
-                model,
-            )
+            val = validate(model, data.val, config, loss_fn, epoch)
+            state.end_epoch(epoch, train, val, time.perf_counter() - started, model)
             if checkpoint is not None:
                 state.save(checkpoint, model, optimizer, generator, config)
-                saved_at = state.epoch
-            if config.progress:
-                bar.set_postfix(train=f"{train['loss']:.2f}", val=f"{val.loss:.2f}")
-                tqdm.write(
-                    f"epoch {epoch + 1:3d}/{config.epochs}  train {train['loss']:8.2f} (recon "
-                    f"{train['recon']:7.2f}, KL {train['kl']:6.2f})  val {val.loss:8.2f}  beta "
-                    f"{train['beta']:.2f}  {state.history['seconds'][-1]:.1f}s"
-                )
+            log.epoch(state, train, val)
             if config.patience is not None and state.stale >= config.patience:
                 stopped = "early_stopping"
                 break
     except KeyboardInterrupt:
         stopped = "interrupted"
-        if saved_at is not None:
-            where = f"the checkpoint {checkpoint} holds epoch {saved_at}; fit(..., resume=True) continues from there"
-        elif checkpoint is not None:
-            where = f"no checkpoint was written yet (one is written at the end of each epoch, to {checkpoint})"
-        else:
-            where = "no checkpoint was set"
-        print(
-            f"\nInterrupted during epoch {state.epoch + 1}: keeping the best weights "
-            f"(epoch {state.best_epoch or 'none: the initial weights'}); {where}."
-        )
+        print(state.interrupted_message(checkpoint))
     except TrainingDivergedError as err:
         model.load_state_dict(state.best_weights)  # never leave NaN weights in the caller's model
-        kept = (
-            f"The last good checkpoint ({checkpoint}, epoch {saved_at}) is intact."
-            if saved_at
-            else "No checkpoint was set."
-            if checkpoint is None
-            else "No checkpoint was written yet."
-        )
-        raise TrainingDivergedError(
-            f"{err} The model was reset to its best weights (epoch {state.best_epoch}). {kept}"
-        ) from None
+        raise state.explained(err, checkpoint) from None
     except BaseException:
         model.load_state_dict(state.best_weights)
         raise
     finally:
-        bar.close()
-    if state.epoch == started_at and stopped == "completed" and config.progress:
-        print(f"Nothing to train: the run already has {state.epoch} of {config.epochs} epochs.")
+        log.close()
     model.load_state_dict(state.best_weights)
     model.eval()
     return FitResult(state.history, state.best_epoch, state.best_val, stopped, describe_device(device))
 
 
-def load_finished_run(path: str | os.PathLike, model: BaseVAE, config: TrainConfig,
-                      device: torch.device | str | None = None) -> FitResult | None:
+def validate(model: BaseVAE, split: ImageSplit, config: TrainConfig, loss_fn: LossFn | None, epoch: int) -> Metrics:
+    """The validation loss after ``epoch``: the training objective at :attr:`TrainConfig.validation_beta`,
+    z seeded (so epochs compare like with like); a NaN or infinite value stops training."""
+    val = evaluate(
+        model,
+        split,
+        config.likelihood,
+        sigma=config.sigma,
+        beta=config.validation_beta,
+        free_bits=config.free_bits,
+        loss_fn=loss_fn,
+        with_mse=False,
+    )
+    if not math.isfinite(val.loss):
+        raise TrainingDivergedError(
+            f"The validation loss became NaN or infinite after epoch {epoch + 1} "
+            f"(lr={config.lr:g}). Lower the learning rate (try lr={config.lr / 10:g})."
+        )
+    return val
+
+
+class _EpochLog:
+    """The progress bar and one line per epoch (both off with ``progress=False``)."""
+
+    def __init__(self, model: BaseVAE, config: TrainConfig, device: torch.device, start: int) -> None:
+        self.config = config
+        self.bar = tqdm(
+            total=config.epochs,
+            initial=start,
+            unit="epoch",
+            disable=not config.progress,
+            desc=f"{type(model).__name__} on {describe_device(device)}",
+        )
+        if start >= config.epochs and config.progress:
+            print(f"Nothing to train: the run already has {start} of {config.epochs} epochs.")
+
+    def epoch(self, state: TrainState, train: dict[str, float], val: Metrics) -> None:
+        self.bar.update(1)
+        if self.config.progress:
+            self.bar.set_postfix(train=f"{train['loss']:.2f}", val=f"{val.loss:.2f}")
+            tqdm.write(
+                f"epoch {state.epoch:3d}/{self.config.epochs}  train {train['loss']:8.2f} (recon "
+                f"{train['recon']:7.2f}, KL {train['kl']:6.2f})  val {val.loss:8.2f}  beta "
+                f"{train['beta']:.2f}  {state.history['seconds'][-1]:.1f}s"
+            )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def load_finished_run(
+    path: str | os.PathLike, model: BaseVAE, config: TrainConfig, device: torch.device | str | None = None
+) -> FitResult | None:
     """The run a checkpoint holds, loaded into ``model`` (best weights, eval mode), if ``path`` exists and was
     written by :func:`fit` with these same settings (``config.to_dict()`` without ``progress``); else ``None``.
 
@@ -585,8 +613,13 @@ def load_finished_run(path: str | os.PathLike, model: BaseVAE, config: TrainConf
         return None
     load_into(model, payload["model_state"], payload["model_config"], path)
     model.to(get_device(str(device) if device is not None else None)).eval()
-    return FitResult({k: list(v) for k, v in payload["history"].items()}, int(payload["best_epoch"]),
-                     float(payload["best_val"]), "loaded", f"{describe_device(model.device)} (loaded from {path})")
+    return FitResult(
+        {k: list(v) for k, v in payload["history"].items()},
+        int(payload["best_epoch"]),
+        float(payload["best_val"]),
+        "loaded",
+        f"{describe_device(model.device)} (loaded from {path})",
+    )
 
 
 def train_model(
