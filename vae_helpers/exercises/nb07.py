@@ -764,7 +764,10 @@ def hidden_beta_vae_loss(beta_vae_loss: Callable) -> None:
     kl = float(kl_per_dim(b["mu"], b["logvar"]).sum(1).mean())
     for beta in (0.3, 3.0):
         loss_b, recon_b, kl_b = (
-            _scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), _call(ex, beta_vae_loss, **b, beta=beta))
+            _scalar(ex, name, v)
+            for name, v in zip(
+                ("loss", "recon", "kl"), _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)
+            )
         )
         if _close(kl_b, beta * kl) and not _close(kl_b, kl):
             raise _fail(ex, f"at beta={beta} the returned kl is beta * KL: return the plain KL, beta goes in the loss.")
