@@ -31,3 +31,5 @@ __all__ = [
     "KNOWN_GAUSSIAN_NLL_SIGMA_HALF",
     *_nb07_all,
 ]
+
+from . import nb02, nb03  # noqa: E402,F401  (notebooks 02 and 03: `from vae_helpers.exercises import nb02`)

@@ -98,3 +98,46 @@ def _diagnose(exercise: str, got: float, expected: float, what: str, mistakes: S
 
 def _ok(message: str) -> None:
     print(f"✓ {message}")
+
+
+def _tensor(exercise: str, what: str, value: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    """The student's result as a float tensor of the given shape, or a message saying what is wrong."""
+    if not isinstance(value, torch.Tensor):
+        raise _fail(exercise, f"{what} should be a torch tensor of shape {shape}, got {type(value).__name__}.")
+    if tuple(value.shape) != tuple(shape):
+        raise _fail(exercise, f"{what} should have shape {tuple(shape)}, got {tuple(value.shape)}.")
+    return value.detach().double()
+
+
+def _match(
+    exercise: str, got: torch.Tensor, expected: torch.Tensor, what: str, mistakes: Sequence[tuple[torch.Tensor, str]]
+) -> None:
+    """Raise with the message of the first typical mistake that ``got`` equals; else a generic message."""
+    if torch.allclose(got, expected.double(), rtol=1e-4, atol=1e-5):
+        return
+    for value, message in mistakes:
+        if torch.allclose(got, value.double(), rtol=1e-4, atol=1e-5):
+            raise _fail(exercise, f"{what} is wrong. {message}")
+    raise _fail(
+        exercise,
+        f"{what} is {[round(v, 4) for v in got.flatten()[:4].tolist()]}..., expected "
+        f"{[round(v, 4) for v in expected.double().flatten()[:4].tolist()]}... on the fixed inputs. "
+        "Compare each step with the formula in the text above.",
+    )
+
+
+def _grad_of(
+    exercise: str, fn: Callable, what: str, args: Sequence[torch.Tensor], wrt: Sequence[int], **kw: Any
+) -> list:
+    """Gradients of ``fn(*args).sum()`` with respect to ``args[i]`` for i in ``wrt``; a missing one is named."""
+    inputs = [a.clone().requires_grad_(i in wrt) if isinstance(a, torch.Tensor) else a for i, a in enumerate(args)]
+    out = _call(exercise, fn, *inputs, **kw)
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        raise _fail(
+            exercise,
+            f"{what} must stay a tensor connected to its inputs (no .detach(), .item(), numpy or torch.no_grad()), "
+            "or no gradient reaches the network that produced them.",
+        )
+    out.sum().backward()
+    grads = [inputs[i].grad for i in wrt]
+    return grads
