@@ -33,8 +33,8 @@ def test_notebook_02_solutions_pass(capsys):
 
 def test_notebook_03_solutions_pass(capsys):
     s = _solutions("03_reparameterization.ipynb")
-    nb03.check_reparameterize(s["reparameterize"])
-    nb03.hidden_reparameterize(s["reparameterize"])
+    nb03.check_reparameterize(s["reparameterized_sample"])
+    nb03.hidden_reparameterize(s["reparameterized_sample"])
     nb03.check_score_function(s["score_function_grad"])
     nb03.hidden_score_function(s["score_function_grad"])
     assert capsys.readouterr().out.count("✓") == 4
