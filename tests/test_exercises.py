@@ -2,10 +2,9 @@
 
 What CI checks here (the solution notebook itself runs under nbval in `make test`'s notebook stage):
 
-1. the committed student notebook is exactly what `python -m vae_helpers.tools.student` generates;
-2. the student notebook contains no solution code, and every exercise cell raises NotImplementedError;
-3. executed headless in fast mode, the student notebook stops at the check cell of exercise 1 with
-   NotImplementedError, and no earlier cell fails;
+1. every exercise cell of the solution is followed by its visible check and its hidden tests (nbgrader cells);
+2. in the student version (nbgrader's release, tested in tests/test_nbgrader.py), each check stops with
+   NotImplementedError and a pointer to the cell to fill in;
 4. every check function passes on the solution notebook's own code and fails, with its teaching
    message, on the typical wrong implementations;
 5. the `loss_fn` hook and `TrainConfig.beta` schedules of `fit`, the autoregressive VAE and its ELBO.
@@ -14,9 +13,7 @@ What CI checks here (the solution notebook itself runs under nbval in `make test
 from __future__ import annotations
 
 import math
-import os
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -28,15 +25,10 @@ from vae_helpers.config import REPO_ROOT, seed_everything
 from vae_helpers.evaluation import evaluate
 from vae_helpers.losses import KLSchedule, bernoulli_nll, gaussian_nll, kl_per_dim, vae_loss
 from vae_helpers.models import MLPVAE, AutoregressiveVAE, ConditionalVAE
-from vae_helpers.tools import student
 from vae_helpers.training import TrainConfig, fit
 
 SOLUTION = REPO_ROOT / "notebooks" / "07_beta_vae_and_annealing.ipynb"
 STUDENT = REPO_ROOT / "notebooks" / "student" / "07_beta_vae_and_annealing.ipynb"
-
-
-def _cells(path: Path, tag: str) -> list[nbformat.NotebookNode]:
-    return [c for c in nbformat.read(path, as_version=4).cells if tag in c.metadata.get("tags", [])]
 
 
 @pytest.fixture(scope="module")
@@ -46,175 +38,41 @@ def solution() -> dict:
     exec(
         "import math\nimport torch\nimport torch.nn.functional as F\n"
         "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers.models import ConditionalVAE\n"
-        "from vae_helpers.exercises import decode_soft_label\n",
+        "from vae_helpers.exercises import decode_soft_label\nfrom vae_helpers import exercises\n",
         namespace,
     )
-    for cell in _cells(SOLUTION, "exercise"):
-        exec(cell.source, namespace)
+    for cell in nbformat.read(SOLUTION, as_version=4).cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(cell.source, namespace)
     return namespace
 
 
 # ------------------------------------------------------------------------------------------------
-# 1-2: the generator and the committed student notebook
+# 1-3: the solution notebook's exercise cells (the release itself is tested in tests/test_nbgrader.py)
 # ------------------------------------------------------------------------------------------------
-def test_committed_student_notebook_is_the_generator_output():
-    expected = student.expected_outputs()
-    assert STUDENT in expected, "notebook 07 has solution markers, so the generator must produce its student version"
-    assert STUDENT.is_file(), "run `python -m vae_helpers.tools.student` and commit notebooks/student/"
-    assert STUDENT.read_text(encoding="utf-8") == expected[STUDENT], (
-        "notebooks/student/07_beta_vae_and_annealing.ipynb is out of date: run `python -m vae_helpers.tools.student`"
-    )
-    assert student.main(["--check"]) == 0
-
-
-def test_check_mode_detects_drift(tmp_path, monkeypatch):
-    monkeypatch.setattr(student, "STUDENT_DIR", tmp_path)
-    assert student.main(["--check"]) == 1  # nothing generated there yet
-    assert student.main([]) == 0
-    assert student.main(["--check"]) == 0
-    target = tmp_path / STUDENT.name
-    target.write_text(target.read_text().replace("YOUR CODE HERE", "my answer", 1))
-    assert student.main(["--check"]) == 1
-    (tmp_path / "99_orphan.ipynb").write_text("{}")
-    student.main([])
-    assert student.main(["--check"]) == 1  # a student notebook without a solution source is reported
-
-
-def test_generator_is_deterministic_and_ignores_outputs():
-    nb = nbformat.read(SOLUTION, as_version=4)
-    first = student.render(student.student_notebook(nb))
-    for cell in nb.cells:  # a re-run of the solution changes outputs and counts, never the student version
-        if cell.cell_type == "code":
-            cell.outputs = [nbformat.v4.new_output("stream", text="other output")]
-            cell.execution_count = 99
-            cell.metadata["execution"] = {"iopub.status.busy": "2030-01-01"}
-        cell.metadata.setdefault("tags", [])  # papermill adds empty tags to every cell
-    nb.metadata["papermill"] = {"duration": 1.0}
-    nb.metadata["language_info"] = {"name": "python", "version": "3.99.0", "file_extension": ".py"}
-    assert student.render(student.student_notebook(nb)) == first
-
-
-def test_strip_code_keeps_signature_docstring_and_indentation():
-    source = (
-        'def f(x):\n    """Doc."""\n    ### BEGIN SOLUTION\n    ### HINT: add one.\n    ### HINT: "quoted".\n'
-        "    y = x + 1\n    return y\n    ### END SOLUTION\n\nprint(f)"
-    )
-    out = student.strip_code(source)
-    assert out == (
-        'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n'
-        '    raise NotImplementedError("Hint: add one. \\"quoted\\".")\n\nprint(f)'
-    )
-    compile(out, "<student>", "exec")
-    assert "x + 1" not in out
-    assert 'NotImplementedError("Hint: replace this line' in student.strip_code(
-        "### BEGIN SOLUTION\nx = 1\n### END SOLUTION"
-    )
-
-
-@pytest.mark.parametrize(
-    "source, message",
-    [
-        ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
-        ("x = 1\n### END SOLUTION\n", "without a matching"),
-        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "nested"),
-    ],
-)
-def test_strip_code_rejects_unbalanced_markers(source, message):
-    with pytest.raises(student.MarkerError, match=message):
-        student.strip_code(source, "cell 3")
-
-
-def test_strip_markdown():
-    text = f"Question?\n\n{student.MD_BEGIN}\nThe answer.\n{student.MD_END}\nAfter."
-    assert student.strip_markdown(text) == f"Question?\n\n{student.MD_PLACEHOLDER}\nAfter."
-    with pytest.raises(student.MarkerError):
-        student.strip_markdown(f"{student.MD_BEGIN} unclosed")
-
-
-def test_student_notebook_has_no_solutions_and_no_outputs():
-    sol, stu = nbformat.read(SOLUTION, as_version=4), nbformat.read(STUDENT, as_version=4)
-    assert len(sol.cells) == len(stu.cells)
-    solution_lines, other_lines = set(), set()
-    for cell in sol.cells:
-        inside = False
-        for line in cell.source.split("\n"):
-            if student.BEGIN in line or student.MD_BEGIN in line:
-                inside = True
-            elif student.END in line or student.MD_END in line:
-                inside = False
-            elif line.strip() and not line.strip().startswith(student.HINT):
-                (solution_lines if inside else other_lines).add(line.strip())
-    solution_lines -= other_lines  # e.g. `with torch.no_grad():` also appears in code the students are given
-    assert len(solution_lines) >= 15
-    exercise_cells = 0
-    for s_cell, cell in zip(sol.cells, stu.cells):
-        assert "BEGIN SOLUTION" not in cell.source and "END SOLUTION" not in cell.source
-        for line in cell.source.split("\n"):
-            assert line.strip() not in solution_lines, f"solution code leaked into the student notebook: {line!r}"
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
-        if "exercise" in s_cell.metadata.get("tags", []):
-            exercise_cells += 1
-            blocks = s_cell.source.count(student.BEGIN)
-            assert blocks >= 1, "an exercise cell of the solution has no solution block"
-            assert cell.source.count("raise NotImplementedError(") == blocks
-            assert cell.source.count("# YOUR CODE HERE") == blocks
-    assert exercise_cells == 4
-    assert "*Your answer here.*" in "".join(c.source for c in stu.cells if c.cell_type == "markdown")
-    assert stu.metadata["vae_course"]["student_version"] is True
-    assert stu.metadata["kernelspec"]["name"] == "python3"
-
-
-def test_each_exercise_is_followed_by_its_check_cell():
+def test_each_exercise_is_followed_by_its_check_and_hidden_tests():
     cells = nbformat.read(SOLUTION, as_version=4).cells
     checks = {
         "beta_vae_loss": "check_beta_vae_loss",
         "linear_warmup": "check_linear_warmup",
+        "class ConditionalVAE": "check_conditional_vae",
         "generate_class": "check_generate_class",
         "gaussian_nll": "check_gaussian_nll",
     }
+    seen = 0
     for i, cell in enumerate(cells):
-        if "exercise" in cell.metadata.get("tags", []):
-            nxt = cells[i + 1]
-            assert "check" in nxt.metadata.get("tags", [])
-            assert any(f"def {fn}(" in cell.source and f"exercises.{chk}(" in nxt.source for fn, chk in checks.items())
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution"):
+            check, hidden = cells[i + 1], cells[i + 2]
+            assert check.metadata["nbgrader"]["grade"] and hidden.metadata["nbgrader"]["grade"]
+            assert any(key in cell.source and f"exercises.{chk}(" in check.source for key, chk in checks.items())
+            assert "### BEGIN HIDDEN TESTS" in hidden.source and "exercises.hidden_" in hidden.source
+            seen += 1
+    assert seen == len(checks)
 
 
-# ------------------------------------------------------------------------------------------------
-# 3: the student notebook, executed, stops at exercise 1
-# ------------------------------------------------------------------------------------------------
-def test_student_notebook_stops_at_exercise_1(fashion, tmp_path):
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    nb = nbformat.read(STUDENT, as_version=4)
-    env_before = os.environ.get("VAE_FAST")
-    os.environ["VAE_FAST"] = "1"  # the kernel inherits the environment
-    try:
-        client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
-        with pytest.raises(CellExecutionError) as info:
-            client.execute()
-    finally:
-        if env_before is None:
-            os.environ.pop("VAE_FAST")
-        else:
-            os.environ["VAE_FAST"] = env_before
-    assert info.value.ename == "NotImplementedError"
-    assert "beta_vae_loss" in str(info.value) and "not implemented yet" in str(info.value)
-    first_check = next(i for i, c in enumerate(nb.cells) if "check" in c.metadata.get("tags", []))
-    assert "check_beta_vae_loss" in nb.cells[first_check].source
-    executed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is not None]
-    assert max(executed) == first_check, "execution must stop at the check cell of exercise 1, not before or after"
-    for i, cell in enumerate(nb.cells[:first_check]):
-        if cell.cell_type == "code":
-            assert cell.execution_count is not None, f"cell {i} before exercise 1 did not run"
-            assert not [o for o in cell.outputs if o.output_type == "error"], f"cell {i} failed before exercise 1"
-    errors = [o for o in nb.cells[first_check].outputs if o.output_type == "error"]
-    assert len(errors) == 1 and errors[0].ename == "NotImplementedError"
-
-
-def test_every_student_exercise_stops_its_check_with_not_implemented_error():
-    """Each exercise cell of the student version runs (definitions only), and its check cell then stops with
+def test_student_exercise_cells_make_their_checks_stop_with_not_implemented_error():
+    """Each solution cell of the student version runs (definitions only), and its check cell then stops with
     NotImplementedError and the pointer to the cell to fill in: never with another error, never silently."""
     cells = nbformat.read(STUDENT, as_version=4).cells
     namespace: dict = {}
@@ -226,13 +84,14 @@ def test_every_student_exercise_stops_its_check_with_not_implemented_error():
     )
     checked = 0
     for i, cell in enumerate(cells):
-        if "exercise" not in cell.metadata.get("tags", []):
+        if not (cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")):
             continue
+        assert "raise NotImplementedError()" in cell.source
         exec(cell.source, namespace)
         with pytest.raises(NotImplementedError, match="not implemented yet"):
             exec(cells[i + 1].source, namespace)
         checked += 1
-    assert checked == 4
+    assert checked == 5
 
 
 # ------------------------------------------------------------------------------------------------
@@ -264,7 +123,17 @@ def test_checks_pass_on_the_solution_notebook(solution, capsys):
     ex.check_generate_class(solution["generate_class"])
     ex.check_interpolate_classes(solution["interpolate_classes"])
     ex.check_gaussian_nll(solution["gaussian_nll"])
-    assert capsys.readouterr().out.count("✓") == 7
+    ex.check_conditional_vae(solution["ConditionalVAE"])
+    assert capsys.readouterr().out.count("✓") == 8
+
+
+def test_hidden_tests_pass_on_the_solution_notebook(solution, capsys):
+    ex.hidden_beta_vae_loss(solution["beta_vae_loss"])
+    ex.hidden_schedules(solution["linear_warmup"], solution["cyclical_beta"], solution["free_bits_kl"])
+    ex.hidden_conditional_vae(solution["ConditionalVAE"])
+    ex.hidden_generation(solution["generate_class"], solution["interpolate_classes"])
+    ex.hidden_gaussian_nll(solution["gaussian_nll"])
+    assert capsys.readouterr().out.count("✓") == 5
 
 
 def _bce(logits, x):
@@ -322,6 +191,13 @@ WRONG_LOSSES = [
     ("beta ignored", _loss(combine=lambda r, k, b: r + k), "does not change with beta"),
     ("ELBO not loss", _loss(combine=lambda r, k, b: -(r + b * k)), "return the ELBO"),
     ("detached", _loss(combine=lambda r, k, b: (r + b * k).detach()), "stay a tensor connected"),
+    ("detached recon", _loss(recon_fn=lambda lo, x: _bce(lo.detach(), x)), "no gradient reaches `logits`"),
+    ("detached kl", _loss(kl_fn=lambda m, lv: _kl(m.detach(), lv.detach())), "no gradient reaches `mu`"),
+    (
+        "beta on the returned kl",
+        lambda lo, x, mu, lv, beta=1.0: (_bce(lo, x) + beta * _kl(mu, lv), _bce(lo, x), beta * _kl(mu, lv)),
+        "= beta * KL",
+    ),
     ("returns only loss", lambda lo, x, mu, lv, beta=1.0: _bce(lo, x) + beta * _kl(mu, lv), "return a tuple"),
 ]
 
@@ -500,6 +376,19 @@ WRONG_GAUSSIAN = [
 ]
 
 
+WRONG_GAUSSIAN.append(
+    (
+        "detached mean",
+        _g(
+            lambda sq, d, s, lo, x: (
+                (x - torch.sigmoid(lo).detach()).pow(2).flatten(1).sum(1) / (2 * s**2) + d * (math.log(s) + _C)
+            )
+        ),
+        "connected to `logits`",
+    )
+)
+
+
 @pytest.mark.parametrize("name, fn, message", WRONG_GAUSSIAN, ids=[w[0] for w in WRONG_GAUSSIAN])
 def test_gaussian_nll_check_teaches(name, fn, message):
     with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
@@ -628,3 +517,83 @@ def test_decode_soft_label_with_one_hot_equals_decode():
         ex.decode_soft_label(model, z, torch.zeros(4, 9))
     with pytest.raises(TypeError, match="ConditionalVAE"):
         ex.decode_soft_label(MLPVAE(hidden=(8,), latent_dim=3), z, torch.zeros(4, 10))
+
+
+def _cvae_variant(encode_input=None, decode_input=None, swap_stats=False):
+    class Variant(ConditionalVAE):
+        def encode(self, x, y=None):
+            onehot = F.one_hot(y, self.n_classes).float()
+            inp = (encode_input or (lambda x, o: torch.cat([x.flatten(1), o], 1)))(x, onehot)
+            mu, logvar = self._split(self.to_stats(self.encoder(inp)))
+            return (logvar, mu) if swap_stats else (mu, logvar)
+
+        def decode(self, z, y=None):
+            onehot = F.one_hot(y, self.n_classes).float()
+            inp = (decode_input or (lambda z, o: torch.cat([z, o], 1)))(z, onehot)
+            return self.decoder(inp).view(-1, *self.image_shape)
+
+    return Variant
+
+
+WRONG_CVAE = [
+    (
+        "no label in encoder",
+        _cvae_variant(encode_input=lambda x, o: torch.cat([x.flatten(1), 0 * o], 1)),
+        "encoder's output does not depend",
+    ),
+    (
+        "no label in decoder",
+        _cvae_variant(decode_input=lambda z, o: torch.cat([z, 0 * o], 1)),
+        "decoder's output does not depend",
+    ),
+    (
+        "label first in encoder",
+        _cvae_variant(encode_input=lambda x, o: torch.cat([o, x.flatten(1)], 1)),
+        "[one_hot(y), x]",
+    ),
+    ("label first in decoder", _cvae_variant(decode_input=lambda z, o: torch.cat([o, z], 1)), "[one_hot(y), z]"),
+    (
+        "integer label",
+        _cvae_variant(decode_input=lambda z, o: torch.cat([z, o.argmax(1, keepdim=True).float()], 1)),
+        "one-hot",
+    ),
+    ("mu and logvar swapped", _cvae_variant(swap_stats=True), "swapped"),
+]
+
+
+@pytest.mark.parametrize("name, cls, message", WRONG_CVAE, ids=[w[0] for w in WRONG_CVAE])
+def test_conditional_vae_check_teaches(name, cls, message):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
+        ex.check_conditional_vae(cls)
+
+
+def test_hidden_tests_catch_what_the_visible_checks_cannot():
+    """Hard-coded sizes, detached terms and beta on the returned KL fail the hidden tests."""
+
+    class HardCoded(ConditionalVAE):
+        def encode(self, x, y=None):
+            return self._split(self.to_stats(self.encoder(torch.cat([x.view(-1, 784), F.one_hot(y, 10).float()], 1))))
+
+        def decode(self, z, y=None):
+            return self.decoder(torch.cat([z, F.one_hot(y, 10).float()], 1)).view(-1, 1, 28, 28)
+
+    ex.check_conditional_vae(HardCoded)  # right for the visible check's 28x28, 10 classes
+    with pytest.raises((ex.ExerciseCheckError, RuntimeError)):
+        ex.hidden_conditional_vae(HardCoded)
+
+    class DetachedDecoder(ConditionalVAE):
+        def decode(self, z, y=None):
+            return super().decode(z.detach(), y).detach()
+
+    with pytest.raises(ex.ExerciseCheckError, match="no gradient reaches self.decoder"):
+        ex.hidden_conditional_vae(DetachedDecoder)
+    with pytest.raises(ex.ExerciseCheckError, match="beta \\* KL"):
+        ex.hidden_beta_vae_loss(
+            lambda lo, x, mu, lv, beta=1.0: (_bce(lo, x) + beta * _kl(mu, lv), _bce(lo, x), beta * _kl(mu, lv))
+        )
+    with pytest.raises(ex.ExerciseCheckError, match="no gradient reaches `logits`"):
+        ex.hidden_beta_vae_loss(_loss(recon_fn=lambda lo, x: _bce(lo.detach(), x)))
+    with pytest.raises(ex.ExerciseCheckError, match="detached"):
+        ex.hidden_gaussian_nll(lambda lo, x, sigma=1.0: gaussian_nll(lo, x, sigma).detach())
+    with pytest.raises(ex.ExerciseCheckError, match="linear_warmup"):
+        ex.hidden_schedules(lambda s, w, beta_max=1.0: min(1.0, s / w), lambda *a, **k: 0.0, lambda *a: 0.0)

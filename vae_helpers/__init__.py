@@ -19,13 +19,13 @@ notebook teaches what the module does; the module is the tested version):
 * :mod:`vae_helpers.quality`: Fréchet distance, confidence and entropy of samples in a cached
   classifier's feature space; notebooks 01, 04, 05, 06, 07;
 * :mod:`vae_helpers.attributes`: attribute vectors and latent arithmetic on CelebA; notebook 08;
-* :mod:`vae_helpers.exercises`: the checks and support code of notebook 07's exercises; notebook 07;
+* :mod:`vae_helpers.exercises`: the checks and hidden tests of the exercises (one module per notebook);
 * :mod:`vae_helpers.widgets`: interactive latent sliders, 2-D pad and attribute sliders (ipywidgets);
   notebooks 04, 05, 06, 08;
 * :mod:`vae_helpers.plots`: image grids, curves, latent plots in one seaborn style; notebooks 00-08;
 * :mod:`vae_helpers.tools` (package): maintainer tools, not course material: the headless course
   runner (``python -m vae_helpers.tools.course``, what ``make course`` runs), the student-notebook
-  generator (``python -m vae_helpers.tools.student``) and the benchmarks (``python -m vae_helpers.tools.bench``).
+  release with nbgrader (``python -m vae_helpers.tools.release``) and the benchmarks (``python -m vae_helpers.tools.bench``).
 """
 
 __version__ = "0.1.0"

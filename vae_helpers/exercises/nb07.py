@@ -20,18 +20,30 @@ Support code, used by the notebook so that the students' functions are what trai
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .losses import LOG_2PI, LossTerms, kl_per_dim, reparameterize
-from .models import BaseVAE, ConditionalVAE
+from ..losses import LOG_2PI, LossTerms, kl_per_dim, reparameterize
+from ..models import BaseVAE, ConditionalVAE
+from ._common import (
+    _TOL,
+    KNOWN_GAUSSIAN_NLL_SIGMA_HALF,
+    KNOWN_KL,
+    KNOWN_KL_PER_DIM,
+    KNOWN_RECON,
+    _call,
+    _close,
+    _diagnose,
+    _fail,
+    _ok,
+    _scalar,
+    fixed_batch,
+)
 
 __all__ = [
-    "ExerciseCheckError",
-    "fixed_batch",
     "check_beta_vae_loss",
     "check_linear_warmup",
     "check_cyclical_schedule",
@@ -39,99 +51,15 @@ __all__ = [
     "check_generate_class",
     "check_interpolate_classes",
     "check_gaussian_nll",
+    "check_conditional_vae",
+    "hidden_beta_vae_loss",
+    "hidden_schedules",
+    "hidden_conditional_vae",
+    "hidden_generation",
+    "hidden_gaussian_nll",
     "make_loss_fn",
     "decode_soft_label",
 ]
-
-
-class ExerciseCheckError(AssertionError):
-    """A check failed; the message says what is probably wrong and how to fix it."""
-
-
-# --------------------------------------------------------------------------------------------
-# Fixed inputs and their known results
-# --------------------------------------------------------------------------------------------
-def fixed_batch() -> dict[str, torch.Tensor]:
-    """The deterministic inputs every loss check uses (no random numbers, so the known values below
-    hold on every machine): N=4 images of 1x2x3 pixels, D=3 latent dimensions.
-
-    Returns:
-        ``logits`` ``[4 x 1 x 2 x 3]``, ``x`` ``[4 x 1 x 2 x 3]`` in [0, 1], ``mu`` ``[4 x 3]``,
-        ``logvar`` ``[4 x 3]`` (all float32).
-    """
-    i = torch.arange(24, dtype=torch.float64)
-    logits = (2.0 * torch.sin(1.3 * i)).view(4, 1, 2, 3)
-    x = (0.5 + 0.5 * torch.cos(0.7 * i)).view(4, 1, 2, 3)
-    mu = torch.linspace(-1.5, 2.0, 12, dtype=torch.float64).view(4, 3)
-    logvar = torch.linspace(1.0, -2.0, 12, dtype=torch.float64).view(4, 3)
-    return {k: v.float() for k, v in {"logits": logits, "x": x, "mu": mu, "logvar": logvar}.items()}
-
-
-#: Bernoulli reconstruction NLL of :func:`fixed_batch`, summed over the 6 pixels, mean over the 4 images.
-KNOWN_RECON = 5.1956186
-#: KL(q || N(0, I)) of :func:`fixed_batch`, summed over the 3 dimensions, mean over the 4 images.
-KNOWN_KL = 2.5229394
-#: Per-dimension KL of :func:`fixed_batch`, averaged over the batch: ``[3]``.
-KNOWN_KL_PER_DIM = (0.7704836, 0.7961217, 0.9563342)
-#: Gaussian NLL (sigma = 0.5, with its normalising constant) of :func:`fixed_batch` per image ``[4]``.
-KNOWN_GAUSSIAN_NLL_SIGMA_HALF = (2.5921314, 4.7968268, 2.7061706, 4.6279473)
-
-_TOL = dict(rtol=1e-4, atol=1e-4)
-
-
-def _fail(exercise: str, message: str) -> ExerciseCheckError:
-    return ExerciseCheckError(f"\n✗ {exercise}: {message}")
-
-
-def _call(exercise: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Call the student's function; turn its NotImplementedError into a clear pointer."""
-    name = getattr(fn, "__name__", "your function")
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError as err:
-        raise NotImplementedError(
-            f"{exercise}: `{name}` is not implemented yet. Replace `# YOUR CODE HERE` and the "
-            f"`raise NotImplementedError(...)` line in the exercise cell above with your code, run that cell, "
-            f"then this one. ({err})"
-        ) from None
-
-
-def _scalar(exercise: str, what: str, value: Any) -> float:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise _fail(
-                exercise,
-                f"{what} should be a single number (nats per image, averaged over the batch), "
-                f"but it has shape {tuple(value.shape)}. Did you forget to sum over pixels or "
-                f"latent dimensions, or to average over the batch?",
-            )
-        return float(value.detach())
-    if isinstance(value, (int, float)):
-        return float(value)
-    raise _fail(exercise, f"{what} should be a tensor or a number, got {type(value).__name__}.")
-
-
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=_TOL["rtol"], abs_tol=_TOL["atol"])
-
-
-def _diagnose(exercise: str, got: float, expected: float, what: str, mistakes: Sequence[tuple[float, str]]) -> None:
-    """Raise with the message of the first typical mistake whose value equals ``got``; else a generic one."""
-    if _close(got, expected):
-        return
-    for value, message in mistakes:
-        if _close(got, value):
-            raise _fail(exercise, f"{what} is {got:.4f} but should be {expected:.4f}. {message}")
-    raise _fail(
-        exercise,
-        f"{what} is {got:.4f} but should be {expected:.4f} on the fixed test batch "
-        f"(`vae_helpers.exercises.fixed_batch()`). Evaluate your function on that batch "
-        f"step by step and compare each term with the formulas in the text above.",
-    )
-
-
-def _ok(message: str) -> None:
-    print(f"✓ {message}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,6 +138,50 @@ def _recon_variants(logits: torch.Tensor, x: torch.Tensor) -> list[tuple[float, 
     ]
 
 
+def _check_loss_gradients(ex: str, loss_fn: Callable, b: dict[str, torch.Tensor], beta: float) -> None:
+    """The loss must be differentiable in logits, mu and logvar, with the known gradients:
+    d loss / d logits = (sigmoid(logits) - x) / N, d loss / d mu = beta * mu / N,
+    d loss / d logvar = beta * (exp(logvar) - 1) / (2N). A detached term gives a zero (or missing) gradient."""
+    n = len(b["x"])
+    inputs = {k: b[k].clone().requires_grad_(True) for k in ("logits", "mu", "logvar")}
+    loss_t = _call(ex, loss_fn, inputs["logits"], b["x"], inputs["mu"], inputs["logvar"], beta=beta)[0]
+    if not isinstance(loss_t, torch.Tensor) or not loss_t.requires_grad:
+        raise _fail(
+            ex,
+            "the loss must stay a tensor connected to mu and logvar (no .item(), .detach() or numpy), "
+            "or backward() cannot train the encoder.",
+        )
+    loss_t.backward()
+    expected = {
+        "logits": (torch.sigmoid(b["logits"]) - b["x"]) / n,
+        "mu": beta * b["mu"] / n,
+        "logvar": beta * (b["logvar"].exp() - 1) / (2 * n),
+    }
+    term = {"logits": "reconstruction term", "mu": "KL", "logvar": "KL"}
+    for name, want in expected.items():
+        grad = inputs[name].grad
+        if grad is None or grad.abs().max() == 0:
+            raise _fail(
+                ex,
+                f"no gradient reaches `{name}`: the {term[name]} is computed from a detached tensor "
+                f"(.detach(), .item(), .data, numpy or torch.no_grad()), so backward() cannot train the "
+                f"{'decoder' if name == 'logits' else 'encoder'}. Compute it with torch operations on the "
+                "tensors you were given.",
+            )
+        if not torch.allclose(grad, want, **_TOL):
+            raise _fail(
+                ex,
+                f"the gradient of the loss with respect to `{name}` is wrong (expected "
+                + {
+                    "logits": "(sigmoid(logits) - x) / N: sum over pixels, average over images",
+                    "mu": "beta * mu / N: the KL is the only term depending on mu; check that it uses the mu "
+                    "you were given and that the batch average divides by N",
+                    "logvar": "beta * (exp(logvar) - 1) / (2N)",
+                }[name]
+                + ").",
+            )
+
+
 def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
     """Exercise 1: ``beta_vae_loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)``.
 
@@ -251,22 +223,18 @@ def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.T
                 (KNOWN_RECON + KNOWN_KL / beta, "You divide by beta: the loss is recon + beta * KL."),
             ],
         )
-    mu = b["mu"].clone().requires_grad_(True)
-    loss_t = _call(ex, beta_vae_loss, b["logits"], b["x"], mu, b["logvar"], beta=2.0)[0]
-    if not isinstance(loss_t, torch.Tensor) or not loss_t.requires_grad:
-        raise _fail(
-            ex,
-            "the loss must stay a tensor connected to mu and logvar (no .item(), .detach() or numpy), "
-            "or backward() cannot train the encoder.",
-        )
-    loss_t.backward()
-    if not torch.allclose(mu.grad, 2.0 * b["mu"] / len(mu), **_TOL):
-        raise _fail(
-            ex,
-            "the gradient of the loss with respect to mu should be beta * mu / N (the KL is the only term "
-            "depending on mu here). Check that the KL uses the mu you were given, and that the batch "
-            "average divides by N.",
-        )
+    for beta in (0.5, 4.0):  # the returned terms are the plain ones; beta only enters the loss
+        _, recon_b, kl_b = _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)
+        kl_b, recon_b = _scalar(ex, "kl", kl_b), _scalar(ex, "recon", recon_b)
+        if _close(kl_b, beta * KNOWN_KL) and not _close(kl_b, KNOWN_KL):
+            raise _fail(
+                ex,
+                f"at beta={beta} you return kl = {kl_b:.4f} = beta * KL: return the plain KL ({KNOWN_KL:.4f}) as "
+                "`kl` and put beta only in the loss (the rate R that the plots and tables report is the plain KL).",
+            )
+        _diagnose(ex, kl_b, KNOWN_KL, f"the returned kl at beta={beta}", [])
+        _diagnose(ex, recon_b, KNOWN_RECON, f"the returned recon at beta={beta}", [])
+    _check_loss_gradients(ex, beta_vae_loss, b, beta=2.0)
     _ok(
         f"{ex}: recon {KNOWN_RECON:.4f}, KL {KNOWN_KL:.4f} nats/image on the fixed batch; beta weights the KL; "
         "gradients flow. Well done!"
@@ -645,6 +613,23 @@ def check_gaussian_nll(gaussian_nll: Callable[..., torch.Tensor]) -> None:
     sq = (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(1)
     if not torch.allclose(other.detach().float(), sq / 8.0 + 6 * (math.log(2.0) + 0.5 * LOG_2PI), **_TOL):
         raise _fail(ex, "the result is right for sigma=0.5 but not for sigma=2: use the `sigma` argument.")
+    lg = logits.clone().requires_grad_(True)
+    value = _call(ex, gaussian_nll, lg, x, sigma=0.5)
+    if not isinstance(value, torch.Tensor) or not value.requires_grad:
+        raise _fail(
+            ex,
+            "the result must stay a tensor connected to `logits` (no .detach(), .item(), numpy or "
+            "torch.no_grad()), or the decoder cannot be trained with it.",
+        )
+    value.sum().backward()
+    p = torch.sigmoid(logits)
+    want = (p - x) / 0.25 * p * (1 - p)
+    if lg.grad is None or not torch.allclose(lg.grad, want, **_TOL):
+        raise _fail(
+            ex,
+            "the value is right but its gradient with respect to `logits` is not (sum over images of "
+            "(mean - x) / sigma^2 * sigmoid'(logits)): part of it is detached or computed outside torch.",
+        )
     _ok(f"{ex}: the Gaussian negative log-likelihood in nats per image, constant included. Well done!")
 
 
@@ -668,3 +653,238 @@ def make_loss_fn(loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Ten
         return LossTerms(total, recon, kl, kl_per_dim(mu, logvar).mean(0).detach())
 
     return loss_fn
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 3a: the conditioning of a conditional VAE
+# --------------------------------------------------------------------------------------------
+def _reference_pair(student_cls: type, **config: Any) -> tuple[ConditionalVAE, ConditionalVAE]:
+    """The library's ConditionalVAE and the student's class with the same (seeded) weights."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        reference = ConditionalVAE(**config).eval()
+    student = student_cls(**config).eval()
+    student.load_state_dict(reference.state_dict())
+    return reference, student
+
+
+def _cvae_outputs(ex: str, model: ConditionalVAE, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple:
+    try:
+        mu, logvar = _call(ex, model.encode, x, y)
+        logits = _call(ex, model.decode, z, y)
+    except RuntimeError as err:
+        if "shape" in str(err) or "size" in str(err):
+            raise _fail(
+                ex,
+                "a layer got an input of the wrong size. The encoder's first layer takes 784 + n_classes numbers "
+                "per image (the flattened image, then the one-hot label); the decoder's first layer takes "
+                f"D + n_classes (z, then the one-hot label). Labels are integers: turn them into one-hot rows "
+                f"first. ({str(err).splitlines()[0]})",
+            ) from None
+        raise
+    return mu, logvar, logits
+
+
+def check_conditional_vae(cvae_cls: type) -> None:
+    """Exercise 3a: ``ConditionalVAE.encode(x, y)`` and ``.decode(z, y)`` with the label in both networks.
+
+    The student's class is loaded with the weights of the library's ConditionalVAE; on fixed inputs its
+    mu, logvar and logits must equal the library's: encoder input [x flattened, one_hot(y)], decoder input
+    [z, one_hot(y)], both in that order.
+    """
+    ex = "Exercise 3a (conditional VAE)"
+    ref, stu = _reference_pair(cvae_cls, n_classes=10, hidden=(32,), latent_dim=4)
+    x = torch.linspace(0, 30, 4 * 784).view(4, 1, 28, 28).sin().abs()
+    y = torch.tensor([0, 3, 7, 9])
+    z = torch.linspace(-1.5, 1.5, 16).view(4, 4)
+    with torch.no_grad():
+        mu, logvar, logits = _cvae_outputs(ex, stu, x, y, z)
+        (rmu, rlogvar), rlogits = ref.encode(x, y), ref.decode(z, y)
+        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (4, 1, 28, 28):
+            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise _fail(ex, f"decode must return logits shaped like the images, [N x 1 x 28 x 28]; got {shape}.")
+        if torch.allclose(mu, rlogvar, **_TOL) and torch.allclose(logvar, rmu, **_TOL):
+            raise _fail(ex, "mu and logvar are swapped: self._split(stats) returns (mu, logvar) in that order.")
+        mu_other = stu.encode(x, (y + 1) % 10)[0]
+        logits_other = stu.decode(z, (y + 1) % 10)
+        if torch.allclose(mu, mu_other, **_TOL):
+            raise _fail(
+                ex,
+                "the encoder's output does not depend on the label: concatenate the one-hot label to the "
+                "flattened image before self.encoder (q(z | x, y)).",
+            )
+        if torch.allclose(logits, logits_other, **_TOL):
+            raise _fail(
+                ex,
+                "the decoder's output does not depend on the label: concatenate the one-hot label to z "
+                "before self.decoder (p(x | z, y)).",
+            )
+        onehot = torch.eye(10)[y]
+        swapped_enc = ref._split(ref.to_stats(ref.encoder(torch.cat([onehot, x.flatten(1)], 1))))[0]
+        swapped_dec = ref.decoder(torch.cat([onehot, z], 1)).view(-1, 1, 28, 28)
+        if torch.allclose(mu, swapped_enc, **_TOL):
+            raise _fail(ex, "the encoder's input is [one_hot(y), x]: the layers were built for [x, one_hot(y)].")
+        if torch.allclose(logits, swapped_dec, **_TOL):
+            raise _fail(ex, "the decoder's input is [one_hot(y), z]: the layers were built for [z, one_hot(y)].")
+        if not torch.allclose(mu, rmu, **_TOL) or not torch.allclose(logvar, rlogvar, **_TOL):
+            raise _fail(
+                ex,
+                "encode(x, y) differs from q(z | x, y) = self._split(self.to_stats(self.encoder([x flattened, "
+                "one_hot(y)]))) on fixed inputs.",
+            )
+        if not torch.allclose(logits, rlogits, **_TOL):
+            raise _fail(
+                ex,
+                "decode(z, y) differs from self.decoder([z, one_hot(y)]) reshaped to [N x 1 x 28 x 28] on fixed "
+                "inputs (return logits: no sigmoid here).",
+            )
+    _ok(f"{ex}: the label enters both the encoder and the decoder. Well done!")
+
+
+# --------------------------------------------------------------------------------------------
+# Hidden tests (nbgrader): other inputs, other sizes, and the gradient-blocking mistakes
+# --------------------------------------------------------------------------------------------
+def _random_batch(seed: int, n: int = 7, d: int = 5, shape: tuple[int, ...] = (1, 4, 4)) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "logits": 3 * torch.randn(n, *shape, generator=g),
+        "x": torch.rand(n, *shape, generator=g),
+        "mu": torch.randn(n, d, generator=g),
+        "logvar": torch.randn(n, d, generator=g).clamp(-3, 2),
+    }
+
+
+def hidden_beta_vae_loss(beta_vae_loss: Callable) -> None:
+    """Hidden tests of exercise 1: another batch and other betas; every returned term and every gradient."""
+    from ..losses import bernoulli_nll
+
+    ex = "Exercise 1 (beta_vae_loss), hidden tests"
+    b = _random_batch(101)
+    recon = float(bernoulli_nll(b["logits"], b["x"]).mean())
+    kl = float(kl_per_dim(b["mu"], b["logvar"]).sum(1).mean())
+    for beta in (0.3, 3.0):
+        loss_b, recon_b, kl_b = (
+            _scalar(ex, name, v)
+            for name, v in zip(
+                ("loss", "recon", "kl"), _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)
+            )
+        )
+        if _close(kl_b, beta * kl) and not _close(kl_b, kl):
+            raise _fail(ex, f"at beta={beta} the returned kl is beta * KL: return the plain KL, beta goes in the loss.")
+        for what, got, want in (("recon", recon_b, recon), ("kl", kl_b, kl), ("loss", loss_b, recon + beta * kl)):
+            if not _close(got, want):
+                raise _fail(ex, f"on another batch (N=7, D=5), beta={beta}: {what} is {got:.4f}, expected {want:.4f}.")
+    _check_loss_gradients(ex, beta_vae_loss, b, beta=3.0)
+    _ok(f"{ex}: passed.")
+
+
+def hidden_schedules(linear_warmup: Callable, cyclical_beta: Callable, free_bits_kl: Callable) -> None:
+    """Hidden tests of exercise 2: the schedules against the library's KLSchedule, free bits and its gradient."""
+    from ..losses import KLSchedule
+
+    ex = "Exercise 2 (schedules and free bits), hidden tests"
+    lin = KLSchedule("linear", beta_max=3.0, warmup_steps=37)
+    cyc = KLSchedule("cyclical", beta_max=2.0, total_steps=300, n_cycles=3, ratio=0.25)
+    for step in (0, 1, 18, 36, 37, 38, 200):
+        got = _scalar(ex, "beta", _call(ex, linear_warmup, step, 37, beta_max=3.0))
+        if not _close(got, lin(step)):
+            raise _fail(ex, f"linear_warmup({step}, 37, beta_max=3) is {got:.4f}, expected {lin(step):.4f}.")
+    for step in (0, 10, 24, 25, 99, 100, 101, 150, 299):
+        got = _scalar(ex, "beta", _call(ex, cyclical_beta, step, 300, n_cycles=3, ratio=0.25, beta_max=2.0))
+        if not _close(got, cyc(step)):
+            raise _fail(
+                ex,
+                f"cyclical_beta({step}, 300, n_cycles=3, ratio=0.25, beta_max=2) is {got:.4f}, expected {cyc(step):.4f}.",
+            )
+    b = _random_batch(202, n=9, d=6)
+    mu = b["mu"].clone().requires_grad_(True)
+    lam = 0.5
+    per_dim = kl_per_dim(b["mu"], b["logvar"]).mean(0)
+    value = _call(ex, free_bits_kl, mu, b["logvar"], lam)
+    got = _scalar(ex, "the free-bits KL", value)
+    if not _close(got, float(per_dim.clamp(min=lam).sum())):
+        raise _fail(
+            ex, f"free_bits_kl on another batch is {got:.4f}, expected {float(per_dim.clamp(min=lam).sum()):.4f}."
+        )
+    if not isinstance(value, torch.Tensor) or not value.requires_grad:
+        raise _fail(ex, "free_bits_kl must return a tensor connected to mu and logvar.")
+    value.backward()
+    below = per_dim < lam
+    want = torch.where(below, torch.zeros_like(b["mu"]), b["mu"] / len(b["mu"]))
+    if not torch.allclose(mu.grad, want, **_TOL):
+        raise _fail(
+            ex, "free_bits_kl: dimensions under the floor must get no gradient, the others the full KL gradient."
+        )
+    _ok(f"{ex}: passed.")
+
+
+def hidden_conditional_vae(cvae_cls: type) -> None:
+    """Hidden tests of exercise 3a: other sizes (5 classes, 3x5 images), y on every row, gradients to both nets."""
+    ex = "Exercise 3a (conditional VAE), hidden tests"
+    ref, stu = _reference_pair(cvae_cls, n_classes=5, image_shape=(1, 3, 5), hidden=(8,), latent_dim=3)
+    g = torch.Generator().manual_seed(303)
+    x, z = torch.rand(6, 1, 3, 5, generator=g), torch.randn(6, 3, generator=g)
+    y = torch.tensor([4, 0, 2, 1, 3, 4])
+    stu.train()
+    mu, logvar, logits = _cvae_outputs(ex, stu, x, y, z)
+    with torch.no_grad():
+        rmu, rlogvar = ref.encode(x, y)
+        rlogits = ref.decode(z, y)
+    for name, got, want in (("mu", mu, rmu), ("logvar", logvar, rlogvar), ("logits", logits, rlogits)):
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, **_TOL):
+            raise _fail(
+                ex,
+                f"with 5 classes and 3x5 images, {name} differs from the reference: do not hard-code 10 classes "
+                "or 28x28 (use self.n_classes and self.image_shape).",
+            )
+    (mu.sum() + logvar.sum() + logits.sum()).backward()
+    for part in ("encoder", "to_stats", "decoder"):
+        grads = [p.grad for p in getattr(stu, part).parameters()]
+        if any(gr is None or gr.abs().sum() == 0 for gr in grads):
+            raise _fail(ex, f"no gradient reaches self.{part}: something in encode/decode is detached.")
+    _ok(f"{ex}: passed.")
+
+
+def hidden_generation(generate_class: Callable, interpolate_classes: Callable) -> None:
+    """Hidden tests of exercises 3b and 3c: another label, n, pair of classes and number of steps."""
+    ex = "Exercise 3b/3c (generation), hidden tests"
+    model = _tiny_cvae()
+    images = _call(ex, generate_class, model, 8, 3, generator=torch.Generator().manual_seed(5))
+    want = model.sample(3, y=torch.full((3,), 8), generator=torch.Generator().manual_seed(5))
+    if (
+        not isinstance(images, torch.Tensor)
+        or images.shape != want.shape
+        or not torch.allclose(images.cpu(), want, **_TOL)
+    ):
+        raise _fail(ex, "generate_class(model, 8, 3, generator) differs from 3 prior samples decoded with label 8.")
+    z = torch.linspace(1.0, -1.0, model.latent_dim)
+    out = _call(ex, interpolate_classes, model, z, 9, 1, 4)
+    eye, t = torch.eye(10), torch.linspace(0, 1, 4)[:, None]
+    with torch.no_grad():
+        want = torch.sigmoid(decode_soft_label(model, z.reshape(1, -1).repeat(4, 1), (1 - t) * eye[9] + t * eye[1]))
+    if not isinstance(out, torch.Tensor) or out.shape != want.shape or not torch.allclose(out.cpu(), want, **_TOL):
+        raise _fail(ex, "interpolate_classes(model, z, 9, 1, steps=4) differs from the reference path from 9 to 1.")
+    _ok(f"{ex}: passed.")
+
+
+def hidden_gaussian_nll(gaussian_nll: Callable) -> None:
+    """Hidden tests of exercise 4: another batch and sigma, RGB images, gradient."""
+    from ..losses import gaussian_nll as reference
+
+    ex = "Exercise 4 (gaussian_nll), hidden tests"
+    b = _random_batch(404, n=5, shape=(3, 2, 2))
+    lg = b["logits"].clone().requires_grad_(True)
+    got = _call(ex, gaussian_nll, lg, b["x"], sigma=0.3)
+    want = reference(b["logits"], b["x"], sigma=0.3)
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got.detach(), want, **_TOL):
+        raise _fail(
+            ex, "on 3-channel images with sigma=0.3 the values differ from -log N(x; sigmoid(logits), sigma^2 I)."
+        )
+    if not got.requires_grad:
+        raise _fail(ex, "the result is detached from `logits`.")
+    got.sum().backward()
+    lg2 = b["logits"].clone().requires_grad_(True)
+    reference(lg2, b["x"], sigma=0.3).sum().backward()
+    if not torch.allclose(lg.grad, lg2.grad, **_TOL):
+        raise _fail(ex, "the gradient with respect to `logits` is wrong: part of the computation is detached.")
+    _ok(f"{ex}: passed.")

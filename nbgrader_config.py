@@ -1,0 +1,41 @@
+"""nbgrader's configuration for this course (nbgrader 0.9.6, pinned in requirements.txt).
+
+`python -m vae_helpers.tools.release` copies this file into the course directory it prepares
+(`build/nbgrader/` by default), where every `nbgrader ...` command is run. Teachers running their own
+course directory copy it there too (see the README's teachers' section).
+"""
+
+c = get_config()  # noqa: F821 (provided by nbgrader/traitlets when the file is loaded)
+
+c.CourseDirectory.course_id = "vae-course"
+
+# Cells tagged `teacher-only` (teachers' notes, closing notes with the results of a full run) never reach a
+# student: nbgrader has no such cell type, so a small preprocessor of ours removes them, first, during
+# generate_assignment. Everything else is nbgrader's own pipeline, unchanged.
+# The rest of the list is nbgrader 0.9.6's default GenerateAssignment.preprocessors, in its order.
+from nbgrader import preprocessors as pp  # noqa: E402
+
+from vae_helpers.tools.nbgrader_ext import RemoveTeacherOnlyCells  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [
+    RemoveTeacherOnlyCells,
+    pp.IncludeHeaderFooter,
+    pp.InstantiateTests,
+    pp.LockCells,
+    pp.ClearSolutions,
+    pp.ClearOutput,
+    pp.CheckCellMetadata,
+    pp.ComputeChecksums,
+    pp.SaveCells,
+    pp.ClearHiddenTests,
+    pp.ClearMarkScheme,
+    pp.ComputeChecksums,
+    pp.CheckCellMetadata,
+]
+
+# Exercise cells keep nbgrader's default stub (`# YOUR CODE HERE` + `raise NotImplementedError()`); the
+# hints are comments outside the solution region. Written answers become "YOUR ANSWER HERE".
+
+# Autograding executes the whole notebook: training cells can take minutes at full size (seconds with
+# VAE_FAST=1, which CI sets), so allow 10 minutes per cell instead of nbgrader's 30 s.
+c.Execute.timeout = 600

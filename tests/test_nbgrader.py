@@ -1,0 +1,244 @@
+"""nbgrader itself, as the teacher uses it (nbgrader 0.9.6, pinned): release, autograde, feedback.
+
+One course directory is laid out for the whole session (`vae_helpers.tools.release.prepare_course`):
+
+1. `nbgrader generate_assignment` on every exercise notebook; the committed `notebooks/student/` must be
+   exactly its release, and the release must leak nothing (solutions, hidden tests, teacher-only cells, outputs);
+2. `nbgrader autograde`, once per notebook, of several submissions at a time (fast mode, real data): the
+   solution notebook (full marks on every autograded cell), the blank student version (a low score, no crash,
+   and its first error is the NotImplementedError of exercise 1, nowhere earlier), and the typical wrong
+   submissions of `tests/nbgrader_submissions.py` (they lose exactly the expected cells);
+3. `nbgrader generate_feedback`: the feedback of each wrong submission shows the teaching message.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader_submissions import SUBMISSIONS
+
+from vae_helpers.tools import release
+from vae_helpers.tools.nbgrader_ext import is_teacher_only
+
+NOTEBOOKS = release.exercise_notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def test_exercise_notebooks_cover_the_course():
+    assert "07_beta_vae_and_annealing" in IDS
+    assert len(IDS) >= 1
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory) -> Path:
+    """An nbgrader course directory with every exercise notebook generated (released)."""
+    course_dir = tmp_path_factory.mktemp("nbgrader-course")
+    ids = release.prepare_course(course_dir)
+    assert ids == IDS
+    release.generate(course_dir, ids)
+    return course_dir
+
+
+def _released(course: Path, assignment: str) -> Path:
+    return course / "release" / assignment / f"{assignment}.ipynb"
+
+
+def _nbgrader_cells(nb) -> dict:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+
+
+# ------------------------------------------------------------------------------------------------
+# 1: the release
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("assignment", IDS)
+def test_committed_student_version_is_nbgraders_release(course, assignment):
+    committed = release.STUDENT_DIR / f"{assignment}.ipynb"
+    assert committed.is_file(), "run `python -m vae_helpers.tools.release` and commit notebooks/student/"
+    assert committed.read_text(encoding="utf-8") == _released(course, assignment).read_text(encoding="utf-8"), (
+        f"notebooks/student/{assignment}.ipynb is not what nbgrader releases: run `python -m vae_helpers.tools.release`"
+    )
+
+
+def test_no_stale_student_versions():
+    assert sorted(p.stem for p in release.STUDENT_DIR.glob("*.ipynb")) == IDS
+
+
+def _solution_lines(nb) -> tuple[set[str], set[str]]:
+    """(lines inside solution/hidden-test regions, lines outside any region) over all cells."""
+    inside, outside = set(), set()
+    for cell in nb.cells:
+        region = False
+        for line in cell.source.split("\n"):
+            if any(m in line for m in MARKERS[0::2]):
+                region = True
+            elif any(m in line for m in MARKERS[1::2]):
+                region = False
+            elif line.strip():
+                (inside if region else outside).add(line.strip())
+    return inside, outside
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_release_leaks_nothing(course, assignment):
+    solution = nbformat.read(release.NOTEBOOK_DIR / f"{assignment}.ipynb", as_version=4)
+    student = nbformat.read(_released(course, assignment), as_version=4)
+    text = "\n".join(c.source for c in student.cells)
+    for marker in MARKERS:
+        assert marker not in text
+    inside, outside = _solution_lines(solution)
+    leaked = [line for line in inside - outside if len(line) > 3 and line in {s.strip() for s in text.split("\n")}]
+    assert not leaked, f"solution lines in the student version: {leaked}"
+    teacher = [c for c in solution.cells if is_teacher_only(c)]
+    assert teacher, "the closing note / teachers' note must be tagged teacher-only"
+    for cell in teacher:
+        assert cell.source.strip().split("\n")[0] not in text
+    assert not any(is_teacher_only(c) for c in student.cells)
+    assert "Teachers" not in text and "Closing note" not in text and "solution notebook" not in text.lower()
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    # every graded cell of the solution is in the release; solution cells carry the stub
+    sol_cells, stu_cells = _nbgrader_cells(solution), _nbgrader_cells(student)
+    assert set(sol_cells) == set(stu_cells)
+    for gid, cell in stu_cells.items():
+        meta = cell.metadata["nbgrader"]
+        if meta["solution"] and cell.cell_type == "code":
+            assert "raise NotImplementedError()" in cell.source, gid
+        if meta["solution"] and cell.cell_type == "markdown":
+            assert "YOUR ANSWER HERE" in cell.source, gid
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_every_exercise_has_a_visible_check_hidden_tests_and_a_written_answer(assignment):
+    cells = _nbgrader_cells(nbformat.read(release.NOTEBOOK_DIR / f"{assignment}.ipynb", as_version=4))
+    tests = {g: c for g, c in cells.items() if c.metadata["nbgrader"]["grade"] and c.cell_type == "code"}
+    hidden = [g for g, c in tests.items() if "BEGIN HIDDEN TESTS" in c.source]
+    visible = [g for g, c in tests.items() if "BEGIN HIDDEN TESTS" not in c.source]
+    answers = [g for g, c in cells.items() if c.cell_type == "markdown" and c.metadata["nbgrader"]["grade"]]
+    assert 2 <= len(visible) <= 5 and len(hidden) == len(visible), (visible, hidden)
+    assert answers, "at least one manually graded written answer (predict before you run)"
+    for gid, cell in tests.items():
+        assert cell.metadata["nbgrader"]["locked"] and cell.metadata["nbgrader"]["points"] > 0, gid
+
+
+# ------------------------------------------------------------------------------------------------
+# 2-3: autograde and feedback
+# ------------------------------------------------------------------------------------------------
+def _submission(solution, edits: dict) -> nbformat.NotebookNode:
+    nb = nbformat.from_dict(solution)
+    cells = _nbgrader_cells(nb)
+    for gid, replacements in edits.items():
+        for old, new in replacements:
+            assert old in cells[gid].source, f"{gid}: {old!r} is not in the solution any more; update the submission"
+            cells[gid].source = cells[gid].source.replace(old, new)
+    return nb
+
+
+@pytest.fixture(scope="session")
+def graded(course, fashion):
+    """Autograde (one nbgrader call per notebook) and generate feedback for: the solution, the blank student
+    version and the wrong submissions. Returns {(assignment, student): {grade_id: (score, max)}}."""
+    from nbgrader.api import Gradebook
+
+    env = dict(os.environ, VAE_FAST="1")
+    old_env = dict(os.environ)
+    os.environ.update(env)  # the kernels nbgrader starts inherit fast mode
+    try:
+        for assignment in IDS:
+            source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+            submissions = {"solution": source, "blank": nbformat.read(_released(course, assignment), as_version=4)}
+            for student, spec in SUBMISSIONS.get(assignment, {}).items():
+                submissions[student] = _submission(source, spec["edits"])
+            for student, nb in submissions.items():
+                target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, target)
+            release.nbgrader(course, "autograde", assignment, "--force")
+            release.nbgrader(course, "generate_feedback", assignment, "--force")
+    finally:
+        os.environ.clear()
+        os.environ.update(old_env)
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for assignment in IDS:
+            for sub in gb.assignment_submissions(assignment):
+                nb = gb.find_submission_notebook(assignment, assignment, sub.student.id)
+                scores[assignment, sub.student.id] = {
+                    g.name: (g.auto_score, g.max_score, g.cell_type) for g in nb.grades
+                }
+    return scores
+
+
+def _auto(scores: dict) -> tuple[float, float]:
+    code = [(s or 0.0, m) for s, m, kind in scores.values() if kind == "code"]
+    return sum(s for s, _ in code), sum(m for _, m in code)
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_autograde_gives_the_solution_full_marks(graded, assignment):
+    got, full = _auto(graded[assignment, "solution"])
+    assert full > 0 and got == full, {g: v for g, v in graded[assignment, "solution"].items() if v[0] != v[1]}
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_autograde_of_the_blank_student_version_is_low(graded, course, assignment):
+    got, full = _auto(graded[assignment, "blank"])
+    assert got <= 0.1 * full, f"a blank notebook scores {got} of {full}"
+    # it ran to the end without crashing nbgrader, and its first error is exercise 1's NotImplementedError
+    nb = nbformat.read(course / "autograded" / "blank" / assignment / f"{assignment}.ipynb", as_version=4)
+    first_error = next(
+        (i, o) for i, c in enumerate(nb.cells) if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    )
+    index, error = first_error
+    assert error.ename == "NotImplementedError", (index, error.ename, error.evalue)
+    graded_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "nbgrader" in c.metadata]
+    first_exercise = graded_cells[0]
+    first_test = next(i for i in graded_cells if nb.cells[i].metadata["nbgrader"]["grade"])
+    assert first_exercise <= index <= first_test, "the blank notebook must stop at exercise 1, not earlier"
+    for cell in nb.cells[:index]:
+        if cell.cell_type == "code":
+            assert cell.execution_count is not None
+
+
+WRONG = [(a, s) for a, subs in SUBMISSIONS.items() for s in subs]
+
+
+@pytest.mark.parametrize("assignment, student", WRONG, ids=[s for _, s in WRONG])
+def test_wrong_submission_loses_the_expected_points(graded, assignment, student):
+    scores = graded[assignment, student]
+    loses = set(SUBMISSIONS[assignment][student]["loses"])
+    for gid, (score, max_score, kind) in scores.items():
+        if kind != "code":
+            continue
+        if gid in loses:
+            assert score == 0, f"{gid} should score 0 for {student}"
+        else:
+            assert score == max_score, f"{gid} should keep its {max_score} points for {student}, got {score}"
+    got, full = _auto(scores)
+    assert got == full - sum(scores[g][1] for g in loses)
+
+
+def _feedback_text(course: Path, assignment: str, student: str) -> str:
+    page = (course / "feedback" / student / assignment / f"{assignment}.html").read_text(encoding="utf-8")
+    page = re.sub(r"<(style|script)[^>]*>.*?</\1>", "", page, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+@pytest.mark.parametrize("assignment, student", WRONG, ids=[s for _, s in WRONG])
+def test_feedback_shows_the_teaching_messages(graded, course, assignment, student):
+    text = _feedback_text(course, assignment, student)
+    for message in SUBMISSIONS[assignment][student]["messages"]:
+        assert message in text, f"feedback for {student} lacks {message!r}"
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_feedback_of_the_solution_has_no_errors(graded, course, assignment):
+    text = _feedback_text(course, assignment, "solution")
+    assert "Traceback (most recent call last)" not in text
+    assert "✓" in text  # the checks' success lines are shown

@@ -1,0 +1,143 @@
+"""Shared machinery of the exercise checks: the error type, the fixed batch and its known values,
+and the helpers that call a student's function and name the typical mistake that matches its result."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+
+class ExerciseCheckError(AssertionError):
+    """A check failed; the message says what is probably wrong and how to fix it."""
+
+
+# --------------------------------------------------------------------------------------------
+# Fixed inputs and their known results
+# --------------------------------------------------------------------------------------------
+def fixed_batch() -> dict[str, torch.Tensor]:
+    """The deterministic inputs every loss check uses (no random numbers, so the known values below
+    hold on every machine): N=4 images of 1x2x3 pixels, D=3 latent dimensions.
+
+    Returns:
+        ``logits`` ``[4 x 1 x 2 x 3]``, ``x`` ``[4 x 1 x 2 x 3]`` in [0, 1], ``mu`` ``[4 x 3]``,
+        ``logvar`` ``[4 x 3]`` (all float32).
+    """
+    i = torch.arange(24, dtype=torch.float64)
+    logits = (2.0 * torch.sin(1.3 * i)).view(4, 1, 2, 3)
+    x = (0.5 + 0.5 * torch.cos(0.7 * i)).view(4, 1, 2, 3)
+    mu = torch.linspace(-1.5, 2.0, 12, dtype=torch.float64).view(4, 3)
+    logvar = torch.linspace(1.0, -2.0, 12, dtype=torch.float64).view(4, 3)
+    return {k: v.float() for k, v in {"logits": logits, "x": x, "mu": mu, "logvar": logvar}.items()}
+
+
+#: Bernoulli reconstruction NLL of :func:`fixed_batch`, summed over the 6 pixels, mean over the 4 images.
+KNOWN_RECON = 5.1956186
+#: KL(q || N(0, I)) of :func:`fixed_batch`, summed over the 3 dimensions, mean over the 4 images.
+KNOWN_KL = 2.5229394
+#: Per-dimension KL of :func:`fixed_batch`, averaged over the batch: ``[3]``.
+KNOWN_KL_PER_DIM = (0.7704836, 0.7961217, 0.9563342)
+#: Gaussian NLL (sigma = 0.5, with its normalising constant) of :func:`fixed_batch` per image ``[4]``.
+KNOWN_GAUSSIAN_NLL_SIGMA_HALF = (2.5921314, 4.7968268, 2.7061706, 4.6279473)
+
+_TOL = dict(rtol=1e-4, atol=1e-4)
+
+
+def _fail(exercise: str, message: str) -> ExerciseCheckError:
+    return ExerciseCheckError(f"\n✗ {exercise}: {message}")
+
+
+def _call(exercise: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call the student's function; turn its NotImplementedError into a clear pointer."""
+    name = getattr(fn, "__name__", "your function")
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as err:
+        raise NotImplementedError(
+            f"{exercise}: `{name}` is not implemented yet. Replace `# YOUR CODE HERE` and the "
+            f"`raise NotImplementedError(...)` line in the exercise cell above with your code, run that cell, "
+            f"then this one. ({err})"
+        ) from None
+
+
+def _scalar(exercise: str, what: str, value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise _fail(
+                exercise,
+                f"{what} should be a single number (nats per image, averaged over the batch), "
+                f"but it has shape {tuple(value.shape)}. Did you forget to sum over pixels or "
+                f"latent dimensions, or to average over the batch?",
+            )
+        return float(value.detach())
+    if isinstance(value, (int, float)):
+        return float(value)
+    raise _fail(exercise, f"{what} should be a tensor or a number, got {type(value).__name__}.")
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=_TOL["rtol"], abs_tol=_TOL["atol"])
+
+
+def _diagnose(exercise: str, got: float, expected: float, what: str, mistakes: Sequence[tuple[float, str]]) -> None:
+    """Raise with the message of the first typical mistake whose value equals ``got``; else a generic one."""
+    if _close(got, expected):
+        return
+    for value, message in mistakes:
+        if _close(got, value):
+            raise _fail(exercise, f"{what} is {got:.4f} but should be {expected:.4f}. {message}")
+    raise _fail(
+        exercise,
+        f"{what} is {got:.4f} but should be {expected:.4f} on the fixed test batch "
+        f"(`vae_helpers.exercises.fixed_batch()`). Evaluate your function on that batch "
+        f"step by step and compare each term with the formulas in the text above.",
+    )
+
+
+def _ok(message: str) -> None:
+    print(f"✓ {message}")
+
+
+def _tensor(exercise: str, what: str, value: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    """The student's result as a float tensor of the given shape, or a message saying what is wrong."""
+    if not isinstance(value, torch.Tensor):
+        raise _fail(exercise, f"{what} should be a torch tensor of shape {shape}, got {type(value).__name__}.")
+    if tuple(value.shape) != tuple(shape):
+        raise _fail(exercise, f"{what} should have shape {tuple(shape)}, got {tuple(value.shape)}.")
+    return value.detach().double()
+
+
+def _match(
+    exercise: str, got: torch.Tensor, expected: torch.Tensor, what: str, mistakes: Sequence[tuple[torch.Tensor, str]]
+) -> None:
+    """Raise with the message of the first typical mistake that ``got`` equals; else a generic message."""
+    if torch.allclose(got, expected.double(), rtol=1e-4, atol=1e-5):
+        return
+    for value, message in mistakes:
+        if torch.allclose(got, value.double(), rtol=1e-4, atol=1e-5):
+            raise _fail(exercise, f"{what} is wrong. {message}")
+    raise _fail(
+        exercise,
+        f"{what} is {[round(v, 4) for v in got.flatten()[:4].tolist()]}..., expected "
+        f"{[round(v, 4) for v in expected.double().flatten()[:4].tolist()]}... on the fixed inputs. "
+        "Compare each step with the formula in the text above.",
+    )
+
+
+def _grad_of(
+    exercise: str, fn: Callable, what: str, args: Sequence[torch.Tensor], wrt: Sequence[int], **kw: Any
+) -> list:
+    """Gradients of ``fn(*args).sum()`` with respect to ``args[i]`` for i in ``wrt``; a missing one is named."""
+    inputs = [a.clone().requires_grad_(i in wrt) if isinstance(a, torch.Tensor) else a for i, a in enumerate(args)]
+    out = _call(exercise, fn, *inputs, **kw)
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        raise _fail(
+            exercise,
+            f"{what} must stay a tensor connected to its inputs (no .detach(), .item(), numpy or torch.no_grad()), "
+            "or no gradient reaches the network that produced them.",
+        )
+    out.sum().backward()
+    grads = [inputs[i].grad for i in wrt]
+    return grads
