@@ -187,17 +187,32 @@ def dataset_for(r: Recipe) -> tuple[ImageDataset, ImageDataset]:
     return full, data.subset(train=images)
 
 
+def _builder(model_config: dict[str, Any], model_class: type[BaseVAE] | None) -> BaseVAE:
+    """The recipe's model, or the same architecture as ``model_class`` (a subclass, e.g. a student's own
+    ``ConditionalVAE`` whose ``encode``/``decode`` an exercise fills in)."""
+    if model_class is None:
+        return build_model(model_config)
+    fields = {k: v for k, v in model_config.items() if k != "name"}
+    base = build_model(model_config)
+    if not isinstance(model_class, type) or not issubclass(model_class, type(base)):
+        raise ConfigError(f"model_class must be a subclass of {type(base).__name__} (the recipe's architecture), "
+                          f"got {model_class!r}.")
+    return model_class(**fields)
+
+
 def train_from_recipe(name: str, device: torch.device | str | None = None, progress: bool = False,
-                      loss_fn: LossFn | None = None, **overrides: Any) -> Pretrained:
+                      loss_fn: LossFn | None = None, model_class: type[BaseVAE] | None = None,
+                      **overrides: Any) -> Pretrained:
     """Train the zoo model ``name`` by its recipe (fast mode: its ``fast`` settings).
 
     ``loss_fn`` and ``overrides`` (``TrainConfig`` fields, e.g. ``beta=`` a schedule function) let an
-    exercise train the recipe's model on the same data and budget with the student's own loss or schedule.
+    exercise train the recipe's model on the same data and budget with the student's own loss or schedule;
+    ``model_class`` (a subclass of the recipe's class) trains the student's own model.
     """
     r = recipe(name)
     _, data = dataset_for(r)
     config = replace(train_config(r, len(data.train)), progress=progress, **overrides)
-    model, run = train_model(lambda: build_model(r.model), data, config, device=device, loss_fn=loss_fn)
+    model, run = train_model(lambda: _builder(r.model, model_class), data, config, device=device, loss_fn=loss_fn)
     run.extra["train_images"] = len(data.train)
     return Pretrained(model, run)
 
@@ -279,13 +294,14 @@ def entry(name: str) -> dict[str, Any]:
     return models[name]
 
 
-def load(name: str, device: torch.device | str | None = None) -> Pretrained:
+def load(name: str, device: torch.device | str | None = None, model_class: type[BaseVAE] | None = None) -> Pretrained:
     """The verified zoo model ``name``: the file's sha256 must equal the manifest's; the model is rebuilt
     from its config, on ``device`` (default :func:`get_device`), in eval mode, with its training history."""
-    return load_file(name, entry(name), device)
+    return load_file(name, entry(name), device, model_class)
 
 
-def load_file(name: str, info: dict[str, Any], device: torch.device | str | None = None) -> Pretrained:
+def load_file(name: str, info: dict[str, Any], device: torch.device | str | None = None,
+              model_class: type[BaseVAE] | None = None) -> Pretrained:
     """:func:`load` with the manifest entry ``info`` given (the retrain tool measures a file before it enters the manifest)."""
     path = ZOO_DIR / info["file"]
     fix = RETRAIN_HINT.format(name=name)
@@ -301,7 +317,7 @@ def load_file(name: str, info: dict[str, Any], device: torch.device | str | None
     if payload.get("format", 0) > FILE_FORMAT:
         raise CheckpointError(f"{path} has zoo format {payload['format']}; this package reads {FILE_FORMAT}. "
                               "Update the course (git pull, then make setup).")
-    model = build_model(payload["model_config"])
+    model = _builder(payload["model_config"], model_class)
     _load_stored(model, payload["state"], payload["packed"])
     device = get_device(str(device) if device is not None else None)
     model.to(device).eval()
@@ -313,15 +329,16 @@ def load_file(name: str, info: dict[str, Any], device: torch.device | str | None
 
 
 def get(name: str, train: bool = False, device: torch.device | str | None = None, loss_fn: LossFn | None = None,
-        **overrides: Any) -> Pretrained:
+        model_class: type[BaseVAE] | None = None, **overrides: Any) -> Pretrained:
     """What the notebooks call: the verified pretrained model (``train=False``) or a fresh run of its recipe
-    (``train=True``; ``loss_fn`` and ``overrides`` as :func:`train_from_recipe`, used only then)."""
+    (``train=True``; ``loss_fn`` and ``overrides`` as :func:`train_from_recipe`, used only then). ``model_class``
+    (a subclass of the recipe's class) is built instead of the recipe's class, to train or to load into."""
     if train:
-        trained = train_from_recipe(name, device=device, loss_fn=loss_fn, **overrides)
+        trained = train_from_recipe(name, device=device, loss_fn=loss_fn, model_class=model_class, **overrides)
         print(f"{name}: trained here, {len(trained.run.history['epoch'])} epochs, best epoch {trained.run.best_epoch} "
               f"({trained.run.seconds_per_epoch:.1f} s/epoch on {trained.run.device})")
         return trained
-    loaded = load(name, device)
+    loaded = load(name, device, model_class)
     print(f"{name}: pretrained weights from assets/zoo ({loaded.entry['epochs_run']} epochs, best epoch "
           f"{loaded.run.best_epoch}; sha256 checked). Set TRAIN = True to train it here instead.")
     return loaded
