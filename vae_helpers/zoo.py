@@ -99,42 +99,123 @@ EARLY_STOPPING = {"epochs": 30, "patience": 5, "seed": 0}
 def _recipes() -> dict[str, Recipe]:
     mlp = lambda d: {"name": "MLPVAE", "latent_dim": d}  # noqa: E731
     recipes = [
-        Recipe("fashion-vae-d20", mlp(20), "fashion-mnist", EARLY_STOPPING,
-               "784-400-20 VAE, the course's reference model", ("00", "02", "03", "04", "05", "06")),
-        Recipe("fashion-vae-d20-mean-bce", mlp(20), "fashion-mnist", {**EARLY_STOPPING, "beta": 784.0},
-               "the 784-400-20 VAE trained with BCE averaged over pixels (the pitfall: beta = 784)", ("02",)),
-        Recipe("fashion-ae-d20", {"name": "AE", "latent_dim": 20}, "fashion-mnist", EARLY_STOPPING,
-               "784-400-20 deterministic autoencoder", ("01", "04")),
-        Recipe("fashion-ae-d2", {"name": "AE", "latent_dim": 2}, "fashion-mnist", EARLY_STOPPING,
-               "784-400-2 deterministic autoencoder", ("01",)),
-        Recipe("mnist-vae-d20", mlp(20), "mnist", {"epochs": 10, "seed": 1},
-               "pytorch/examples' setting: 784-400-20 on all 60,000 MNIST images, 10 epochs, seed 1", ("04",),
-               full_training_set=True),
-        Recipe("fashion-conv-vae-d20", {"name": "ConvVAE", "latent_dim": 20}, "fashion-mnist", EARLY_STOPPING,
-               "conv VAE (2 stride-2 convs, fc 256, D=20)", ("05",)),
+        Recipe(
+            "fashion-vae-d20",
+            mlp(20),
+            "fashion-mnist",
+            EARLY_STOPPING,
+            "784-400-20 VAE, the course's reference model",
+            ("00", "02", "03", "04", "05", "06"),
+        ),
+        Recipe(
+            "fashion-vae-d20-mean-bce",
+            mlp(20),
+            "fashion-mnist",
+            {**EARLY_STOPPING, "beta": 784.0},
+            "the 784-400-20 VAE trained with BCE averaged over pixels (the pitfall: beta = 784)",
+            ("02",),
+        ),
+        Recipe(
+            "fashion-ae-d20",
+            {"name": "AE", "latent_dim": 20},
+            "fashion-mnist",
+            EARLY_STOPPING,
+            "784-400-20 deterministic autoencoder",
+            ("01", "04"),
+        ),
+        Recipe(
+            "fashion-ae-d2",
+            {"name": "AE", "latent_dim": 2},
+            "fashion-mnist",
+            EARLY_STOPPING,
+            "784-400-2 deterministic autoencoder",
+            ("01",),
+        ),
+        Recipe(
+            "mnist-vae-d20",
+            mlp(20),
+            "mnist",
+            {"epochs": 10, "seed": 1},
+            "pytorch/examples' setting: 784-400-20 on all 60,000 MNIST images, 10 epochs, seed 1",
+            ("04",),
+            full_training_set=True,
+        ),
+        Recipe(
+            "fashion-conv-vae-d20",
+            {"name": "ConvVAE", "latent_dim": 20},
+            "fashion-mnist",
+            EARLY_STOPPING,
+            "conv VAE (2 stride-2 convs, fc 256, D=20)",
+            ("05",),
+        ),
     ]
     for d in (2, 5, 10, 50, 100):
         used = ("04", "06") if d == 2 else ("06", "07") if d == 10 else ("06",)
-        recipes.append(Recipe(f"fashion-vae-d{d}", mlp(d), "fashion-mnist", EARLY_STOPPING,
-                              f"784-400-{d} VAE (latent-size study)", used))
+        recipes.append(
+            Recipe(
+                f"fashion-vae-d{d}",
+                mlp(d),
+                "fashion-mnist",
+                EARLY_STOPPING,
+                f"784-400-{d} VAE (latent-size study)",
+                used,
+            )
+        )
     for beta in (0.5, 2.0, 4.0, 8.0):
-        recipes.append(Recipe(f"fashion-beta-vae-d10-beta{beta:g}", mlp(10), "fashion-mnist",
-                              {**EARLY_STOPPING, "beta": beta}, f"784-400-10 beta-VAE, beta = {beta:g}", ("07",)))
+        recipes.append(
+            Recipe(
+                f"fashion-beta-vae-d10-beta{beta:g}",
+                mlp(10),
+                "fashion-mnist",
+                {**EARLY_STOPPING, "beta": beta},
+                f"784-400-10 beta-VAE, beta = {beta:g}",
+                ("07",),
+            )
+        )
     collapse = {"epochs": 12, "seed": 0}
     ar = {"name": "AutoregressiveVAE", "latent_dim": 20}
-    for run, extra in (("none", {}), ("linear", {"beta": {"linear": 0.5}}),
-                       ("cyclical", {"beta": {"cyclical": 4}}), ("free-bits", {"free_bits": 0.25})):
-        recipes.append(Recipe(f"fashion-ar-vae-{run}", ar, "fashion-mnist", {**collapse, **extra},
-                              f"VAE with an autoregressive decoder, KL annealing: {run}", ("07",), train_images=30000))
+    for run, extra in (
+        ("none", {}),
+        ("linear", {"beta": {"linear": 0.5}}),
+        ("cyclical", {"beta": {"cyclical": 4}}),
+        ("free-bits", {"free_bits": 0.25}),
+    ):
+        recipes.append(
+            Recipe(
+                f"fashion-ar-vae-{run}",
+                ar,
+                "fashion-mnist",
+                {**collapse, **extra},
+                f"VAE with an autoregressive decoder, KL annealing: {run}",
+                ("07",),
+                train_images=30000,
+            )
+        )
     recipes += [
-        Recipe("fashion-cvae-d10", {"name": "ConditionalVAE", "latent_dim": 10}, "fashion-mnist", EARLY_STOPPING,
-               "conditional VAE (label into encoder and decoder), D=10", ("07",)),
-        Recipe("fashion-vae-d10-gauss-mse", mlp(10), "fashion-mnist",
-               {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": math.sqrt(0.5)},
-               "784-400-10 VAE with a Gaussian decoder, sigma^2 = 1/2 (MSE)", ("07",)),
-        Recipe("fashion-vae-d10-gauss-0.1", mlp(10), "fashion-mnist",
-               {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": 0.1},
-               "784-400-10 VAE with a Gaussian decoder, sigma = 0.1", ("07",)),
+        Recipe(
+            "fashion-cvae-d10",
+            {"name": "ConditionalVAE", "latent_dim": 10},
+            "fashion-mnist",
+            EARLY_STOPPING,
+            "conditional VAE (label into encoder and decoder), D=10",
+            ("07",),
+        ),
+        Recipe(
+            "fashion-vae-d10-gauss-mse",
+            mlp(10),
+            "fashion-mnist",
+            {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": math.sqrt(0.5)},
+            "784-400-10 VAE with a Gaussian decoder, sigma^2 = 1/2 (MSE)",
+            ("07",),
+        ),
+        Recipe(
+            "fashion-vae-d10-gauss-0.1",
+            mlp(10),
+            "fashion-mnist",
+            {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": 0.1},
+            "784-400-10 VAE with a Gaussian decoder, sigma = 0.1",
+            ("07",),
+        ),
     ]
     return {r.name: r for r in recipes}
 
@@ -195,14 +276,20 @@ def _builder(model_config: dict[str, Any], model_class: type[BaseVAE] | None) ->
     fields = {k: v for k, v in model_config.items() if k != "name"}
     base = build_model(model_config)
     if not isinstance(model_class, type) or not issubclass(model_class, type(base)):
-        raise ConfigError(f"model_class must be a subclass of {type(base).__name__} (the recipe's architecture), "
-                          f"got {model_class!r}.")
+        raise ConfigError(
+            f"model_class must be a subclass of {type(base).__name__} (the recipe's architecture), got {model_class!r}."
+        )
     return model_class(**fields)
 
 
-def train_from_recipe(name: str, device: torch.device | str | None = None, progress: bool = False,
-                      loss_fn: LossFn | None = None, model_class: type[BaseVAE] | None = None,
-                      **overrides: Any) -> Pretrained:
+def train_from_recipe(
+    name: str,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+    loss_fn: LossFn | None = None,
+    model_class: type[BaseVAE] | None = None,
+    **overrides: Any,
+) -> Pretrained:
     """Train the zoo model ``name`` by its recipe (fast mode: its ``fast`` settings).
 
     ``loss_fn`` and ``overrides`` (``TrainConfig`` fields, e.g. ``beta=`` a schedule function) let an
@@ -252,17 +339,43 @@ def save(name: str, trained: Pretrained, metrics: dict[str, float], seconds: flo
     stored, packed = _state_to_store(trained.model)
     run = trained.run
     path = ZOO_DIR / f"{name}.pt"
-    atomic_torch_save({"format": FILE_FORMAT, "package_version": __version__, "name": name,
-                       "model_config": trained.model.config(), "state": stored, "packed": packed,
-                       "history": run.history, "best_epoch": run.best_epoch, "best_val": run.best_val,
-                       "stopped": run.stopped, "device": run.device}, path)
-    return {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size, "dtype": "float16",
-            "model": trained.model.config(), "parameters": trained.model.num_parameters(), "dataset": r.dataset,
-            "split": "train: 90% of the official training set (seed 0), validation 10%; metrics: official test set",
-            "train_images": r.train_images, "train_config": r.train, "seed": r.train.get("seed", 0),
-            "purpose": r.purpose, "notebooks": list(r.notebooks), "epochs_run": len(run.history["epoch"]),
-            "best_epoch": run.best_epoch, "stopped": run.stopped, "train_seconds": round(seconds, 1),
-            "trained_on": run.device, "metrics": metrics}
+    atomic_torch_save(
+        {
+            "format": FILE_FORMAT,
+            "package_version": __version__,
+            "name": name,
+            "model_config": trained.model.config(),
+            "state": stored,
+            "packed": packed,
+            "history": run.history,
+            "best_epoch": run.best_epoch,
+            "best_val": run.best_val,
+            "stopped": run.stopped,
+            "device": run.device,
+        },
+        path,
+    )
+    return {
+        "file": path.name,
+        "sha256": sha256(path),
+        "bytes": path.stat().st_size,
+        "dtype": "float16",
+        "model": trained.model.config(),
+        "parameters": trained.model.num_parameters(),
+        "dataset": r.dataset,
+        "split": "train: 90% of the official training set (seed 0), validation 10%; metrics: official test set",
+        "train_images": r.train_images,
+        "train_config": r.train,
+        "seed": r.train.get("seed", 0),
+        "purpose": r.purpose,
+        "notebooks": list(r.notebooks),
+        "epochs_run": len(run.history["epoch"]),
+        "best_epoch": run.best_epoch,
+        "stopped": run.stopped,
+        "train_seconds": round(seconds, 1),
+        "trained_on": run.device,
+        "metrics": metrics,
+    }
 
 
 def sha256(path: Path) -> str:
@@ -276,13 +389,17 @@ def sha256(path: Path) -> str:
 def read_manifest() -> dict[str, Any]:
     """``assets/zoo/manifest.json`` as a dict (``{"models": {name: entry}}``)."""
     if not MANIFEST.is_file():
-        raise CheckpointNotFoundError(f"The zoo manifest {MANIFEST} is missing: restore it with `git checkout -- "
-                                      f"{MANIFEST.relative_to(ASSETS_DIR.parent)}`, or retrain the zoo with `make weights`.")
+        raise CheckpointNotFoundError(
+            f"The zoo manifest {MANIFEST} is missing: restore it with `git checkout -- "
+            f"{MANIFEST.relative_to(ASSETS_DIR.parent)}`, or retrain the zoo with `make weights`."
+        )
     try:
         return json.loads(MANIFEST.read_text())
     except json.JSONDecodeError as err:
-        raise CheckpointError(f"The zoo manifest {MANIFEST} is not valid JSON ({err}); restore it with git checkout "
-                              "or retrain the zoo with `make weights`.") from err
+        raise CheckpointError(
+            f"The zoo manifest {MANIFEST} is not valid JSON ({err}); restore it with git checkout "
+            "or retrain the zoo with `make weights`."
+        ) from err
 
 
 def entry(name: str) -> dict[str, Any]:
@@ -290,7 +407,9 @@ def entry(name: str) -> dict[str, Any]:
     recipe(name)
     models = read_manifest().get("models", {})
     if name not in models:
-        raise CheckpointNotFoundError(f"Zoo model {name!r} has a recipe but no manifest entry: " + RETRAIN_HINT.format(name=name) + ".")
+        raise CheckpointNotFoundError(
+            f"Zoo model {name!r} has a recipe but no manifest entry: " + RETRAIN_HINT.format(name=name) + "."
+        )
     return models[name]
 
 
@@ -300,47 +419,69 @@ def load(name: str, device: torch.device | str | None = None, model_class: type[
     return load_file(name, entry(name), device, model_class)
 
 
-def load_file(name: str, info: dict[str, Any], device: torch.device | str | None = None,
-              model_class: type[BaseVAE] | None = None) -> Pretrained:
+def load_file(
+    name: str, info: dict[str, Any], device: torch.device | str | None = None, model_class: type[BaseVAE] | None = None
+) -> Pretrained:
     """:func:`load` with the manifest entry ``info`` given (the retrain tool measures a file before it enters the manifest)."""
     path = ZOO_DIR / info["file"]
     fix = RETRAIN_HINT.format(name=name)
     if not path.is_file():
-        raise CheckpointNotFoundError(f"The weights of {name!r} ({path}) are missing: restore them with "
-                                      f"`git checkout -- assets/zoo/{path.name}`, or {fix}; or set TRAIN = True.")
+        raise CheckpointNotFoundError(
+            f"The weights of {name!r} ({path}) are missing: restore them with "
+            f"`git checkout -- assets/zoo/{path.name}`, or {fix}; or set TRAIN = True."
+        )
     found = sha256(path)
     if found != info["sha256"]:
-        raise CheckpointError(f"{path} does not match its manifest entry (sha256 {found[:12]}..., expected "
-                              f"{info['sha256'][:12]}...): it was changed or damaged. Restore it with `git checkout -- "
-                              f"assets/zoo/{path.name}`, or {fix}.")
+        raise CheckpointError(
+            f"{path} does not match its manifest entry (sha256 {found[:12]}..., expected "
+            f"{info['sha256'][:12]}...): it was changed or damaged. Restore it with `git checkout -- "
+            f"assets/zoo/{path.name}`, or {fix}."
+        )
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if payload.get("format", 0) > FILE_FORMAT:
-        raise CheckpointError(f"{path} has zoo format {payload['format']}; this package reads {FILE_FORMAT}. "
-                              "Update the course (git pull, then make setup).")
+        raise CheckpointError(
+            f"{path} has zoo format {payload['format']}; this package reads {FILE_FORMAT}. "
+            "Update the course (git pull, then make setup)."
+        )
     model = _builder(payload["model_config"], model_class)
     _load_stored(model, payload["state"], payload["packed"])
     device = get_device(str(device) if device is not None else None)
     model.to(device).eval()
-    run = FitResult(payload["history"], payload["best_epoch"], payload["best_val"], payload["stopped"],
-                    f"{payload['device']} (pretrained: assets/zoo/{path.name})")
+    run = FitResult(
+        payload["history"],
+        payload["best_epoch"],
+        payload["best_val"],
+        payload["stopped"],
+        f"{payload['device']} (pretrained: assets/zoo/{path.name})",
+    )
     # None in a recipe: the whole training split, 54,000 images for MNIST and Fashion-MNIST (90% of 60,000)
     run.extra["train_images"] = info.get("train_images") or (60_000 if recipe(name).full_training_set else 54_000)
     return Pretrained(model, run, info)
 
 
-def get(name: str, train: bool = False, device: torch.device | str | None = None, loss_fn: LossFn | None = None,
-        model_class: type[BaseVAE] | None = None, **overrides: Any) -> Pretrained:
+def get(
+    name: str,
+    train: bool = False,
+    device: torch.device | str | None = None,
+    loss_fn: LossFn | None = None,
+    model_class: type[BaseVAE] | None = None,
+    **overrides: Any,
+) -> Pretrained:
     """What the notebooks call: the verified pretrained model (``train=False``) or a fresh run of its recipe
     (``train=True``; ``loss_fn`` and ``overrides`` as :func:`train_from_recipe`, used only then). ``model_class``
     (a subclass of the recipe's class) is built instead of the recipe's class, to train or to load into."""
     if train:
         trained = train_from_recipe(name, device=device, loss_fn=loss_fn, model_class=model_class, **overrides)
-        print(f"{name}: trained here, {len(trained.run.history['epoch'])} epochs, best epoch {trained.run.best_epoch} "
-              f"({trained.run.seconds_per_epoch:.1f} s/epoch on {trained.run.device})")
+        print(
+            f"{name}: trained here, {len(trained.run.history['epoch'])} epochs, best epoch {trained.run.best_epoch} "
+            f"({trained.run.seconds_per_epoch:.1f} s/epoch on {trained.run.device})"
+        )
         return trained
     loaded = load(name, device, model_class)
-    print(f"{name}: pretrained weights from assets/zoo ({loaded.entry['epochs_run']} epochs, best epoch "
-          f"{loaded.run.best_epoch}; sha256 checked). Set TRAIN = True to train it here instead.")
+    print(
+        f"{name}: pretrained weights from assets/zoo ({loaded.entry['epochs_run']} epochs, best epoch "
+        f"{loaded.run.best_epoch}; sha256 checked). Set TRAIN = True to train it here instead."
+    )
     return loaded
 
 
@@ -361,5 +502,16 @@ def recipes_table() -> list[dict[str, Any]]:
     return [{"name": r.name, **asdict(r)} for r in RECIPES.values()]
 
 
-__all__ = ["RECIPES", "Recipe", "Pretrained", "get", "load", "train_from_recipe", "save", "measure", "entry",
-           "read_manifest", "recipe"]
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "Pretrained",
+    "get",
+    "load",
+    "train_from_recipe",
+    "save",
+    "measure",
+    "entry",
+    "read_manifest",
+    "recipe",
+]

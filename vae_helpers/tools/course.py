@@ -88,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="only notebooks whose file name contains one of these")
     parser.add_argument("--fast", action="store_true", help="fast mode (VAE_FAST=1)")
     parser.add_argument("--in-place", action="store_true", help="write executed notebooks back into notebooks/")
-    parser.add_argument("--train", action="store_true",
-                        help="the retrain path: TRAIN = True in every notebook (train each model by its recipe)")
+    parser.add_argument(
+        "--train",
+        action="store_true",
+        help="the retrain path: TRAIN = True in every notebook (train each model by its recipe)",
+    )
     parser.add_argument("--out", help="folder for the executed notebooks (default build/course)")
     args = parser.parse_args(argv)
     if args.fast:
@@ -142,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         print("No notebooks found in notebooks/" + (f" matching {args.names}." if args.names else "."))
         return 1
 
-    mode = ("fast" if fast_mode() else "full") + (", retrain path (TRAIN = True)" if args.train else ", pretrained weights")
+    mode = ("fast" if fast_mode() else "full") + (
+        ", retrain path (TRAIN = True)" if args.train else ", pretrained weights"
+    )
     print(f"\nCourse run ({mode} mode); executed notebooks in {out_dir}, figures in {figure_dir()}")
     print("| notebook | status | seconds |\n| --- | --- | ---: |")
     for name, status, seconds in rows:
