@@ -1,36 +1,13 @@
 """The fast IWAE path computes the same bound as the direct computation (correctness only, no timings)."""
 
-import math
-
 import pytest
 import torch
 
 from vae_helpers.config import native_bf16, seed_everything
 from vae_helpers.data import ImageSplit
 from vae_helpers.evaluation import iwae_log_likelihood
-from vae_helpers.losses import gaussian_log_density, reconstruction_nll, standard_normal_log_density
-from vae_helpers.models import MLPVAE, AutoregressiveVAE, ConditionalVAE, ConvVAE, eval_mode
-
-
-def direct_iwae(model, split, k, batch_size=100, chunk=500, likelihood="bernoulli", seed=0):
-    """The textbook computation (the implementation before the fast path): x repeated, logits scored whole."""
-    generator = torch.Generator().manual_seed(seed)
-    values = []
-    with eval_mode(model):
-        for x, y in split.batches(batch_size):
-            mu, logvar = model.encode(x, y if model.conditional else None)
-            log_weights = []
-            for start in range(0, k, chunk):
-                s = min(chunk, k - start)
-                eps = torch.randn((s, *mu.shape), generator=generator)
-                z = mu + eps * torch.exp(0.5 * logvar)
-                yy = y.repeat(s) if model.conditional else None
-                xx = x.repeat(s, 1, 1, 1)
-                logits = model.likelihood_logits(z.reshape(-1, model.latent_dim), xx, yy)
-                log_px_z = -reconstruction_nll(logits, xx, likelihood).view(s, -1)
-                log_weights.append(log_px_z + standard_normal_log_density(z) - gaussian_log_density(z, mu, logvar))
-            values.append(torch.logsumexp(torch.cat(log_weights).double(), 0) - math.log(k))
-    return torch.cat(values)
+from vae_helpers.models import MLPVAE, AutoregressiveVAE, ConditionalVAE, ConvVAE
+from vae_helpers.tools.bench import iwae_direct
 
 
 def _split(n=6, binary=True, seed=0):
@@ -63,7 +40,7 @@ def _sharpen(model):
 def test_fast_iwae_equals_the_direct_computation(build, binary):
     seed_everything(0)
     model, split = build(), _split(binary=binary)
-    expected = direct_iwae(model, split, k=37, batch_size=4, chunk=10)
+    expected = iwae_direct(model, split, k=37, batch_size=4, chunk=10)
     got = iwae_log_likelihood(model, split, k=37, batch_size=4, chunk=10, tile=7, return_per_image=True)
     assert torch.allclose(got, expected, rtol=1e-5, atol=2e-3), (got - expected).abs().max()
 
@@ -71,7 +48,7 @@ def test_fast_iwae_equals_the_direct_computation(build, binary):
 def test_gaussian_likelihood_equals_the_direct_computation():
     seed_everything(0)
     model, split = MLPVAE(latent_dim=4), _split(binary=False)
-    expected = direct_iwae(model, split, k=20, chunk=8, likelihood="gaussian")
+    expected = iwae_direct(model, split, k=20, chunk=8, likelihood="gaussian")
     got = iwae_log_likelihood(model, split, k=20, chunk=8, likelihood="gaussian", return_per_image=True)
     assert torch.allclose(got, expected, rtol=1e-5, atol=2e-3)
 
@@ -91,3 +68,16 @@ def test_bf16_decoder_moves_the_bound_little():
     bf16 = iwae_log_likelihood(model, split, k=50, chunk=25, precision="bf16")
     assert abs(bf16 - fp32) < 0.5  # untrained weights; the benchmark measures a trained model (< 0.05 nats)
     assert isinstance(native_bf16("cpu"), bool) and native_bf16("meta") is False
+
+
+def test_auto_precision_is_bf16_only_on_native_hardware():
+    from vae_helpers.errors import ConfigError
+    from vae_helpers.training import TrainConfig, autocast_dtype
+
+    config = TrainConfig(precision="auto")
+    expected = torch.bfloat16 if native_bf16("cpu") else None
+    assert autocast_dtype(config, torch.device("cpu"), None) is expected
+    assert autocast_dtype(config, torch.device("cpu"), lambda *a: None) is None  # a custom loss_fn stays fp32
+    assert TrainConfig().precision == "fp32"
+    with pytest.raises(ConfigError, match="'auto'"):
+        TrainConfig(precision="fp16")
