@@ -25,6 +25,7 @@ def test_throughput_fast_variant_prints_a_table(capsys, mnist):
     assert "| pytorch/examples pattern |" in out and "| vae_helpers `fit` |" in out and "speed-up" in out
     assert "| vae_helpers `fit`, bf16 autocast |" in out and "speed-up with bf16 autocast" in out
     assert "within 0.5 nats of the reference" in out and "load average" in out and "per repeat" in out
+    assert "wall / fp32 matmul limit" in out and result["limit_seconds"]["fp32"] > 0
     assert result["ratio"] > 0 and result["ratio_bf16"] > 0 and result["profile"] and result["profile_bf16"]
     ref_loss, our_loss = result["reference"][0]["test_loss"], result["ours"][0]["test_loss"]
     bf16_loss = result["ours_bf16"][0]["test_loss"]
@@ -58,3 +59,34 @@ def test_test_binarization_is_fixed_and_binary(mnist):
     b = bench.binarized_test_split(mnist.test.head(100))
     assert torch.equal(a.images, b.images) and set(a.images.unique().tolist()) <= {0, 255}
     assert not torch.equal(a.images, bench.binarized_test_split(mnist.test.head(100), seed=7).images)
+
+
+def test_roofline_counts_the_model_products():
+    from vae_helpers.models import MLPVAE, ConvVAE
+
+    model = MLPVAE()
+    layers = bench.matmul_layers(model, torch.rand(128, 1, 28, 28))
+    assert [layer.input_grad for layer in layers] == [False, True, True, True]  # the data needs no gradient
+    forward = 2 * 128 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784)
+    assert sum(layer.flops(False) for layer in layers) == forward
+    assert sum(layer.flops(True) for layer in layers) == 3 * forward - 2 * 128 * 784 * 400
+    limit = bench.roofline(model, 16, min_run_time=0.01)
+    assert limit.seconds > 0 and limit.rate > 0
+    conv = bench.matmul_layers(ConvVAE(), torch.rand(2, 1, 28, 28))
+    # conv 1->32 on 14x14 outputs, 4x4 kernel: 2 * N * 14*14 * 1*32*16; the transposed conv 32->1 scatters 14x14 inputs
+    assert (
+        conv[0].forward_flops() == 2 * 2 * 14 * 14 * 32 * 16 and conv[-1].forward_flops() == 2 * 2 * 14 * 14 * 32 * 16
+    )
+
+
+def test_step_options_and_iwae_speed_fast_variants(capsys, mnist):
+    steps = bench.step_options(("mlp", "conv"), steps=2, repeats=1, compile_=False, device=torch.device("cpu"))
+    iwae = bench.iwae_speed(n_images=2, k=30, epochs=1, repeats=1, device=torch.device("cpu"), train_limit=500)
+    out = capsys.readouterr().out
+    assert (
+        "| eager fp32 |" in out and "| channels_last fp32 |" in out and "matmul limit" in out and "native bf16" in out
+    )
+    assert steps["mlp"]["runs"]["eager fp32"]["of_limit"] > 0
+    summary = iwae["summary"]
+    assert abs(summary["direct (before issue 16)"]["difference"]) < 1e-3  # the same bound, computed two ways
+    assert summary["iwae_log_likelihood fp32"]["of_limit"] > 0

@@ -121,3 +121,27 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products natively (so bf16 can be faster than float32).
+
+    CUDA: ``torch.cuda.is_bf16_supported()``. x86 CPUs: AVX512-BF16 or AMX tiles (``torch.cpu``'s
+    cpuinfo checks). Note ``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` is *not* this test: oneDNN
+    reports bf16 "support" on any AVX512-BW/VL/DQ CPU, where it emulates the products (slower than
+    float32). ARM CPUs: oneDNN's check, which there means the BF16 extension. Other devices: False.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    import platform
+
+    if platform.machine().lower() in ("x86_64", "amd64", "i686", "x86"):
+        cpu = torch.cpu
+        return bool(
+            getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+            or getattr(cpu, "_is_amx_tile_supported", lambda: False)()
+        )
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())

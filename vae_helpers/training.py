@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .checkpoints import load_into, read_checkpoint, save_checkpoint
-from .config import describe_device, get_device, seed_everything
+from .config import describe_device, get_device, native_bf16, seed_everything
 from .data import ImageDataset, ImageSplit
 from .errors import CheckpointError, CheckpointNotFoundError, ConfigError, TrainingDivergedError
 from .evaluation import LossFn, Metrics, check_fits, check_loss_terms, evaluate
@@ -50,8 +50,8 @@ __all__ = [
     "HISTORY_KEYS",
 ]
 
-Precision = Literal["fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+Precision = Literal["fp32", "bf16", "auto"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "auto")
 HISTORY_KEYS = ("epoch", "beta", "train_loss", "train_recon", "train_kl", "val_loss", "val_recon", "val_kl", "seconds")
 #: Settings that define the objective: a resumed run must use the same values (see :meth:`TrainState.load`).
 OBJECTIVE_FIELDS = ("batch_size", "beta", "free_bits", "likelihood", "sigma", "binarize")
@@ -85,7 +85,10 @@ class TrainConfig:
             stay float32; validation is float32. Worth it on CPUs with native bfloat16
             (AVX512-BF16 / AMX: the 128 x 784 x 400 products of the MLP VAE run about 3.5x faster on 2 cores) and on
             CUDA GPUs that support it; on other devices (MPS) fit warns and trains in float32.
-            Only fit's built-in objective supports it (not ``loss_fn``).
+            Only fit's built-in objective supports it (not ``loss_fn``). ``"auto"``: ``"bf16"`` where
+            the training device computes bfloat16 natively (:func:`vae_helpers.config.native_bf16`:
+            AVX512-BF16 or AMX CPUs, CUDA GPUs with bf16) and fit's built-in objective is used, else
+            ``"fp32"``; ``python -m vae_helpers.tools.bench steps`` shows what it gains on a machine.
     """
 
     epochs: int = 10
@@ -127,8 +130,8 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.likelihood={self.likelihood!r}; use one of {', '.join(LIKELIHOODS)}.")
         if self.precision not in PRECISIONS:
             raise ConfigError(
-                f"Unknown precision {self.precision!r}; use 'fp32' (default) or 'bf16' "
-                "(bfloat16 autocast for the training forward pass)."
+                f"Unknown precision {self.precision!r}; use 'fp32' (default), 'bf16' "
+                "(bfloat16 autocast for the training forward pass) or 'auto' (bf16 where the hardware has it natively)."
             )
 
     def beta_at(self, step: int) -> float:
@@ -275,6 +278,8 @@ def autocast_dtype(config: TrainConfig, device: torch.device, loss_fn: LossFn | 
     """The autocast dtype for ``config.precision`` on ``device`` (``None``: plain float32)."""
     if config.precision == "fp32":
         return None
+    if config.precision == "auto":
+        return torch.bfloat16 if loss_fn is None and native_bf16(device) else None
     if loss_fn is not None:
         raise ConfigError(
             "precision='bf16' applies to fit's built-in objective only: a custom loss_fn would run its "
@@ -287,7 +292,7 @@ def autocast_dtype(config: TrainConfig, device: torch.device, loss_fn: LossFn | 
             f"precision='bf16' is only used on CPU and CUDA; training in float32 on {device.type}.", stacklevel=3
         )
         return None
-    if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if device.type == "cpu" and not native_bf16(device):  # oneDNN's own check is true for emulated bf16 too
         warnings.warn(
             "precision='bf16': this CPU has no native bfloat16 (AVX512-BF16/AMX), so bf16 matrix "
             "products are emulated and likely slower than float32.",

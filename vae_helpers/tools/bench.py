@@ -19,8 +19,11 @@ loglik
 from __future__ import annotations
 
 import argparse
+import copy
+import math
 import os
 import platform
+import statistics
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -214,10 +217,13 @@ def throughput(
     load_before = os.getloadavg()
     ref: list[dict] = []
     ours: dict[str, list[dict]] = {p: [] for p in precisions}
+    limits: dict[str, list[float]] = {p: [] for p in precisions}
+    n_train, n_val = train_limit or 60000, len(mnist.test)
     for _ in range(repeats):  # alternate, so that a change in the machine's load hits every loop alike
         ref.append(run_reference(root, epochs, train_limit, device))
         for precision in precisions:
             ours[precision].append(run_ours(mnist, epochs, train_limit, device, precision))
+            limits[precision].append(epochs * epoch_limit_seconds(MLPVAE().to(device), n_train, n_val, precision))
     load_after = os.getloadavg()
 
     def median(runs: list[dict]) -> float:
@@ -225,7 +231,6 @@ def throughput(
 
     ref_s = median(ref)
     ref_loss = ref[-1]["test_loss"]
-    n_train = train_limit or 60000
     print(
         f"\n### Training throughput: MNIST 784-400-20 VAE, batch 128, Adam 1e-3, {epochs} epochs on {n_train:,} images\n"
     )
@@ -233,13 +238,21 @@ def throughput(
         f"device: {describe_device(device)} | torch {torch.__version__} | {platform.processor() or platform.machine()} | "
         f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / {load_after[0]:.2f} after | {date.today()}\n"
     )
+    print(machine_line(device) + "\n")
+    fp32_limit = statistics.median(limits["fp32"])
     print(
-        f"| loop | wall s (median of {repeats}) | s / epoch | speed-up vs reference | data loading share "
-        f"| test loss (nats/image, fp32) | within {LOSS_TOLERANCE} nats of the reference |"
+        f"matmul limit of {epochs} epochs (the model's products at its own shapes, timed here: {n_train:,} training "
+        f"images forward + backward at batch 128, {n_val:,} validation images forward at batch 1000): "
+        + ", ".join(f"{p} {statistics.median(v):.1f} s" for p, v in limits.items())
+        + "\n"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     print(
-        f"| pytorch/examples pattern | {ref_s:.1f} | {ref_s / epochs:.2f} | 1.00x | "
+        f"| loop | wall s (median of {repeats}) | s / epoch | wall / fp32 matmul limit | speed-up vs reference "
+        f"| data loading share | test loss (nats/image, fp32) | within {LOSS_TOLERANCE} nats of the reference |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print(
+        f"| pytorch/examples pattern | {ref_s:.1f} | {ref_s / epochs:.2f} | {ref_s / fp32_limit:.2f}x | 1.00x | "
         f"{sum(r['data_seconds'] for r in ref) / sum(r['seconds'] for r in ref):.0%} | {ref_loss:.2f} | (reference) |"
     )
     labels = {"fp32": "vae_helpers `fit`", "bf16": "vae_helpers `fit`, bf16 autocast"}
@@ -254,9 +267,11 @@ def throughput(
             "loss_difference": diff,
             "agrees": agrees,
             "ratios": [a["seconds"] / b["seconds"] for a, b in zip(ref, runs)],
+            "of_limit": seconds / fp32_limit,
         }
         print(
-            f"| {labels[precision]} | {seconds:.1f} | {seconds / epochs:.2f} | {ref_s / seconds:.2f}x | "
+            f"| {labels[precision]} | {seconds:.1f} | {seconds / epochs:.2f} | {seconds / fp32_limit:.2f}x "
+            f"| {ref_s / seconds:.2f}x | "
             f"(indexing in-memory tensors) | {loss:.2f} ({diff:+.2f}) | {'yes' if agrees else '**NO**'} |"
         )
     if epochs < 10 or n_train < 60000:
@@ -296,6 +311,7 @@ def throughput(
         "profile": profiles.get("fp32", []),
         "load_average": (load_before, load_after),
         "summary": summary,
+        "limit_seconds": {p: statistics.median(v) for p, v in limits.items()},
     }
     if "bf16" in summary:
         result.update(
@@ -305,6 +321,160 @@ def throughput(
             profile_bf16=profiles.get("bf16", []),
         )
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# The machine's own limit: the model's matrix products, timed at the model's shapes
+# --------------------------------------------------------------------------------------------
+@dataclass
+class MatmulLayer:
+    """One Linear/Conv/ConvTranspose layer as the model runs it: its input shape and whether autograd needs
+    the gradient of its input (not for the first layer, whose input is the data)."""
+
+    module: nn.Module
+    input_shape: tuple[int, ...]
+    input_grad: bool
+
+    def forward_flops(self) -> int:
+        m, n = self.module, self.input_shape[0]
+        if isinstance(m, nn.Linear):
+            return 2 * math.prod(self.input_shape[:-1]) * m.in_features * m.out_features
+        kernel = math.prod(m.kernel_size) * m.in_channels * m.out_channels // m.groups
+        if isinstance(m, nn.ConvTranspose2d):  # each input pixel scatters a kernel-sized patch
+            return 2 * n * math.prod(self.input_shape[2:]) * kernel
+        out = F.conv2d(
+            torch.empty(1, *self.input_shape[1:], device="meta"), m.weight.to("meta"), None, m.stride, m.padding
+        )
+        return 2 * n * math.prod(out.shape[2:]) * kernel
+
+    def flops(self, backward: bool) -> int:
+        """Forward: 2 N in out (Linear); with ``backward``, plus the weight gradient (same count) and,
+        where autograd needs it, the input gradient (same count): 3x forward, 2x for the first layer."""
+        return self.forward_flops() * ((3 if self.input_grad else 2) if backward else 1)
+
+
+def matmul_layers(model: nn.Module, x: torch.Tensor, train: bool = True) -> list[MatmulLayer]:
+    """The matrix-product layers of one forward pass of ``model`` on ``x`` (a training step's if ``train``)."""
+    found: list[MatmulLayer] = []
+    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+    def hook(module: nn.Module, args: tuple) -> None:
+        found.append(MatmulLayer(module, tuple(args[0].shape), bool(args[0].requires_grad)))
+
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    try:
+        with torch.set_grad_enabled(train):
+            mu, logvar = model.encode(x)
+            model.decode(mu)
+    finally:
+        for h in handles:
+            h.remove()
+    return found
+
+
+def _layer_program(layer: MatmulLayer, backward: bool, dtype: torch.dtype, device: torch.device):
+    """A closure that runs the layer's products once (forward, and the backward products if asked)."""
+    m = layer.module
+    x = torch.randn(layer.input_shape, device=device, dtype=dtype)
+    w = m.weight.detach().to(device, dtype)
+    b = None if m.bias is None else m.bias.detach().to(device, dtype)
+    if isinstance(m, nn.Linear):
+        x2 = x.reshape(-1, m.in_features)
+        g = torch.randn(x2.shape[0], m.out_features, device=device, dtype=dtype)
+
+        def run() -> None:
+            torch.addmm(b, x2, w.t()) if b is not None else torch.mm(x2, w.t())
+            if backward:
+                torch.mm(g.t(), x2)
+                if layer.input_grad:
+                    torch.mm(g, w)
+
+        return run
+    transposed = isinstance(m, nn.ConvTranspose2d)
+    args = (m.stride, m.padding, m.dilation, transposed, getattr(m, "output_padding", (0, 0)), m.groups)
+    out = torch.ops.aten.convolution(x, w, b, *args)
+    g = torch.randn_like(out)
+    mask = [layer.input_grad, True, False]
+
+    def run_conv() -> None:
+        torch.ops.aten.convolution(x, w, b, *args)
+        if backward:
+            torch.ops.aten.convolution_backward(g, x, w, None, *args, mask)
+
+    return run_conv
+
+
+@dataclass
+class Roofline:
+    """The model's matrix products at its own shapes: FLOPs and the measured time of one pass."""
+
+    flops: int
+    seconds: float
+    dtype: str
+
+    @property
+    def rate(self) -> float:
+        """FLOP/s this machine reaches on these products (its practical limit for this model)."""
+        return self.flops / self.seconds
+
+
+def roofline(
+    model: nn.Module,
+    batch: int,
+    backward: bool = True,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | None = None,
+    min_run_time: float = 0.3,
+) -> Roofline:
+    """Time (``torch.utils.benchmark``, median of blocked runs) every matrix product of one step of
+    ``model`` on a batch of ``batch`` images: forward, and the weight and input gradients with
+    ``backward``. The sum is the time a step cannot go below at this machine's matmul rate; a
+    benchmark prints its wall time as a multiple of it."""
+    from torch.utils import benchmark
+
+    device = device or next(model.parameters()).device
+    x = torch.rand(batch, *model.image_shape, device=device)
+    layers = matmul_layers(model, x, train=backward)
+    programs = [_layer_program(layer, backward, dtype, device) for layer in layers]
+
+    def run_all() -> None:
+        for p in programs:
+            p()
+
+    timer = benchmark.Timer("run_all()", globals={"run_all": run_all}, num_threads=torch.get_num_threads())
+    seconds = timer.blocked_autorange(min_run_time=min_run_time).median
+    return Roofline(sum(layer.flops(backward) for layer in layers), seconds, str(dtype).replace("torch.", ""))
+
+
+def epoch_limit_seconds(model: nn.Module, n_train: int, n_val: int, precision: str = "fp32", batch: int = 128) -> float:
+    """Seconds one ``fit`` epoch cannot go below at this machine's matmul rate: the training products
+    (forward + backward, batch ``batch``) for ``n_train`` images plus the validation forward pass (batch 1000)."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    train = roofline(model, batch, dtype=dtype, min_run_time=0.2)
+    val = roofline(model, 1000, backward=False, dtype=torch.float32, min_run_time=0.2)
+    return train.seconds * n_train / batch + val.seconds * n_val / 1000
+
+
+def machine_line(device: torch.device) -> str:
+    """CPU model, threads, native bf16, torch version and date: what every absolute time depends on."""
+    from ..config import native_bf16
+
+    cpu = _cpu_model()
+    return (
+        f"device: {describe_device(device)} | CPU: {cpu}, {os.cpu_count()} cores | native bf16: "
+        f"{'yes' if native_bf16(device) else 'no'} | torch {torch.__version__} | load average "
+        f"{os.getloadavg()[0]:.2f} | {date.today()}"
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,6 +518,7 @@ def loglik(
         data.name, data.train, binarized_test_split(data.val), test, data.class_names, data.source, data.note
     )
     rows = []
+    limits: list[tuple[float, float]] = []
     builders = {"mlp": lambda: MLPVAE(hidden=(400,), latent_dim=50), "conv": lambda: ConvVAE(latent_dim=50)}
     for name in models:
         seed_everything(0)
@@ -361,13 +532,17 @@ def loglik(
         chunk = min(k, 1000)
         started = time.perf_counter()
         iwae = iwae_log_likelihood(model, test, k=k, batch_size=max(1, 20000 // chunk), chunk=chunk)
+        iwae_seconds = time.perf_counter() - started
+        train_limit_s = len(result.history["epoch"]) * epoch_limit_seconds(model, len(data.train), len(data.val))
+        iwae_limit_s = decoder_roofline(model, 256).seconds / 256 * len(test) * k
+        limits.append((seconds / train_limit_s, iwae_seconds / iwae_limit_s))
         rows.append(
             LoglikRow(
                 f"{type(model).__name__} (D=50)",
                 model.num_parameters(),
                 len(result.history["epoch"]),
                 seconds,
-                time.perf_counter() - started,
+                iwae_seconds,
                 elbo,
                 iwae,
                 k,
@@ -375,19 +550,264 @@ def loglik(
             )
         )
     print(f"\n### Test log-likelihood, dynamically binarized MNIST (test binarization seed {TEST_BINARIZATION_SEED})\n")
-    print(f"device: {describe_device(device)} | torch {torch.__version__} | {date.today()}\n")
-    print("| model | parameters | epochs | train wall s | test ELBO | IWAE bound (k) | IWAE wall s | test images |")
+    print(machine_line(device) + "\n")
+    print(
+        "| model | parameters | epochs | train wall s (/ fp32 matmul limit) | test ELBO | IWAE bound (k) "
+        "| IWAE wall s (/ fp32 matmul limit) | test images |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
+    for r, (train_x, iwae_x) in zip(rows, limits):
         print(
-            f"| {r.model} | {r.parameters:,} | {r.epochs} | {r.seconds:.0f} | {r.elbo:.2f} | {r.iwae:.2f} (k={r.k}) "
-            f"| {r.iwae_seconds:.0f} | {r.n_test:,} |"
+            f"| {r.model} | {r.parameters:,} | {r.epochs} | {r.seconds:.0f} ({train_x:.2f}x) | {r.elbo:.2f} "
+            f"| {r.iwae:.2f} (k={r.k}) | {r.iwae_seconds:.0f} ({iwae_x:.2f}x) | {r.n_test:,} |"
         )
     print(f"| Burda et al. 2015, VAE, 1 stochastic layer | | 3,280 passes | | | {BURDA_VAE} (k=5000) | | 10,000 |")
     print(
         f"| Burda et al. 2015, IWAE k=50, 1 stochastic layer | | 3,280 passes | | | {BURDA_IWAE_K50} (k=5000) | | 10,000 |"
     )
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Training-step options (eager, bf16, channels_last, torch.compile) against the matmul limit
+# --------------------------------------------------------------------------------------------
+STEP_MODELS = {"mlp": lambda: MLPVAE(), "conv": lambda: ConvVAE()}
+
+
+def _step_variants(name: str, device: torch.device, compile_: bool) -> list[tuple[str, dict]]:
+    variants = [("eager fp32", {}), ("eager bf16 autocast", {"bf16": True})]
+    if name == "conv":
+        variants += [
+            ("channels_last fp32", {"channels_last": True}),
+            ("channels_last bf16", {"channels_last": True, "bf16": True}),
+        ]
+    if compile_:
+        variants.append(("torch.compile fp32", {"compile": True}))
+    return variants
+
+
+def step_options(
+    models: tuple[str, ...] = ("mlp", "conv"),
+    steps: int = 20,
+    repeats: int = 3,
+    compile_: bool = True,
+    device: torch.device | None = None,
+) -> dict:
+    """Time ``fit``'s training step (the same model, objective, Adam and batch of 128) under each option,
+    alternating ``repeats`` blocks of ``steps`` steps; print ms per step, the ratio to eager float32, the
+    matmul limit of the step (:func:`roofline`) and the setup time (compilation)."""
+    from ..losses import model_objective
+    from ..training import make_optimizer, train_step
+
+    device = device or get_device()
+    mnist = load_dataset("mnist")
+    batches = [
+        b
+        for _, b in zip(
+            range(steps),
+            mnist.train.batches(128, shuffle=True, generator=torch.Generator().manual_seed(0), device=device),
+        )
+    ]
+    print(f"\n### Training step options, batch 128 ({steps} steps x {repeats} alternating repeats)\n")
+    print(machine_line(device) + "\n")
+    results: dict[str, dict[str, dict]] = {}
+    for name in models:
+        seed_everything(0)
+        base = STEP_MODELS[name]().to(device)
+        fp32_limit = roofline(base, 128, device=device)
+        bf16_limit = roofline(base, 128, dtype=torch.bfloat16, device=device)
+        runs = {}
+        for label, opts in _step_variants(name, device, compile_):
+            model = copy.deepcopy(base)
+            if opts.get("channels_last"):
+                model = model.to(memory_format=torch.channels_last)
+            optimizer = make_optimizer(model, 1e-3, device)
+            dtype = torch.bfloat16 if opts.get("bf16") else None
+
+            def objective(m, x, y, beta, dtype=dtype):
+                return model_objective(m, x, y, beta, autocast_dtype=dtype)
+
+            if opts.get("compile"):
+                objective = torch.compile(objective)
+            fmt = torch.channels_last if opts.get("channels_last") else torch.contiguous_format
+            xs = [x.contiguous(memory_format=fmt) for x, _ in batches]
+            started = time.perf_counter()
+            for x in xs[:3]:  # warm-up (and compilation)
+                train_step(model, optimizer, objective, x, None, 1.0)
+            runs[label] = {
+                "setup": time.perf_counter() - started,
+                "times": [],
+                "step": (model, optimizer, objective, xs),
+            }
+        for _ in range(repeats):
+            for run in runs.values():
+                model, optimizer, objective, xs = run["step"]
+                started = time.perf_counter()
+                for x in xs:
+                    train_step(model, optimizer, objective, x, None, 1.0)
+                run["times"].append((time.perf_counter() - started) / len(xs))
+        eager = statistics.median(runs["eager fp32"]["times"])
+        print(
+            f"{name}: {fp32_limit.flops / 1e9:.2f} GFLOP per step; matmul limit {fp32_limit.seconds * 1e3:.2f} ms "
+            f"(fp32, {fp32_limit.rate / 1e9:.0f} GFLOP/s), {bf16_limit.seconds * 1e3:.2f} ms (bf16, {bf16_limit.rate / 1e9:.0f} GFLOP/s)\n"
+        )
+        print(
+            "| option | ms / step | speed-up vs eager fp32 | step / fp32 matmul limit | warm-up s (3 steps, incl. compile) |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for label, run in runs.items():
+            t = statistics.median(run["times"])
+            run.update(ms=t * 1e3, speedup=eager / t, of_limit=t / fp32_limit.seconds)
+            print(
+                f"| {label} | {t * 1e3:.2f} | {eager / t:.2f}x | {t / fp32_limit.seconds:.2f}x | {run['setup']:.1f} |"
+            )
+            del run["step"]
+        print()
+        results[name] = {"limit": fp32_limit, "limit_bf16": bf16_limit, "runs": runs}
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# IWAE evaluation speed: the direct computation vs iwae_log_likelihood, against the decoder's matmul limit
+# --------------------------------------------------------------------------------------------
+def iwae_direct(
+    model,
+    split: ImageSplit,
+    k: int,
+    batch_size: int = 100,
+    chunk: int = 500,
+    likelihood: str = "bernoulli",
+    seed: int = 0,
+) -> torch.Tensor:
+    """The textbook IWAE computation (the package's implementation before issue 16): x repeated per sample,
+    the logits scored whole. Same noise as :func:`iwae_log_likelihood`; per-image values ``[N]``."""
+    from ..losses import gaussian_log_density, reconstruction_nll, standard_normal_log_density
+    from ..models import eval_mode
+
+    generator = torch.Generator().manual_seed(seed)
+    values = []
+    with eval_mode(model):
+        for x, y in split.batches(batch_size, device=model.device):
+            mu, logvar = model.encode(x, y if model.conditional else None)
+            log_weights = []
+            for start in range(0, k, chunk):
+                s = min(chunk, k - start)
+                eps = torch.randn((s, *mu.shape), generator=generator).to(mu.device)
+                z = mu + eps * torch.exp(0.5 * logvar)
+                yy = y.repeat(s) if model.conditional else None
+                xx = x.repeat(s, 1, 1, 1)
+                logits = model.likelihood_logits(z.reshape(-1, model.latent_dim), xx, yy)
+                log_px_z = -reconstruction_nll(logits, xx, likelihood).view(s, -1)
+                log_weights.append(log_px_z + standard_normal_log_density(z) - gaussian_log_density(z, mu, logvar))
+            values.append(torch.logsumexp(torch.cat(log_weights).double(), 0).cpu() - math.log(k))
+    return torch.cat(values)
+
+
+def decoder_roofline(model, rows: int, dtype: torch.dtype = torch.float32, min_run_time: float = 0.3) -> Roofline:
+    """The decoder's matrix products (forward only) for ``rows`` latent samples: the IWAE bound's work."""
+    from torch.utils import benchmark
+
+    device = model.device
+    found: list[MatmulLayer] = []
+    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+    handles = [
+        m.register_forward_pre_hook(lambda m, a: found.append(MatmulLayer(m, tuple(a[0].shape), False)))
+        for m in model.decoder.modules()
+        if isinstance(m, kinds)
+    ]
+    try:
+        with torch.no_grad():
+            model.decode(torch.zeros(rows, model.latent_dim, device=device))
+    finally:
+        for h in handles:
+            h.remove()
+    programs = [_layer_program(layer, False, dtype, device) for layer in found]
+
+    def run_all() -> None:
+        for p in programs:
+            p()
+
+    seconds = (
+        benchmark.Timer("run_all()", globals={"run_all": run_all}, num_threads=torch.get_num_threads())
+        .blocked_autorange(min_run_time=min_run_time)
+        .median
+    )
+    return Roofline(sum(layer.flops(False) for layer in found), seconds, str(dtype).replace("torch.", ""))
+
+
+def iwae_speed(
+    n_images: int = 20,
+    k: int = 5000,
+    epochs: int = 2,
+    repeats: int = 2,
+    latent_dim: int = 50,
+    full_test_set: int = 10_000,
+    direct: bool = True,
+    device: torch.device | None = None,
+    train_limit: int | None = None,
+) -> dict:
+    """The IWAE bound of the MLP VAE (784-400-D, trained ``epochs`` on binarized MNIST) on ``n_images``
+    test images at ``k`` samples, by the direct computation and by :func:`iwae_log_likelihood` in fp32 and
+    bf16, alternating ``repeats`` times. Prints microseconds per sample, the decoder's matmul limit, the
+    projected time for ``full_test_set`` images and how far each bound is from the fp32 one."""
+    from ..config import native_bf16
+
+    device = device or get_device()
+    mnist = load_dataset("mnist")
+    data = mnist.subset(train=train_limit)
+    seed_everything(0)
+    model = MLPVAE(hidden=(400,), latent_dim=latent_dim)
+    fit(model, data, TrainConfig(epochs=epochs, binarize=True, progress=False), device=device)
+    test = binarized_test_split(mnist.test).head(n_images)
+    chunk = min(k, 1000)
+    kwargs = {"k": k, "batch_size": max(1, min(n_images, 20000 // chunk)), "chunk": chunk}
+    variants = {"iwae_log_likelihood fp32": lambda: iwae_log_likelihood(model, test, return_per_image=True, **kwargs)}
+    variants["iwae_log_likelihood bf16 decoder"] = lambda: iwae_log_likelihood(
+        model, test, return_per_image=True, precision="bf16", **kwargs
+    )
+    if direct:
+        variants = {"direct (before issue 16)": lambda: iwae_direct(model, test, **kwargs), **variants}
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    values: dict[str, torch.Tensor] = {}
+    for _ in range(repeats):
+        for label, run in variants.items():
+            started = time.perf_counter()
+            values[label] = run()
+            times[label].append(time.perf_counter() - started)
+    limit = decoder_roofline(model, 256)
+    limit_bf16 = decoder_roofline(model, 256, torch.bfloat16)
+    samples = n_images * k
+    per_sample_limit = limit.seconds / 256
+    print(
+        f"\n### IWAE bound speed: MLP VAE 784-400-{latent_dim} ({epochs} epochs), k={k}, {n_images} binarized test images, "
+        f"{repeats} alternating repeats\n"
+    )
+    print(machine_line(device) + "\n")
+    print(
+        f"decoder: {limit.flops / 256 / 1e6:.2f} MFLOP per sample; matmul limit {per_sample_limit * 1e6:.2f} us/sample "
+        f"(fp32, {limit.rate / 1e9:.0f} GFLOP/s), {limit_bf16.seconds / 256 * 1e6:.2f} us/sample (bf16, "
+        f"{limit_bf16.rate / 1e9:.0f} GFLOP/s); native bf16: {'yes' if native_bf16(device) else 'no'}\n"
+    )
+    print(
+        f"| computation | us / sample | time / fp32 matmul limit | projected {full_test_set:,} images x k={k} | bound (nats) | vs fp32 |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    ref = values["iwae_log_likelihood fp32"].mean().item()
+    summary = {}
+    for label in variants:
+        t = statistics.median(times[label]) / samples
+        bound = values[label].mean().item()
+        summary[label] = {
+            "us_per_sample": t * 1e6,
+            "of_limit": t / per_sample_limit,
+            "projected_s": t * full_test_set * k,
+            "bound": bound,
+            "difference": bound - ref,
+        }
+        print(
+            f"| {label} | {t * 1e6:.2f} | {t / per_sample_limit:.2f}x | {t * full_test_set * k / 60:.1f} min | {bound:.3f} | {bound - ref:+.4f} |"
+        )
+    return {"limit": limit, "limit_bf16": limit_bf16, "summary": summary}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -404,7 +824,22 @@ def main(argv: list[str] | None = None) -> int:
     l_.add_argument("--n-test", type=int, default=None)
     l_.add_argument("--models", default="mlp,conv")
     l_.add_argument("--fast", action="store_true", help="1 epoch on 2,000 images, k=50 on 200 test images")
-    for p in (t, l_):
+    st = sub.add_parser(
+        "steps", help="training-step options (eager, bf16, channels_last, torch.compile) vs the matmul limit"
+    )
+    st.add_argument("--models", default="mlp,conv")
+    st.add_argument("--steps", type=int, default=20)
+    st.add_argument("--repeats", type=int, default=3)
+    st.add_argument("--no-compile", action="store_true", help="skip the torch.compile row")
+    st.add_argument("--fast", action="store_true", help="3 steps x 1 repeat, no compile")
+    iw = sub.add_parser("iwae", help="IWAE evaluation speed vs the decoder's matmul limit")
+    iw.add_argument("--n-images", type=int, default=20)
+    iw.add_argument("--k", type=int, default=5000)
+    iw.add_argument("--epochs", type=int, default=2)
+    iw.add_argument("--repeats", type=int, default=2)
+    iw.add_argument("--no-direct", action="store_true", help="skip the direct (old) computation")
+    iw.add_argument("--fast", action="store_true", help="2 images, k=200, 1 epoch on 2,000 images")
+    for p in (t, l_, st, iw):
         p.add_argument("--device", default=None)
     args = parser.parse_args(argv)
     device = get_device(args.device)
@@ -413,6 +848,17 @@ def main(argv: list[str] | None = None) -> int:
             throughput(epochs=1, repeats=1, train_limit=5000, device=device, profile_steps=0, bf16=not args.no_bf16)
         else:
             throughput(epochs=args.epochs, repeats=args.repeats, device=device, bf16=not args.no_bf16)
+    elif args.command == "steps":
+        models = tuple(args.models.split(","))
+        if args.fast:
+            step_options(models, steps=3, repeats=1, compile_=False, device=device)
+        else:
+            step_options(models, args.steps, args.repeats, not args.no_compile, device)
+    elif args.command == "iwae":
+        if args.fast:
+            iwae_speed(n_images=2, k=200, epochs=1, repeats=1, device=device, train_limit=2000)
+        else:
+            iwae_speed(args.n_images, args.k, args.epochs, args.repeats, direct=not args.no_direct, device=device)
     else:
         models = tuple(args.models.split(","))
         if args.fast:
