@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -98,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.fast:
         os.environ["VAE_FAST"] = "1"
     import papermill
+
+    # papermill reads the parameters cell to type what it injects and warns about every line that is a call
+    # (config.pick(...)): noise, since every injected value here (TRAIN) is a plain literal.
+    logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 
     out_dir = NOTEBOOK_DIR if args.in_place else Path(args.out) if args.out else OUTPUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
