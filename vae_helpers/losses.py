@@ -100,8 +100,9 @@ def gaussian_nll(logits: torch.Tensor, x: torch.Tensor, sigma: float = 1.0) -> t
     """-log p(x|z) for a Gaussian decoder N(sigmoid(logits), sigma^2 I), summed over pixels: ``[N]``.
 
     Includes the normalising constant, so values are true nats. With sigma=1 this is
-    0.5 * MSE-sum + const: a very weak likelihood for [0, 1] pixels (blurry images); a smaller
-    sigma weights reconstruction more, exactly like a beta < 1.
+    0.5 * MSE-sum + const: a very weak likelihood for [0, 1] pixels (blurry images). The negative ELBO
+    SSE / (2 sigma^2) + beta * KL has the minimisers of SSE + 2 sigma^2 beta * KL: the effective beta is
+    2 sigma^2 beta, so a smaller sigma acts like a smaller beta (more weight on reconstruction).
     """
     mean = torch.sigmoid(logits)
     sq = (x - mean).pow(2).flatten(1).sum(1)
