@@ -34,4 +34,36 @@ SUBMISSIONS = {
             "messages": ["= beta * KL", "batch-averaged", "connected to `logits`"],
         },
     },
+    "04_mlp_vae": {
+        "recon_mean_over_pixels_probe_on_training_codes": {
+            "edits": {
+                "ex1_vae_loss": [
+                    (
+                        'F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()',
+                        "F.binary_cross_entropy_with_logits(logits, x)",
+                    )
+                ],
+                "ex2_linear_probe": [
+                    (
+                        "clf.score(scaler.transform(test_codes.numpy()), test_labels.numpy())",
+                        "clf.score(scaler.transform(train_codes.numpy()), train_labels.numpy())",
+                    )
+                ],
+            },
+            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
+            "messages": ["averaging the reconstruction term over pixels", "accuracy on the *training* codes"],
+        },
+    },
+    "06_latent_dimension_study": {
+        "threshold_on_std_unsorted_kl": {
+            "edits": {
+                "ex1_active_units": [
+                    ("int((variances > threshold).sum())", "int((variances.sqrt() > threshold).sum())")
+                ],
+                "ex2_kl_dims": [("s = kl.sort(descending=True).values", "s = kl")],
+            },
+            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
+            "messages": ["compared the standard deviation with the threshold", "original order"],
+        },
+    },
 }

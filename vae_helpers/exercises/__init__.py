@@ -32,4 +32,4 @@ __all__ = [
     *_nb07_all,
 ]
 
-from . import nb02, nb03  # noqa: E402,F401  (notebooks 02 and 03: `from vae_helpers.exercises import nb02`)
+from . import nb02, nb03, nb04, nb06  # noqa: E402,F401  (`from vae_helpers.exercises import nb02`)

@@ -1,0 +1,167 @@
+"""Checks of notebook 04's exercises: the VAE loss with the right reductions, and the linear probe on the codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from ..losses import bernoulli_nll, kl_per_dim
+from ._common import KNOWN_KL, KNOWN_RECON, _call, _close, _diagnose, _fail, _ok, _scalar, fixed_batch
+from .nb07 import _check_loss_gradients, _kl_variants, _random_batch, _recon_variants
+
+__all__ = ["check_vae_loss", "hidden_vae_loss", "check_linear_probe", "hidden_linear_probe", "probe_data"]
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 1: the VAE loss
+# --------------------------------------------------------------------------------------------
+def _terms(ex: str, vae_loss: Callable, b: dict[str, torch.Tensor]) -> tuple[float, float, float]:
+    out = _call(ex, vae_loss, b["logits"], b["x"], b["mu"], b["logvar"])
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars, e.g. `return recon + kl, recon, kl`.")
+    return tuple(_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
+
+
+def _with_beta(vae_loss: Callable) -> Callable:
+    """The student's loss with the ``beta=`` keyword the shared gradient check passes (beta = 1 here)."""
+
+    def loss(logits, x, mu, logvar, beta=1.0):
+        return vae_loss(logits, x, mu, logvar)
+
+    loss.__name__ = getattr(vae_loss, "__name__", "vae_loss")
+    return loss
+
+
+def check_vae_loss(vae_loss: Callable) -> None:
+    """Exercise 1: ``vae_loss(logits, x, mu, logvar) -> (loss, recon, kl)``, the negative ELBO in nats per image:
+    Bernoulli NLL summed over pixels plus KL summed over latent dimensions, both averaged over the batch."""
+    ex = "Exercise 1 (vae_loss)"
+    b = fixed_batch()
+    loss, recon, kl = _terms(ex, vae_loss, b)
+    _diagnose(ex, kl, KNOWN_KL, "the KL", _kl_variants(b["mu"], b["logvar"]))
+    _diagnose(ex, recon, KNOWN_RECON, "the reconstruction term", _recon_variants(b["logits"], b["x"]))
+    _diagnose(
+        ex,
+        loss,
+        KNOWN_RECON + KNOWN_KL,
+        "the loss",
+        [
+            (KNOWN_RECON - KNOWN_KL, "You subtract the KL: the loss is the *negative* ELBO, recon + KL."),
+            (-(KNOWN_RECON + KNOWN_KL), "You return the ELBO, not the loss to minimise: loss = recon + KL."),
+            (KNOWN_RECON, "The loss is only the reconstruction term (that is the AE's loss): add the KL."),
+            ((KNOWN_RECON + KNOWN_KL) * 4, "You sum over the batch: the loss is averaged over the 4 images."),
+        ],
+    )
+    _check_loss_gradients(ex, _with_beta(vae_loss), b, beta=1.0)
+    _ok(f"{ex}: recon {KNOWN_RECON:.4f} + KL {KNOWN_KL:.4f} nats/image on the fixed batch; gradients flow. Well done!")
+
+
+def hidden_vae_loss(vae_loss: Callable) -> None:
+    """Hidden tests of exercise 1: another batch (N=7, D=5, 4x4 images), every term and every gradient."""
+    ex = "Exercise 1 (vae_loss), hidden tests"
+    for seed, n, d, shape in ((404, 7, 5, (1, 4, 4)), (405, 3, 8, (1, 2, 5))):
+        b = _random_batch(seed, n=n, d=d, shape=shape)
+        recon = float(bernoulli_nll(b["logits"], b["x"]).mean())
+        kl = float(kl_per_dim(b["mu"], b["logvar"]).sum(1).mean())
+        got = _terms(ex, vae_loss, b)
+        for what, value, want in zip(("loss", "recon", "kl"), got, (recon + kl, recon, kl)):
+            if not _close(value, want):
+                raise _fail(ex, f"on another batch (N={n}, D={d}): {what} is {value:.4f}, expected {want:.4f}.")
+        _check_loss_gradients(ex, _with_beta(vae_loss), b, beta=1.0)
+    _ok(f"{ex}: passed.")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 2: the linear probe
+# --------------------------------------------------------------------------------------------
+def probe_data(
+    seed: int = 0, n_train: int = 45, n_test: int = 400, dim: int = 10, classes: int = 3, spread: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Synthetic "codes": ``classes`` overlapping Gaussian clusters in ``dim`` dimensions.
+
+    Returns ``(train_codes [n_train x dim], train_labels [n_train], test_codes [n_test x dim], test_labels [n_test])``.
+    With few training codes the training accuracy is far above the test accuracy."""
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(classes, dim, generator=g) * spread / dim**0.5 * 2
+
+    def draw(n):
+        y = torch.arange(n) % classes
+        return centers[y] + torch.randn(n, dim, generator=g), y
+
+    return (*draw(n_train), *draw(n_test))
+
+
+def reference_probe(train_codes, train_labels, test_codes, test_labels) -> float:
+    """The notebook's probe: standardise (fit on the training codes), logistic regression, test accuracy."""
+    scaler = StandardScaler().fit(np.asarray(train_codes))
+    clf = LogisticRegression(max_iter=1000).fit(scaler.transform(np.asarray(train_codes)), np.asarray(train_labels))
+    return float(clf.score(scaler.transform(np.asarray(test_codes)), np.asarray(test_labels)))
+
+
+#: A probe result within this distance of the reference passes (with or without standardisation, other solvers).
+PROBE_TOL = 0.02
+
+
+def _probe_mistakes(tr, ytr, te, yte) -> list[tuple[float, str]]:
+    ref = reference_probe(tr, ytr, te, yte)
+    return [
+        (
+            reference_probe(tr, ytr, tr, ytr),
+            "This is the accuracy on the *training* codes: score the fitted classifier on the test codes "
+            "(a probe measures how well the code generalises, not how well it is memorised).",
+        ),
+        (
+            reference_probe(te, yte, te, yte),
+            "You fitted the classifier on the test codes: fit on the training codes, score on the test codes.",
+        ),
+        (100 * ref, "Return the accuracy as a fraction in [0, 1], not a percentage."),
+        (1 - ref, "This is the error rate: return the accuracy (fraction of correct predictions)."),
+    ]
+
+
+def _probe(ex: str, fn: Callable, tr, ytr, te, yte) -> float:
+    value: Any = _call(ex, fn, tr, ytr, te, yte)
+    if isinstance(value, np.ndarray | np.generic):
+        value = value.item() if value.size == 1 else value
+    return _scalar(ex, "the test accuracy", value)
+
+
+def _check_probe(ex: str, fn: Callable, tr, ytr, te, yte) -> float:
+    got = _probe(ex, fn, tr, ytr, te, yte)
+    ref = reference_probe(tr, ytr, te, yte)
+    if abs(got - ref) <= PROBE_TOL:
+        return got
+    for value, message in _probe_mistakes(tr, ytr, te, yte):
+        if abs(got - value) <= 0.005 * max(1.0, abs(value)):
+            raise _fail(ex, f"the test accuracy is {got:.4f} but should be about {ref:.4f}. {message}")
+    raise _fail(
+        ex,
+        f"the test accuracy is {got:.4f} but should be about {ref:.4f} (standardised codes, logistic regression "
+        f"fitted on the {len(ytr)} training codes, accuracy on the {len(yte)} test codes).",
+    )
+
+
+def check_linear_probe(linear_probe: Callable) -> None:
+    """Exercise 2: ``linear_probe(train_codes, train_labels, test_codes, test_labels) -> float``, the test accuracy
+    of a logistic regression fitted on the training codes (fixed synthetic codes: 3 classes, 10 dimensions)."""
+    ex = "Exercise 2 (linear_probe)"
+    got = _check_probe(ex, linear_probe, *probe_data(0))
+    _ok(f"{ex}: test accuracy {got:.3f} on the fixed synthetic codes. Well done!")
+
+
+def hidden_linear_probe(linear_probe: Callable) -> None:
+    """Hidden tests of exercise 2: other data (5 classes, 16 dimensions, other sizes); labels shuffled in training
+    give chance accuracy (the probe uses the training labels it is given)."""
+    ex = "Exercise 2 (linear_probe), hidden tests"
+    tr, ytr, te, yte = probe_data(7, n_train=100, n_test=500, dim=16, classes=5, spread=1.2)
+    _check_probe(ex, linear_probe, tr, ytr, te, yte)
+    tr, ytr, te, yte = probe_data(8, n_train=200, n_test=600, dim=6, classes=4, spread=0.8)
+    _check_probe(ex, linear_probe, tr.double(), ytr, te.double(), yte)
+    shuffled = ytr[torch.randperm(len(ytr), generator=torch.Generator().manual_seed(9))]
+    _check_probe(ex, linear_probe, tr, shuffled, te, yte)
+    _ok(f"{ex}: passed.")
