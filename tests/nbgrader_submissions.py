@@ -3,6 +3,18 @@ solution cells edited (``grade_id: [(old, new), ...]``, every ``old`` must occur
 that must score 0 (all other autograded cells keep their points), and ``messages`` must appear in the feedback."""
 
 SUBMISSIONS = {
+    "01_autoencoder_limitations": {
+        "variance_and_prior_noise": {
+            "edits": {
+                "ex1_empirical_gaussian": [
+                    ("return codes.mean(0), codes.std(0)", "return codes.mean(0), codes.var(0)")
+                ],
+                "ex2_decode_samples": [("decode(mean + std * eps)", "decode(eps)")],
+            },
+            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
+            "messages": ["This is the *variance*", "a sample of N(0, I)"],
+        },
+    },
     "07_beta_vae_and_annealing": {
         "detached_recon_and_unconditioned_decoder": {
             "edits": {

@@ -1,0 +1,171 @@
+"""Checks of notebook 01's exercises: the empirical Gaussian of an AE's codes, and decoding samples from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from ._common import _call, _fail, _match, _ok, _tensor
+
+__all__ = [
+    "fixed_codes",
+    "tiny_decoder",
+    "check_empirical_gaussian",
+    "hidden_empirical_gaussian",
+    "check_decode_samples",
+    "hidden_decode_samples",
+]
+
+
+def fixed_codes(n: int = 6, d: int = 3, seed: int | None = None) -> torch.Tensor:
+    """Deterministic "encoded training codes" ``[n x d]``, with per-dimension means far from 0 and stds far from 1."""
+    if seed is None:
+        i = torch.arange(n * d, dtype=torch.float64).view(n, d)
+        codes = 1.5 + torch.arange(d, dtype=torch.float64) + 2.5 * torch.sin(1.7 * i + 0.3)
+    else:
+        g = torch.Generator().manual_seed(seed)
+        codes = torch.randn(n, d, generator=g, dtype=torch.float64) * (
+            0.3 + 3 * torch.rand(d, generator=g, dtype=torch.float64)
+        )
+        codes = codes + 4 * torch.randn(d, generator=g, dtype=torch.float64)
+    return codes.float()
+
+
+def tiny_decoder(
+    d: int = 3, shape: tuple[int, ...] = (1, 2, 3), seed: int = 0
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A fixed linear "decoder" ``z [n x d] -> logits [n x *shape]`` (the role of ``ae20.decode``)."""
+    pixels = int(torch.tensor(shape).prod())
+    i = torch.arange(d * pixels, dtype=torch.float64).view(d, pixels)
+    weight = (0.8 * torch.cos(0.9 * i + seed)).float()
+    bias = (0.5 * torch.sin(torch.arange(pixels, dtype=torch.float64) + seed)).float()
+
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        return (z.float() @ weight + bias).view(len(z), *shape)
+
+    return decode
+
+
+def fixed_noise(n: int = 4, d: int = 3, seed: int = 1) -> torch.Tensor:
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 1: the empirical Gaussian
+# --------------------------------------------------------------------------------------------
+def _check_gaussian(ex: str, fn: Callable, codes: torch.Tensor) -> None:
+    n, d = codes.shape
+    out = _call(ex, fn, codes.clone())
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise _fail(ex, "return a tuple (mean, std) of two tensors of shape [D], e.g. `return mean, std`.")
+    for what, value in zip(("mean", "std"), out):
+        if isinstance(value, torch.Tensor) and tuple(value.shape) == (n,):
+            raise _fail(
+                ex,
+                f"the {what} has shape ({n},), one value per *code*: you reduced over the latent dimensions. "
+                f"Reduce over the codes (dim=0) to get one value per latent dimension, shape ({d},).",
+            )
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            raise _fail(
+                ex, f"the {what} is a single number: reduce over the codes only (dim=0), one value per dimension."
+            )
+    mean, std = (_tensor(ex, f"the {w}", v, (d,)) for w, v in zip(("mean", "std"), out))
+    c = codes.double()
+    want_mean, unbiased, biased = c.mean(0), c.std(0), c.std(0, unbiased=False)
+    if torch.allclose(mean, want_mean.double(), rtol=1e-4, atol=1e-5) and torch.allclose(
+        std, biased, rtol=1e-4, atol=1e-5
+    ):
+        return  # the maximum-likelihood std (ddof=0) is fine too
+    _match(
+        ex,
+        mean,
+        want_mean,
+        "the mean",
+        [
+            (c.std(0), "You returned (std, mean): the order is (mean, std)."),
+            (torch.zeros(d, dtype=torch.float64), "This is N(0, I)'s mean (zeros): fit the mean to the codes."),
+        ],
+    )
+    _match(
+        ex,
+        std,
+        unbiased,
+        "the std",
+        [
+            (c.var(0), "This is the *variance*: the Gaussian's scale is the standard deviation, its square root."),
+            (c.var(0, unbiased=False), "This is the *variance*: the Gaussian's scale is the standard deviation."),
+            (torch.ones(d, dtype=torch.float64), "This is N(0, I)'s std (ones): fit the std to the codes."),
+            (c.mean(0), "You returned (std, mean): the order is (mean, std)."),
+        ],
+    )
+
+
+def check_empirical_gaussian(empirical_gaussian: Callable) -> None:
+    """Exercise 1: ``empirical_gaussian(codes [N x D]) -> (mean [D], std [D])``, per latent dimension."""
+    ex = "Exercise 1 (empirical_gaussian)"
+    _check_gaussian(ex, empirical_gaussian, fixed_codes())
+    _ok(f"{ex}: per-dimension mean and std of the 6 fixed codes. Well done!")
+
+
+def hidden_empirical_gaussian(empirical_gaussian: Callable) -> None:
+    """Hidden tests of exercise 1: other sizes (N=50, D=20; N=9, D=2), random codes."""
+    ex = "Exercise 1 (empirical_gaussian), hidden tests"
+    for seed, n, d in ((11, 50, 20), (12, 9, 2)):
+        _check_gaussian(ex, empirical_gaussian, fixed_codes(n, d, seed=seed))
+    _ok(f"{ex}: passed.")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 2: decoding samples of the empirical Gaussian
+# --------------------------------------------------------------------------------------------
+def _check_decode(ex: str, fn: Callable, decode: Callable, codes: torch.Tensor, eps: torch.Tensor) -> None:
+    mean, std = codes.mean(0), codes.std(0)
+    n = len(eps)
+    with torch.no_grad():
+        out = _call(ex, fn, decode, mean.clone(), std.clone(), eps.clone())
+        shape = tuple(decode(mean[None]).shape[1:])
+        want = torch.sigmoid(decode(mean + std * eps))
+        mistakes = [
+            (
+                decode(mean + std * eps),
+                "These are the decoder's *logits*: apply a sigmoid to get pixel means in [0, 1].",
+            ),
+            (
+                torch.sigmoid(decode(eps)),
+                "You decoded z = eps, a sample of N(0, I): shift and scale it, z = mean + std * eps.",
+            ),
+            (
+                torch.sigmoid(decode(mean + std**2 * eps)),
+                "You scaled eps by the *variance* std**2: z = mean + std * eps.",
+            ),
+            (torch.sigmoid(decode(mean + eps)), "You forgot to scale eps by the std: z = mean + std * eps."),
+            (torch.sigmoid(decode(std + mean * eps)), "mean and std are swapped: z = mean + std * eps."),
+            (
+                torch.sigmoid(decode(mean.expand_as(eps))),
+                "You decoded the mean only: add the noise, z = mean + std * eps.",
+            ),
+        ]
+    got = _tensor(ex, "the decoded image batch", out, (n, *shape))
+    _match(ex, got, want, "the decoded image batch", mistakes)
+
+
+def check_decode_samples(decode_samples: Callable) -> None:
+    """Exercise 2: ``decode_samples(decode, mean, std, eps) -> images``: the pixel means (in [0, 1]) that the decoder
+    gives to z = mean + std * eps, on a tiny fixed linear decoder with 3 latent dimensions and 2x3 images."""
+    ex = "Exercise 2 (decode_samples)"
+    _check_decode(ex, decode_samples, tiny_decoder(), fixed_codes(), fixed_noise())
+    _ok(f"{ex}: 4 samples of the empirical Gaussian decoded by the tiny fixed decoder. Well done!")
+
+
+def hidden_decode_samples(decode_samples: Callable) -> None:
+    """Hidden tests of exercise 2: other decoders (D=3 with other weights, D=5 with 1x4x4 images) and other noise."""
+    ex = "Exercise 2 (decode_samples), hidden tests"
+    _check_decode(ex, decode_samples, tiny_decoder(seed=5), fixed_codes(10, 3, seed=20), fixed_noise(6, 3, 25))
+    _check_decode(
+        ex, decode_samples, tiny_decoder(5, (1, 4, 4), seed=3), fixed_codes(30, 5, seed=21), fixed_noise(7, 5, 22)
+    )
+    _check_decode(
+        ex, decode_samples, tiny_decoder(2, (1, 3, 3), seed=4), fixed_codes(8, 2, seed=23), fixed_noise(1, 2, 24)
+    )
+    _ok(f"{ex}: passed.")
