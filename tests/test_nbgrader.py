@@ -31,7 +31,13 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 
 
 def test_exercise_notebooks_cover_the_course():
-    for done in ("02_elbo_and_kl", "03_reparameterization", "04_mlp_vae", "06_latent_dimension_study"):
+    for done in (
+        "01_autoencoder_limitations",
+        "02_elbo_and_kl",
+        "03_reparameterization",
+        "04_mlp_vae",
+        "06_latent_dimension_study",
+    ):
         assert done in IDS
     assert "07_beta_vae_and_annealing" in IDS
     assert set(SUBMISSIONS) <= set(IDS), "a wrong submission for a notebook without exercises"
