@@ -15,6 +15,21 @@ SUBMISSIONS = {
             "messages": ["This is the *variance*", "a sample of N(0, I)"],
         },
     },
+    "05_conv_vae": {
+        "conv_without_bias_no_padding": {
+            "edits": {
+                "ex1_param_counts": [("conv = c_out * c_in * k * k + c_out", "conv = c_out * c_in * k * k")],
+                "ex2_conv_encoder": [
+                    (
+                        "nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1)",
+                        "nn.Conv2d(1, 32, kernel_size=4, stride=2)",
+                    )
+                ],
+            },
+            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
+            "messages": ["you forgot the biases", "it has no padding"],
+        },
+    },
     "07_beta_vae_and_annealing": {
         "detached_recon_and_unconditioned_decoder": {
             "edits": {

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vae_helpers.config import REPO_ROOT
-from vae_helpers.exercises import ExerciseCheckError, nb01
+from vae_helpers.exercises import ExerciseCheckError, nb01, nb05
 
 
 def _solutions(name: str) -> dict:
@@ -90,3 +90,88 @@ def test_not_implemented_points_at_the_exercise_cell():
 
     with pytest.raises(NotImplementedError, match="Exercise 1 .*not implemented yet"):
         nb01.check_empirical_gaussian(stub)
+
+
+# ------------------------------------------------------------------------------------------------
+# 05: parameter counts, conv encoder
+# ------------------------------------------------------------------------------------------------
+def test_notebook_05_solutions_pass(capsys):
+    s = _solutions("05_conv_vae.ipynb")
+    nb05.check_param_counts(s["param_counts"])
+    nb05.hidden_param_counts(s["param_counts"])
+    nb05.check_conv_encoder(s["conv_encoder"])
+    nb05.hidden_conv_encoder(s["conv_encoder"])
+    assert capsys.readouterr().out.count("✓") == 4
+
+
+def test_param_counts_agree_with_torch():
+    import torch.nn as nn
+
+    s = _solutions("05_conv_vae.ipynb")
+    conv, dense = s["param_counts"](1, 28, 32, 14, 4)
+    assert conv == sum(p.numel() for p in nn.Conv2d(1, 32, 4, 2, 1).parameters())
+    assert dense == sum(p.numel() for p in nn.Linear(784, 32 * 14 * 14).parameters())
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda ci, si, co, so, k: (co * ci * k * k, (ci * si**2) * (co * so**2) + co * so**2), "forgot the biases"),
+        (lambda ci, si, co, so, k: (co * ci * k + co, (ci * si**2) * (co * so**2) + co * so**2), "not k."),
+        (lambda ci, si, co, so, k: (co * k * k + co, (ci * si**2) * (co * so**2) + co * so**2), "*all* input channels"),
+        (
+            lambda ci, si, co, so, k: ((co * ci * k * k + co) * so**2, (ci * si**2) * (co * so**2) + co * so**2),
+            "*shares* its filter",
+        ),
+        (lambda ci, si, co, so, k: (co * ci * k * k + co, (ci * si**2) * (co * so**2)), "dense layer's biases"),
+        (lambda ci, si, co, so, k: (co * ci * k * k + co, ci * co + co), "every input *number*"),
+        (lambda ci, si, co, so, k: ((ci * si**2) * (co * so**2) + co * so**2, co * ci * k * k + co), "(dense, conv)"),
+        (lambda ci, si, co, so, k: co * ci * k * k + co, "return a tuple"),
+    ],
+)
+def test_param_counts_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseCheckError) as err:
+        nb05.check_param_counts(wrong)
+    assert message in str(err.value)
+
+
+def test_param_counts_hidden_tests_catch_hard_coded_values():
+    with pytest.raises(ExerciseCheckError):
+        nb05.hidden_param_counts(lambda *a: (544, 784 * 6272 + 6272))
+
+
+def _encoder(conv1=None, conv2=None, flatten=True, relu=True, linear_in=3136, extra=()):
+    def build(out_features):
+        import torch.nn as nn
+
+        layers = [conv1 or nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU() if relu else nn.Identity()]
+        layers += [conv2 or nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU()]
+        layers += [nn.Flatten()] if flatten else []
+        layers += [nn.Linear(linear_in, out_features), *extra]
+        return nn.Sequential(*layers)
+
+    return build
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_encoder(conv1=torch.nn.Conv2d(1, 32, 4, 2, 0)), "no padding"),
+        (_encoder(conv1=torch.nn.Conv2d(1, 32, 3, 1, 1)), "stride is 1"),
+        (_encoder(conv1=torch.nn.Conv2d(1, 32, 3, 2, 1)), "kernel_size=3"),
+        (_encoder(conv1=torch.nn.Conv2d(1, 16, 4, 2, 1), conv2=torch.nn.Conv2d(16, 64, 4, 2, 1)), "channel widths"),
+        (_encoder(flatten=False), "nn.Flatten() is missing"),
+        (_encoder(relu=False), "activation (nn.ReLU()) is missing"),
+        (_encoder(extra=(torch.nn.Linear(40, 40),)), "parameters instead of"),
+        (lambda out_features: [torch.nn.Flatten(), torch.nn.Linear(784, out_features)], "nn.Sequential"),
+    ],
+)
+def test_conv_encoder_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseCheckError) as err:
+        nb05.check_conv_encoder(wrong)
+    assert message in str(err.value)
+
+
+def test_conv_encoder_hidden_tests_catch_a_fixed_output_size():
+    with pytest.raises(ExerciseCheckError, match="table ends at"):
+        nb05.hidden_conv_encoder(lambda out_features: _encoder()(40))

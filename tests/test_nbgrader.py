@@ -36,6 +36,7 @@ def test_exercise_notebooks_cover_the_course():
         "02_elbo_and_kl",
         "03_reparameterization",
         "04_mlp_vae",
+        "05_conv_vae",
         "06_latent_dimension_study",
     ):
         assert done in IDS
