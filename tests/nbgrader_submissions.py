@@ -93,4 +93,24 @@ SUBMISSIONS = {
             "messages": ["compared the standard deviation with the threshold", "original order"],
         },
     },
+    "08_celeba_faces": {
+        "reversed_vector_alpha_on_z": {
+            "edits": {
+                "ex1_attribute_vector": [
+                    (
+                        "return codes[has].mean(0) - codes[~has].mean(0)",
+                        "return codes[~has].mean(0) - codes[has].mean(0)",
+                    )
+                ],
+                "ex2_edit": [
+                    (
+                        "z[:, None, :] + a[None, :, None] * v[None, None, :]",
+                        "a[None, :, None] * z[:, None, :] + v[None, None, :]",
+                    )
+                ],
+            },
+            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
+            "messages": ["It points the wrong way", "You applied alpha to z"],
+        },
+    },
 }

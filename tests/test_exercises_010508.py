@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vae_helpers.config import REPO_ROOT
-from vae_helpers.exercises import ExerciseCheckError, nb01, nb05
+from vae_helpers.exercises import ExerciseCheckError, nb01, nb05, nb08
 
 
 def _solutions(name: str) -> dict:
@@ -175,3 +175,87 @@ def test_conv_encoder_names_the_mistake(wrong, message):
 def test_conv_encoder_hidden_tests_catch_a_fixed_output_size():
     with pytest.raises(ExerciseCheckError, match="table ends at"):
         nb05.hidden_conv_encoder(lambda out_features: _encoder()(40))
+
+
+# ------------------------------------------------------------------------------------------------
+# 08: attribute vector, edits
+# ------------------------------------------------------------------------------------------------
+def test_notebook_08_solutions_pass(capsys):
+    s = _solutions("08_celeba_faces.ipynb")
+    nb08.check_attribute_vector(s["attribute_vector"])
+    nb08.hidden_attribute_vector(s["attribute_vector"])
+    nb08.check_edit(s["edit"])
+    nb08.hidden_edit(s["edit"])
+    assert capsys.readouterr().out.count("✓") == 4
+
+
+def test_attribute_vector_solution_agrees_with_attribute_directions():
+    from vae_helpers.attributes import apply_direction, attribute_directions
+
+    s = _solutions("08_celeba_faces.ipynb")
+    codes, labels = nb08.fixed_codes_and_labels(30, 6, seed=5)
+    want = attribute_directions(codes, labels[:, None], ["a"])["a"].vector
+    assert torch.allclose(s["attribute_vector"](codes, labels), want, atol=1e-6)
+    assert torch.allclose(s["edit"](codes[:2], want, [0.0, 2.0]), apply_direction(codes[:2], want, [0.0, 2.0]))
+
+
+def _with(c, lab):
+    return c[lab > 0].mean(0)
+
+
+def _without(c, lab):
+    return c[lab <= 0].mean(0)
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda c, lab: _without(c, lab) - _with(c, lab), "points the wrong way"),
+        (lambda c, lab: c[lab > 0].mean(1), "you averaged over the latent dimensions"),
+        (lambda c, lab: c[lab == 1].mean(0) - c[lab == 0].mean(0), "-1/+1 labels"),
+        (lambda c, lab: torch.nn.functional.normalize(_with(c, lab) - _without(c, lab), dim=0), "not normalised"),
+        (lambda c, lab: c[lab > 0].sum(0) - c[lab <= 0].sum(0), "*sums*"),
+        (lambda c, lab: _with(c, lab) - c.mean(0), "the mean of *all* codes"),
+        (lambda c, lab: _with(c, lab), "subtract the mean of those without"),
+        (lambda c, lab: (lab.float()[:, None] * c).mean(0), "multiplied the codes by the labels"),
+    ],
+)
+def test_attribute_vector_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseCheckError) as err:
+        nb08.check_attribute_vector(wrong)
+    assert message in str(err.value)
+
+
+def test_attribute_vector_hidden_tests_catch_hard_coded_values():
+    codes, labels = nb08.fixed_codes_and_labels()
+    known = _with(codes, labels) - _without(codes, labels)
+    with pytest.raises(ExerciseCheckError):
+        nb08.hidden_attribute_vector(lambda c, lab: known)
+
+
+def _a(alphas, z):
+    return torch.tensor(alphas, dtype=z.dtype)[None, :, None]
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda z, v, al: _a(al, z) * z[:, None] + v, "applied alpha to z"),
+        (lambda z, v, al: _a(al, z) * (z[:, None] + v), "scaled z + v by alpha"),
+        (lambda z, v, al: (z[:, None] + v).expand(-1, len(al), -1), "the same code z + v"),
+        (lambda z, v, al: z[:, None] - _a(al, z) * v, "sign is reversed"),
+        (lambda z, v, al: z[:, None] + _a(al, z) * v / v.norm(), "You normalised v"),
+        (lambda z, v, al: z[:, None].expand(-1, len(al), -1), "unedited codes"),
+        (lambda z, v, al: (z[:, None] + _a(al, z) * v).transpose(0, 1), "the order is [faces x alphas x D]"),
+        (lambda z, v, al: z[:, None] + _a(al, z) * v.flip(0), "edited codes is"),
+    ],
+)
+def test_edit_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseCheckError) as err:
+        nb08.check_edit(wrong)
+    assert message in str(err.value)
+
+
+def test_edit_hidden_tests_catch_a_fixed_number_of_alphas():
+    with pytest.raises(ExerciseCheckError):
+        nb08.hidden_edit(lambda z, v, al: z[:, None] + _a(al[:4], z) * v)

@@ -32,4 +32,4 @@ __all__ = [
     *_nb07_all,
 ]
 
-from . import nb01, nb02, nb03, nb04, nb05, nb06  # noqa: E402,F401  (`from vae_helpers.exercises import nb02`)
+from . import nb01, nb02, nb03, nb04, nb05, nb06, nb08  # noqa: E402,F401  (`from vae_helpers.exercises import nb02`)
