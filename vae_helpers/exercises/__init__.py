@@ -6,8 +6,9 @@
   other inputs and sizes, and the mistakes a visible check could let through (hard-coded values,
   detached terms, beta applied to the returned KL).
 
-Modules: :mod:`.nb02` (ELBO and KL), :mod:`.nb03` (reparameterization), :mod:`.nb04` (MLP VAE),
-:mod:`.nb06` (latent dimension), :mod:`.nb07` (beta-VAE, annealing, CVAE, likelihoods). Notebook 07's
+Modules: :mod:`.nb01` (AE limitations), :mod:`.nb02` (ELBO and KL), :mod:`.nb03` (reparameterization),
+:mod:`.nb04` (MLP VAE), :mod:`.nb05` (conv VAE), :mod:`.nb06` (latent dimension), :mod:`.nb07` (beta-VAE,
+annealing, CVAE, likelihoods), :mod:`.nb08` (CelebA attribute vectors). Notebook 07's
 names are re-exported here (``exercises.check_beta_vae_loss``) for its check cells.
 """
 
