@@ -15,6 +15,21 @@ SUBMISSIONS = {
             "messages": ["This is the *variance*", "a sample of N(0, I)"],
         },
     },
+    "05_conv_vae": {
+        "conv_without_bias_no_padding": {
+            "edits": {
+                "ex1_param_counts": [("conv = c_out * c_in * k * k + c_out", "conv = c_out * c_in * k * k")],
+                "ex2_conv_encoder": [
+                    (
+                        "nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1)",
+                        "nn.Conv2d(1, 32, kernel_size=4, stride=2)",
+                    )
+                ],
+            },
+            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
+            "messages": ["you forgot the biases", "it has no padding"],
+        },
+    },
     "07_beta_vae_and_annealing": {
         "detached_recon_and_unconditioned_decoder": {
             "edits": {
@@ -76,6 +91,26 @@ SUBMISSIONS = {
             },
             "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
             "messages": ["compared the standard deviation with the threshold", "original order"],
+        },
+    },
+    "08_celeba_faces": {
+        "reversed_vector_alpha_on_z": {
+            "edits": {
+                "ex1_attribute_vector": [
+                    (
+                        "return codes[has].mean(0) - codes[~has].mean(0)",
+                        "return codes[~has].mean(0) - codes[has].mean(0)",
+                    )
+                ],
+                "ex2_edit": [
+                    (
+                        "z[:, None, :] + a[None, :, None] * v[None, None, :]",
+                        "a[None, :, None] * z[:, None, :] + v[None, None, :]",
+                    )
+                ],
+            },
+            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
+            "messages": ["It points the wrong way", "You applied alpha to z"],
         },
     },
 }

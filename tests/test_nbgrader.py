@@ -36,7 +36,9 @@ def test_exercise_notebooks_cover_the_course():
         "02_elbo_and_kl",
         "03_reparameterization",
         "04_mlp_vae",
+        "05_conv_vae",
         "06_latent_dimension_study",
+        "08_celeba_faces",
     ):
         assert done in IDS
     assert "07_beta_vae_and_annealing" in IDS

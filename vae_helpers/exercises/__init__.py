@@ -6,8 +6,9 @@
   other inputs and sizes, and the mistakes a visible check could let through (hard-coded values,
   detached terms, beta applied to the returned KL).
 
-Modules: :mod:`.nb02` (ELBO and KL), :mod:`.nb03` (reparameterization), :mod:`.nb04` (MLP VAE),
-:mod:`.nb06` (latent dimension), :mod:`.nb07` (beta-VAE, annealing, CVAE, likelihoods). Notebook 07's
+Modules: :mod:`.nb01` (AE limitations), :mod:`.nb02` (ELBO and KL), :mod:`.nb03` (reparameterization),
+:mod:`.nb04` (MLP VAE), :mod:`.nb05` (conv VAE), :mod:`.nb06` (latent dimension), :mod:`.nb07` (beta-VAE,
+annealing, CVAE, likelihoods), :mod:`.nb08` (CelebA attribute vectors). Notebook 07's
 names are re-exported here (``exercises.check_beta_vae_loss``) for its check cells.
 """
 
@@ -32,4 +33,4 @@ __all__ = [
     *_nb07_all,
 ]
 
-from . import nb01, nb02, nb03, nb04, nb06  # noqa: E402,F401  (`from vae_helpers.exercises import nb02`)
+from . import nb01, nb02, nb03, nb04, nb05, nb06, nb08  # noqa: E402,F401  (`from vae_helpers.exercises import nb02`)
