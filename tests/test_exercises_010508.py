@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 import torch
+from _solutions import solutions as _solutions
 
-from vae_helpers.config import REPO_ROOT
 from vae_helpers.exercises import ExerciseCheckError, nb01, nb05, nb08
-
-
-def _solutions(name: str) -> dict:
-    namespace: dict = {}
-    exec("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n", namespace)
-    for cell in nbformat.read(REPO_ROOT / "notebooks" / name, as_version=4).cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            exec(cell.source, namespace)
-    return namespace
 
 
 # ------------------------------------------------------------------------------------------------

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from _solutions import solutions as _solutions
 from sklearn.linear_model import LogisticRegression
 
-from vae_helpers.config import REPO_ROOT
 from vae_helpers.exercises import ExerciseCheckError, nb04, nb06
 from vae_helpers.losses import kl_per_dim
-
-
-def _solutions(name: str) -> dict:
-    namespace: dict = {}
-    exec(
-        "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom sklearn.linear_model import LogisticRegression\n"
-        "from sklearn.preprocessing import StandardScaler\n",
-        namespace,
-    )
-    for cell in nbformat.read(REPO_ROOT / "notebooks" / name, as_version=4).cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            exec(cell.source, namespace)
-    return namespace
 
 
 def test_notebook_04_solutions_pass(capsys):
