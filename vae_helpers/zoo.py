@@ -28,7 +28,7 @@ import json
 import lzma
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -542,11 +542,6 @@ def measure(model: BaseVAE, name: str) -> dict[str, float]:
     metrics = score_model(model, test, likelihood=likelihood, sigma=sigma)
     metrics["check ELBO"] = evaluate(model, test.head(CHECK_IMAGES), likelihood, sigma=sigma, with_mse=False).elbo
     return {k: (round(float(v), 4) if not isinstance(v, int) else v) for k, v in metrics.items()}
-
-
-def recipes_table() -> list[dict[str, Any]]:
-    """One row per recipe (for the README and ``tools.weights --list``)."""
-    return [{"name": r.name, **asdict(r)} for r in RECIPES.values()]
 
 
 __all__ = [
