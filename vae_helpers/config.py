@@ -30,6 +30,27 @@ REPO_DATA_DIR: Path = REPO_ROOT / "data"
 _TRUE = {"1", "true", "yes", "on"}
 
 
+def display_path(path: str | Path) -> str:
+    """``path`` as a reader should see it in a notebook's output: relative to the course folder.
+
+    Committed outputs must not carry the machine that ran them (``/home/alice/...``): a path inside
+    the repository is shown relative to it (``assets/figures/x.png``), one beside it relative to it
+    (``../shared/data/celeba``), one in the home folder with ``~``; anything else unchanged. Error
+    messages keep absolute paths, which a reader may need to act on.
+    """
+    path = Path(path)
+    try:
+        resolved = path.expanduser().resolve()
+    except OSError:  # an unreadable path is shown as given
+        return str(path)
+    for base, prefix in ((REPO_ROOT, ""), (REPO_ROOT.parent, "../"), (Path.home(), "~/")):
+        if resolved == base and prefix == "":
+            return "."
+        if resolved.is_relative_to(base):
+            return prefix + resolved.relative_to(base).as_posix()
+    return str(path)
+
+
 def fast_mode() -> bool:
     """True when ``VAE_FAST`` is set to 1/true/yes/on (CI sets it).
 

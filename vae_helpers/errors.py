@@ -15,6 +15,8 @@ them too, so ``from vae_helpers.data import DataNotFoundError`` keeps working).
 
 from __future__ import annotations
 
+import warnings
+
 
 class DataNotFoundError(FileNotFoundError):
     """No usable copy of a dataset was found; the message lists every place searched and the fix."""
@@ -40,13 +42,37 @@ class ConfigError(ValueError):
     """A setting has an invalid value; the message names the setting, the value and the valid range."""
 
 
-class IncompleteCelebAWarning(UserWarning):
+class CourseWarning(UserWarning):
+    """A message to the reader from the course's own code (the base of the warnings below).
+
+    Shown as ``Name: message``, without the package's file name and line number: they would only
+    print the machine's paths into a notebook's output, and the message already says what to do.
+    """
+
+
+_default_formatwarning = warnings.formatwarning
+
+
+def _format_course_warnings(message, category, filename, lineno, line=None) -> str:
+    if isinstance(category, type) and issubclass(category, CourseWarning):
+        return f"{category.__name__}: {message}\n"
+    return _default_formatwarning(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _format_course_warnings
+
+
+class IncompleteCelebAWarning(CourseWarning):
     """Some CelebA images named in the annotation files are absent; the rows present are used."""
 
 
-class DataSourceWarning(UserWarning):
+class DataSourceWarning(CourseWarning):
     """A configured data location is unusable (e.g. ``VAE_DATA_DIR`` names no folder) and is skipped."""
 
 
-class CacheWarning(UserWarning):
+class PerformanceWarning(CourseWarning):
+    """A setting will work but run slowly or be ignored here (e.g. bf16 on a CPU without native bfloat16)."""
+
+
+class CacheWarning(CourseWarning):
     """A cache cannot be written (read-only folder, disk full): the package goes on without it."""

@@ -31,11 +31,23 @@ def set_style() -> None:
 set_style()
 
 
-def save_figure(fig: plt.Figure, name: str, folder: Path | None = None) -> Path:
+class SavedFigure(type(Path())):  # PosixPath or WindowsPath: Path itself cannot be subclassed before 3.12
+    """The path of a figure :func:`save_figure` wrote: a ``Path`` that a notebook does not echo.
+
+    A cell that ends with ``plots.save_figure(fig, ...)`` shows the figure, not
+    ``PosixPath('/home/alice/vae-course/assets/figures/...')``: the machine's paths do not belong in
+    committed outputs. ``str(path)`` and every ``Path`` method work as usual.
+    """
+
+    def _ipython_display_(self) -> None:  # IPython calls this instead of printing the repr; it shows nothing
+        return None
+
+
+def save_figure(fig: plt.Figure, name: str, folder: Path | None = None) -> SavedFigure:
     """Save ``fig`` as ``<figure_dir()>/<name>.png`` (or into ``folder``) and return the path."""
     folder = folder or figure_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
+    path = SavedFigure(folder / f"{name}.png")
     fig.savefig(path, bbox_inches="tight", dpi=110)
     return path
 

@@ -27,9 +27,15 @@ import torch
 from tqdm.auto import tqdm
 
 from .checkpoints import load_into, read_checkpoint, save_checkpoint
-from .config import describe_device, get_device, native_bf16, seed_everything
+from .config import describe_device, display_path, get_device, native_bf16, seed_everything
 from .data import ImageDataset, ImageSplit
-from .errors import CheckpointError, CheckpointNotFoundError, ConfigError, TrainingDivergedError
+from .errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    ConfigError,
+    PerformanceWarning,
+    TrainingDivergedError,
+)
 from .evaluation import LossFn, Metrics, check_fits, check_loss_terms, evaluate
 from .losses import LIKELIHOODS, Beta, KLSchedule, Likelihood, LossTerms, check_beta, model_objective
 from .models import BaseVAE
@@ -289,13 +295,16 @@ def autocast_dtype(config: TrainConfig, device: torch.device, loss_fn: LossFn | 
         raise ConfigError(f"precision='bf16': {describe_device(device)} has no bfloat16 support; use precision='fp32'.")
     if device.type not in ("cpu", "cuda"):
         warnings.warn(
-            f"precision='bf16' is only used on CPU and CUDA; training in float32 on {device.type}.", stacklevel=3
+            f"precision='bf16' is only used on CPU and CUDA; training in float32 on {device.type}.",
+            PerformanceWarning,
+            stacklevel=3,
         )
         return None
     if device.type == "cpu" and not native_bf16(device):  # oneDNN's own check is true for emulated bf16 too
         warnings.warn(
             "precision='bf16': this CPU has no native bfloat16 (AVX512-BF16/AMX), so bf16 matrix "
             "products are emulated and likely slower than float32.",
+            PerformanceWarning,
             stacklevel=3,
         )
     return torch.bfloat16
@@ -462,7 +471,9 @@ class TrainState:
         for group in optimizer.param_groups:
             group["lr"] = config.lr
         if saved_lr != config.lr and config.progress:
-            print(f"Resuming {path} at epoch {state.epoch} with lr={config.lr:g} (the saved run used lr={saved_lr:g}).")
+            print(
+                f"Resuming {display_path(path)} at epoch {state.epoch} with lr={config.lr:g} (the saved run used lr={saved_lr:g})."
+            )
         generator.set_state(resume["generator_state"])
         torch.set_rng_state(resume["torch_rng_state"])
         return state
@@ -614,7 +625,7 @@ def load_finished_run(
     payload = read_checkpoint(path)
     saved = {k: v for k, v in (payload.get("train_config") or {}).items() if k != "progress"}
     if saved != {k: v for k, v in config.to_dict().items() if k != "progress"}:
-        print(f"{path} was trained with other settings; training again.")
+        print(f"{display_path(path)} was trained with other settings; training again.")
         return None
     load_into(model, payload["model_state"], payload["model_config"], path)
     model.to(get_device(str(device) if device is not None else None)).eval()
@@ -623,7 +634,7 @@ def load_finished_run(
         int(payload["best_epoch"]),
         float(payload["best_val"]),
         "loaded",
-        f"{describe_device(model.device)} (loaded from {path})",
+        f"{describe_device(model.device)} (loaded from {display_path(path)})",
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import display_path
 from ..errors import CacheWarning, CorruptDataError, DataNotFoundError, IncompleteCelebAWarning
 from .containers import ImageDataset, ImageSplit
 from .sources import not_found, repo_paths, search_roots
@@ -500,7 +501,7 @@ def load_celeba(
     missing = len(filenames) - len(kept)
     if missing:
         warnings.warn(
-            f"CelebA at {folder}: {len(kept):,} of {len(filenames):,} annotated images are present "
+            f"CelebA at {display_path(folder)}: {len(kept):,} of {len(filenames):,} annotated images are present "
             f"({missing:,} missing); using the {len(kept):,} present.",
             IncompleteCelebAWarning,
             stacklevel=3,

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import display_path
 from ..errors import ConfigError
 
 DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "celeba")
@@ -174,7 +175,7 @@ class ImageDataset:
         c, h, w = self.image_shape
         text = (
             f"{self.name}: train {len(self.train):,} / val {len(self.val):,} / test {len(self.test):,} "
-            f"images of {c}x{h}x{w} from {self.source}"
+            f"images of {c}x{h}x{w} from {display_path(self.source)}"
         )
         return text + (f"\nNote: {self.note}" if self.note else "")
 

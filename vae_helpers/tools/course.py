@@ -7,7 +7,9 @@ that is absent (``"vae_course": {"requires": ["celeba"]}``) is skipped with inst
 ``CI=true``, where missing data is an error. A dataset whose files are damaged, or a notebook that
 raises, is reported by name and the run goes on with the other notebooks; the exit status is 1
 when anything failed. Kernels talk to the runner over IPC sockets (TCP on Windows), which also keeps
-jupyter's "Kernel is running over TCP without encryption" warning out of the log.
+jupyter's "Kernel is running over TCP without encryption" warning out of the log. The executed copies
+never carry the machine's paths: :func:`scrub_machine_paths` rewrites them relative to the course folder
+(``tests/test_notebook_outputs.py`` checks the committed notebooks for them).
 
 Options: ``--fast`` (same as ``VAE_FAST=1``), ``--in-place`` (write the outputs back into
 ``notebooks/``: how maintainers refresh the committed outputs), ``--train`` (the retrain path: papermill
@@ -21,9 +23,13 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import nbformat
 
 from ..config import REPO_ROOT, fast_mode, figure_dir, in_ci
 from ..data import load_dataset
@@ -31,6 +37,58 @@ from ..errors import CorruptDataError, DataNotFoundError
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "build" / "course"
+
+
+def _path_replacements() -> list[tuple[re.Pattern[str], str]]:
+    """(pattern, replacement) pairs, most specific first: the course folder, the folder beside it, home, temp."""
+    pairs = [
+        (str(REPO_ROOT) + os.sep, ""),
+        (str(REPO_ROOT), "."),
+        (str(REPO_ROOT.parent) + os.sep, ".." + os.sep),
+        (str(Path.home()) + os.sep, "~" + os.sep),
+    ]
+    patterns = [(re.compile(re.escape(old)), new) for old, new in pairs if len(old) > 1]
+    # A temporary file (a kernel's connection file in a warning, a test's folder): its name says nothing.
+    temp = re.escape(tempfile.gettempdir().rstrip(os.sep))
+    patterns.append((re.compile(temp + r"(?![\w.+-])(?:[\\/][\w.+-]+)*"), "<tmp>"))
+    return patterns
+
+
+def scrub_machine_paths(nb: nbformat.NotebookNode) -> int:
+    """Rewrite the machine's absolute paths in ``nb``'s outputs (in place); return how many were rewritten.
+
+    Paths inside the course folder become relative to it, the folder beside it ``../``, the home
+    folder ``~``, and temporary files ``<tmp>``. The sources are left alone.
+    """
+    patterns = _path_replacements()
+    count = 0
+
+    def scrub(text: str) -> str:
+        nonlocal count
+        for pattern, new in patterns:
+            text, n = pattern.subn(lambda _match, new=new: new, text)
+            count += n
+        return text
+
+    def scrub_value(value):
+        if isinstance(value, str):
+            return scrub(value)
+        if isinstance(value, list):
+            return [scrub_value(v) for v in value]
+        return value
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = scrub_value(output["text"])
+            if "traceback" in output:
+                output["traceback"] = scrub_value(output["traceback"])
+            if "evalue" in output:
+                output["evalue"] = scrub_value(output["evalue"])
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith("text/"):
+                    output["data"][mime] = scrub_value(value)
+    return count
 
 
 def course_notebooks(patterns: list[str] | None = None) -> list[Path]:
@@ -146,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{notebook.name}: {_short_error(err)}")
             print(f"{notebook.name} failed (the other notebooks still run):\n{err}", file=sys.stderr, flush=True)
         rows.append((notebook.name, status, time.perf_counter() - started))
+        executed = out_dir / notebook.name
+        if executed.exists():  # also after a failure: the copy with the failing cell is read by people
+            nb = nbformat.read(executed, as_version=4)
+            if scrub_machine_paths(nb):
+                nbformat.write(nb, executed)
     if not rows:
         print("No notebooks found in notebooks/" + (f" matching {args.names}." if args.names else "."))
         return 1
