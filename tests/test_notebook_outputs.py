@@ -133,3 +133,51 @@ def test_course_warnings_print_without_the_package_file_name():
     assert text == "IncompleteCelebAWarning: 6,000 of 202,599 present\n"
     other = warnings.formatwarning("deprecated", DeprecationWarning, "/x/lib.py", 3)
     assert "/x/lib.py:3" in other  # everybody else's warnings keep their location
+
+
+# A summary that quotes results must be built from the notebook's variables (a code cell rendering Markdown),
+# so that a re-run can never leave it quoting stale numbers. A markdown cell headed like one may state the
+# method and the settings in words and integers, but no measured decimal or percentage.
+SUMMARY_HEADING = re.compile(r"^#+ .*(summary|closing note|what this run|results in one place)", re.IGNORECASE | re.M)
+MEASURED_NUMBER = re.compile(r"(?<![\w.$\\])[-−]?\d+(?:\.\d+|(?:\.\d+)?\s?%)(?![\w.])")
+
+
+def prose(markdown: str) -> str:
+    """``markdown`` without its exercises, inline code, math, section numbers and links (numbers that are not results)."""
+    markdown = markdown.split("**Exercises**")[0]
+    for pattern, flags in (
+        (r"`[^`]*`", 0),
+        (r"\$\$.*?\$\$", re.S),
+        (r"\$[^$]*\$", 0),
+        (r"\]\([^)]*\)", 0),
+        (r"^#+ .*$", re.M),
+    ):
+        markdown = re.sub(pattern, " ", markdown, flags=flags)
+    return markdown
+
+
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS[: len(list((REPO_ROOT / "notebooks").glob("*.ipynb")))], ids=lambda p: p.name
+)
+def test_summary_cells_quote_no_typed_results(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown" or not SUMMARY_HEADING.search(cell.source):
+            continue
+        for match in MEASURED_NUMBER.finditer(prose(cell.source)):
+            problems.append(f"cell {index}: {match.group()!r}")
+    assert not problems, (
+        f"{path.name}: summary cells with typed-in results; build them from variables in a code cell "
+        "(IPython.display.Markdown(f'...'), as notebook 08's closing note does):\n" + "\n".join(problems)
+    )
+
+
+def test_the_summary_check_sees_typed_results_and_spares_settings():
+    typed = "## Closing note\nThe rate falls from 20.5 to 4.1 nats; 65.4% of samples are recognised."
+    assert [m.group() for m in MEASURED_NUMBER.finditer(prose(typed))] == ["20.5", "4.1", "65.4%"]
+    settings = (
+        "## Summary\nTrain with `SIGMA = 0.05`, $\\beta = 0.5$, 10 epochs on 54,000 images ([link](a1.2.html)), "
+        "as in section 6.1.\n**Exercises**\n1. Lower the threshold to 0.001."
+    )
+    assert not list(MEASURED_NUMBER.finditer(prose(settings)))
