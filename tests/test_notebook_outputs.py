@@ -139,7 +139,7 @@ def test_course_warnings_print_without_the_package_file_name():
 # so that a re-run can never leave it quoting stale numbers. A markdown cell headed like one may state the
 # method and the settings in words and integers, but no measured decimal or percentage.
 SUMMARY_HEADING = re.compile(r"^#+ .*(summary|closing note|what this run|results in one place)", re.IGNORECASE | re.M)
-MEASURED_NUMBER = re.compile(r"(?<![\w.$\\])[-−]?\d+(?:\.\d+|(?:\.\d+)?\s?%)(?![\w.])")
+MEASURED_NUMBER = re.compile(r"(?<![\w.$\\])[-−]?\d+(?:(?:\.\d+)?\s?%|\.\d+)(?![\w.])")
 
 
 def prose(markdown: str) -> str:
