@@ -27,6 +27,7 @@ from .losses import (
     kl_per_dim,
     model_objective,
     reconstruction_nll,
+    reparameterize,
 )
 from .models import BaseVAE, eval_mode
 
@@ -296,6 +297,118 @@ def kl_per_dimension(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) 
             mu, logvar = model.encode(x, _cond(model, y))
             total += kl_per_dim(mu, logvar).sum(0).double().cpu()
     return (total / max(1, len(split))).float()
+
+
+def per_image_elbo(
+    model: BaseVAE,
+    split: ImageSplit,
+    likelihood: Likelihood = "bernoulli",
+    batch_size: int = 1000,
+    sigma: float = 1.0,
+    seed: int = 0,
+) -> torch.Tensor:
+    """The one-sample ELBO of every image of ``split``: ``[N]`` nats, on the CPU.
+
+    The same z draws as :func:`evaluate` with the same ``seed`` and ``batch_size`` (its ``elbo`` is
+    the mean of these values, up to float32 rounding), so per-image differences between two models
+    can be bootstrapped (:func:`paired_bootstrap_difference`). A deterministic autoencoder gets
+    ``-recon`` (no KL term).
+    """
+    _check_split(split, "per_image_elbo()")
+    check_fits(model, split, "per_image_elbo()")
+    _positive_int(batch_size, "batch_size")
+    device = model.device
+    values = []
+    with eval_mode(model), torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for x, y in split.batches(batch_size, device=device):
+            mu, logvar = model.encode(x, _cond(model, y))  # [B x D] each (logvar None for an AE)
+            z = reparameterize(mu, logvar) if logvar is not None else mu  # the global generator, as evaluate
+            recon = reconstruction_nll(model.likelihood_logits(z, x, _cond(model, y)).float(), x, likelihood, sigma)
+            kl = kl_per_dim(mu, logvar).sum(1) if logvar is not None else torch.zeros_like(recon)  # [B]
+            values.append(-(recon + kl).detach().double().cpu())
+    return torch.cat(values)
+
+
+@dataclass
+class BootstrapInterval:
+    """A point estimate with a percentile bootstrap interval.
+
+    Attributes:
+        estimate: the statistic on the full sample (e.g. the mean of the per-item values).
+        low, high: the ``level`` percentile interval of the statistic over ``n_boot`` resamples.
+        level: the coverage the interval aims at (0.95 for a 95% interval).
+        n_boot: the number of resamples.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    n_boot: int
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def excludes(self, value: float = 0.0) -> bool:
+        """True when ``value`` lies outside the interval (e.g. 0 for a difference)."""
+        return not (self.low <= value <= self.high)
+
+    def format(self, spec: str = ".2f", sign: bool = False) -> str:
+        """E.g. ``"+3.80 (95% interval +3.52 to +4.09)"``."""
+        spec = ("+" + spec) if sign else spec
+        return f"{self.estimate:{spec}} ({self.level:.0%} interval {self.low:{spec}} to {self.high:{spec}})"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _check_level(level: float, n_boot: int) -> int:
+    if not 0 < level < 1:
+        raise ConfigError(f"level must lie strictly between 0 and 1 (0.95 for a 95% interval), got {level!r}.")
+    return _positive_int(n_boot, "n_boot")
+
+
+def bootstrap_interval(
+    values: torch.Tensor | Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95, chunk: int = 200
+) -> BootstrapInterval:
+    """Percentile bootstrap interval of the mean of per-item values ``[N]`` (e.g. per-image ELBOs,
+    or 0/1 correctness of a classifier on each test image).
+
+    Resamples the N items with replacement ``n_boot`` times (a CPU generator seeded with ``seed``,
+    ``chunk`` resamples at a time). It measures the noise of the *evaluation* (which test items were
+    drawn), not the variation between training runs with different seeds.
+    """
+    n_boot = _check_level(level, n_boot)
+    x = torch.as_tensor(values).detach().double().cpu().flatten()
+    if len(x) < 2:
+        raise ConfigError(f"bootstrap_interval() needs at least 2 values, got {len(x)}.")
+    generator = torch.Generator().manual_seed(seed)
+    means = []
+    for start in range(0, n_boot, chunk):
+        idx = torch.randint(len(x), (min(chunk, n_boot - start), len(x)), generator=generator)  # [c x N]
+        means.append(x[idx].mean(1))
+    means = torch.cat(means)
+    alpha = (1 - level) / 2
+    low, high = torch.quantile(means, torch.tensor([alpha, 1 - alpha], dtype=torch.float64)).tolist()
+    return BootstrapInterval(float(x.mean()), low, high, level, n_boot)
+
+
+def paired_bootstrap_difference(
+    a: torch.Tensor | Any, b: torch.Tensor | Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> BootstrapInterval:
+    """Bootstrap interval of ``mean(a) - mean(b)`` for two models scored on the *same* items ``[N]``.
+
+    The items are resampled jointly (one index draws ``a[i]`` and ``b[i]``), so what the two models
+    share (an easy or a hard test image) cancels: the interval is much narrower than two separate
+    intervals would suggest when the per-item values are correlated.
+    """
+    a = torch.as_tensor(a).detach().double().cpu().flatten()
+    b = torch.as_tensor(b).detach().double().cpu().flatten()
+    if a.shape != b.shape:
+        raise ConfigError(f"a paired bootstrap needs one value per item in both: got {len(a)} and {len(b)} values.")
+    return bootstrap_interval(a - b, n_boot=n_boot, seed=seed, level=level)
 
 
 def score_model(
