@@ -250,8 +250,16 @@ def test_score_judge_and_share_interval_by_hand():
     assert s["a"].tpr == pytest.approx(1.0) and s["a"].fpr == pytest.approx(1 / 3)
     assert s["b"].accuracy == pytest.approx(1.0) and s["b"].tpr == pytest.approx(1.0) and s["b"].fpr == 0.0
     assert (s["b"].n_with, s["b"].n_without) == (3, 1)
-    p, half = share_interval(torch.tensor([True, False, True, True]))
-    assert p == pytest.approx(0.75) and half == pytest.approx(1.96 * (0.75 * 0.25 / 4) ** 0.5)
+    p, low, high = share_interval(torch.tensor([True, False, True, True]))
+    # Wilson interval for 3 of 4, worked out by hand: centre (0.75 + 0.4802) / 1.9604, half-width
+    # 1.96 * sqrt(0.046875 + 0.060025) / 1.9604.
+    assert (
+        p == pytest.approx(0.75)
+        and low == pytest.approx(0.30064, abs=1e-4)
+        and high == pytest.approx(0.95441, abs=1e-4)
+    )
+    p, low, high = share_interval(torch.zeros(100, dtype=torch.bool))  # none of 100: still an upper bound of ~3.7 %
+    assert p == 0.0 and low == 0.0 and high == pytest.approx(0.03699, abs=1e-4)
     with pytest.raises(ValueError, match=r"must both be \[N x 2\]"):
         score_judge(probs[:, :1], labels, ["a", "b"])
 

@@ -348,7 +348,9 @@ def score_judge(probabilities: torch.Tensor, labels: torch.Tensor, names: Sequen
     has = _binary(torch.as_tensor(labels))
     said = torch.as_tensor(probabilities) > 0.5
     if has.shape != said.shape or has.shape[1] != len(names):
-        raise ValueError(f"probabilities {tuple(said.shape)} and labels {tuple(has.shape)} must both be [N x {len(names)}]")
+        raise ValueError(
+            f"probabilities {tuple(said.shape)} and labels {tuple(has.shape)} must both be [N x {len(names)}]"
+        )
     result = {}
     for a, name in enumerate(names):
         pos, n = has[:, a], has.shape[0]
@@ -365,14 +367,21 @@ def score_judge(probabilities: torch.Tensor, labels: torch.Tensor, names: Sequen
     return result
 
 
-def share_interval(flags: torch.Tensor, z: float = 1.96) -> tuple[float, float]:
-    """Share of True in ``flags [N]`` and the half-width of its normal-approximation interval,
-    ``z * sqrt(p (1 - p) / N)`` (95 % with the default ``z``): the sampling error of a share of N faces."""
+def share_interval(flags: torch.Tensor, z: float = 1.96) -> tuple[float, float, float]:
+    """Share of True in ``flags [N]`` with its Wilson score interval (95 % with the default ``z``): the sampling
+    error of a share of N faces. Unlike ``p +- z sqrt(p (1 - p) / N)`` it does not shrink to nothing at p = 0 or 1.
+
+    Returns:
+        ``(p, low, high)``.
+    """
     flags = torch.as_tensor(flags).float().flatten()
-    if len(flags) == 0:
+    n = len(flags)
+    if n == 0:
         raise ValueError("share_interval needs at least one value.")
     p = float(flags.mean())
-    return p, z * (p * (1 - p) / len(flags)) ** 0.5
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return p, max(0.0, centre - half), min(1.0, centre + half)
 
 
 def load_or_train_judge(

@@ -38,7 +38,11 @@ def encode_posteriors(model: BaseVAE, images: torch.Tensor, batch_size: int = 50
 
 
 def code_norms(
-    mu: torch.Tensor, logvar: torch.Tensor, temperatures: tuple[float, ...] = (1.0,), n_prior: int | None = None, seed: int = 0
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    temperatures: tuple[float, ...] = (1.0,),
+    n_prior: int | None = None,
+    seed: int = 0,
 ) -> dict[str, torch.Tensor]:
     """Euclidean norms of the codes of real images and of prior samples.
 
@@ -110,7 +114,9 @@ def plot_prior_mismatch(
     bins = torch.linspace(0, hi * 1.05, 60).numpy()
     for label, values in norms.items():
         weights = torch.full_like(values, 1.0 / len(values)).numpy()  # each histogram sums to 1
-        ax0.hist(values.numpy(), bins=bins, weights=weights, alpha=0.55, label=f"{label} (mean {float(values.mean()):.1f})")
+        ax0.hist(
+            values.numpy(), bins=bins, weights=weights, alpha=0.55, label=f"{label} (mean {float(values.mean()):.1f})"
+        )
     ax0.axvline(d**0.5, color="k", ls="--", lw=1.2, label=f"prior shell sqrt(D) = {d**0.5:.1f}")
     ax0.set_xlabel("code norm ||z|| (latent units)")
     ax0.set_ylabel("share of the codes per bin")
