@@ -197,3 +197,84 @@ def test_real_celeba_pixel_directions_show_the_attribute(celeba_small):
     # Glasses darken the eye band (rows 24-33 of the 64x64 aligned crop) more than the top band or the mouth.
     eyes, top, mouth = glasses[:, 24:34, 12:52].mean(), glasses[:, :12].mean(), glasses[:, 44:54, 20:44].mean()
     assert eyes < -0.03 and eyes < top and eyes < mouth
+
+
+# ------------------------------------------------------------------------------------------------
+# The independent judge (a small CNN on pixels): it must learn two known attributes of synthetic images.
+# ------------------------------------------------------------------------------------------------
+def _synthetic_faces(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``uint8 [n x 3 x 64 x 64]`` grey noise and labels ``[n x 2]``: attribute 0 = a white 12x12 square at a random
+    place, attribute 1 = a red tint of the whole image. The labels are independent, so a judge that mixed up its
+    outputs would score about 50 % on each."""
+    gen = torch.Generator().manual_seed(seed)
+    labels = (torch.rand(n, 2, generator=gen) < 0.5).long()
+    x = 0.5 + 0.1 * torch.randn(n, 3, 64, 64, generator=gen)
+    for i in range(n):
+        if labels[i, 0]:
+            r, c = torch.randint(0, 52, (2,), generator=gen).tolist()
+            x[i, :, r : r + 12, c : c + 12] = 1.0
+    x[:, 0] += 0.15 * labels[:, 1].view(-1, 1, 1).float()
+    x[:, 2] -= 0.15 * labels[:, 1].view(-1, 1, 1).float()
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8), labels
+
+
+def test_judge_learns_two_known_attributes_and_keeps_them_apart():
+    from vae_helpers.attributes import AttributeCNN, judge_probabilities, score_judge, train_attribute_judge
+
+    x_train, y_train = _synthetic_faces(384, seed=1)
+    x_test, y_test = _synthetic_faces(200, seed=2)
+    state = torch.random.get_rng_state()
+    judge = train_attribute_judge(x_train, y_train, epochs=4, batch_size=32, seed=0)
+    assert torch.equal(state, torch.random.get_rng_state())  # the global RNG is left alone
+    assert isinstance(judge, AttributeCNN) and not judge.training
+    probs = judge_probabilities(judge, x_test, batch_size=64)
+    assert probs.shape == (200, 2) and ((probs >= 0) & (probs <= 1)).all()
+    # Float images in [0, 1] give the same answer as uint8 ones.
+    torch.testing.assert_close(judge_probabilities(judge, x_test.float() / 255), probs)
+    scores = score_judge(probs, y_test, ["square", "red"])
+    for name in ("square", "red"):
+        assert scores[name].accuracy > 0.9, (name, scores[name])
+        assert scores[name].tpr > 0.85 and scores[name].fpr < 0.15
+    # The same seed trains the same judge.
+    again = train_attribute_judge(x_train, y_train, epochs=4, batch_size=32, seed=0)
+    torch.testing.assert_close(judge_probabilities(again, x_test), probs)
+
+
+def test_score_judge_and_share_interval_by_hand():
+    from vae_helpers.attributes import score_judge, share_interval
+
+    probs = torch.tensor([[0.9, 0.2], [0.8, 0.7], [0.1, 0.6], [0.3, 0.9]])
+    labels = torch.tensor([[1, 0], [0, 1], [0, 1], [0, 1]])  # 1 / 3 and 3 / 1 faces with / without
+    s = score_judge(probs, labels * 2 - 1, ["a", "b"])  # -1/+1 as in CelebA's file
+    assert s["a"].accuracy == pytest.approx(0.75) and s["a"].majority == pytest.approx(0.75)
+    assert s["a"].tpr == pytest.approx(1.0) and s["a"].fpr == pytest.approx(1 / 3)
+    assert s["b"].accuracy == pytest.approx(1.0) and s["b"].tpr == pytest.approx(1.0) and s["b"].fpr == 0.0
+    assert (s["b"].n_with, s["b"].n_without) == (3, 1)
+    p, low, high = share_interval(torch.tensor([True, False, True, True]))
+    # Wilson interval for 3 of 4, worked out by hand: centre (0.75 + 0.4802) / 1.9604, half-width
+    # 1.96 * sqrt(0.046875 + 0.060025) / 1.9604.
+    assert (
+        p == pytest.approx(0.75)
+        and low == pytest.approx(0.30064, abs=1e-4)
+        and high == pytest.approx(0.95441, abs=1e-4)
+    )
+    p, low, high = share_interval(torch.zeros(100, dtype=torch.bool))  # none of 100: still an upper bound of ~3.7 %
+    assert p == 0.0 and low == 0.0 and high == pytest.approx(0.03699, abs=1e-4)
+    with pytest.raises(ValueError, match=r"must both be \[N x 2\]"):
+        score_judge(probs[:, :1], labels, ["a", "b"])
+
+
+def test_load_or_train_judge_reuses_only_a_matching_judge(tmp_path):
+    from vae_helpers.attributes import judge_probabilities, load_or_train_judge
+
+    x, y = _synthetic_faces(64, seed=3)
+    path = tmp_path / "judge.pt"
+    first, trained = load_or_train_judge(path, x, y, epochs=1, batch_size=32, seed=0)
+    assert trained and path.is_file()
+    second, trained = load_or_train_judge(path, x, y, epochs=1, batch_size=32, seed=0)
+    assert not trained
+    torch.testing.assert_close(judge_probabilities(second, x), judge_probabilities(first, x))
+    _, trained = load_or_train_judge(path, x, y, epochs=2, batch_size=32, seed=0)  # other settings: trains again
+    assert trained
+    _, trained = load_or_train_judge(path, x[:32], y[:32], epochs=2, batch_size=32, seed=0)  # other data: again
+    assert trained

@@ -15,8 +15,11 @@ codes from :func:`vae_helpers.evaluation.encode_split`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -204,3 +207,205 @@ def plot_attribute_grid(
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# An independent judge: a small CNN that reads pixels, never the VAE's codes.
+# ------------------------------------------------------------------------------------------------
+class AttributeCNN(torch.nn.Module):
+    """A small multi-label CNN for 64x64 RGB faces: one logit per attribute.
+
+    ``x [N x 3 x 64 x 64]`` in [0, 1] -> four stride-2 3x3 convolutions with BatchNorm and ReLU
+    (``[N x c1 x 32 x 32]`` ... ``[N x c4 x 4 x 4]``) -> global average pool ``[N x c4]`` -> Linear
+    -> logits ``[N x A]``. About 60k parameters with the default channels: cheap enough to train on a
+    2-core CPU in a notebook, and it sees only pixels, so it can judge images that a VAE decoded
+    without sharing that VAE's notion of the attribute.
+    """
+
+    def __init__(self, num_attributes: int, channels: Sequence[int] = (16, 32, 64, 64)) -> None:
+        super().__init__()
+        if num_attributes < 1:
+            raise ConfigError(f"num_attributes must be at least 1, got {num_attributes}.")
+        layers: list[torch.nn.Module] = []
+        c_in = 3
+        for c in channels:
+            layers += [
+                torch.nn.Conv2d(c_in, c, 3, stride=2, padding=1, bias=False),
+                torch.nn.BatchNorm2d(c),
+                torch.nn.ReLU(inplace=True),
+            ]
+            c_in = c
+        self.features = torch.nn.Sequential(*layers)
+        self.head = torch.nn.Linear(c_in, num_attributes)
+        self.num_attributes = num_attributes
+        self.channels = tuple(int(c) for c in channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N x 3 x H x W]`` pixels in [0, 1] -> ``[N x A]`` logits (``x - 0.5`` centres the input)."""
+        return self.head(self.features(x - 0.5).mean(dim=(2, 3)))
+
+
+def _as_float_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 0..255 or float 0..1 ``[N x 3 x H x W]`` -> float32 in [0, 1]."""
+    images = torch.as_tensor(images)
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be [N x 3 x H x W], got shape {tuple(images.shape)}")
+    return images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
+
+
+def train_attribute_judge(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epochs: int = 10,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    flip: bool = True,
+    channels: Sequence[int] = (16, 32, 64, 64),
+) -> AttributeCNN:
+    """Train an :class:`AttributeCNN` on real images with one binary cross-entropy per attribute.
+
+    Args:
+        images: ``[N x 3 x H x W]``, uint8 0..255 (``ImageSplit.images``) or float in [0, 1].
+        labels: ``[N x A]`` 0/1 or -1/+1, the attributes to learn (select the columns beforehand).
+        epochs, batch_size, lr: Adam on shuffled mini-batches.
+        seed: initial weights and the order of the batches (the global RNG is left as it was).
+        flip: mirror each batch left-right with probability 1/2 (faces' attributes do not change).
+
+    Returns:
+        The trained judge in eval mode, on the CPU.
+    """
+    x_all = torch.as_tensor(images)
+    y_all = _binary(torch.as_tensor(labels)).float()
+    if y_all.dim() != 2 or y_all.shape[0] != x_all.shape[0]:
+        raise ValueError(f"labels must be [N x A] with N = {x_all.shape[0]}, got shape {tuple(y_all.shape)}")
+    if epochs < 1 or batch_size < 1:
+        raise ConfigError(f"epochs and batch_size must be at least 1, got {epochs} and {batch_size}.")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        judge = AttributeCNN(y_all.shape[1], channels)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(judge.parameters(), lr=lr)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    judge.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x_all), generator=gen)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            x, y = _as_float_images(x_all[idx]), y_all[idx]
+            if flip:
+                mirror = torch.rand(len(idx), generator=gen) < 0.5
+                x = torch.where(mirror.view(-1, 1, 1, 1), x.flip(-1), x)
+            opt.zero_grad()
+            loss_fn(judge(x), y).backward()
+            opt.step()
+    return judge.eval()
+
+
+@torch.no_grad()
+def judge_probabilities(judge: AttributeCNN, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """``[N x A]`` probabilities that each image has each attribute (judge in eval mode; its mode is restored)."""
+    images = torch.as_tensor(images)
+    if len(images) == 0:
+        return torch.zeros(0, judge.num_attributes)
+    device = next(judge.parameters()).device
+    with eval_mode(judge):
+        out = [
+            torch.sigmoid(judge(_as_float_images(images[i : i + batch_size]).to(device))).cpu()
+            for i in range(0, len(images), batch_size)
+        ]
+    return torch.cat(out)
+
+
+@dataclass
+class JudgeScore:
+    """How well a judge does on labelled images, for one attribute.
+
+    Attributes:
+        accuracy: share of images judged correctly (threshold 0.5).
+        majority: accuracy of always answering the more common label (the bar to beat).
+        tpr: share of the images *with* the attribute judged positive (sensitivity).
+        fpr: share of the images *without* it judged positive (false alarms).
+        n_with, n_without: how many images of each kind.
+    """
+
+    accuracy: float
+    majority: float
+    tpr: float
+    fpr: float
+    n_with: int
+    n_without: int
+
+
+def score_judge(probabilities: torch.Tensor, labels: torch.Tensor, names: Sequence[str]) -> dict[str, JudgeScore]:
+    """Accuracy, majority rate, true- and false-positive rates per attribute.
+
+    Args:
+        probabilities: ``[N x A]`` from :func:`judge_probabilities`.
+        labels: ``[N x A]`` 0/1 or -1/+1, the same columns.
+        names: the ``A`` attribute names.
+    """
+    has = _binary(torch.as_tensor(labels))
+    said = torch.as_tensor(probabilities) > 0.5
+    if has.shape != said.shape or has.shape[1] != len(names):
+        raise ValueError(
+            f"probabilities {tuple(said.shape)} and labels {tuple(has.shape)} must both be [N x {len(names)}]"
+        )
+    result = {}
+    for a, name in enumerate(names):
+        pos, n = has[:, a], has.shape[0]
+        n_with = int(pos.sum())
+        share = n_with / max(1, n)
+        result[name] = JudgeScore(
+            accuracy=float((said[:, a] == pos).float().mean()),
+            majority=max(share, 1 - share),
+            tpr=float(said[pos, a].float().mean()) if n_with else float("nan"),
+            fpr=float(said[~pos, a].float().mean()) if n_with < n else float("nan"),
+            n_with=n_with,
+            n_without=n - n_with,
+        )
+    return result
+
+
+def share_interval(flags: torch.Tensor, z: float = 1.96) -> tuple[float, float, float]:
+    """Share of True in ``flags [N]`` with its Wilson score interval (95 % with the default ``z``): the sampling
+    error of a share of N faces. Unlike ``p +- z sqrt(p (1 - p) / N)`` it does not shrink to nothing at p = 0 or 1.
+
+    Returns:
+        ``(p, low, high)``.
+    """
+    flags = torch.as_tensor(flags).float().flatten()
+    n = len(flags)
+    if n == 0:
+        raise ValueError("share_interval needs at least one value.")
+    p = float(flags.mean())
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def load_or_train_judge(
+    path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor, **settings: Any
+) -> tuple[AttributeCNN, bool]:
+    """The judge saved at ``path`` if it was trained with these settings on a table of the same size and
+    label counts; otherwise train it (:func:`train_attribute_judge` with ``settings``) and save it there.
+
+    For judges trained on CelebA: ``path`` belongs in the git-ignored ``build/`` folder, never in the repository.
+
+    Returns:
+        ``(judge, trained)``: ``trained`` is False when the saved judge was reused.
+    """
+    has = _binary(torch.as_tensor(labels))
+    key = {"settings": dict(sorted(settings.items())), "n": int(has.shape[0]), "counts": has.sum(0).tolist()}
+    key["settings"] = {k: list(v) if isinstance(v, tuple) else v for k, v in key["settings"].items()}
+    path = Path(path)
+    if path.is_file():
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if saved.get("key") == key:
+            judge = AttributeCNN(has.shape[1], saved["channels"])
+            judge.load_state_dict(saved["state"])
+            return judge.eval(), False
+    judge = train_attribute_judge(images, labels, **settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"key": key, "channels": list(judge.channels), "state": judge.state_dict()}, path)
+    return judge, True

@@ -1,0 +1,88 @@
+"""Aggregate posterior against the prior (vae_helpers.latent_geometry): known answers on synthetic codes."""
+
+from __future__ import annotations
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from vae_helpers.latent_geometry import (
+    aggregate_variance,
+    code_norms,
+    encode_posteriors,
+    fitted_radius,
+    plot_prior_mismatch,
+)
+from vae_helpers.models import ConvVAE64
+
+
+def _codes(n: int = 4000, d: int = 64, scale: float = 1.5, sigma: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(123)  # not code_norms' seed, whose noise must be independent of mu
+    mu = scale * torch.randn(n, d, generator=gen)
+    return mu, torch.full((n, d), 2 * torch.log(torch.tensor(sigma)).item())
+
+
+def test_norms_follow_the_known_shells():
+    mu, logvar = _codes()  # mu ~ N(0, 1.5^2 I), sigma = 0.5, D = 64
+    norms = code_norms(mu, logvar, temperatures=(1.0, 0.5), n_prior=3000)
+    assert list(norms) == ["posterior mean mu(x)", "z ~ q(z|x)", "prior, T = 1", "prior, T = 0.5"]
+    assert len(norms["prior, T = 1"]) == 3000 and len(norms["z ~ q(z|x)"]) == 4000
+    assert norms["posterior mean mu(x)"].mean() == pytest.approx(1.5 * 8, rel=0.02)
+    assert norms["z ~ q(z|x)"].mean() == pytest.approx((1.5**2 + 0.25) ** 0.5 * 8, rel=0.02)
+    assert norms["prior, T = 1"].mean() == pytest.approx(8, rel=0.02)  # sqrt(64)
+    assert norms["prior, T = 0.5"].mean() == pytest.approx(4, rel=0.02)
+
+
+def test_aggregate_variance_is_the_law_of_total_variance():
+    mu, logvar = _codes()
+    var_mu, mean_s2 = aggregate_variance(mu, logvar)
+    assert var_mu.shape == mean_s2.shape == (64,)
+    torch.testing.assert_close(mean_s2, torch.full((64,), 0.25))
+    assert var_mu.mean() == pytest.approx(2.25, rel=0.03)
+    # The sum is the variance of z ~ q(z) = mean_x q(z|x), measured by sampling.
+    z = mu + 0.5 * torch.randn(mu.shape, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close((var_mu + mean_s2).mean(), z.var(0).mean(), rtol=0.03, atol=0)
+
+
+def test_fitted_radius_by_hand_and_on_samples():
+    z = torch.tensor([[1.0, 2.0], [3.0, 2.0]])
+    r = fitted_radius(z, mean=torch.tensor([1.0, 0.0]), std=torch.tensor([2.0, 1.0]))
+    torch.testing.assert_close(r, torch.tensor([2.0, (1.0 + 4.0) ** 0.5]))
+    # Samples of the Gaussian itself sit on its shell sqrt(D); prior samples inside a wider Gaussian sit deeper.
+    gen = torch.Generator().manual_seed(0)
+    mean, std = torch.full((100,), 0.5), torch.full((100,), 2.0)
+    own = fitted_radius(mean + std * torch.randn(2000, 100, generator=gen), mean, std)
+    prior = fitted_radius(torch.randn(2000, 100, generator=gen), mean, std)
+    assert own.mean() == pytest.approx(10.0, rel=0.02)
+    assert prior.mean() == pytest.approx(((1 + 0.25) / 4 * 100) ** 0.5, rel=0.02)
+    with pytest.raises(ValueError, match="same D"):
+        fitted_radius(z, mean[:3], std[:3])
+
+
+def test_encode_posteriors_matches_the_model_and_accepts_uint8():
+    torch.manual_seed(0)
+    model = ConvVAE64(latent_dim=4, channels=(4, 4, 8, 8))
+    model.train()
+    x = torch.randint(0, 256, (5, 3, 64, 64), dtype=torch.uint8)
+    mu, logvar = encode_posteriors(model, x, batch_size=2)
+    assert mu.shape == logvar.shape == (5, 4) and model.training  # mode restored
+    model.eval()
+    with torch.no_grad():
+        ref_mu, ref_logvar = model.encode(x.float() / 255)
+    torch.testing.assert_close(mu, ref_mu)
+    torch.testing.assert_close(logvar, ref_logvar)
+
+
+def test_plot_prior_mismatch_labels_and_shell():
+    mu, logvar = _codes(n=300, d=16)
+    fig = plot_prior_mismatch(code_norms(mu, logvar, temperatures=(1.0, 0.7)), *aggregate_variance(mu, logvar))
+    ax0, ax1 = fig.axes
+    assert ax0.get_xlabel() and ax0.get_ylabel() and ax1.get_xlabel() and ax1.get_ylabel()
+    assert ax0.get_title() and ax1.get_title() and fig._suptitle.get_text()
+    labels = [t.get_text() for t in ax0.get_legend().get_texts()]
+    assert any("sqrt(D) = 4.0" in t for t in labels) and len(labels) == 5
+    assert any(abs(line.get_xdata()[0] - 4.0) < 1e-9 for line in ax0.get_lines())
+    assert len(ax1.patches) == 2 * 16 and ax1.get_legend() is not None
+    matplotlib.pyplot.close(fig)
