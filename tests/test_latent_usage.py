@@ -98,23 +98,34 @@ def test_swap_cost_is_zero_when_the_decoder_ignores_z_and_positive_when_it_uses_
     assert torch.allclose(own, swapped)
 
 
-def test_latent_usage_probe_reads_a_class_coded_in_mu_and_not_a_constant_code():
+def test_latent_usage_probes_what_the_decoder_receives_not_only_mu():
     g = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 4, (400,), generator=g)
     images = (labels.view(-1, 1, 1, 1) * 60 + torch.randint(0, 20, (400, 1, 4, 4), generator=g)).to(torch.uint8)
     train, test = ImageSplit(images[:300], labels[:300]), ImageSplit(images[300:], labels[300:])
     torch.manual_seed(0)
     model = MLPVAE(image_shape=(1, 4, 4), hidden=(16,), latent_dim=3).eval()
+    with torch.no_grad():
+        model.to_stats.bias[3:] = -12.0  # tiny posterior noise: z is mu
     usage = latent_usage(model, train, test, probe_images=300)
     majority = int(torch.bincount(labels[:300]).argmax())
     assert usage.majority_rate == pytest.approx(float((labels[300:] == majority).float().mean()))
-    assert usage.probe_accuracy > 0.95  # the brightness, hence the class, passes through a random encoder
+    assert usage.probe_accuracy_mu > 0.95  # the brightness, hence the class, passes through a random encoder
+    assert usage.probe_accuracy > 0.95  # and z ~ q(z|x) carries it too
     assert usage.swap_cost == pytest.approx(float((usage.swapped_nll - usage.own_nll).mean()))
+    with torch.no_grad():  # mu keeps the class, at a scale 1,000 times below the posterior's noise
+        model.to_stats.weight[:3] *= 1e-3
+        model.to_stats.bias[:3] *= 1e-3
+        model.to_stats.weight[3:] = 0.0
+        model.to_stats.bias[3:] = 0.0  # sigma = 1
+    noisy = latent_usage(model, train, test, probe_images=300)
+    assert noisy.probe_accuracy_mu > 0.95  # standardised, mu still separates the classes
+    assert noisy.probe_accuracy < 0.5  # but one sample of z does not: the decoder gets (almost) nothing
     with torch.no_grad():  # a code that is the same for every image carries nothing
         for p in model.encoder.parameters():
             p.zero_()
     blind = latent_usage(model, train, test, probe_images=300)
-    assert blind.probe_accuracy == pytest.approx(blind.majority_rate, abs=0.05)
+    assert blind.probe_accuracy_mu == pytest.approx(blind.majority_rate, abs=0.05)
     assert blind.swap_cost == pytest.approx(0.0, abs=1e-4)
 
 

@@ -356,13 +356,17 @@ class LatentUsage:
     """How much a model's decoder and a linear read-out *use* the code z (not only how many nats it holds).
 
     Attributes:
-        probe_accuracy: test accuracy of a logistic-regression probe of the class from the posterior mean.
-        majority_rate: the accuracy of always answering the most frequent training class (the probe's floor).
+        probe_accuracy: test accuracy of a logistic-regression probe of the class from one sample
+            z ~ q(z|x) per image: what the decoder receives.
+        probe_accuracy_mu: the same probe from the posterior mean mu: what the encoder computes. The two differ
+            when mu varies with the class on a scale far below the posterior's noise (a collapsed dimension).
+        majority_rate: the test accuracy of always answering the most frequent training class (the probe's floor).
         own_nll: ``[N]`` reconstruction NLL of each test image decoded from its own posterior mean (nats).
         swapped_nll: ``[N]`` the same pixels scored with another image's posterior mean (nats).
     """
 
     probe_accuracy: float
+    probe_accuracy_mu: float
     majority_rate: float
     own_nll: torch.Tensor
     swapped_nll: torch.Tensor
@@ -371,6 +375,17 @@ class LatentUsage:
     def swap_cost(self) -> float:
         """Mean increase of the reconstruction NLL when z is swapped between images (0: z is ignored)."""
         return float((self.swapped_nll - self.own_nll).mean())
+
+
+def _encode_stats(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mu [N x D], logvar [N x D])`` of q(z|x) on the CPU."""
+    mus, logvars = [], []
+    with eval_mode(model), torch.no_grad():
+        for x, y in split.batches(batch_size, device=model.device):
+            mu, logvar = model.encode(x, _cond(model, y))
+            mus.append(mu.cpu())
+            logvars.append(logvar.cpu())
+    return torch.cat(mus), torch.cat(logvars)
 
 
 def swap_reconstruction_nll(
@@ -403,19 +418,33 @@ def swap_reconstruction_nll(
 def latent_usage(
     model: BaseVAE, train: ImageSplit, test: ImageSplit, probe_images: int = 5000, seed: int = 0
 ) -> LatentUsage:
-    """Probe accuracy of the class from mu (trained on the first ``probe_images`` of ``train``, scored on
-    ``test``; features standardised on the training codes) and :func:`swap_reconstruction_nll` on ``test``."""
+    """Linear probes of the class (trained on the first ``probe_images`` of ``train``, scored on ``test``;
+    features standardised on the training features) from one sample z ~ q(z|x) per image (drawn with ``seed``)
+    and from mu, and :func:`swap_reconstruction_nll` on ``test``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    train_mu, train_y = encode_split(model, train.head(probe_images))
-    test_mu, test_y = encode_split(model, test)
-    scaler = StandardScaler().fit(train_mu.numpy())
-    probe = LogisticRegression(max_iter=1000).fit(scaler.transform(train_mu.numpy()), train_y.numpy())
-    accuracy = float(probe.score(scaler.transform(test_mu.numpy()), test_y.numpy()))
-    majority = int(torch.bincount(train_y).argmax())
+    if not model.is_variational:
+        raise ValueError("latent_usage needs a posterior q(z|x); a deterministic autoencoder has none.")
+    train = train.head(probe_images)
+    _check_split(train, "latent_usage()")
+    _check_split(test, "latent_usage()")
+    generator = torch.Generator().manual_seed(seed)
+    features = {}
+    for which, split in (("train", train), ("test", test)):
+        mu, logvar = _encode_stats(model, split)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
+        features[which] = (mu.numpy(), z.numpy())
+    train_y, test_y = train.labels.cpu().numpy(), test.labels.cpu().numpy()
+
+    def probe(index: int) -> float:
+        scaler = StandardScaler().fit(features["train"][index])
+        fitted = LogisticRegression(max_iter=1000).fit(scaler.transform(features["train"][index]), train_y)
+        return float(fitted.score(scaler.transform(features["test"][index]), test_y))
+
+    majority = int(torch.bincount(train.labels.cpu()).argmax())
     own, swapped = swap_reconstruction_nll(model, test, seed=seed)
-    return LatentUsage(accuracy, float((test_y == majority).float().mean()), own, swapped)
+    return LatentUsage(probe(1), probe(0), float((test.labels.cpu() == majority).float().mean()), own, swapped)
 
 
 def bootstrap_interval(
