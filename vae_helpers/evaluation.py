@@ -347,6 +347,13 @@ class BootstrapInterval:
     level: float
     n_boot: int
 
+    def __iter__(self):
+        """``estimate, low, high = interval`` (and ``interval[0]``, ``interval[1]``, ``interval[2]``)."""
+        return iter((self.estimate, self.low, self.high))
+
+    def __getitem__(self, index: int) -> float:
+        return (self.estimate, self.low, self.high)[index]
+
     @property
     def half_width(self) -> float:
         return (self.high - self.low) / 2
@@ -409,6 +416,155 @@ def paired_bootstrap_difference(
     if a.shape != b.shape:
         raise ConfigError(f"a paired bootstrap needs one value per item in both: got {len(a)} and {len(b)} values.")
     return bootstrap_interval(a - b, n_boot=n_boot, seed=seed, level=level)
+
+
+def conditional_log_likelihood(
+    model: BaseVAE,
+    split: ImageSplit,
+    k: int = 100,
+    n_classes: int | None = None,
+    batch_size: int = 100,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Importance-weighted bound on log p(x | y = c) of a conditional VAE for *every* class c: ``[N x C]`` nats.
+
+    Column ``c`` is :func:`iwae_log_likelihood` (``k`` samples from q(z | x, y = c), the same seed for every
+    class) of ``split``'s images with every label set to ``c``; column ``split.labels[n]`` of row ``n`` is the
+    usual bound with the true label. :func:`log_marginal_over_labels` turns the matrix into a bound on log p(x).
+
+    Args:
+        model: a conditional model (``model.conditional``), e.g. :class:`~vae_helpers.models.ConditionalVAE`.
+        split: the images (their own labels are not used).
+        k: importance samples per image and class (k = 1 is the ELBO of each class).
+        n_classes: number of classes (default ``model.n_classes``).
+    """
+    if not model.conditional:
+        raise ConfigError("conditional_log_likelihood() needs a conditional model (one that takes labels y).")
+    n_classes = int(n_classes if n_classes is not None else model.n_classes)
+    _positive_int(n_classes, "n_classes")
+    columns = []
+    for c in range(n_classes):
+        relabelled = ImageSplit(split.images, torch.full((len(split),), c, dtype=torch.long, device=split.device))
+        columns.append(
+            iwae_log_likelihood(model, relabelled, k=k, batch_size=batch_size, seed=seed, return_per_image=True)
+        )
+    return torch.stack(columns, 1)
+
+
+def log_marginal_over_labels(log_px_given_y: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
+    """log p(x) = log sum_y p(y) p(x | y) from per-class values ``[N x C]``: ``[N]`` nats.
+
+    With importance-weighted bounds of log p(x | y) (:func:`conditional_log_likelihood`) the result is again
+    a stochastic lower bound on log p(x): sum_y p(y) p_hat(x | y) is an unbiased estimate of p(x), and the log
+    of an unbiased estimate is a lower bound in expectation (Jensen). ``prior``: p(y) ``[C]`` (default uniform).
+    """
+    if log_px_given_y.dim() != 2:
+        raise ConfigError(f"log_px_given_y must be [N x C], got shape {tuple(log_px_given_y.shape)}.")
+    n_classes = log_px_given_y.shape[1]
+    if prior is None:
+        log_prior = torch.full((n_classes,), -math.log(n_classes), dtype=log_px_given_y.dtype)
+    else:
+        prior = torch.as_tensor(prior, dtype=log_px_given_y.dtype)
+        if prior.shape != (n_classes,) or (prior < 0).any() or abs(float(prior.sum()) - 1.0) > 1e-6:
+            raise ConfigError(f"prior must be {n_classes} probabilities that sum to 1, got {prior.tolist()}.")
+        log_prior = prior.log()
+    return torch.logsumexp(log_px_given_y + log_prior.to(log_px_given_y.device), 1)
+
+
+@dataclass
+class LatentUsage:
+    """How much a model's decoder and a linear read-out *use* the code z (not only how many nats it holds).
+
+    Attributes:
+        probe_accuracy: test accuracy of a logistic-regression probe of the class from one sample
+            z ~ q(z|x) per image: what the decoder receives.
+        probe_accuracy_mu: the same probe from the posterior mean mu: what the encoder computes. The two differ
+            when mu varies with the class on a scale far below the posterior's noise (a collapsed dimension).
+        majority_rate: the test accuracy of always answering the most frequent training class (the probe's floor).
+        own_nll: ``[N]`` reconstruction NLL of each test image decoded from its own posterior mean (nats).
+        swapped_nll: ``[N]`` the same pixels scored with another image's posterior mean (nats).
+    """
+
+    probe_accuracy: float
+    probe_accuracy_mu: float
+    majority_rate: float
+    own_nll: torch.Tensor
+    swapped_nll: torch.Tensor
+
+    @property
+    def swap_cost(self) -> float:
+        """Mean increase of the reconstruction NLL when z is swapped between images (0: z is ignored)."""
+        return float((self.swapped_nll - self.own_nll).mean())
+
+
+def _encode_stats(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mu [N x D], logvar [N x D])`` of q(z|x) on the CPU."""
+    mus, logvars = [], []
+    with eval_mode(model), torch.no_grad():
+        for x, y in split.batches(batch_size, device=model.device):
+            mu, logvar = model.encode(x, _cond(model, y))
+            mus.append(mu.cpu())
+            logvars.append(logvar.cpu())
+    return torch.cat(mus), torch.cat(logvars)
+
+
+def swap_reconstruction_nll(
+    model: BaseVAE, split: ImageSplit, seed: int = 0, batch_size: int = 500
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reconstruction NLL of every image from its own posterior mean and from another image's: two ``[N]`` (nats).
+
+    Image n is scored under p(x_n | z = mu_m) with m = a random derangement of the images (seeded; m != n), the
+    decoder teacher-forced on x_n's own pixels where it is autoregressive (``likelihood_logits``). If the
+    decoder ignores z the two agree; the mean difference is what the code is worth to the decoder.
+    """
+    _check_split(split, "swap_reconstruction_nll()")
+    check_fits(model, split, "swap_reconstruction_nll()")
+    if len(split) < 2:
+        raise ConfigError("swap_reconstruction_nll() needs at least 2 images to swap codes between.")
+    mu, labels = encode_split(model, split)  # [N x D] on the CPU
+    n = len(split)
+    generator = torch.Generator().manual_seed(seed)
+    partner = (torch.arange(n) + torch.randint(1, n, (n,), generator=generator)) % n  # never the image itself
+    own, swapped = [], []
+    with eval_mode(model), torch.no_grad():
+        for start, (x, y) in zip(range(0, n, batch_size), split.batches(batch_size, device=model.device)):
+            cond = _cond(model, y)
+            for codes, out in ((mu[start : start + len(x)], own), (mu[partner[start : start + len(x)]], swapped)):
+                logits = model.likelihood_logits(codes.to(model.device), x, cond)
+                out.append(reconstruction_nll(logits, x, "bernoulli").cpu())
+    return torch.cat(own), torch.cat(swapped)
+
+
+def latent_usage(
+    model: BaseVAE, train: ImageSplit, test: ImageSplit, probe_images: int = 5000, seed: int = 0
+) -> LatentUsage:
+    """Linear probes of the class (trained on the first ``probe_images`` of ``train``, scored on ``test``;
+    features standardised on the training features) from one sample z ~ q(z|x) per image (drawn with ``seed``)
+    and from mu, and :func:`swap_reconstruction_nll` on ``test``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if not model.is_variational:
+        raise ValueError("latent_usage needs a posterior q(z|x); a deterministic autoencoder has none.")
+    train = train.head(probe_images)
+    _check_split(train, "latent_usage()")
+    _check_split(test, "latent_usage()")
+    generator = torch.Generator().manual_seed(seed)
+    features = {}
+    for which, split in (("train", train), ("test", test)):
+        mu, logvar = _encode_stats(model, split)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
+        features[which] = (mu.numpy(), z.numpy())
+    train_y, test_y = train.labels.cpu().numpy(), test.labels.cpu().numpy()
+
+    def probe(index: int) -> float:
+        scaler = StandardScaler().fit(features["train"][index])
+        fitted = LogisticRegression(max_iter=1000).fit(scaler.transform(features["train"][index]), train_y)
+        return float(fitted.score(scaler.transform(features["test"][index]), test_y))
+
+    majority = int(torch.bincount(train.labels.cpu()).argmax())
+    own, swapped = swap_reconstruction_nll(model, test, seed=seed)
+    return LatentUsage(probe(1), probe(0), float((test.labels.cpu() == majority).float().mean()), own, swapped)
 
 
 def score_model(
