@@ -324,3 +324,54 @@ def test_fused_bernoulli_gradients_are_exact_in_float64():
     assert torch.autograd.gradgradcheck(_BernoulliNLL.apply, (logits, x))
     expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
     assert torch.allclose(_BernoulliNLL.apply(logits, x), expected, rtol=1e-12)
+
+
+def test_conv_models_train_channels_last_on_cpu_and_come_back_contiguous(small_fashion, monkeypatch):
+    """fit trains a conv model in the channels-last layout (faster oneDNN convolutions), which changes
+    rounding only: the same run in the default layout ends within float32 noise, and the model fit returns
+    has the usual contiguous weights."""
+    from vae_helpers import training
+
+    assert training.uses_channels_last(ConvVAE(latent_dim=4), torch.device("cpu"))
+    assert not training.uses_channels_last(MLPVAE(latent_dim=4), torch.device("cpu"))
+    assert not training.uses_channels_last(ConvVAE(latent_dim=4), torch.device("meta"))
+    data = small_fashion.subset(train=256, val=64)
+    seen = []
+    real = training.model_objective
+
+    def spy(model, x, *args, **kwargs):
+        convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1]
+        seen.append(bool(convs) and all(not m.weight.is_contiguous() for m in convs))  # NHWC weights
+        return real(model, x, *args, **kwargs)
+
+    monkeypatch.setattr(training, "model_objective", spy)
+    seed_everything(0)
+    fast = fit(ConvVAE(latent_dim=4), data, TrainConfig(epochs=2, **QUIET), device="cpu")
+    assert seen and all(seen)
+    monkeypatch.setattr(training, "uses_channels_last", lambda model, device: False)
+    seed_everything(0)
+    model = ConvVAE(latent_dim=4)
+    plain = fit(model, data, TrainConfig(epochs=2, **QUIET), device="cpu")
+    assert fast.history["val_loss"] == pytest.approx(plain.history["val_loss"], rel=1e-3)
+    assert all(p.is_contiguous() for p in model.parameters())
+
+
+def test_resumed_adam_moments_follow_their_parameters_layout():
+    """Adam's fused kernel walks parameters and moments as flat memory: moments saved from a contiguous run
+    and resumed into a channels-last model must be re-laid out, or the update lands on the wrong elements."""
+    from vae_helpers.training import _match_optimizer_layouts
+
+    for fix, follows in ((False, False), (True, True)):
+        param = torch.nn.Parameter(torch.zeros(4, 3, 2, 2).contiguous(memory_format=torch.channels_last))
+        optimizer = torch.optim.Adam([param], lr=1.0, betas=(0.5, 0.5), fused=True)
+        param.grad = torch.zeros_like(param)
+        optimizer.step()
+        moments = torch.arange(48.0).reshape(4, 3, 2, 2)  # contiguous, as read from an older checkpoint
+        optimizer.state[param].update(exp_avg=moments.clone(), exp_avg_sq=torch.ones(4, 3, 2, 2))
+        if fix:
+            _match_optimizer_layouts(optimizer)
+        with torch.no_grad():
+            param.zero_()
+        optimizer.step()
+        step = -param.detach().flatten()  # in the logical order of the moments when laid out alike
+        assert bool((step[1:] > step[:-1]).all()) is follows

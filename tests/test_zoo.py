@@ -13,6 +13,7 @@ import torch
 from vae_helpers import zoo
 from vae_helpers.errors import CheckpointError, CheckpointNotFoundError, ConfigError
 from vae_helpers.evaluation import evaluate
+from vae_helpers.losses import model_objective
 from vae_helpers.models import MODEL_REGISTRY, AutoregressiveVAE
 
 MANIFEST = zoo.read_manifest() if zoo.MANIFEST.is_file() else {"models": {}}
@@ -89,6 +90,32 @@ def test_train_true_runs_the_recipe_in_fast_mode(monkeypatch):
     trained = zoo.get("fashion-vae-d2", train=True, device="cpu")
     model, run = trained
     assert model.latent_dim == 2 and len(run.history["epoch"]) == zoo.recipe("fashion-vae-d2").fast["epochs"]
+
+
+def test_the_retrain_path_trains_each_recipe_once_and_reuses_it(monkeypatch, tmp_path, capsys):
+    """tools.course --train sets VAE_RETRAIN_CACHE: a second notebook asking for the same recipe reuses the run;
+    a student's loss, a changed mode or no cache folder trains again."""
+    monkeypatch.setenv("VAE_FAST", "1")
+    calls = []
+    real = zoo.train_from_recipe
+    monkeypatch.setattr(zoo, "train_from_recipe", lambda *a, **k: calls.append(k) or real(*a, **k))
+    zoo.get("fashion-vae-d2", train=True, device="cpu")
+    assert len(calls) == 1  # no cache folder (JupyterLab): always trains
+    monkeypatch.setenv(zoo.RETRAIN_CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv("VAE_COURSE_NOTEBOOK", "04_mlp_vae.ipynb")
+    first_model, first_run = zoo.get("fashion-vae-d2", train=True, device="cpu")
+    assert len(calls) == 2 and len(list(tmp_path.glob("fashion-vae-d2-*.pt"))) == 1
+    capsys.readouterr()
+    again_model, again_run = zoo.get("fashion-vae-d2", train=True, device="cpu")
+    assert len(calls) == 2, "the recipe was trained a second time in one course run"
+    assert "trained earlier in this course run by 04_mlp_vae.ipynb" in capsys.readouterr().out
+    for key, value in first_model.state_dict().items():
+        assert torch.equal(value, again_model.state_dict()[key]), key
+    assert again_run.history == first_run.history and not again_model.training
+    zoo.get("fashion-vae-d2", train=True, device="cpu", loss_fn=lambda m, x, y, beta: model_objective(m, x, y, beta))
+    assert len(calls) == 3, "a student's loss_fn must train its own run"
+    monkeypatch.setenv("VAE_FAST", "0")
+    assert zoo._retrain_cache_file("fashion-vae-d2") not in set(tmp_path.glob("*.pt")), "full mode reused a fast run"
 
 
 def test_manifest_records_how_each_model_was_made():

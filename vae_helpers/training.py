@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoints import load_into, read_checkpoint, save_checkpoint
@@ -91,10 +92,12 @@ class TrainConfig:
             stay float32; validation is float32. Worth it on CPUs with native bfloat16
             (AVX512-BF16 / AMX: the 128 x 784 x 400 products of the MLP VAE run about 3.5x faster on 2 cores) and on
             CUDA GPUs that support it; on other devices (MPS) fit warns and trains in float32.
-            Only fit's built-in objective supports it (not ``loss_fn``). ``"auto"``: ``"bf16"`` where
-            the training device computes bfloat16 natively (:func:`vae_helpers.config.native_bf16`:
-            AVX512-BF16 or AMX CPUs, CUDA GPUs with bf16) and fit's built-in objective is used, else
-            ``"fp32"``; ``python -m vae_helpers.tools.bench steps`` shows what it gains on a machine.
+            Only fit's built-in objective supports it (not ``loss_fn``). ``"auto"``: ``"bf16"`` only
+            where the device computes bfloat16 natively (:func:`vae_helpers.config.native_bf16`) *and*
+            the benchmark measured a gain, else ``"fp32"``: CUDA GPUs with bf16, and AVX512-BF16/AMX
+            CPUs for models with convolutions (the conv VAE's step 1.46x faster); not the MLP VAE on
+            CPU, whose step gained nothing (0.99x: autocast's casts cost what the faster products save).
+            ``python -m vae_helpers.tools.bench steps`` measures both on a machine.
     """
 
     epochs: int = 10
@@ -269,6 +272,36 @@ def train_epoch(
     return {"loss": loss, "recon": recon, "kl": kl, "beta": beta}
 
 
+def uses_channels_last(model: BaseVAE, device: torch.device) -> bool:
+    """Train a model with 2-D convolutions in the channels-last layout on CPU: oneDNN's convolutions run
+    faster on NHWC (the conv VAE's step 1.21x faster on a 2-core EPYC, ``python -m vae_helpers.tools.bench
+    steps``). Only the layout changes, not the arithmetic, so results differ by float32 rounding alone."""
+    return device.type == "cpu" and _has_convolutions(model)
+
+
+def _has_convolutions(model: nn.Module) -> bool:
+    return any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
+
+
+def _channels_last_inputs(objective: Objective) -> Objective:
+    def channels_last_objective(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
+        return objective(model, x.contiguous(memory_format=torch.channels_last), y, beta)
+
+    return channels_last_objective
+
+
+def _match_optimizer_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each optimiser state tensor its parameter's memory layout. Adam's fused kernel walks the
+    parameter, its gradient and its moments as flat memory, so moments saved from a contiguous run and
+    resumed into a channels-last one (or back) would update the wrong elements."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def make_optimizer(model: BaseVAE, lr: float, device: torch.device) -> torch.optim.Adam:
     """Adam with the fused kernel where torch has one (CPU and CUDA): one pass over each parameter
     instead of several elementwise ops, about 13% faster per epoch for the MLP VAE on 2 CPU cores."""
@@ -280,12 +313,20 @@ def make_optimizer(model: BaseVAE, lr: float, device: torch.device) -> torch.opt
     return torch.optim.Adam(model.parameters(), lr=lr)
 
 
-def autocast_dtype(config: TrainConfig, device: torch.device, loss_fn: LossFn | None) -> torch.dtype | None:
-    """The autocast dtype for ``config.precision`` on ``device`` (``None``: plain float32)."""
+def autocast_dtype(
+    config: TrainConfig, device: torch.device, loss_fn: LossFn | None, model: BaseVAE | None = None
+) -> torch.dtype | None:
+    """The autocast dtype for ``config.precision`` on ``device`` (``None``: plain float32).
+
+    ``"auto"`` needs ``model`` on a CPU: bf16 pays there for convolutions only (see :class:`TrainConfig`)."""
     if config.precision == "fp32":
         return None
     if config.precision == "auto":
-        return torch.bfloat16 if loss_fn is None and native_bf16(device) else None
+        if loss_fn is not None or not native_bf16(device):
+            return None
+        if device.type == "cpu" and not (model is not None and _has_convolutions(model)):
+            return None
+        return torch.bfloat16
     if loss_fn is not None:
         raise ConfigError(
             "precision='bf16' applies to fit's built-in objective only: a custom loss_fn would run its "
@@ -525,12 +566,16 @@ def fit(
             f"{checkpoint} already holds a checkpoint; fit would overwrite that run. Pass "
             "resume=True to continue it, overwrite=True to replace it, or choose another path."
         )
-    objective = make_objective(config, loss_fn, autocast_dtype(config, device, loss_fn))
+    objective = make_objective(config, loss_fn, autocast_dtype(config, device, loss_fn, model))
     generator = seed_everything(config.seed)
     model.to(device).train()
+    if uses_channels_last(model, device):
+        model.to(memory_format=torch.channels_last)
+        objective = _channels_last_inputs(objective)
     data = _place_data(data, device)
     optimizer = make_optimizer(model, config.lr, device)
     state = TrainState.load(checkpoint, model, optimizer, generator, config) if resume else TrainState.start(model)
+    _match_optimizer_layouts(optimizer)
     log = _EpochLog(model, config, device, state.epoch)
 
     stopped = "completed"
@@ -557,6 +602,7 @@ def fit(
         raise
     finally:
         log.close()
+        model.to(memory_format=torch.contiguous_format)  # what every other function expects
     model.load_state_dict(state.best_weights)
     model.eval()
     return FitResult(state.history, state.best_epoch, state.best_val, stopped, describe_device(device))

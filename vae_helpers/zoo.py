@@ -506,6 +506,20 @@ def load_file(
     return Pretrained(model, run, info)
 
 
+#: Set by ``python -m vae_helpers.tools.course --train`` to a folder of its own: within one course run, a recipe
+#: that several notebooks train (``fashion-vae-d20`` in six of them) is trained once and reused.
+RETRAIN_CACHE_ENV = "VAE_RETRAIN_CACHE"
+
+
+def _retrain_cache_file(name: str) -> Path | None:
+    folder = os.environ.get(RETRAIN_CACHE_ENV)
+    if not folder:
+        return None
+    # The recipe's settings and the mode are in the key, so a changed recipe or fast mode never reuses a run.
+    settings = json.dumps({"recipe": repr(recipe(name)), "fast": fast_mode()}, sort_keys=True)
+    return Path(folder) / f"{name}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}.pt"
+
+
 def get(
     name: str,
     train: bool = False,
@@ -516,13 +530,37 @@ def get(
 ) -> Pretrained:
     """What the notebooks call: the verified pretrained model (``train=False``) or a fresh run of its recipe
     (``train=True``; ``loss_fn`` and ``overrides`` as :func:`train_from_recipe`, used only then). ``model_class``
-    (a subclass of the recipe's class) is built instead of the recipe's class, to train or to load into."""
+    (a subclass of the recipe's class) is built instead of the recipe's class, to train or to load into.
+
+    On the course's retrain path (``tools.course --train`` sets :data:`RETRAIN_CACHE_ENV`), a recipe trained
+    by an earlier notebook of the same run is reused rather than trained again, unless ``loss_fn``,
+    ``model_class`` or ``overrides`` make it a different run. In JupyterLab ``train=True`` always trains.
+    """
     if train:
+        cache = _retrain_cache_file(name) if loss_fn is None and model_class is None and not overrides else None
+        if cache is not None and cache.exists():
+            saved = torch.load(cache, map_location="cpu", weights_only=False)  # written by this course run
+            model = _builder(recipe(name).model, None)
+            model.load_state_dict(saved["state"])
+            model.to(get_device() if device is None else torch.device(device)).eval()
+            run = saved["run"]
+            print(
+                f"{name}: trained earlier in this course run by {saved['notebook']} ({len(run.history['epoch'])} "
+                f"epochs, best epoch {run.best_epoch}, {run.seconds_per_epoch:.1f} s/epoch on {run.device}); "
+                "reused, since the retrain path trains each recipe once"
+            )
+            return Pretrained(model, run)
         trained = train_from_recipe(name, device=device, loss_fn=loss_fn, model_class=model_class, **overrides)
         print(
             f"{name}: trained here, {len(trained.run.history['epoch'])} epochs, best epoch {trained.run.best_epoch} "
             f"({trained.run.seconds_per_epoch:.1f} s/epoch on {trained.run.device})"
         )
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            state = {k: v.detach().cpu() for k, v in trained.model.state_dict().items()}
+            notebook = os.environ.get("VAE_COURSE_NOTEBOOK", "an earlier notebook")
+            torch.save({"state": state, "run": trained.run, "notebook": notebook}, cache.with_suffix(".tmp"))
+            cache.with_suffix(".tmp").replace(cache)
         return trained
     loaded = load(name, device, model_class)
     print(

@@ -13,7 +13,8 @@ never carry the machine's paths: :func:`scrub_machine_paths` rewrites them relat
 
 Options: ``--fast`` (same as ``VAE_FAST=1``), ``--in-place`` (write the outputs back into
 ``notebooks/``: how maintainers refresh the committed outputs), ``--train`` (the retrain path: papermill
-sets ``TRAIN = True``, so every model is trained by its zoo recipe instead of loaded), ``--out DIR``, and
+sets ``TRAIN = True``, so every model is trained by its zoo recipe instead of loaded; a recipe that several
+notebooks use is trained once per run, by the first of them, and reused by the others), ``--out DIR``, and
 notebook name filters. ``make test`` runs ``--fast --train`` once, so the retrain path cannot rot.
 """
 
@@ -34,6 +35,7 @@ import nbformat
 from ..config import REPO_ROOT, fast_mode, figure_dir, in_ci
 from ..data import load_dataset
 from ..errors import CorruptDataError, DataNotFoundError
+from ..zoo import RETRAIN_CACHE_ENV
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "build" / "course"
@@ -162,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     # (config.pick(...)): noise, since every injected value here (TRAIN) is a plain literal.
     logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 
+    if args.train:  # each recipe is trained once per run, by the first notebook that asks (see zoo.get)
+        retrained = tempfile.TemporaryDirectory(prefix="vae-retrained-")
+        os.environ[RETRAIN_CACHE_ENV] = retrained.name
     out_dir = NOTEBOOK_DIR if args.in_place else Path(args.out) if args.out else OUTPUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, float]] = []
@@ -187,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((notebook.name, "skipped (no data)", 0.0))
             continue
         print(f"Running {notebook.name} ...", flush=True)
+        os.environ["VAE_COURSE_NOTEBOOK"] = notebook.name  # its kernel inherits the environment
         started = time.perf_counter()
         try:
             papermill.execute_notebook(
