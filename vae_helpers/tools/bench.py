@@ -534,7 +534,8 @@ def loglik(
         iwae = iwae_log_likelihood(model, test, k=k, batch_size=max(1, 20000 // chunk), chunk=chunk)
         iwae_seconds = time.perf_counter() - started
         train_limit_s = len(result.history["epoch"]) * epoch_limit_seconds(model, len(data.train), len(data.val))
-        iwae_limit_s = decoder_roofline(model, 256).seconds / 256 * len(test) * k
+        # the decoder's products at the rows iwae_log_likelihood decodes at once (its tile: one chunk of one image)
+        iwae_limit_s = decoder_roofline(model, chunk).seconds / chunk * len(test) * k
         limits.append((seconds / train_limit_s, iwae_seconds / iwae_limit_s))
         rows.append(
             LoglikRow(
@@ -774,18 +775,19 @@ def iwae_speed(
             started = time.perf_counter()
             values[label] = run()
             times[label].append(time.perf_counter() - started)
-    limit = decoder_roofline(model, 256)
-    limit_bf16 = decoder_roofline(model, 256, torch.bfloat16)
+    rows = chunk  # the tile iwae_log_likelihood decodes at once (at most chunk samples of one image)
+    limit = decoder_roofline(model, rows)
+    limit_bf16 = decoder_roofline(model, rows, torch.bfloat16)
     samples = n_images * k
-    per_sample_limit = limit.seconds / 256
+    per_sample_limit = limit.seconds / rows
     print(
         f"\n### IWAE bound speed: MLP VAE 784-400-{latent_dim} ({epochs} epochs), k={k}, {n_images} binarized test images, "
         f"{repeats} alternating repeats\n"
     )
     print(machine_line(device) + "\n")
     print(
-        f"decoder: {limit.flops / 256 / 1e6:.2f} MFLOP per sample; matmul limit {per_sample_limit * 1e6:.2f} us/sample "
-        f"(fp32, {limit.rate / 1e9:.0f} GFLOP/s), {limit_bf16.seconds / 256 * 1e6:.2f} us/sample (bf16, "
+        f"decoder: {limit.flops / rows / 1e6:.2f} MFLOP per sample; matmul limit {per_sample_limit * 1e6:.2f} us/sample "
+        f"(fp32, {limit.rate / 1e9:.0f} GFLOP/s), {limit_bf16.seconds / rows * 1e6:.2f} us/sample (bf16, "
         f"{limit_bf16.rate / 1e9:.0f} GFLOP/s); native bf16: {'yes' if native_bf16(device) else 'no'}\n"
     )
     print(
