@@ -10,14 +10,11 @@ more scores: the mean top-class confidence and the mean predictive entropy of th
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import linalg
 from torch import nn
 
 from .checkpoints import atomic_torch_save
@@ -154,22 +151,75 @@ def features_and_probs(
     return torch.cat(feats), torch.cat(probs)
 
 
+# A tiny ridge keeps the square root stable when some ReLU features never fire (singular covariance),
+# as the reference FID code does on failure.
+_RIDGE = 1e-6
+
+
+@dataclass(frozen=True)
+class _GaussianFit:
+    """A Gaussian fitted to a feature set (float64): ``mean [F]`` and ``cov [F x F]`` (N - 1 normalised, as
+    ``np.cov``)."""
+
+    mean: torch.Tensor
+    cov: torch.Tensor
+
+    def ridged(self) -> torch.Tensor:
+        """``cov + ridge * I [F x F]``."""
+        return self.cov + _RIDGE * torch.eye(len(self.cov), dtype=self.cov.dtype)
+
+    def ridged_root(self) -> torch.Tensor:
+        """The symmetric square root of :meth:`ridged` ``[F x F]`` (eigendecomposition; clamped at 0)."""
+        eigenvalues, vectors = torch.linalg.eigh(self.ridged())
+        return (vectors * eigenvalues.clamp_min(0).sqrt()) @ vectors.T
+
+    @classmethod
+    def of(cls, feats: torch.Tensor, counts: torch.Tensor | None = None) -> _GaussianFit:
+        """Fit to ``feats [N x F]``, or to the resample that takes row i ``counts[i]`` times (``counts [N]``
+        summing to N): the same mean and covariance as ``feats[idx]``, without building the copy."""
+        x = feats.detach().double().cpu()
+        n = len(x)
+        if n < 2:
+            raise ValueError(f"a Fréchet distance needs at least 2 feature rows per set, got {n}.")
+        centre = x.mean(0)  # subtracted first: a covariance from raw second moments loses digits
+        xc = x - centre
+        if counts is None:
+            mean_c = xc.mean(0)
+            cov = (xc.T @ xc - n * torch.outer(mean_c, mean_c)) / (n - 1)
+        else:
+            w = counts.double()
+            mean_c = (w @ xc) / n
+            cov = ((xc * w[:, None]).T @ xc - n * torch.outer(mean_c, mean_c)) / (n - 1)
+        return cls(centre + mean_c, (cov + cov.T) / 2)
+
+
+def _frechet(a: _GaussianFit, b: _GaussianFit, b_root: torch.Tensor | None = None) -> float:
+    """||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^{1/2}), both covariances ridged as in the FID code.
+
+    The eigenvalues of (C_a C_b) equal those of the symmetric R_b C_a R_b (R_b = C_b^{1/2}), so the
+    trace of the matrix square root is the sum of their square roots: one symmetric eigenvalue problem
+    instead of a general matrix square root (``scipy.linalg.sqrtm``), the same value to rounding and
+    about 15x faster at F = 128, which is what makes a few hundred bootstrap resamples cheap.
+    ``b_root`` is ``b.ridged_root()`` when the caller has it already (a fixed reference set).
+    """
+    root = b.ridged_root() if b_root is None else b_root
+    inner = root @ a.ridged() @ root
+    trace_root = torch.linalg.eigvalsh((inner + inner.T) / 2).clamp_min(0).sqrt().sum()
+    distance = ((a.mean - b.mean) ** 2).sum() + a.cov.trace() + b.cov.trace() - 2 * trace_root
+    return float(distance)
+
+
 def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets ``[N x F]`` and ``[M x F]``:
 
     ||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^{1/2}).
     """
-    a = feats_a.double().numpy()
-    b = feats_b.double().numpy()
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    # A tiny ridge keeps the square root stable when some ReLU features never fire (singular covariance),
-    # as the reference FID code does on failure.
-    ridge = 1e-6 * np.eye(len(cov_a))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        covmean = linalg.sqrtm((cov_a + ridge) @ (cov_b + ridge)).real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+    return _frechet(_GaussianFit.of(feats_a), _GaussianFit.of(feats_b))
+
+
+def _resample_counts(n: int, generator: torch.Generator) -> torch.Tensor:
+    """How often each of n rows appears in one resample with replacement ``[n]`` (draws as ``randint``)."""
+    return torch.bincount(torch.randint(n, (n,), generator=generator), minlength=n)
 
 
 def frechet_distance_bootstrap(
@@ -186,9 +236,9 @@ def frechet_distance_bootstrap(
     g = torch.Generator().manual_seed(seed)
     out = torch.empty(n_boot, dtype=torch.float64)
     for i in range(n_boot):
-        ia = torch.randint(len(feats_a), (len(feats_a),), generator=g)
-        ib = torch.randint(len(feats_b), (len(feats_b),), generator=g)
-        out[i] = frechet_distance(feats_a[ia], feats_b[ib])
+        counts_a = _resample_counts(len(feats_a), g)
+        counts_b = _resample_counts(len(feats_b), g)
+        out[i] = _frechet(_GaussianFit.of(feats_a, counts_a), _GaussianFit.of(feats_b, counts_b))
     return out
 
 
@@ -196,10 +246,12 @@ def _frechet_resamples(
     feats: torch.Tensor, reference_features: torch.Tensor, n_boot: int, generator: torch.Generator
 ) -> torch.Tensor:
     """Fréchet distances ``[n_boot]`` of resamples (with replacement) of ``feats [N x F]`` to the fixed reference."""
+    reference = _GaussianFit.of(reference_features)  # fitted once: it is not resampled
+    reference_root = reference.ridged_root()
     out = torch.empty(n_boot, dtype=torch.float64)
     for i in range(n_boot):
-        idx = torch.randint(len(feats), (len(feats),), generator=generator)
-        out[i] = frechet_distance(feats[idx], reference_features)
+        resample = _GaussianFit.of(feats, _resample_counts(len(feats), generator))
+        out[i] = _frechet(resample, reference, reference_root)
     return out
 
 
