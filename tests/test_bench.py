@@ -1,5 +1,7 @@
 """Fast variants of the benchmarks, so they cannot rot. Speed targets are printed by the benchmarks, never asserted here."""
 
+import os
+
 import torch
 
 from vae_helpers.tools import bench
@@ -90,3 +92,40 @@ def test_step_options_and_iwae_speed_fast_variants(capsys, mnist):
     summary = iwae["summary"]
     assert abs(summary["direct (before issue 16)"]["difference"]) < 1e-3  # the same bound, computed two ways
     assert summary["iwae_log_likelihood fp32"]["of_limit"] > 0
+
+
+def test_roofline_follows_the_training_forward_of_every_model_kind():
+    """The autoregressive decoder is counted as trained (teacher-forced: one pass, not one per pixel), and a
+    conditional model gets labels."""
+    from vae_helpers.models import AutoregressiveVAE, ConditionalVAE
+
+    layers = bench.matmul_layers(AutoregressiveVAE(latent_dim=20), torch.rand(4, 1, 28, 28))
+    # encoder, to_stats | x_to_hidden (data), z_to_hidden, hidden_to_out, direct (data), z_to_out
+    assert [layer.input_grad for layer in layers] == [False, True, False, True, True, False, True]
+    made = 2 * 4 * (784 * 500 + 20 * 500 + 500 * 784 + 784 * 784 + 20 * 784)
+    assert sum(layer.flops(False) for layer in layers) == 2 * 4 * (784 * 400 + 400 * 40) + made
+    cvae = bench.matmul_layers(ConditionalVAE(latent_dim=10), torch.rand(4, 1, 28, 28))
+    assert cvae[0].module.in_features == 784 + 10  # the one-hot label enters the encoder
+
+
+def test_course_training_counts_every_run_of_the_retrain_path(capsys):
+    from vae_helpers.zoo import RECIPES
+
+    rows = bench.course_training(min_run_time=0.005)
+    names = [r.name for r in rows]
+    assert set(RECIPES) <= set(names) and any(n.startswith("08:") for n in names)
+    assert next(r for r in rows if r.name.startswith("08:")).epochs == 53  # notebook 08's committed run
+    ar = next(r for r in rows if r.name == "fashion-ar-vae-none")
+    assert ar.images == 30_000 and ar.epochs == 12
+    assert all(r.flops > 0 and r.limit > 0 and r.limit_1thread > 0 for r in rows)
+    mlp = [r for r in rows if r.name in ("fashion-vae-d20", "fashion-vae-d20-mean-bce")]
+    assert mlp[0].flops == mlp[1].flops  # the same architecture and budget: the same work
+    out = capsys.readouterr().out
+    assert "| **total** |" in out and "one-thread jobs side by side" in out
+
+
+def test_jobs_side_by_side_times_one_and_several_processes(capsys, fashion):
+    result = bench.jobs_side_by_side(("mlp",), images=256)
+    cores = os.cpu_count() or 1
+    assert len(result["mlp"]["side_by_side"]) == cores and result["mlp"]["alone"] > 0
+    assert "work per second vs 1 job" in capsys.readouterr().out

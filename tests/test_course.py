@@ -6,6 +6,9 @@ Only trivial one-cell notebooks written into tmp_path are executed, never the co
 
 from __future__ import annotations
 
+import re
+import sys
+
 import nbformat
 import pytest
 
@@ -82,3 +85,119 @@ def test_course_reports_a_failing_notebook_and_runs_the_rest(fake_course, monkey
 def test_no_notebooks_is_an_error(fake_course, capsys):
     assert course.main(["no-such-name"]) == 1
     assert "No notebooks" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# The parallel retrain path: a scheduler of processes, and which recipes each notebook waits for
+# --------------------------------------------------------------------------------------------
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_run_jobs_runs_jobs_side_by_side_and_each_after_what_it_needs(tmp_path, capsys):
+    """``a`` and ``b`` can only both succeed if they run at the same time (each waits for the other's file);
+    ``c`` needs both and checks that their files exist when it starts. Logs hold each job's output."""
+    wait_for = (
+        "import pathlib, sys, time\n"
+        "mine, other = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])\n"
+        "mine.write_text('here'); deadline = time.time() + 60\n"
+        "while not other.exists():\n"
+        "    if time.time() > deadline: sys.exit('the other job never ran beside me')\n"
+        "    time.sleep(0.05)\n"
+        "print('saw', other.name)\n"
+    )
+    a, b = tmp_path / "a.flag", tmp_path / "b.flag"
+    check = f"import pathlib, sys, os; assert pathlib.Path({str(a)!r}).exists() and pathlib.Path({str(b)!r}).exists(); print('threads', os.environ['OMP_NUM_THREADS'])"
+    jobs = [
+        course.Job("c", _python(check), needs=("a", "b")),
+        course.Job("a", _python(wait_for) + [str(a), str(b)]),
+        course.Job("b", _python(wait_for) + [str(b), str(a)]),
+    ]
+    done = course.run_jobs(jobs, slots=2, log_dir=tmp_path / "logs")
+    assert [j.status for j in done] == ["ok", "ok", "ok"], capsys.readouterr().out
+    assert "saw b.flag" in (tmp_path / "logs" / "a.log").read_text()
+    # c ran alone (nothing else could run beside it), so it had every core; a and b shared them
+    assert f"threads {course.default_jobs()}" in (tmp_path / "logs" / "c.log").read_text()
+    assert done[1].threads == max(1, course.default_jobs() // 2)
+
+
+def test_run_jobs_reports_a_failure_with_its_log_and_still_runs_what_needed_it(tmp_path, capsys):
+    jobs = [
+        course.Job("train broken-recipe", _python("import sys; print('the real error text'); sys.exit(3)")),
+        course.Job("notebook", _python("print('ran anyway')"), needs=("train broken-recipe",)),
+    ]
+    done = course.run_jobs(jobs, slots=2, log_dir=tmp_path / "logs")
+    assert [j.status for j in done] == ["FAILED", "ok"]
+    out = capsys.readouterr().out
+    assert "FAILED train broken-recipe" in out and "the real error text" in out  # the log's tail is shown
+
+
+def test_one_slot_runs_jobs_one_after_another(tmp_path):
+    order = tmp_path / "order.txt"
+    append = "import sys; open(sys.argv[1], 'a').write(sys.argv[2])"
+    jobs = [course.Job(name, _python(append) + [str(order), name]) for name in "xyz"]
+    course.run_jobs(jobs, slots=1, log_dir=tmp_path / "logs")
+    assert order.read_text() == "xyz"
+
+
+def _zoo_calls(notebook) -> list[str]:
+    """Every ``zoo.get(...)`` call in the notebook's code cells, with its arguments."""
+    nb = nbformat.read(notebook, as_version=4)
+    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    calls = []
+    for match in re.finditer(r"zoo\.get\(", source):
+        depth, i = 1, match.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(source[i], 0)
+            i += 1
+        calls.append(source[match.start() : i])
+    return calls
+
+
+def test_cached_recipes_match_what_the_notebooks_ask_for():
+    """A parallel --train run trains a notebook's recipes before it starts, unless the notebook trains them
+    with the student's code (``loss_fn=`` or ``model_class=``, which the retrain cache never serves)."""
+    books = course.course_notebooks()
+    assert books, "no course notebooks found"
+    for book in books:
+        calls = _zoo_calls(book)
+        own = [c for c in calls if "loss_fn=" in c or "model_class=" in c]
+        number = book.name[:2]
+        if number in course.TRAINS_ITS_OWN_MODELS:
+            assert calls and own == calls, f"{book.name}: every zoo.get should pass the student's code, {calls}"
+            assert course.cached_recipes(book) == []
+        else:
+            assert not own, f"{book.name} trains with the student's code: add it to TRAINS_ITS_OWN_MODELS"
+            expected = course.cached_recipes(book)
+            assert bool(calls) == bool(expected), f"{book.name}: zoo.get calls {calls}, recipes {expected}"
+            for call in calls:  # a literal name must be among the recipes the notebook is listed for
+                for name in re.findall(r'zoo\.get\(\s*"([^"]+)"', call):
+                    assert name in expected, f"{book.name} asks for {name}; add {number!r} to its recipe's notebooks"
+
+
+def test_parallel_jobs_start_the_independent_notebooks_first_and_wait_for_recipes(tmp_path):
+    books = [book for book in course.course_notebooks() if book.name[:2] in ("03", "06", "07")]
+    jobs = course.parallel_jobs(books, tmp_path, fast=True, in_place=False)
+    labels = [j.label for j in jobs]
+    assert labels[0].startswith("07_")  # needs no cached recipe: starts at once
+    trained = [j.label for j in jobs if j.notebook is None]
+    assert "train fashion-vae-d20" in trained and "train fashion-vae-d100" in trained
+    assert len(trained) == len(set(trained))  # a recipe two notebooks share is trained once
+    six = next(j for j in jobs if j.label.startswith("06_"))
+    assert set(six.needs) == {f"train fashion-vae-d{d}" for d in (2, 5, 10, 20, 50, 100)}
+    assert all("--fast" in j.argv for j in jobs)
+    assert all(
+        ["--jobs", "1"] == j.argv[j.argv.index("--jobs") : j.argv.index("--jobs") + 2] for j in jobs if j.notebook
+    )
+
+
+def test_recipe_option_refuses_to_run_outside_a_parallel_run(monkeypatch, capsys):
+    monkeypatch.delenv(course.RETRAIN_CACHE_ENV, raising=False)
+    assert course.main(["--recipe", "fashion-vae-d20"]) == 2
+    assert "VAE_RETRAIN_CACHE is not set" in capsys.readouterr().err
+
+
+def test_jobs_above_one_need_the_retrain_path(capsys):
+    with pytest.raises(SystemExit):
+        course.main(["--jobs", "2"])
+    assert "only with --train" in capsys.readouterr().err

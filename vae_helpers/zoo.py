@@ -132,7 +132,7 @@ def _recipes() -> dict[str, Recipe]:
             "fashion-mnist",
             EARLY_STOPPING,
             "784-400-2 deterministic autoencoder",
-            ("01",),
+            ("01", "04"),
         ),
         Recipe(
             "mnist-vae-d20",

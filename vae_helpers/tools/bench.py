@@ -1,4 +1,4 @@
-"""Benchmarks that print markdown tables: ``python -m vae_helpers.tools.bench {throughput,loglik} [--fast]``.
+"""Benchmarks that print markdown tables: ``python -m vae_helpers.tools.bench {throughput,loglik,steps,iwae,course,jobs} [--fast]``.
 
 throughput
     The canonical tutorial loop (pytorch/examples ``vae/main.py``: torchvision ``MNIST`` with
@@ -14,6 +14,19 @@ loglik
     the test set binarized once with a fixed seed), estimated with the IWAE bound at k=5000
     (full mode), for the MLP VAE and the conv VAE, next to Burda et al. (2015), one stochastic layer:
     VAE -86.76, IWAE (k=50) -84.78.
+
+steps, iwae
+    fit's training step under each option, and the IWAE bound's speed, against the matmul limit.
+
+course
+    Every training run of the course's retrain path (each zoo recipe once, notebook 08's CelebA VAE, notebook 05's
+    timed epochs) at the machine's matmul limit: with every thread of one job, with one thread (each job of a
+    parallel ``tools.course --train``), and in bf16 where the CPU has it natively. The least time the course's
+    epochs can take here.
+
+jobs
+    One training epoch as one process on every core against one one-thread process per core side by side: how
+    much more work per second the parallel retrain path gets, per model kind.
 """
 
 from __future__ import annotations
@@ -36,7 +49,7 @@ from torch import nn
 from ..config import describe_device, get_device, seed_everything
 from ..data import ImageDataset, ImageSplit, load_dataset
 from ..evaluation import evaluate, iwae_log_likelihood
-from ..models import MLPVAE, ConvVAE
+from ..models import MLPVAE, AutoregressiveVAE, ConvVAE
 from ..training import TrainConfig, fit
 
 REFERENCE_WALL_SECONDS_10_EPOCHS = 72.0  # measured on this course's 2-core CPU machines
@@ -354,7 +367,9 @@ class MatmulLayer:
 
 
 def matmul_layers(model: nn.Module, x: torch.Tensor, train: bool = True) -> list[MatmulLayer]:
-    """The matrix-product layers of one forward pass of ``model`` on ``x`` (a training step's if ``train``)."""
+    """The matrix-product layers of one forward pass of ``model`` on ``x`` as the loss runs it (a training
+    step's if ``train``): the encoder and ``likelihood_logits`` (one teacher-forced pass for an autoregressive
+    decoder, not its pixel-by-pixel sampling), with labels for a conditional model."""
     found: list[MatmulLayer] = []
     kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 
@@ -362,10 +377,11 @@ def matmul_layers(model: nn.Module, x: torch.Tensor, train: bool = True) -> list
         found.append(MatmulLayer(module, tuple(args[0].shape), bool(args[0].requires_grad)))
 
     handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    y = torch.zeros(len(x), dtype=torch.long, device=x.device) if getattr(model, "conditional", False) else None
     try:
         with torch.set_grad_enabled(train):
-            mu, logvar = model.encode(x)
-            model.decode(mu)
+            mu, logvar = model.encode(x, y)
+            model.likelihood_logits(mu, x, y)  # what the loss scores: decode(z), teacher-forced for an AR decoder
     finally:
         for h in handles:
             h.remove()
@@ -812,6 +828,227 @@ def iwae_speed(
     return {"limit": limit, "limit_bf16": limit_bf16, "summary": summary}
 
 
+# --------------------------------------------------------------------------------------------
+# The whole course's training against the matmul limit: how fast can the retrain path be?
+# --------------------------------------------------------------------------------------------
+@dataclass
+class PerImageLimit:
+    """Matmul seconds and FLOPs per image of one architecture: a training step's and a validation pass's."""
+
+    train_flops: float
+    val_flops: float
+    train: float  # seconds, with every thread of this process
+    val: float
+    train_1thread: float
+    val_1thread: float
+    train_bf16_1thread: float | None  # None: no native bf16 here
+
+
+@dataclass
+class CourseTraining:
+    """One training run of the retrain path: images, epochs, FLOPs and its matmul limit in seconds."""
+
+    name: str
+    model: str
+    images: int
+    epochs: int
+    flops: float
+    limit: float
+    limit_1thread: float
+    limit_bf16_1thread: float | None
+
+
+def per_image_limit(model: nn.Module, batch: int, bf16: bool, min_run_time: float = 0.2) -> PerImageLimit:
+    """:func:`roofline` of a training step (batch ``batch``) and of validation (batch 1000), per image, with
+    this process's threads and with one thread (and one thread in bfloat16 if ``bf16``)."""
+    threads = torch.get_num_threads()
+    train, val = (
+        roofline(model, batch, min_run_time=min_run_time),
+        roofline(model, 1000, False, min_run_time=min_run_time),
+    )
+    torch.set_num_threads(1)
+    try:
+        train_1, val_1 = (
+            roofline(model, batch, min_run_time=min_run_time),
+            roofline(model, 1000, False, min_run_time=min_run_time),
+        )
+        train_bf16 = roofline(model, batch, dtype=torch.bfloat16, min_run_time=min_run_time) if bf16 else None
+    finally:
+        torch.set_num_threads(threads)
+    return PerImageLimit(
+        train.flops / batch,
+        val.flops / 1000,
+        train.seconds / batch,
+        val.seconds / 1000,
+        train_1.seconds / batch,
+        val_1.seconds / 1000,
+        None if train_bf16 is None else train_bf16.seconds / batch,
+    )
+
+
+def _celeba_epochs(default: int = 60) -> int:
+    """The epochs notebook 08's committed full run trained (early stopping), else its EPOCHS bound."""
+    import json
+    import re
+
+    from ..config import REPO_ROOT
+
+    try:
+        nb = json.loads((REPO_ROOT / "notebooks" / "08_celeba_faces.ipynb").read_text())
+    except (OSError, ValueError):
+        return default
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            found = re.search(r"(\d+) epochs \(\w+\), [\d,]+ steps, \d+ s of training", "".join(out.get("text", "")))
+            if found:
+                return int(found.group(1))
+    return default
+
+
+def course_runs() -> list[tuple[str, nn.Module, int, int, int, int]]:
+    """``(name, model, training images, validation images, epochs, batch)`` of every training run of the
+    retrain path: each zoo recipe once (the epochs its zoo run took), 08's CelebA VAE, 05's timed epochs."""
+    from ..models import ConvVAE64, build_model
+    from ..zoo import RECIPES, read_manifest
+
+    manifest = read_manifest()["models"]
+    runs = []
+    for name, r in RECIPES.items():
+        images = r.train_images or (60_000 if r.full_training_set else 54_000)
+        epochs = int(manifest.get(name, {}).get("epochs_run", r.train["epochs"]))
+        val = 10_000 if r.full_training_set else 6_000
+        runs.append((name, build_model(r.model), images, val, epochs, r.train.get("batch_size", 128)))
+    runs.append(("08: CelebA VAE, D=128", ConvVAE64(latent_dim=128), 4_560, 780, _celeba_epochs(), 64))
+    runs.append(("05: one timed epoch, MLP VAE", MLPVAE(), 54_000, 6_000, 1, 128))
+    runs.append(("05: one timed epoch, conv VAE", ConvVAE(), 54_000, 6_000, 1, 128))
+    return runs
+
+
+def course_training(device: torch.device | None = None, min_run_time: float = 0.2) -> list[CourseTraining]:
+    """Every training run of the course's retrain path (:func:`course_runs`) at the machine's matmul limit,
+    with every thread of one job, with one thread (what each job of ``tools.course --train`` has when
+    several run side by side), and with one thread in bfloat16 where the CPU has it natively. Prints the
+    table and the totals: the least time the course's epochs need on this machine."""
+    from ..config import native_bf16
+
+    device = device or get_device()
+    bf16 = native_bf16(device)
+    limits: dict[str, PerImageLimit] = {}
+    rows = []
+    for name, model, images, val, epochs, batch in course_runs():
+        model = model.to(device)
+        key = repr((model.config(), batch))  # the sweeps share architectures: time each once
+        if key not in limits:
+            limits[key] = per_image_limit(model, batch, bf16, min_run_time)
+        p = limits[key]
+        rows.append(
+            CourseTraining(
+                name,
+                type(model).__name__,
+                images,
+                epochs,
+                epochs * (images * p.train_flops + val * p.val_flops),
+                epochs * (images * p.train + val * p.val),
+                epochs * (images * p.train_1thread + val * p.val_1thread),
+                None
+                if p.train_bf16_1thread is None
+                else epochs * (images * p.train_bf16_1thread + val * p.val_1thread),
+            )
+        )
+    threads, cores = torch.get_num_threads(), os.cpu_count() or 1
+    total, total_1 = sum(r.limit for r in rows), sum(r.limit_1thread for r in rows)
+    total_bf16 = sum(r.limit_bf16_1thread for r in rows) if bf16 else None
+    print(
+        "\n### The course's training at the matmul limit (retrain path: each recipe once, 08's CelebA VAE, 05's timed epochs)\n"
+    )
+    print(machine_line(device) + "\n")
+    print(
+        f"| run | model | images x epochs | TFLOP | fp32, {threads} threads (s) | fp32, 1 thread (s) | bf16, 1 thread (s) |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        bf = "-" if r.limit_bf16_1thread is None else f"{r.limit_bf16_1thread:.0f}"
+        print(
+            f"| {r.name} | {r.model} | {r.images:,} x {r.epochs} | {r.flops / 1e12:.2f} | {r.limit:.0f} "
+            f"| {r.limit_1thread:.0f} | {bf} |"
+        )
+    print(
+        f"| **total** | | | {sum(r.flops for r in rows) / 1e12:.1f} | **{total:.0f}** | **{total_1:.0f}** "
+        f"| {'-' if total_bf16 is None else f'**{total_bf16:.0f}**'} |\n"
+    )
+    print(
+        f"The course's epochs need at least {total / 60:.1f} min of fp32 matrix products as one job on {threads} "
+        f"threads, or {total_1 / cores / 60:.1f} min as {cores} one-thread jobs side by side (the 1-thread sum over "
+        f"{cores} cores, if they do not slow each other down)"
+        + ("" if total_bf16 is None else f"; {total_bf16 / cores / 60:.1f} min in bf16 (native here)")
+        + ". The retrain path's 25-minute target must hold this and every notebook's evaluation."
+    )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# One job on every core, or one job per core? What the retrain path's parallel jobs rest on
+# --------------------------------------------------------------------------------------------
+JOB_MODELS = {
+    "mlp": lambda: MLPVAE(),
+    "conv": lambda: ConvVAE(),
+    "ar": lambda: AutoregressiveVAE(latent_dim=20),
+}
+
+
+def one_epoch_seconds(name: str, images: int) -> float:
+    """Seconds of one ``fit`` epoch (fp32) of :data:`JOB_MODELS` ``name`` on ``images`` Fashion-MNIST training
+    images, with this process's threads (the data loading and process start are not counted)."""
+    data = load_dataset("fashion-mnist").subset(train=images)
+    seed_everything(0)
+    result = fit(JOB_MODELS[name](), data, TrainConfig(epochs=1, seed=0, progress=False), device=torch.device("cpu"))
+    return result.history["seconds"][0]
+
+
+def _epoch_processes(name: str, images: int, copies: int, threads: int) -> list[float]:
+    """Run ``copies`` processes of :func:`one_epoch_seconds` at once, each with ``threads`` threads."""
+    import json
+    import subprocess
+    import sys
+
+    code = f"import json; from vae_helpers.tools.bench import one_epoch_seconds; print(json.dumps(one_epoch_seconds({name!r}, {images})))"
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(copies)
+    ]
+    seconds = []
+    for p in processes:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            raise RuntimeError(f"the epoch of {name} in a subprocess failed (exit {p.returncode})")
+        seconds.append(float(json.loads(out.strip().splitlines()[-1])))
+    return seconds
+
+
+def jobs_side_by_side(models: tuple[str, ...] = ("mlp", "conv", "ar"), images: int = 12_000) -> dict[str, dict]:
+    """For each model, one training epoch as one process with every core's thread, then as one one-thread
+    process per core at the same time: seconds per epoch and how much more work the side-by-side processes do
+    per second (``cores x alone / slowest side-by-side epoch``). What ``tools.course --train`` rests on."""
+    cores = os.cpu_count() or 1
+    print(
+        f"\n### One job on {cores} threads, or {cores} one-thread jobs side by side ({images:,} images, 1 epoch, fp32)\n"
+    )
+    print(machine_line(torch.device("cpu")) + "\n")
+    print(
+        f"| model | 1 job, {cores} threads: s / epoch | {cores} jobs, 1 thread each: s / epoch | work per second vs 1 job |"
+    )
+    print("| --- | ---: | ---: | ---: |")
+    results = {}
+    for name in models:
+        alone = _epoch_processes(name, images, 1, cores)[0]
+        side = _epoch_processes(name, images, cores, 1)
+        gain = cores * alone / max(side)
+        results[name] = {"alone": alone, "side_by_side": side, "gain": gain}
+        print(f"| {name} | {alone:.2f} | {' / '.join(f'{s:.2f}' for s in side)} | {gain:.2f}x |")
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -841,11 +1078,25 @@ def main(argv: list[str] | None = None) -> int:
     iw.add_argument("--repeats", type=int, default=2)
     iw.add_argument("--no-direct", action="store_true", help="skip the direct (old) computation")
     iw.add_argument("--fast", action="store_true", help="2 images, k=200, 1 epoch on 2,000 images")
-    for p in (t, l_, st, iw):
+    co = sub.add_parser("course", help="the retrain path's training (every model, every epoch) vs the matmul limit")
+    co.add_argument("--fast", action="store_true", help="shorter timings of each product (0.02 s instead of 0.2 s)")
+    jb = sub.add_parser("jobs", help="one training job on every core vs one one-thread job per core")
+    jb.add_argument("--models", default="mlp,conv,ar")
+    jb.add_argument("--images", type=int, default=12_000)
+    jb.add_argument("--fast", action="store_true", help="the MLP only, on 1,000 images")
+    for p in (t, l_, st, iw, co):
         p.add_argument("--device", default=None)
     args = parser.parse_args(argv)
+    if args.command == "jobs":  # CPU processes side by side
+        if args.fast:
+            jobs_side_by_side(("mlp",), images=1000)
+        else:
+            jobs_side_by_side(tuple(args.models.split(",")), args.images)
+        return 0
     device = get_device(args.device)
-    if args.command == "throughput":
+    if args.command == "course":
+        course_training(device, min_run_time=0.02 if args.fast else 0.2)
+    elif args.command == "throughput":
         if args.fast:
             throughput(epochs=1, repeats=1, train_limit=5000, device=device, profile_steps=0, bf16=not args.no_bf16)
         else:

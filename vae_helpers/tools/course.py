@@ -14,8 +14,16 @@ never carry the machine's paths: :func:`scrub_machine_paths` rewrites them relat
 Options: ``--fast`` (same as ``VAE_FAST=1``), ``--in-place`` (write the outputs back into
 ``notebooks/``: how maintainers refresh the committed outputs), ``--train`` (the retrain path: papermill
 sets ``TRAIN = True``, so every model is trained by its zoo recipe instead of loaded; a recipe that several
-notebooks use is trained once per run, by the first of them, and reused by the others), ``--out DIR``, and
-notebook name filters. ``make test`` runs ``--fast --train`` once, so the retrain path cannot rot.
+notebooks use is trained once per run and reused by the others), ``--jobs N`` (with ``--train``: N processes
+at once, one thread each; default one per CPU core), ``--out DIR``, and notebook name filters. ``make test``
+runs ``--fast --train`` once, so the retrain path cannot rot.
+
+The parallel retrain path (:func:`parallel_jobs`, :func:`run_jobs`): notebooks that train their models
+themselves (07 with the student's code, 08 on CelebA) start at once; the recipes the other notebooks get from
+the retrain cache are trained next, each once, in processes of their own, longest first; each of those notebooks
+starts when its recipes are done. On a 2-core CPU the MLP VAEs' small matrix products gain almost nothing from a
+second thread, so two one-thread processes do nearly twice the work of one two-thread process
+(``python -m vae_helpers.tools.bench jobs`` measures it). The pretrained path runs one notebook after another.
 """
 
 from __future__ import annotations
@@ -25,20 +33,23 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from ..config import REPO_ROOT, fast_mode, figure_dir, in_ci
+from ..config import REPO_ROOT, display_path, fast_mode, figure_dir, in_ci
 from ..data import load_dataset
 from ..errors import CorruptDataError, DataNotFoundError
-from ..zoo import RETRAIN_CACHE_ENV
+from ..zoo import RECIPES, RETRAIN_CACHE_ENV, get, read_manifest
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "build" / "course"
+JOB_LOG_DIR = REPO_ROOT / "build" / "course-jobs"  # one log per job of a parallel --train run
 
 
 def _path_replacements() -> list[tuple[re.Pattern[str], str]]:
@@ -129,11 +140,22 @@ def kernel_config():
     """Configuration for the kernels papermill starts: IPC transport where the OS has it (not Windows).
 
     Over TCP, ipykernel logs "Kernel is running over TCP without encryption" at every start; local
-    IPC sockets are the transport it recommends, and they are only reachable by this user.
+    IPC sockets are the transport it recommends, and they are only reachable by this user. Their files
+    go in a temporary folder of this process: jupyter's default name (``kernel-ipc-N`` in the working
+    directory, ``notebooks/``) is shared by every runner, so two parallel jobs' kernels could open each
+    other's sockets (papermill then fails with "Invalid Signature").
     """
     from traitlets.config import Config
 
-    return Config({"KernelManager": {"transport": "ipc"}}) if os.name != "nt" else Config()
+    if os.name == "nt":
+        return Config()
+    global _KERNEL_SOCKETS
+    if _KERNEL_SOCKETS is None:
+        _KERNEL_SOCKETS = tempfile.TemporaryDirectory(prefix="vae-kernels-")
+    return Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(_KERNEL_SOCKETS.name, "kernel")}})
+
+
+_KERNEL_SOCKETS: tempfile.TemporaryDirectory | None = None
 
 
 def _short_error(err: Exception) -> str:
@@ -142,6 +164,149 @@ def _short_error(err: Exception) -> str:
     if ename:
         return f"{ename}: {evalue}"
     return f"{type(err).__name__}: {err}"
+
+
+#: Notebooks that train their zoo models themselves on the retrain path, with the student's own code
+#: (``zoo.get(..., loss_fn=...)`` or ``model_class=``), which the retrain cache never serves: a parallel run
+#: does not train their recipes ahead of them. ``tests/test_course.py`` checks this against the notebooks.
+TRAINS_ITS_OWN_MODELS = {"07": "its beta-VAE, annealing, CVAE and likelihood models train with the student's losses"}
+
+
+def default_jobs() -> int:
+    """Parallel jobs of a ``--train`` run: one per CPU core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS and Windows have no sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+def cached_recipes(notebook: Path) -> list[str]:
+    """The zoo recipes ``notebook`` gets from the retrain cache on the retrain path (``zoo.get(name, train=True)``
+    without the student's code): what a parallel run trains before the notebook starts."""
+    number = notebook.name[:2]
+    if number in TRAINS_ITS_OWN_MODELS:
+        return []
+    return [name for name, r in RECIPES.items() if number in r.notebooks]
+
+
+@dataclass
+class Job:
+    """One process of a parallel run: a notebook, or the training of one recipe into the retrain cache.
+
+    Attributes:
+        label: what the report calls it (``"05_conv_vae.ipynb"``, ``"train fashion-conv-vae-d20"``).
+        argv: the command.
+        needs: labels of the jobs that must have ended first.
+        notebook: the notebook's file name, for notebook jobs (they make the report's rows).
+    """
+
+    label: str
+    argv: list[str]
+    needs: tuple[str, ...] = ()
+    notebook: str | None = None
+    status: str = "pending"
+    seconds: float = 0.0
+    threads: int = 1
+    log: Path | None = None
+
+
+def run_jobs(jobs: list[Job], slots: int, log_dir: Path, env: dict[str, str] | None = None) -> list[Job]:
+    """Run ``jobs`` as subprocesses, at most ``slots`` at once, each after the jobs it ``needs``.
+
+    A free slot takes the first job in list order whose needs have ended (a failed need counts as
+    ended: a notebook then trains what it lacks itself and shows any error in its own cell). Each job
+    gets ``cores // slots`` threads (``OMP_NUM_THREADS``; at least 1), except a job started when
+    nothing else runs or could start before it ends, which gets every core. Its output goes to ``log_dir/<label>.log``;
+    a line is printed when it starts and when it ends, with the log's last lines on a failure.
+    Returns ``jobs`` with ``status`` (``"ok"`` / ``"FAILED"``), ``seconds`` and ``threads`` set.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cores = default_jobs()
+    pending, running, ended = list(jobs), {}, set()
+
+    def ready(job: Job) -> bool:
+        return all(need in ended for need in job.needs)
+
+    started_at = time.perf_counter()
+    while pending or running:
+        for job in list(pending):
+            if len(running) >= slots:
+                break
+            if not ready(job):
+                continue
+            pending.remove(job)
+            alone = not running and not any(ready(other) for other in pending)  # nothing else can start before it ends
+            job.threads = cores if alone else max(1, cores // slots)
+            job.log = log_dir / (re.sub(r"[^\w.+-]+", "_", job.label) + ".log")
+            threads = str(job.threads)
+            job_env = {**(env or os.environ), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+            with job.log.open("w") as log:
+                process = subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT, env=job_env)
+            running[job.label] = (job, process, time.perf_counter())
+            print(
+                f"[{time.perf_counter() - started_at:6.0f} s] start {job.label} ({job.threads} thread"
+                f"{'s' if job.threads != 1 else ''})",
+                flush=True,
+            )
+        time.sleep(0.2)
+        for label, (job, process, t0) in list(running.items()):
+            if process.poll() is None:
+                continue
+            del running[label]
+            ended.add(label)
+            job.seconds = time.perf_counter() - t0
+            job.status = "ok" if process.returncode == 0 else "FAILED"
+            print(
+                f"[{time.perf_counter() - started_at:6.0f} s] {job.status:>6s} {label} ({job.seconds:.0f} s)",
+                flush=True,
+            )
+            if job.status != "ok":
+                tail = job.log.read_text(errors="replace").splitlines()[-15:]
+                print(f"  its log, {display_path(job.log)}, ends:\n" + "\n".join("    " + line for line in tail))
+    return jobs
+
+
+def parallel_jobs(books: list[Path], out_dir: Path, fast: bool, in_place: bool) -> list[Job]:
+    """The jobs of a parallel ``--train`` run: the notebooks that need no cached recipe first (the longest
+    runs: they start at once), then the recipes the other notebooks get from the cache, longest training
+    first (the manifest's ``train_seconds``), then those notebooks, each after its recipes."""
+    runner = [sys.executable, "-m", "vae_helpers.tools.course"]
+    flags = (
+        ["--train", "--jobs", "1"]
+        + (["--fast"] if fast else [])
+        + (["--in-place"] if in_place else ["--out", str(out_dir)])
+    )
+    needs = {book.name: cached_recipes(book) for book in books}
+    recipes = sorted({name for names in needs.values() for name in names}, key=lambda name: -_train_seconds(name))
+    independent = [Job(b.name, runner + [b.name, *flags], notebook=b.name) for b in books if not needs[b.name]]
+    training = [Job(f"train {name}", runner + ["--recipe", name] + (["--fast"] if fast else [])) for name in recipes]
+    dependent = [
+        Job(b.name, runner + [b.name, *flags], needs=tuple(f"train {n}" for n in needs[b.name]), notebook=b.name)
+        for b in books
+        if needs[b.name]
+    ]
+    return independent + training + dependent
+
+
+def _train_seconds(name: str) -> float:
+    try:
+        return float(read_manifest()["models"][name]["train_seconds"])
+    except (KeyError, TypeError, ValueError, OSError):
+        return 0.0
+
+
+def train_recipe_into_cache(name: str) -> int:
+    """``--recipe NAME``: train one recipe into the retrain cache of the parallel run that started this process."""
+    if not os.environ.get(RETRAIN_CACHE_ENV):
+        print(
+            f"--recipe {name}: {RETRAIN_CACHE_ENV} is not set; this option is for the parallel runner of "
+            "`python -m vae_helpers.tools.course --train`.",
+            file=sys.stderr,
+        )
+        return 2
+    os.environ["VAE_COURSE_NOTEBOOK"] = "a parallel training job of this course run"
+    get(name, train=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,23 +319,39 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the retrain path: TRAIN = True in every notebook (train each model by its recipe)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="with --train: processes at once, one thread each (default: one per CPU core; 1: one after another)",
+    )
+    parser.add_argument("--recipe", help=argparse.SUPPRESS)  # a parallel run's training job (train_recipe_into_cache)
     parser.add_argument("--out", help="folder for the executed notebooks (default build/course)")
     args = parser.parse_args(argv)
     if args.fast:
         os.environ["VAE_FAST"] = "1"
+    if args.recipe:
+        return train_recipe_into_cache(args.recipe)
+    jobs = args.jobs if args.jobs is not None else (default_jobs() if args.train else 1)
+    if jobs < 1 or (jobs > 1 and not args.train):
+        parser.error(
+            "--jobs takes a whole number >= 1, and more than 1 only with --train (the pretrained path "
+            "runs one notebook after another, so its outputs match nbval's run to the digit)"
+        )
     import papermill
 
     # papermill reads the parameters cell to type what it injects and warns about every line that is a call
     # (config.pick(...)): noise, since every injected value here (TRAIN) is a plain literal.
     logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 
-    if args.train:  # each recipe is trained once per run, by the first notebook that asks (see zoo.get)
+    if args.train and not os.environ.get(RETRAIN_CACHE_ENV):  # each recipe is trained once per run (zoo.get)
         retrained = tempfile.TemporaryDirectory(prefix="vae-retrained-")
         os.environ[RETRAIN_CACHE_ENV] = retrained.name
     out_dir = NOTEBOOK_DIR if args.in_place else Path(args.out) if args.out else OUTPUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, float]] = []
     failures: list[str] = []
+    runnable: list[Path] = []
     for notebook in course_notebooks(args.names):
         problems = data_problems(notebook)
         if problems["corrupt"]:
@@ -181,55 +362,94 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append((notebook.name, "FAILED (damaged data)", 0.0))
             failures.append(f"{notebook.name}: " + "; ".join(problems["corrupt"]))
-            continue
-        if problems["missing"]:
-            if in_ci():
-                print(f"FAILED {notebook.name}: missing data under CI\n" + "\n".join(problems["missing"]))
-                rows.append((notebook.name, "missing data", 0.0))
-                failures.append(f"{notebook.name}: missing data under CI")
-                continue
+        elif problems["missing"] and in_ci():
+            print(f"FAILED {notebook.name}: missing data under CI\n" + "\n".join(problems["missing"]))
+            rows.append((notebook.name, "missing data", 0.0))
+            failures.append(f"{notebook.name}: missing data under CI")
+        elif problems["missing"]:
             print(f"SKIPPED {notebook.name}: it needs data that is not here.\n" + "\n".join(problems["missing"]) + "\n")
             rows.append((notebook.name, "skipped (no data)", 0.0))
-            continue
-        print(f"Running {notebook.name} ...", flush=True)
-        os.environ["VAE_COURSE_NOTEBOOK"] = notebook.name  # its kernel inherits the environment
-        started = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(notebook),
-                str(out_dir / notebook.name),
-                cwd=str(NOTEBOOK_DIR),
-                kernel_name="python3",
-                parameters={"TRAIN": True} if args.train else {},
-                progress_bar=False,
-                config=kernel_config(),
-            )
-            status = "ok"
-        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
-            status = "FAILED"
-            failures.append(f"{notebook.name}: {_short_error(err)}")
-            print(f"{notebook.name} failed (the other notebooks still run):\n{err}", file=sys.stderr, flush=True)
-        rows.append((notebook.name, status, time.perf_counter() - started))
-        executed = out_dir / notebook.name
-        if executed.exists():  # also after a failure: the copy with the failing cell is read by people
-            nb = nbformat.read(executed, as_version=4)
-            if scrub_machine_paths(nb):
-                nbformat.write(nb, executed)
-    if not rows:
+        else:
+            runnable.append(notebook)
+    if not rows and not runnable:
         print("No notebooks found in notebooks/" + (f" matching {args.names}." if args.names else "."))
         return 1
+
+    started = time.perf_counter()
+    if jobs > 1 and runnable:
+        print(
+            f"Retrain path in {jobs} parallel jobs: the recipes the notebooks share are trained first, each once; "
+            f"job logs in {display_path(JOB_LOG_DIR)}",
+            flush=True,
+        )
+        done = run_jobs(parallel_jobs(runnable, out_dir, fast_mode(), args.in_place), jobs, JOB_LOG_DIR)
+        order = {book.name: i for i, book in enumerate(course_notebooks(args.names))}
+        for job in done:
+            if job.notebook is None and job.status != "ok":
+                failures.append(f"{job.label}: failed (log {display_path(job.log)})")
+        for job in sorted((j for j in done if j.notebook), key=lambda j: order[j.notebook]):
+            rows.append((job.notebook, job.status, job.seconds))
+            if job.status != "ok":
+                failures.append(f"{job.notebook}: failed (log {display_path(job.log)})")
+        training = [j for j in done if j.notebook is None]
+    else:
+        training = []
+        for notebook in runnable:
+            status, seconds, failure = run_notebook(notebook, out_dir, args.train, papermill)
+            rows.append((notebook.name, status, seconds))
+            if failure:
+                failures.append(failure)
+    wall = time.perf_counter() - started
 
     mode = ("fast" if fast_mode() else "full") + (
         ", retrain path (TRAIN = True)" if args.train else ", pretrained weights"
     )
     print(f"\nCourse run ({mode} mode); executed notebooks in {out_dir}, figures in {figure_dir()}")
     print("| notebook | status | seconds |\n| --- | --- | ---: |")
-    for name, status, seconds in rows:
+    order = {book.name: i for i, book in enumerate(course_notebooks(args.names))}
+    for name, status, seconds in sorted(rows, key=lambda row: order.get(row[0], 0)):
         print(f"| {name} | {status} | {seconds:.1f} |")
+    for job in training:
+        print(
+            f"| {job.label} ({job.threads} thread{'s' if job.threads != 1 else ''}) | {job.status} | {job.seconds:.1f} |"
+        )
+    print(f"| **wall clock, {jobs} job{'s' if jobs != 1 else ''} at once** | | {wall:.1f} |")
     if failures:
-        print(f"\n{len(failures)} notebook(s) failed; the executed copies in {out_dir} show the failing cell:")
+        print(
+            f"\n{len(failures)} notebook(s) or job(s) failed; the executed copies in {out_dir} show the failing cell:"
+        )
         print("\n".join(f"* {line}" for line in failures))
     return 1 if failures else 0
+
+
+def run_notebook(notebook: Path, out_dir: Path, train: bool, papermill) -> tuple[str, float, str | None]:
+    """Execute one notebook with papermill into ``out_dir``: ``(status, seconds, failure line or None)``."""
+    print(f"Running {notebook.name} ...", flush=True)
+    os.environ["VAE_COURSE_NOTEBOOK"] = notebook.name  # its kernel inherits the environment
+    started = time.perf_counter()
+    failure = None
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(out_dir / notebook.name),
+            cwd=str(NOTEBOOK_DIR),
+            kernel_name="python3",
+            parameters={"TRAIN": True} if train else {},
+            progress_bar=False,
+            config=kernel_config(),
+        )
+        status = "ok"
+    except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
+        status = "FAILED"
+        failure = f"{notebook.name}: {_short_error(err)}"
+        print(f"{notebook.name} failed (the other notebooks still run):\n{err}", file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - started
+    executed = out_dir / notebook.name
+    if executed.exists():  # also after a failure: the copy with the failing cell is read by people
+        nb = nbformat.read(executed, as_version=4)
+        if scrub_machine_paths(nb):
+            nbformat.write(nb, executed)
+    return status, seconds, failure
 
 
 if __name__ == "__main__":
