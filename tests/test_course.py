@@ -132,6 +132,19 @@ def test_run_jobs_reports_a_failure_with_its_log_and_still_runs_what_needed_it(t
     assert "FAILED train broken-recipe" in out and "the real error text" in out  # the log's tail is shown
 
 
+def test_an_interrupt_stops_the_running_jobs(tmp_path, monkeypatch):
+    """Ctrl-C in the runner (here: raised by its first wait) terminates the job it started, then propagates."""
+    jobs = [course.Job("sleeper", _python("import time; time.sleep(120)"))]
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(course, "_pause", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        course.run_jobs(jobs, slots=1, log_dir=tmp_path / "logs")
+    assert jobs[0].status == "interrupted" and jobs[0].returncode is not None and jobs[0].returncode < 0
+
+
 def test_one_slot_runs_jobs_one_after_another(tmp_path):
     order = tmp_path / "order.txt"
     append = "import sys; open(sys.argv[1], 'a').write(sys.argv[2])"

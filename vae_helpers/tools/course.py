@@ -208,6 +208,7 @@ class Job:
     seconds: float = 0.0
     threads: int = 1
     log: Path | None = None
+    returncode: int | None = None
 
 
 def run_jobs(jobs: list[Job], slots: int, log_dir: Path, env: dict[str, str] | None = None) -> list[Job]:
@@ -218,7 +219,8 @@ def run_jobs(jobs: list[Job], slots: int, log_dir: Path, env: dict[str, str] | N
     gets ``cores // slots`` threads (``OMP_NUM_THREADS``; at least 1), except a job started when
     nothing else runs or could start before it ends, which gets every core. Its output goes to ``log_dir/<label>.log``;
     a line is printed when it starts and when it ends, with the log's last lines on a failure.
-    Returns ``jobs`` with ``status`` (``"ok"`` / ``"FAILED"``), ``seconds`` and ``threads`` set.
+    Returns ``jobs`` with ``status`` (``"ok"`` / ``"FAILED"``), ``seconds`` and ``threads`` set. On an
+    interrupt (Ctrl-C) the running processes are stopped before it propagates.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     cores = default_jobs()
@@ -228,42 +230,54 @@ def run_jobs(jobs: list[Job], slots: int, log_dir: Path, env: dict[str, str] | N
         return all(need in ended for need in job.needs)
 
     started_at = time.perf_counter()
-    while pending or running:
-        for job in list(pending):
-            if len(running) >= slots:
-                break
-            if not ready(job):
-                continue
-            pending.remove(job)
-            alone = not running and not any(ready(other) for other in pending)  # nothing else can start before it ends
-            job.threads = cores if alone else max(1, cores // slots)
-            job.log = log_dir / (re.sub(r"[^\w.+-]+", "_", job.label) + ".log")
-            threads = str(job.threads)
-            job_env = {**(env or os.environ), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-            with job.log.open("w") as log:
-                process = subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT, env=job_env)
-            running[job.label] = (job, process, time.perf_counter())
-            print(
-                f"[{time.perf_counter() - started_at:6.0f} s] start {job.label} ({job.threads} thread"
-                f"{'s' if job.threads != 1 else ''})",
-                flush=True,
-            )
-        time.sleep(0.2)
-        for label, (job, process, t0) in list(running.items()):
-            if process.poll() is None:
-                continue
-            del running[label]
-            ended.add(label)
-            job.seconds = time.perf_counter() - t0
-            job.status = "ok" if process.returncode == 0 else "FAILED"
-            print(
-                f"[{time.perf_counter() - started_at:6.0f} s] {job.status:>6s} {label} ({job.seconds:.0f} s)",
-                flush=True,
-            )
-            if job.status != "ok":
-                tail = job.log.read_text(errors="replace").splitlines()[-15:]
-                print(f"  its log, {display_path(job.log)}, ends:\n" + "\n".join("    " + line for line in tail))
+    try:
+        while pending or running:
+            for job in list(pending):
+                if len(running) >= slots:
+                    break
+                if not ready(job):
+                    continue
+                pending.remove(job)
+                # alone: nothing else runs, and nothing else can start before this job ends
+                alone = not running and not any(ready(other) for other in pending)
+                job.threads = cores if alone else max(1, cores // slots)
+                job.log = log_dir / (re.sub(r"[^\w.+-]+", "_", job.label) + ".log")
+                threads = str(job.threads)
+                job_env = {**(env or os.environ), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+                with job.log.open("w") as log:
+                    process = subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT, env=job_env)
+                running[job.label] = (job, process, time.perf_counter())
+                print(
+                    f"[{time.perf_counter() - started_at:6.0f} s] start {job.label} ({job.threads} thread"
+                    f"{'s' if job.threads != 1 else ''})",
+                    flush=True,
+                )
+            _pause()
+            for label, (job, process, t0) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[label]
+                ended.add(label)
+                job.seconds = time.perf_counter() - t0
+                job.returncode = process.returncode
+                job.status = "ok" if process.returncode == 0 else "FAILED"
+                print(
+                    f"[{time.perf_counter() - started_at:6.0f} s] {job.status:>6s} {label} ({job.seconds:.0f} s)",
+                    flush=True,
+                )
+                if job.status != "ok":
+                    tail = job.log.read_text(errors="replace").splitlines()[-15:]
+                    print(f"  its log, {display_path(job.log)}, ends:\n" + "\n".join("    " + line for line in tail))
+    finally:  # an interrupt (or any error) here must not leave training processes behind
+        for job, process, _ in running.values():
+            process.terminate()
+            job.returncode, job.status = process.wait(timeout=30), "interrupted"
     return jobs
+
+
+def _pause() -> None:
+    """The runner's wait between two looks at its processes."""
+    time.sleep(0.2)
 
 
 def parallel_jobs(books: list[Path], out_dir: Path, fast: bool, in_place: bool) -> list[Job]:
