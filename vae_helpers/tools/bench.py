@@ -33,10 +33,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
 import os
 import platform
+import re
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -888,9 +892,6 @@ def per_image_limit(model: nn.Module, batch: int, bf16: bool, min_run_time: floa
 
 def _celeba_epochs(default: int = 60) -> int:
     """The epochs notebook 08's committed full run trained (early stopping), else its EPOCHS bound."""
-    import json
-    import re
-
     from ..config import REPO_ROOT
 
     try:
@@ -989,11 +990,7 @@ def course_training(device: torch.device | None = None, min_run_time: float = 0.
 # --------------------------------------------------------------------------------------------
 # One job on every core, or one job per core? What the retrain path's parallel jobs rest on
 # --------------------------------------------------------------------------------------------
-JOB_MODELS = {
-    "mlp": lambda: MLPVAE(),
-    "conv": lambda: ConvVAE(),
-    "ar": lambda: AutoregressiveVAE(latent_dim=20),
-}
+JOB_MODELS = {**STEP_MODELS, "ar": lambda: AutoregressiveVAE(latent_dim=20)}
 
 
 def one_epoch_seconds(name: str, images: int, epochs: int = 2) -> float:
@@ -1009,10 +1006,6 @@ def one_epoch_seconds(name: str, images: int, epochs: int = 2) -> float:
 
 def _epoch_processes(name: str, images: int, copies: int, threads: int) -> list[float]:
     """Run ``copies`` processes of :func:`one_epoch_seconds` at once, each with ``threads`` threads."""
-    import json
-    import subprocess
-    import sys
-
     code = f"import json; from vae_helpers.tools.bench import one_epoch_seconds; print(json.dumps(one_epoch_seconds({name!r}, {images})))"
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     processes = [

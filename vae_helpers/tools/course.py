@@ -291,7 +291,8 @@ def parallel_jobs(books: list[Path], out_dir: Path, fast: bool, in_place: bool) 
         + (["--in-place"] if in_place else ["--out", str(out_dir)])
     )
     needs = {book.name: cached_recipes(book) for book in books}
-    recipes = sorted({name for names in needs.values() for name in names}, key=lambda name: -_train_seconds(name))
+    seconds = _train_seconds()
+    recipes = sorted({name for names in needs.values() for name in names}, key=lambda name: -seconds.get(name, 0.0))
     independent = [Job(b.name, runner + [b.name, *flags], notebook=b.name) for b in books if not needs[b.name]]
     training = [Job(f"train {name}", runner + ["--recipe", name] + (["--fast"] if fast else [])) for name in recipes]
     dependent = [
@@ -302,11 +303,13 @@ def parallel_jobs(books: list[Path], out_dir: Path, fast: bool, in_place: bool) 
     return independent + training + dependent
 
 
-def _train_seconds(name: str) -> float:
+def _train_seconds() -> dict[str, float]:
+    """Each zoo model's training seconds from the manifest (what a parallel run orders its recipes by)."""
     try:
-        return float(read_manifest()["models"][name]["train_seconds"])
+        models = read_manifest()["models"]
     except (KeyError, TypeError, ValueError, OSError):
-        return 0.0
+        return {}
+    return {name: float(entry.get("train_seconds") or 0.0) for name, entry in models.items()}
 
 
 def train_recipe_into_cache(name: str) -> int:
@@ -366,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str, float]] = []
     failures: list[str] = []
     runnable: list[Path] = []
-    for notebook in course_notebooks(args.names):
+    books = course_notebooks(args.names)
+    order = {book.name: i for i, book in enumerate(books)}  # the report lists notebooks in course order
+    for notebook in books:
         problems = data_problems(notebook)
         if problems["corrupt"]:
             print(
@@ -397,14 +402,11 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         done = run_jobs(parallel_jobs(runnable, out_dir, fast_mode(), args.in_place), jobs, JOB_LOG_DIR)
-        order = {book.name: i for i, book in enumerate(course_notebooks(args.names))}
         for job in done:
-            if job.notebook is None and job.status != "ok":
-                failures.append(f"{job.label}: failed (log {display_path(job.log)})")
-        for job in sorted((j for j in done if j.notebook), key=lambda j: order[j.notebook]):
-            rows.append((job.notebook, job.status, job.seconds))
+            if job.notebook:
+                rows.append((job.notebook, job.status, job.seconds))
             if job.status != "ok":
-                failures.append(f"{job.notebook}: failed (log {display_path(job.log)})")
+                failures.append(f"{job.label}: failed (log {display_path(job.log)})")
         training = [j for j in done if j.notebook is None]
     else:
         training = []
@@ -420,8 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"\nCourse run ({mode} mode); executed notebooks in {out_dir}, figures in {figure_dir()}")
     print("| notebook | status | seconds |\n| --- | --- | ---: |")
-    order = {book.name: i for i, book in enumerate(course_notebooks(args.names))}
-    for name, status, seconds in sorted(rows, key=lambda row: order.get(row[0], 0)):
+    for name, status, seconds in sorted(rows, key=lambda row: order[row[0]]):
         print(f"| {name} | {status} | {seconds:.1f} |")
     for job in training:
         print(
