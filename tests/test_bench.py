@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import torch
 
 from vae_helpers.tools import bench
@@ -125,7 +126,19 @@ def test_course_training_counts_every_run_of_the_retrain_path(capsys):
 
 
 def test_jobs_side_by_side_times_one_and_several_processes(capsys, fashion):
-    result = bench.jobs_side_by_side(("mlp",), images=256)
+    result = bench.jobs_side_by_side(("mlp",), images=256, bf16=False)
     cores = os.cpu_count() or 1
     assert len(result["mlp"]["side_by_side"]) == cores and result["mlp"]["alone"] > 0
-    assert "work per second vs 1 job" in capsys.readouterr().out
+    assert "bf16_speedup" not in result["mlp"]
+    out = capsys.readouterr().out
+    assert "work per second vs 1 job" in out and "bf16 autocast" not in out
+
+
+def test_jobs_side_by_side_adds_the_bf16_epochs_when_asked(capsys, fashion):
+    result = bench.jobs_side_by_side(("mlp",), images=256, bf16=True)
+    cores = os.cpu_count() or 1
+    mlp = result["mlp"]
+    assert len(mlp["side_by_side_bf16"]) == cores and all(s > 0 for s in mlp["side_by_side_bf16"])
+    assert mlp["bf16_speedup"] == pytest.approx(max(mlp["side_by_side"]) / max(mlp["side_by_side_bf16"]))
+    out = capsys.readouterr().out
+    assert "bf16 vs fp32, side by side" in out and f"{mlp['bf16_speedup']:.2f}x |" in out

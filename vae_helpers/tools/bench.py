@@ -993,20 +993,24 @@ def course_training(device: torch.device | None = None, min_run_time: float = 0.
 JOB_MODELS = {**STEP_MODELS, "ar": lambda: AutoregressiveVAE(latent_dim=20)}
 
 
-def one_epoch_seconds(name: str, images: int, epochs: int = 2) -> float:
-    """Seconds of the last of ``epochs`` ``fit`` epochs (fp32, with its validation pass) of :data:`JOB_MODELS`
-    ``name`` on ``images`` Fashion-MNIST training images, with this process's threads: the steady state, without
-    the process start, the data loading and the first epoch's warm-up."""
+def one_epoch_seconds(name: str, images: int, epochs: int = 2, precision: str = "fp32") -> float:
+    """Seconds of the last of ``epochs`` ``fit`` epochs (with its validation pass) of :data:`JOB_MODELS` ``name``
+    on ``images`` Fashion-MNIST training images, in ``precision`` (``"fp32"`` or ``"bf16"`` autocast), with this
+    process's threads: the steady state, without the process start, the data loading and the first epoch's
+    warm-up."""
     data = load_dataset("fashion-mnist").subset(train=images)
     seed_everything(0)
-    config = TrainConfig(epochs=epochs, seed=0, progress=False)
+    config = TrainConfig(epochs=epochs, seed=0, progress=False, precision=precision)
     result = fit(JOB_MODELS[name](), data, config, device=torch.device("cpu"))
     return result.history["seconds"][-1]
 
 
-def _epoch_processes(name: str, images: int, copies: int, threads: int) -> list[float]:
+def _epoch_processes(name: str, images: int, copies: int, threads: int, precision: str = "fp32") -> list[float]:
     """Run ``copies`` processes of :func:`one_epoch_seconds` at once, each with ``threads`` threads."""
-    code = f"import json; from vae_helpers.tools.bench import one_epoch_seconds; print(json.dumps(one_epoch_seconds({name!r}, {images})))"
+    code = (
+        "import json; from vae_helpers.tools.bench import one_epoch_seconds; "
+        f"print(json.dumps(one_epoch_seconds({name!r}, {images}, precision={precision!r})))"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     processes = [
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
@@ -1021,26 +1025,42 @@ def _epoch_processes(name: str, images: int, copies: int, threads: int) -> list[
     return seconds
 
 
-def jobs_side_by_side(models: tuple[str, ...] = ("mlp", "conv", "ar"), images: int = 54_000) -> dict[str, dict]:
+def jobs_side_by_side(
+    models: tuple[str, ...] = ("mlp", "conv", "ar"), images: int = 54_000, bf16: bool | None = None
+) -> dict[str, dict]:
     """For each model, one training epoch as one process with every core's thread, then as one one-thread
     process per core at the same time: seconds per epoch and how much more work the side-by-side processes do
-    per second (``cores x alone / slowest side-by-side epoch``). What ``tools.course --train`` rests on."""
+    per second (``cores x alone / slowest side-by-side epoch``). What ``tools.course --train`` rests on.
+
+    ``bf16`` (default: where the CPU computes bfloat16 natively) adds the side-by-side epoch under bf16
+    autocast and its speed-up over the fp32 one: what a bf16 retrain path would gain, job for job."""
+    from ..config import native_bf16
+
     cores = os.cpu_count() or 1
+    if bf16 is None:
+        bf16 = native_bf16(torch.device("cpu"))
     print(
-        f"\n### One job on {cores} threads, or {cores} one-thread jobs side by side ({images:,} images, the second epoch, fp32)\n"
+        f"\n### One job on {cores} threads, or {cores} one-thread jobs side by side ({images:,} images, the second epoch, fp32{' and bf16' if bf16 else ''})\n"
     )
     print(machine_line(torch.device("cpu")) + "\n")
-    print(
-        f"| model | 1 job, {cores} threads: s / epoch | {cores} jobs, 1 thread each: s / epoch | work per second vs 1 job |"
-    )
-    print("| --- | ---: | ---: | ---: |")
+    header = f"| model | 1 job, {cores} threads: s / epoch | {cores} jobs, 1 thread each: s / epoch | work per second vs 1 job |"
+    rule = "| --- | ---: | ---: | ---: |"
+    if bf16:
+        header += f" {cores} jobs, 1 thread each, bf16 autocast: s / epoch | bf16 vs fp32, side by side |"
+        rule += " ---: | ---: |"
+    print(header + "\n" + rule)
     results = {}
     for name in models:
         alone = _epoch_processes(name, images, 1, cores)[0]
         side = _epoch_processes(name, images, cores, 1)
         gain = cores * alone / max(side)
         results[name] = {"alone": alone, "side_by_side": side, "gain": gain}
-        print(f"| {name} | {alone:.2f} | {' / '.join(f'{s:.2f}' for s in side)} | {gain:.2f}x |")
+        row = f"| {name} | {alone:.2f} | {' / '.join(f'{s:.2f}' for s in side)} | {gain:.2f}x |"
+        if bf16:
+            side_bf16 = _epoch_processes(name, images, cores, 1, precision="bf16")
+            results[name].update(side_by_side_bf16=side_bf16, bf16_speedup=max(side) / max(side_bf16))
+            row += f" {' / '.join(f'{s:.2f}' for s in side_bf16)} | {results[name]['bf16_speedup']:.2f}x |"
+        print(row)
     return results
 
 
