@@ -126,19 +126,26 @@ def test_course_training_counts_every_run_of_the_retrain_path(capsys):
 
 
 def test_jobs_side_by_side_times_one_and_several_processes(capsys, fashion):
-    result = bench.jobs_side_by_side(("mlp",), images=256, bf16=False)
+    result = bench.jobs_side_by_side(("mlp",), images=256, bf16=False, min_run_time=0.02)
     cores = os.cpu_count() or 1
-    assert len(result["mlp"]["side_by_side"]) == cores and result["mlp"]["alone"] > 0
-    assert "bf16_speedup" not in result["mlp"]
+    mlp = result["mlp"]
+    assert len(mlp["side_by_side"]) == cores and mlp["alone"] > 0
+    assert "bf16_speedup" not in mlp
+    # the roofline: the limit is the matmul time of 256 training images and the validation split
+    assert 0 < mlp["limit"] < mlp["alone"] and 0 < mlp["limit_1thread"] < max(mlp["side_by_side"])
     out = capsys.readouterr().out
     assert "work per second vs 1 job" in out and "bf16 autocast" not in out
+    assert f"{mlp['alone']:.2f} ({mlp['alone'] / mlp['limit']:.2f}x)" in out
+    assert f"({max(mlp['side_by_side']) / mlp['limit_1thread']:.2f}x)" in out
 
 
 def test_jobs_side_by_side_adds_the_bf16_epochs_when_asked(capsys, fashion):
-    result = bench.jobs_side_by_side(("mlp",), images=256, bf16=True)
+    result = bench.jobs_side_by_side(("mlp",), images=256, bf16=True, min_run_time=0.02)
     cores = os.cpu_count() or 1
     mlp = result["mlp"]
     assert len(mlp["side_by_side_bf16"]) == cores and all(s > 0 for s in mlp["side_by_side_bf16"])
     assert mlp["bf16_speedup"] == pytest.approx(max(mlp["side_by_side"]) / max(mlp["side_by_side_bf16"]))
+    assert mlp["limit_bf16_1thread"] > 0
     out = capsys.readouterr().out
     assert "bf16 vs fp32, side by side" in out and f"{mlp['bf16_speedup']:.2f}x |" in out
+    assert f"({max(mlp['side_by_side_bf16']) / mlp['limit_bf16_1thread']:.2f}x)" in out

@@ -26,7 +26,8 @@ course
 
 jobs
     One training epoch as one process on every core against one one-thread process per core side by side: how
-    much more work per second the parallel retrain path gets, per model kind.
+    much more work per second the parallel retrain path gets, per model kind, each epoch as a multiple of its
+    matmul limit at its threads; on a CPU with native bf16, the side-by-side epoch under bf16 autocast too.
 """
 
 from __future__ import annotations
@@ -1026,24 +1027,35 @@ def _epoch_processes(name: str, images: int, copies: int, threads: int, precisio
 
 
 def jobs_side_by_side(
-    models: tuple[str, ...] = ("mlp", "conv", "ar"), images: int = 54_000, bf16: bool | None = None
+    models: tuple[str, ...] = ("mlp", "conv", "ar"),
+    images: int = 54_000,
+    bf16: bool | None = None,
+    min_run_time: float = 0.2,
 ) -> dict[str, dict]:
     """For each model, one training epoch as one process with every core's thread, then as one one-thread
     process per core at the same time: seconds per epoch and how much more work the side-by-side processes do
     per second (``cores x alone / slowest side-by-side epoch``). What ``tools.course --train`` rests on.
 
-    ``bf16`` (default: where the CPU computes bfloat16 natively) adds the side-by-side epoch under bf16
-    autocast and its speed-up over the fp32 one: what a bf16 retrain path would gain, job for job."""
+    Each epoch is also printed as a multiple of its matmul limit (:func:`per_image_limit`, measured in this
+    process at the model's shapes: with every thread for the lone job, with one thread for the side-by-side ones).
+    ``bf16`` (default: where the CPU computes bfloat16 natively) adds the side-by-side epoch under bf16 autocast,
+    against the bf16 one-thread limit, and its speed-up over the fp32 one: what a bf16 retrain path would gain."""
     from ..config import native_bf16
 
     cores = os.cpu_count() or 1
     if bf16 is None:
         bf16 = native_bf16(torch.device("cpu"))
+    n_val = len(load_dataset("fashion-mnist").subset(train=images).val)  # one_epoch_seconds validates on it
     print(
-        f"\n### One job on {cores} threads, or {cores} one-thread jobs side by side ({images:,} images, the second epoch, fp32{' and bf16' if bf16 else ''})\n"
+        f"\n### One job on {cores} threads, or {cores} one-thread jobs side by side ({images:,} images and "
+        f"{n_val:,} validation images, the second epoch, fp32{' and bf16' if bf16 else ''})\n"
     )
     print(machine_line(torch.device("cpu")) + "\n")
-    header = f"| model | 1 job, {cores} threads: s / epoch | {cores} jobs, 1 thread each: s / epoch | work per second vs 1 job |"
+    print("s / epoch, and in brackets the slowest job's epoch as a multiple of its matmul limit at its threads.\n")
+    header = (
+        f"| model | 1 job, {cores} threads: s / epoch | {cores} jobs, 1 thread each: s / epoch "
+        "| work per second vs 1 job |"
+    )
     rule = "| --- | ---: | ---: | ---: |"
     if bf16:
         header += f" {cores} jobs, 1 thread each, bf16 autocast: s / epoch | bf16 vs fp32, side by side |"
@@ -1051,15 +1063,33 @@ def jobs_side_by_side(
     print(header + "\n" + rule)
     results = {}
     for name in models:
+        p = per_image_limit(JOB_MODELS[name](), 128, bf16, min_run_time)
+        limit = images * p.train + n_val * p.val
+        limit_1thread = images * p.train_1thread + n_val * p.val_1thread
         alone = _epoch_processes(name, images, 1, cores)[0]
         side = _epoch_processes(name, images, cores, 1)
         gain = cores * alone / max(side)
-        results[name] = {"alone": alone, "side_by_side": side, "gain": gain}
-        row = f"| {name} | {alone:.2f} | {' / '.join(f'{s:.2f}' for s in side)} | {gain:.2f}x |"
+        results[name] = {
+            "alone": alone,
+            "side_by_side": side,
+            "gain": gain,
+            "limit": limit,
+            "limit_1thread": limit_1thread,
+        }
+        row = (
+            f"| {name} | {alone:.2f} ({alone / limit:.2f}x) | {' / '.join(f'{s:.2f}' for s in side)} "
+            f"({max(side) / limit_1thread:.2f}x) | {gain:.2f}x |"
+        )
         if bf16:
+            limit_bf16 = images * p.train_bf16_1thread + n_val * p.val_1thread
             side_bf16 = _epoch_processes(name, images, cores, 1, precision="bf16")
-            results[name].update(side_by_side_bf16=side_bf16, bf16_speedup=max(side) / max(side_bf16))
-            row += f" {' / '.join(f'{s:.2f}' for s in side_bf16)} | {results[name]['bf16_speedup']:.2f}x |"
+            results[name].update(
+                side_by_side_bf16=side_bf16, bf16_speedup=max(side) / max(side_bf16), limit_bf16_1thread=limit_bf16
+            )
+            row += (
+                f" {' / '.join(f'{s:.2f}' for s in side_bf16)} ({max(side_bf16) / limit_bf16:.2f}x) "
+                f"| {results[name]['bf16_speedup']:.2f}x |"
+            )
         print(row)
     return results
 
@@ -1104,7 +1134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "jobs":  # CPU processes side by side
         if args.fast:
-            jobs_side_by_side(("mlp",), images=1000)
+            jobs_side_by_side(("mlp",), images=1000, min_run_time=0.02)
         else:
             jobs_side_by_side(tuple(args.models.split(",")), args.images)
         return 0
