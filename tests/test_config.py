@@ -61,3 +61,14 @@ def test_each_notebook_has_one_parameters_cell_that_honours_fast_mode(path):
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ has no NN_topic.ipynb"
+
+
+def test_threads_label_names_one_thread_in_the_singular():
+    assert config.threads_label(1) == "1 thread"
+    assert config.threads_label(2) == "2 threads"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert config.describe_device(torch.device("cpu")) == "cpu (1 thread)"
+    finally:
+        torch.set_num_threads(threads)

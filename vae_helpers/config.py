@@ -110,13 +110,17 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def threads_label(threads: int) -> str:
+    """``"1 thread"``, ``"2 threads"``: how reports name a thread count."""
+    return f"{threads} thread{'s' if threads != 1 else ''}"
+
+
 def describe_device(device: torch.device) -> str:
     """Human-readable device name, e.g. ``'cuda (NVIDIA H100 80GB HBM3)'`` or ``'cpu (2 threads)'``."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        threads = torch.get_num_threads()
-        return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
+        return f"cpu ({threads_label(torch.get_num_threads())})"
     return device.type
 
 

@@ -848,6 +848,13 @@ class PerImageLimit:
     val_1thread: float
     train_bf16_1thread: float | None  # None: no native bf16 here
 
+    def epoch_seconds(self, images: int, val: int) -> tuple[float, float, float | None]:
+        """One epoch's matmul limit (``images`` training images, ``val`` validation images) in seconds: with
+        this process's threads, with one thread, and with one thread in bf16 (``None`` without native bf16;
+        validation stays fp32, as in ``fit``)."""
+        bf16 = None if self.train_bf16_1thread is None else images * self.train_bf16_1thread + val * self.val_1thread
+        return images * self.train + val * self.val, images * self.train_1thread + val * self.val_1thread, bf16
+
 
 @dataclass
 class CourseTraining:
@@ -943,6 +950,7 @@ def course_training(device: torch.device | None = None, min_run_time: float = 0.
         if key not in limits:
             limits[key] = per_image_limit(model, batch, bf16, min_run_time)
         p = limits[key]
+        limit, limit_1thread, limit_bf16 = p.epoch_seconds(images, val)
         rows.append(
             CourseTraining(
                 name,
@@ -950,11 +958,9 @@ def course_training(device: torch.device | None = None, min_run_time: float = 0.
                 images,
                 epochs,
                 epochs * (images * p.train_flops + val * p.val_flops),
-                epochs * (images * p.train + val * p.val),
-                epochs * (images * p.train_1thread + val * p.val_1thread),
-                None
-                if p.train_bf16_1thread is None
-                else epochs * (images * p.train_bf16_1thread + val * p.val_1thread),
+                epochs * limit,
+                epochs * limit_1thread,
+                None if limit_bf16 is None else epochs * limit_bf16,
             )
         )
     threads, cores = torch.get_num_threads(), os.cpu_count() or 1
@@ -1063,9 +1069,9 @@ def jobs_side_by_side(
     print(header + "\n" + rule)
     results = {}
     for name in models:
-        p = per_image_limit(JOB_MODELS[name](), 128, bf16, min_run_time)
-        limit = images * p.train + n_val * p.val
-        limit_1thread = images * p.train_1thread + n_val * p.val_1thread
+        limit, limit_1thread, limit_bf16 = per_image_limit(JOB_MODELS[name](), 128, bf16, min_run_time).epoch_seconds(
+            images, n_val
+        )
         alone = _epoch_processes(name, images, 1, cores)[0]
         side = _epoch_processes(name, images, cores, 1)
         gain = cores * alone / max(side)
@@ -1081,7 +1087,6 @@ def jobs_side_by_side(
             f"({max(side) / limit_1thread:.2f}x) | {gain:.2f}x |"
         )
         if bf16:
-            limit_bf16 = images * p.train_bf16_1thread + n_val * p.val_1thread
             side_bf16 = _epoch_processes(name, images, cores, 1, precision="bf16")
             results[name].update(
                 side_by_side_bf16=side_bf16, bf16_speedup=max(side) / max(side_bf16), limit_bf16_1thread=limit_bf16

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..config import REPO_ROOT, display_path, fast_mode, figure_dir, in_ci
+from ..config import REPO_ROOT, display_path, fast_mode, figure_dir, in_ci, threads_label
 from ..data import load_dataset
 from ..errors import CorruptDataError, DataNotFoundError
 from ..zoo import RECIPES, RETRAIN_CACHE_ENV, get, read_manifest
@@ -248,8 +248,7 @@ def run_jobs(jobs: list[Job], slots: int, log_dir: Path, env: dict[str, str] | N
                     process = subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT, env=job_env)
                 running[job.label] = (job, process, time.perf_counter())
                 print(
-                    f"[{time.perf_counter() - started_at:6.0f} s] start {job.label} ({job.threads} thread"
-                    f"{'s' if job.threads != 1 else ''})",
+                    f"[{time.perf_counter() - started_at:6.0f} s] start {job.label} ({threads_label(job.threads)})",
                     flush=True,
                 )
             _pause()
@@ -425,9 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, status, seconds in sorted(rows, key=lambda row: order[row[0]]):
         print(f"| {name} | {status} | {seconds:.1f} |")
     for job in training:
-        print(
-            f"| {job.label} ({job.threads} thread{'s' if job.threads != 1 else ''}) | {job.status} | {job.seconds:.1f} |"
-        )
+        print(f"| {job.label} ({threads_label(job.threads)}) | {job.status} | {job.seconds:.1f} |")
     print(f"| **wall clock, {jobs} job{'s' if jobs != 1 else ''} at once** | | {wall:.1f} |")
     if failures:
         print(
