@@ -91,7 +91,7 @@ def test_step_options_and_iwae_speed_fast_variants(capsys, mnist):
     )
     assert steps["mlp"]["runs"]["eager fp32"]["of_limit"] > 0
     summary = iwae["summary"]
-    assert abs(summary["direct (before issue 16)"]["difference"]) < 1e-3  # the same bound, computed two ways
+    assert abs(summary["direct (textbook)"]["difference"]) < 1e-3  # the same bound, computed two ways
     assert summary["iwae_log_likelihood fp32"]["of_limit"] > 0
 
 

@@ -701,7 +701,7 @@ def iwae_direct(
     likelihood: str = "bernoulli",
     seed: int = 0,
 ) -> torch.Tensor:
-    """The textbook IWAE computation (the package's implementation before issue 16): x repeated per sample,
+    """The textbook IWAE computation (what the package computed before the tiled kernel): x repeated per sample,
     the logits scored whole. Same noise as :func:`iwae_log_likelihood`; per-image values ``[N]``."""
     from ..losses import gaussian_log_density, reconstruction_nll, standard_normal_log_density
     from ..models import eval_mode
@@ -788,7 +788,7 @@ def iwae_speed(
         model, test, return_per_image=True, precision="bf16", **kwargs
     )
     if direct:
-        variants = {"direct (before issue 16)": lambda: iwae_direct(model, test, **kwargs), **variants}
+        variants = {"direct (textbook)": lambda: iwae_direct(model, test, **kwargs), **variants}
     times: dict[str, list[float]] = {v: [] for v in variants}
     values: dict[str, torch.Tensor] = {}
     for _ in range(repeats):

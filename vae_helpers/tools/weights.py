@@ -1,7 +1,7 @@
 """Retrain the model zoo and rewrite its manifest: ``python -m vae_helpers.tools.weights [names...]`` (``make weights``).
 
 Each model is trained by its recipe (:data:`vae_helpers.zoo.RECIPES`), in full size whatever ``VAE_FAST``
-says, saved as float16 into ``assets/zoo/<name>.pt``, measured on its test set *as loaded back* (so
+says, saved as a float16 weights file in ``assets/zoo/``, measured on its test set *as loaded back* (so
 the manifest holds what a notebook that loads it will print), and entered into
 ``assets/zoo/manifest.json`` with its sha256. A progress bar per model shows the epochs.
 Names filter by substring (``fashion-vae`` trains every Fashion-MNIST MLP VAE); ``--list`` prints the recipes.
