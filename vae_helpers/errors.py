@@ -1,7 +1,7 @@
 """Every error and warning the package raises on bad input, one type per failure family.
 
-Each message names the file or setting, says what is wrong and what to do; the README's
-troubleshooting table lists them. Import them from here (the modules that raise them re-export
+Each message names the file or setting, says what is wrong and what to do; the tables of
+docs/troubleshooting.md list them. Import them from here (the modules that raise them re-export
 them too, so ``from vae_helpers.data import DataNotFoundError`` keeps working).
 
 | type | family |

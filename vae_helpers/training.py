@@ -465,7 +465,7 @@ class TrainState:
         """Restore a run from its checkpoint into ``model``, ``optimizer`` and ``generator``.
 
         The resumed run uses ``config``: its learning rate replaces the saved optimiser's (the
-        README's advice after a divergence is to lower it and resume), and ``epochs`` and
+        troubleshooting advice after a divergence is to lower it and resume), and ``epochs`` and
         ``patience`` may change. Settings that define the objective (:data:`OBJECTIVE_FIELDS`)
         must match the saved run, or a :class:`CheckpointError` names each one that differs.
         """

@@ -72,7 +72,7 @@ class Recipe:
         fast: overrides for fast mode (``VAE_FAST=1``), e.g. ``{"epochs": 2, "train_images": 4000}``.
         full_training_set: train on all 60,000 official training images and monitor on the test set
             (pytorch/examples' protocol) instead of the 54,000 / 6,000 split.
-        purpose: one line for the manifest and the README.
+        purpose: one line for the manifest and docs/pretrained-weights.md.
         notebooks: the notebooks that use it.
     """
 

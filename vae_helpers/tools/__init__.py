@@ -8,5 +8,5 @@
   student notebooks with ``nbgrader generate_assignment`` (``--check``: exit 1 when they are out of date),
   with :mod:`vae_helpers.tools.nbgrader_ext`, the one preprocessor nbgrader lacks;
 * :mod:`vae_helpers.tools.bench`: ``python -m vae_helpers.tools.bench {throughput,loglik}``, the
-  benchmarks quoted in the README.
+  benchmarks quoted in docs/benchmarks.md.
 """

@@ -20,7 +20,7 @@ from ..config import get_device
 
 
 def manifest_table() -> str:
-    """The README's zoo table, built from the manifest (tests/test_zoo.py checks the README holds exactly this)."""
+    """The zoo table of docs/pretrained-weights.md, built from the manifest (tests/test_zoo.py checks it is there)."""
     models = zoo.read_manifest()["models"]
     lines = [
         "| model | class, D | notebooks | epochs (best) | test ELBO | recon | KL | active units | MB |",
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="only recipes whose name contains one of these")
     parser.add_argument("--list", action="store_true", help="print the recipes and exit")
-    parser.add_argument("--table", action="store_true", help="print the manifest as the README's markdown table")
+    parser.add_argument("--table", action="store_true", help="print the zoo table of docs/pretrained-weights.md")
     args = parser.parse_args(argv)
     if args.table:
         print(manifest_table())
