@@ -28,9 +28,7 @@ BENCHMARKS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="\n\n".join(m.__doc__.strip() for m in BENCHMARKS.values())
-        + "\n\ngpu-check: "
-        + gpu_check.SUMMARY,
+        description="\n\n".join(m.__doc__.strip() for m in BENCHMARKS.values()) + "\n\ngpu-check: " + gpu_check.SUMMARY,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
