@@ -59,8 +59,15 @@ def examples_loss(recon_x, x, mu, logvar):
     return bce + kld
 
 
-def run_reference(root: Path, epochs: int, train_limit: int | None = None, device: torch.device | None = None) -> dict:
-    """The pytorch/examples training and test loop; returns wall time, per-epoch data time and test loss."""
+def run_reference(
+    root: Path,
+    epochs: int,
+    train_limit: int | None = None,
+    device: torch.device | None = None,
+    test_limit: int | None = None,
+) -> dict:
+    """The pytorch/examples training and test loop; returns wall time, per-epoch data time and test loss
+    (on the first ``test_limit`` test images, all 10,000 by default)."""
     from torch.utils.data import DataLoader, Subset
     from torchvision import datasets, transforms
 
@@ -70,6 +77,8 @@ def run_reference(root: Path, epochs: int, train_limit: int | None = None, devic
     test_set = datasets.MNIST(str(root), train=False, download=False, transform=transforms.ToTensor())
     if train_limit:
         train_set = Subset(train_set, range(train_limit))
+    if test_limit:
+        test_set = Subset(test_set, range(test_limit))
     kwargs = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
     train_loader = DataLoader(train_set, batch_size=128, shuffle=True, **kwargs)
     test_loader = DataLoader(test_set, batch_size=128, shuffle=False, **kwargs)
