@@ -25,7 +25,8 @@ notebook teaches what the module does; the module is the tested version):
 * :mod:`vae_helpers.plots`: image grids, curves, latent plots in one seaborn style; notebooks 00-08;
 * :mod:`vae_helpers.tools` (package): maintainer tools, not course material: the headless course
   runner (``python -m vae_helpers.tools.course``, what ``make course`` runs), the student-notebook
-  release with nbgrader (``python -m vae_helpers.tools.release``) and the benchmarks (``python -m vae_helpers.tools.bench``).
+  release with nbgrader (``python -m vae_helpers.tools.release``). The benchmarks live outside the package,
+  in ``benchmarks/`` at the repository root (``python -m benchmarks``).
 """
 
 __version__ = "0.1.0"
