@@ -22,10 +22,12 @@ def _markers(name: str) -> tuple[str, str]:
     return f"<!-- generated: {name} -->", f"<!-- end generated: {name} -->"
 
 
-def write_section(name: str, markdown: str, path: Path = DOCS) -> Path:
-    """Replace the generated section ``name`` of ``path`` by ``markdown`` (append it if the file has none).
+def write_section(name: str, markdown: str, path: Path | None = None) -> Path:
+    """Replace the generated section ``name`` of ``path`` (default :data:`DOCS`) by ``markdown``, or append it if
+    the file has none.
 
     Raises :class:`ConfigError` if the file has one marker of the pair but not the other (a hand edit broke it)."""
+    path = DOCS if path is None else path
     begin, end = _markers(name)
     block = f"{begin}\n{markdown.strip()}\n{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
@@ -46,8 +48,10 @@ def write_section(name: str, markdown: str, path: Path = DOCS) -> Path:
     return path
 
 
-def read_section(name: str, path: Path = DOCS) -> str | None:
-    """The text of the generated section ``name`` (without its markers), or ``None`` if the file has none."""
+def read_section(name: str, path: Path | None = None) -> str | None:
+    """The text of the generated section ``name`` of ``path`` (default :data:`DOCS`) without its markers, or
+    ``None`` if the file has none."""
+    path = DOCS if path is None else path
     begin, end = _markers(name)
     if not path.exists():
         return None

@@ -173,6 +173,19 @@ def test_write_section_replaces_only_its_own_block(tmp_path):
         write_section("iwae", "| c |", doc)
 
 
+def test_write_docs_puts_the_printed_tables_and_the_command_in_the_section(tmp_path, monkeypatch, capsys):
+    import benchmarks.__main__ as cli
+    from benchmarks import report
+
+    doc = tmp_path / "benchmarks.md"
+    monkeypatch.setattr(report, "DOCS", doc)
+    monkeypatch.setattr(cli, "run", lambda args: print(f"### {args.command}\n\n| figure |\n| --- |\n| 1.5 |"))
+    assert cli.main(["steps", "--fast", "--write-docs"]) == 0
+    section = report.read_section("steps", doc)
+    assert section.startswith("Command: `python -m benchmarks steps --fast`") and "| 1.5 |" in section
+    assert "| 1.5 |" in capsys.readouterr().out  # printed as well as written
+
+
 def test_docs_hold_a_section_for_every_benchmark():
     from benchmarks.__main__ import BENCHMARKS
     from benchmarks.report import DOCS, read_section
