@@ -581,12 +581,13 @@ def _plural(n: int, word: str) -> str:
 def markdown(report: dict) -> str:
     """A short table: each measurement on this machine next to the CPU figure."""
     m, cpu = report["machine"], report["cpu_reference"]
-    where = f"{m['gpu']} ({m['gpu_memory_gib']} GiB)" if m["gpu"] else f"CPU only ({m['cpu']}, {m['cores']} cores)"
+    host = f"{m['cpu']}, {m['cores']} cores"
+    where = f"{m['gpu']} ({m['gpu_memory_gib']} GiB), host CPU {host}" if m["gpu"] else f"CPU only: {host}"
     lines = [
         f"### GPU check ({report['mode']}), {report['date'][:10]}",
         "",
-        f"{where} | torch {m['torch']} | CUDA {m['cuda']} | cuDNN {m['cudnn']} | host CPU {m['cpu']}, "
-        f"{m['cores']} cores | `python -m benchmarks gpu-check{' --dry-run' if report['mode'] == 'dry-run' else ''}` "
+        f"{where} | torch {m['torch']} | CUDA {m['cuda']} | cuDNN {m['cudnn']} "
+        f"| `python -m benchmarks gpu-check{' --dry-run' if report['mode'] == 'dry-run' else ''}` "
         f"| {report['total_s']:.0f} s in all",
         "",
         f"| measurement | this machine | CPU: {cpu['machine']} |",
@@ -622,7 +623,7 @@ def markdown(report: dict) -> str:
             lambda f, key=key: (
                 f"{_fmt_s(f[key + '_s'])}, test loss {f[key + '_nats']:.2f}"
                 + (f" ({f['auto_precision']})" if key == "fit_auto" else "")
-                + f" ({f['epochs_n']} epochs, {f['train_images_n']:,} images)"
+                + f" ({_plural(f['epochs_n'], 'epoch')}, {f['train_images_n']:,} images)"
             ),
             f"{_fmt_s(cpu[cpu_key + '_s'])}, test loss {cpu[cpu_key + '_nats']:.2f}"
             + (" (bf16)" if key == "fit_auto" else ""),
@@ -637,8 +638,8 @@ def markdown(report: dict) -> str:
         f"{_fmt_s(cpu['conv_epoch_54000_images_s'])} (54,000 + 6,000 images)",
     )
     for key, label, theirs in (
-        ("mlp_mnist", "IWAE k=5000, MLP 784-400-50, binarized MNIST", _fmt_s(cpu["iwae_mlp_10000_images_s"])),
-        ("conv_fashion", "IWAE k=5000, conv VAE, Fashion-MNIST", "about 2 h (projected)"),
+        ("mlp_mnist", "IWAE bound, MLP 784-400-50, binarized MNIST", _fmt_s(cpu["iwae_mlp_10000_images_s"])),
+        ("conv_fashion", "IWAE bound, conv VAE, Fashion-MNIST", "about 2 h (projected)"),
     ):
         row(
             "iwae_k5000",
@@ -651,7 +652,7 @@ def markdown(report: dict) -> str:
                     else ""
                 )
             ),
-            theirs + " on 10,000 images",
+            theirs + " on 10,000 images, k=5000",
         )
     row(
         "celeba",
