@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv data course weights test lint format unit notebooks browser lab clean
+.PHONY: setup venv data course weights test lint format unit notebooks browser lab clean bench gpu-check
 
 setup: venv data
 
@@ -71,14 +71,27 @@ notebooks: setup
 
 # Style kept by a machine: ruff's lint rules and its formatter (configured in pyproject.toml), on the package and tests.
 lint: venv
-	$(VENV)/bin/ruff check vae_helpers tests conftest.py
-	$(VENV)/bin/ruff format --check vae_helpers tests conftest.py
+	$(VENV)/bin/ruff check vae_helpers benchmarks tests conftest.py
+	$(VENV)/bin/ruff format --check vae_helpers benchmarks tests conftest.py
 
 format: venv
-	$(VENV)/bin/ruff check --fix vae_helpers tests conftest.py
-	$(VENV)/bin/ruff format vae_helpers tests conftest.py
+	$(VENV)/bin/ruff check --fix vae_helpers benchmarks tests conftest.py
+	$(VENV)/bin/ruff format vae_helpers benchmarks tests conftest.py
 
 test: lint browser unit notebooks
+
+# One benchmark (benchmarks/, not installed; docs/benchmarks.md has the figures): BENCH="throughput --repeats 2".
+# --write-docs replaces that benchmark's section of docs/benchmarks.md with the tables it printed.
+BENCH ?= course --fast
+bench: setup
+	$(PY) -m benchmarks $(BENCH)
+
+# The GPU path in about 8 minutes on a CUDA machine: build/gpu_check.json and .md (CONTRIBUTING.md, "The GPU check").
+# GPU_CHECK="--dry-run" runs it on the CPU with tiny sizes (tests/test_bench.py does, in make test);
+# PY=python3 uses an interpreter that already has torch (a GPU machine's image) instead of the course's venv.
+GPU_CHECK ?=
+gpu-check: $(if $(filter $(VENV)/%,$(PY)),venv)
+	$(PY) -m benchmarks gpu-check --out build/gpu_check.json $(GPU_CHECK)
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
+from benchmarks.reference import iwae_direct
 from vae_helpers.config import native_bf16, seed_everything
 from vae_helpers.data import ImageSplit
 from vae_helpers.evaluation import iwae_log_likelihood
 from vae_helpers.models import MLPVAE, AutoregressiveVAE, ConditionalVAE, ConvVAE
-from vae_helpers.tools.bench import iwae_direct
 
 
 def _split(n=6, binary=True, seed=0):

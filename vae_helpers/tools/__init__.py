@@ -6,7 +6,7 @@
   the model zoo by its recipes and rewrites ``assets/zoo/manifest.json``;
 * :mod:`vae_helpers.tools.release`: ``python -m vae_helpers.tools.release [--check]`` releases the
   student notebooks with ``nbgrader generate_assignment`` (``--check``: exit 1 when they are out of date),
-  with :mod:`vae_helpers.tools.nbgrader_ext`, the one preprocessor nbgrader lacks;
-* :mod:`vae_helpers.tools.bench`: ``python -m vae_helpers.tools.bench {throughput,loglik}``, the
-  benchmarks quoted in docs/benchmarks.md.
+  with :mod:`vae_helpers.tools.nbgrader_ext`, the one preprocessor nbgrader lacks.
+
+The benchmarks are not part of the package: ``benchmarks/`` at the repository root (``python -m benchmarks``).
 """
