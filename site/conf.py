@@ -7,8 +7,6 @@ replaced by notes and static previews at staging time.
 """
 
 project = "Variational Autoencoders in PyTorch"
-author = "the course's authors"
-copyright = "the course's authors"  # noqa: A001 - Sphinx's name for it
 
 extensions = [
     "myst_nb",
@@ -35,6 +33,8 @@ html_css_files = ["course.css"]
 html_copy_source = False  # each page links its notebook for download instead
 html_show_sourcelink = False
 html_last_updated_fmt = None
+html_show_copyright = False
+html_show_sphinx = False
 html_use_index = False  # the course has no index entries: an empty "Index" page would only confuse
 html_context = {"default_mode": "light"}  # figures are drawn on white; also keeps the theme quiet on a first visit
 html_theme_options = {

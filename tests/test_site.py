@@ -146,12 +146,29 @@ def test_staging_lists_every_notebook_with_its_times_and_picks_up_docs_when_pres
     assert sorted(path.name for path in (staging / "downloads" / "student").iterdir()) == ["01_topic.ipynb"]
 
     (repo / "docs").mkdir()
-    (repo / "docs" / "teaching.md").write_text("# Teaching\n\nSee [the config](../site/landing.md).\n")
+    (repo / "assets").mkdir()
+    (repo / "assets" / "plot.png").write_bytes(b"png")
+    (repo / "data").mkdir()
+    (repo / "data" / "README.md").write_text("# Data\n")
+    (repo / "docs" / "teaching.md").write_text(
+        "# Teaching\n\nSee [the data](../data/README.md#celeba), [below](#more), [benchmarks](benchmarks.md),\n"
+        "[notebook 01](../notebooks/01_topic.ipynb), [the web](https://example.org/x.md), [kit](../kit/).\n\n"
+        "![a plot](../assets/plot.png)\n\n## More\n"
+    )
     (repo / "notebooks" / "00_intro.ipynb").unlink()
     counts = site.stage(staging, repo)
     assert counts["docs"] == 1 and counts["notebooks"] == 1
-    assert ":caption: Guides" in (staging / "index.md").read_text()
-    assert (staging / "site" / "landing.md").is_file()  # a linked repository file travels along
+    index = (staging / "index.md").read_text()
+    assert ":caption: Guides" in index and "- [Teaching](docs/teaching.md)" in index
+    teaching = (staging / "docs" / "teaching.md").read_text()
+    # Links that exist on the site stay links; the rest become text with the repository path.
+    assert "the data (`data/README.md` in the course's repository)" in teaching
+    assert "benchmarks (`docs/benchmarks.md` in the course's repository)" in teaching  # not written yet
+    assert "kit (`kit` in the course's repository)" in teaching
+    for kept in ("[below](#more)", "[notebook 01](../notebooks/01_topic.ipynb)", "[the web](https://example.org/x.md)"):
+        assert kept in teaching
+    assert "![a plot](../assets/plot.png)" in teaching and (staging / "assets" / "plot.png").read_bytes() == b"png"
+    assert not (staging / "data").exists()
     assert not (staging / "notebooks" / "00_intro.ipynb").exists()  # a removed notebook leaves the site
 
 
@@ -269,7 +286,7 @@ def test_every_page_renders_offline_in_a_real_browser(built_site, server):
                 report = page.evaluate(_PAGE_REPORT)
                 reports[name] = report
                 if name == "index.html":
-                    page.screenshot(path=str(ARTIFACTS / "landing.png"))
+                    page.screenshot(path=str(ARTIFACTS / "landing.png"), full_page=True)
                 if name == SCREENSHOT_PAGE:
                     page.screenshot(path=str(ARTIFACTS / "notebook_04.png"))
                     page.locator("details.hide.above-input summary").first.scroll_into_view_if_needed()

@@ -36,6 +36,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import nbformat
 
@@ -50,7 +51,7 @@ WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_KEY = "widgets"
 READING_WORDS_PER_MINUTE = 45  # prose with equations and figures to study, not skim
 _LEARNING_GOALS = re.compile(r"^\*\*Learning goals\*\*[ \t]*\n((?:[ \t]*(?:\d+\.|[-*])[ \t].*\n?(?:[ \t]+\S.*\n?)*)+)", re.M)
-_MARKDOWN_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_DOC_LINK = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 
 @dataclass(frozen=True)
@@ -265,10 +266,12 @@ def notebook_table(rows: list[tuple[CourseNotebook, str, int, float | None]]) ->
 def _toctree(caption: str, entries: list[str]) -> str:
     if not entries:
         return ""
-    return "\n".join([":::{toctree}", f":caption: {caption}", ":maxdepth: 1", "", *entries, ":::", ""])
+    # Hidden: the landing page lists the pages itself (with times); the toctree makes the book's navigation.
+    return "\n".join([":::{toctree}", f":caption: {caption}", ":maxdepth: 1", ":hidden:", "", *entries, ":::", ""])
 
 
-def landing_page(course_rows, appendix_rows, doc_pages: list[str], landing_text: str) -> str:
+def landing_page(course_rows, appendix_rows, doc_pages: list[tuple[str, str]], landing_text: str) -> str:
+    """The landing page's MyST source: ``landing_text``, the notebook tables, the guides (``(stem, title)``)."""
     parts = [landing_text.rstrip(), "", "## The notebooks", "", notebook_table(course_rows), ""]
     parts += [
         "Reading time counts the prose of each notebook at "
@@ -278,24 +281,50 @@ def landing_page(course_rows, appendix_rows, doc_pages: list[str], landing_text:
     ]
     if appendix_rows:
         parts += ["## Appendix", "", notebook_table(appendix_rows), ""]
+    if doc_pages:
+        parts += ["## Guides", "", *[f"- [{doc_title}](docs/{stem}.md)" for stem, doc_title in doc_pages], ""]
     parts += [
         _toctree("Course", [f"notebooks/{row[0].stem}" for row in course_rows]),
         _toctree("Appendix", [f"notebooks/{row[0].stem}" for row in appendix_rows]),
-        _toctree("Guides", [f"docs/{name}" for name in doc_pages]),
+        _toctree("Guides", [f"docs/{stem}" for stem, _ in doc_pages]),
     ]
     return "\n".join(part for part in parts if part is not None) + "\n"
 
 
-def _linked_repo_files(markdown: str, source_dir: Path, repo: Path) -> list[Path]:
-    """Files of ``repo`` that ``markdown`` (in ``source_dir``) links to by relative path."""
-    found = []
-    for target in _MARKDOWN_LINK.findall(markdown):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith(("#", "/")):
-            continue
-        path = (source_dir / target.split("#", 1)[0]).resolve()
-        if path.is_file() and path.is_relative_to(repo.resolve()):
-            found.append(path)
-    return found
+def _is_url(target: str) -> bool:
+    return bool(re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I))
+
+
+def prepare_doc(markdown: str, doc_dir: Path, repo: Path) -> tuple[str, list[Path]]:
+    """A ``docs/*.md`` page as the site shows it, and the repository images it needs copied along.
+
+    Links to web addresses, to anchors, to other ``docs/*.md`` pages and to the course's notebook pages stay
+    links. An image stays an image (the file is copied into the site). A link to any other repository file or
+    folder (``../data/README.md``, ``../Makefile``) would not exist on a static host, so it becomes its text
+    followed by the path in the repository; so does a link to a page that does not exist (yet).
+    """
+    repo = repo.resolve()
+    pages = {path.resolve() for path in repo.glob("docs/*.md")}
+    pages |= {notebook.path.resolve() for notebook in discover_notebooks(repo / "notebooks")}
+    images: list[Path] = []
+
+    def rewrite(match: re.Match) -> str:
+        bang, text, target = match.group(1), match.group(2), match.group(3)
+        if _is_url(target) or target.startswith("#"):
+            return match.group(0)
+        path = (doc_dir / unquote(target.split("#", 1)[0])).resolve()
+        inside = path.is_relative_to(repo)
+        if bang and inside and path.is_file():
+            images.append(path)
+            return match.group(0)
+        if path in pages:
+            return match.group(0)
+        where = path.relative_to(repo).as_posix() if inside else target
+        if bang:
+            return f"*{text}* (image `{where}` not found)"
+        return f"{text} (`{where}` in the course's repository)"
+
+    return _DOC_LINK.sub(rewrite, markdown), images
 
 
 def stage(staging: Path = STAGING_DIR, repo: Path = REPO_ROOT) -> dict[str, int]:
@@ -325,13 +354,12 @@ def stage(staging: Path = STAGING_DIR, repo: Path = REPO_ROOT) -> dict[str, int]
 
     doc_pages = []
     for doc in sorted((repo / "docs").glob("*.md")):
-        text = doc.read_text(encoding="utf-8")
+        text, images = prepare_doc(doc.read_text(encoding="utf-8"), doc.parent, repo)
         put(f"docs/{doc.name}", text.encode())
-        doc_pages.append(doc.stem)
-        for linked in _linked_repo_files(text, doc.parent, repo):
-            relative = linked.relative_to(repo.resolve()).as_posix()
-            if not relative.startswith(("docs/", "notebooks/")) or linked.suffix not in (".md", ".ipynb"):
-                put(relative, linked.read_bytes())
+        heading = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), doc.stem)
+        doc_pages.append((doc.stem, heading))
+        for image in images:
+            put(image.relative_to(repo.resolve()).as_posix(), image.read_bytes())
 
     landing = landing_page(course_rows, appendix_rows, doc_pages, landing_source.read_text(encoding="utf-8"))
     put("index.md", landing.encode())
