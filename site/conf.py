@@ -6,6 +6,9 @@ full-run outputs), the theme's fonts and scripts ship inside its wheel, MathJax 
 replaced by notes and static previews at staging time.
 """
 
+import shutil
+from pathlib import Path
+
 project = "Variational Autoencoders in PyTorch"
 
 extensions = [
@@ -55,9 +58,6 @@ def _tidy_build(app, exception) -> None:
     (``tex-chtml.js`` loads its TeX extensions, CHTML fonts and accessibility parts from the folders kept)."""
     if exception is not None or app.builder.format != "html":
         return
-    from pathlib import Path
-    import shutil
-
     static = Path(app.outdir) / "_static"
     for partial in static.glob("*.html"):
         partial.unlink()

@@ -50,7 +50,9 @@ TEACHER_ONLY_TAG = "teacher-only"
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_KEY = "widgets"
 READING_WORDS_PER_MINUTE = 45  # prose with equations and figures to study, not skim
-_LEARNING_GOALS = re.compile(r"^\*\*Learning goals\*\*[ \t]*\n((?:[ \t]*(?:\d+\.|[-*])[ \t].*\n?(?:[ \t]+\S.*\n?)*)+)", re.M)
+_LEARNING_GOALS = re.compile(
+    r"^\*\*Learning goals\*\*[ \t]*\n((?:[ \t]*(?:\d+\.|[-*])[ \t].*\n?(?:[ \t]+\S.*\n?)*)+)", re.M
+)
 _DOC_LINK = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 
