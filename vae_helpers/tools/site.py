@@ -167,8 +167,8 @@ def _fold_solution(cell) -> None:
 
 def _live_widget_note(next_cell_has_figure: bool) -> nbformat.NotebookNode:
     where = (
-        "The figure under this note is its static preview: each row moves one control across its range, "
-        "everything else fixed."
+        "The figure under this note is its static version: the images the controls decode across their range "
+        "(one row per slider, or the whole grid of a 2-D pad)."
         if next_cell_has_figure
         else "Its static figures are in the notebook's committed outputs."
     )
