@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv data course weights test lint format unit notebooks browser lab clean bench gpu-check
+.PHONY: setup venv data course weights test lint format unit notebooks browser site lab clean bench gpu-check
 
 setup: venv data
 
@@ -47,6 +47,11 @@ browser:
 	  else echo "apt-get is not available: install Chromium so that 'chromium' is on PATH."; false; fi \
 	  || { [ "$$CI" = true ] && exit 1; echo "warning: no chromium, tests/test_browser.py will skip."; }; }
 
+# The course as a static website in build/site/ (Sphinx + myst-nb, site/conf.py): the committed outputs, no notebook
+# executed, no network. Publish the folder as it is; tests/test_site.py opens every page in chromium.
+site: venv
+	$(PY) -m vae_helpers.tools.site
+
 course: setup
 	$(PY) -m vae_helpers.tools.course
 
@@ -78,7 +83,7 @@ format: venv
 	$(VENV)/bin/ruff check --fix vae_helpers benchmarks tests conftest.py
 	$(VENV)/bin/ruff format vae_helpers benchmarks tests conftest.py
 
-test: lint browser unit notebooks
+test: lint browser site unit notebooks
 
 # One benchmark (benchmarks/, not installed; docs/benchmarks.md has the figures): BENCH="throughput --repeats 2".
 # --write-docs replaces that benchmark's section of docs/benchmarks.md with the tables it printed.
