@@ -53,6 +53,9 @@ ALLOWED_IN: dict[str, dict[str, str]] = {
     "03_reparameterization.ipynb": {
         "13.8": "log(1e-6), the log-variance of sigma = 1e-3 (an equation constant)",
         "87.3": "log of float32's smallest normal number, 1.18e-38 (a constant of the number format)",
+        "453.75": "the exact single-sample variance of the score-function gradient for f(z) = (z - 3)^2, mu = 0, "
+        "sigma = 0.5, derived in the expected answer of the prediction",
+        "454": "that variance over the reparameterized one (exactly 1), rounded: the theory the measurement is read against",
     },
     "05_conv_vae.ipynb": {
         "0.01": "the active-unit threshold of Burda et al. 2016 (a setting)",
