@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,6 +44,18 @@ DEFAULT_COURSE_DIR = REPO_ROOT / "build" / "nbgrader"
 KEPT_METADATA = ("kernelspec", "vae_course")
 #: Cell metadata kept in the source copy (the rest is execution bookkeeping).
 KEPT_CELL_METADATA = ("tags", "nbgrader")
+#: A Markdown link or image whose target leaves ``notebooks/`` (``](../assets/...)``, ``src="../assets/..."``).
+_PARENT_LINK = re.compile(r"(\]\(|src=[\"'])\.\./")
+
+
+def relink_for_student_folder(markdown: str) -> str:
+    """``markdown`` with every relative link out of ``notebooks/`` one level deeper, for ``notebooks/student/``.
+
+    ``![graph](../assets/figures/diagrams/x.svg)`` in ``notebooks/NN.ipynb`` becomes
+    ``![graph](../../assets/figures/diagrams/x.svg)`` in ``notebooks/student/NN.ipynb``; links inside the
+    notebook folder, anchors and URLs are left alone.
+    """
+    return _PARENT_LINK.sub(r"\1../../", markdown)
 
 
 class NbgraderError(RuntimeError):
@@ -62,12 +75,15 @@ def exercise_notebooks() -> list[Path]:
 
 def source_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The copy of a solution notebook that goes into nbgrader's ``source/``: same cells, sources and outputs,
-    without the metadata that a re-run changes."""
+    without the metadata that a re-run changes, and with Markdown links out of ``notebooks/`` (the diagrams)
+    pointing one folder further up, where the released copy will sit (``notebooks/student/``)."""
     nb = copy.deepcopy(solution)
     nb.metadata = nbformat.NotebookNode({k: nb.metadata[k] for k in KEPT_METADATA if k in nb.metadata})
     nb.metadata["language_info"] = nbformat.NotebookNode({"name": "python"})
     for cell in nb.cells:
         cell.metadata = nbformat.NotebookNode({k: cell.metadata[k] for k in KEPT_CELL_METADATA if cell.metadata.get(k)})
+        if cell.cell_type == "markdown":
+            cell.source = relink_for_student_folder(cell.source)
     nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
 
