@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import atomic_torch_save
+from .atomic import atomic_torch_save
 from .config import ASSETS_DIR, REPO_ROOT, fast_mode, seed_everything
 from .data import ImageDataset, ImageSplit
 from .errors import CorruptDataError
