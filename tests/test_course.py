@@ -12,6 +12,7 @@ import sys
 import nbformat
 import pytest
 
+from vae_helpers import zoo
 from vae_helpers.errors import CorruptDataError, DataNotFoundError
 from vae_helpers.tools import course
 
@@ -204,10 +205,36 @@ def test_parallel_jobs_start_the_independent_notebooks_first_and_wait_for_recipe
     )
 
 
-def test_recipe_option_refuses_to_run_outside_a_parallel_run(monkeypatch, capsys):
-    monkeypatch.delenv(course.RETRAIN_CACHE_ENV, raising=False)
-    assert course.main(["--recipe", "fashion-vae-d20"]) == 2
-    assert "VAE_RETRAIN_CACHE is not set" in capsys.readouterr().err
+def test_recipe_option_trains_through_the_function_zoo_get_trains_with(monkeypatch, capsys):
+    trained = []
+    fake_run = type("Run", (), {"history": {"epoch": [1, 2]}})()
+    monkeypatch.setattr(course, "train_into_cache", lambda name: trained.append(name) or zoo.Pretrained(None, fake_run))
+    assert course.main(["--recipe", "fashion-vae-d20"]) == 0 and trained == ["fashion-vae-d20"]
+    assert course.main(["--recipe", "fashion-vae-d21"]) == 2 and trained == ["fashion-vae-d20"]
+    assert "No zoo model 'fashion-vae-d21'" in capsys.readouterr().err
+
+
+def test_a_train_run_starts_from_an_empty_retrain_cache_and_its_notebook_jobs_keep_what_it_trained(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("VAE_FAST", "1")
+    monkeypatch.setattr(zoo, "RETRAIN_CACHE_DIR", tmp_path)
+    earlier = [zoo.retrain_cache_file(name) for name in ("fashion-vae-d2", "fashion-vae-d20")]
+    other_mode = tmp_path / "fashion-vae-d2-0123456789abcdef.safetensors"
+    for path in [*earlier, other_mode]:
+        path.write_bytes(b"an earlier run")
+    assert sorted(course.clear_retrain_cache()) == sorted(earlier)
+    assert [p.name for p in tmp_path.iterdir()] == [other_mode.name]
+    books = sorted(course.NOTEBOOK_DIR.glob("0[0-6]_*.ipynb"))
+    for job in course.parallel_jobs(books, tmp_path / "out", fast=True, in_place=False):
+        assert ("--keep-retrained" in job.argv) == (job.notebook is not None), job.label
+
+
+def test_the_runner_and_the_zoo_share_no_environment_variable():
+    """The retrain cache is an explicit folder (zoo.RETRAIN_CACHE_DIR), not a setting passed through the environment."""
+    for module in (course, zoo):
+        source = open(module.__file__).read()
+        assert "VAE_RETRAIN_CACHE" not in source and "VAE_COURSE_NOTEBOOK" not in source, module.__name__
 
 
 def test_jobs_above_one_need_the_retrain_path(capsys):

@@ -51,8 +51,8 @@ def test_zoo_model_loads_and_reproduces_its_manifest_metric(name, fashion, mnist
 
 def test_a_damaged_weights_file_is_refused_with_the_fix(tmp_path, monkeypatch):
     name = "fashion-vae-d2"
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
     shutil.copy(zoo.ZOO_DIR / MANIFEST["models"][name]["file"], tmp_path)
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
     path = tmp_path / MANIFEST["models"][name]["file"]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF

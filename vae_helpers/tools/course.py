@@ -14,14 +14,17 @@ never carry the machine's paths: :func:`scrub_machine_paths` rewrites them relat
 Options: ``--fast`` (same as ``VAE_FAST=1``), ``--in-place`` (write the outputs back into
 ``notebooks/``: how maintainers refresh the committed outputs), ``--train`` (the retrain path: papermill
 sets ``TRAIN = True``, so every model is trained by its zoo recipe instead of loaded; a recipe that several
-notebooks use is trained once per run and reused by the others), ``--jobs N`` (with ``--train``: N processes
+notebooks use is trained once per run and reused by the others, through the retrain cache of
+:func:`vae_helpers.zoo.get`, ``build/retrained/``, which a ``--train`` run empties of the current mode's runs when it
+starts), ``--jobs N`` (with ``--train``: N processes
 at once, one thread each; default one per CPU core), ``--out DIR``, and notebook name filters. ``make test``
 runs ``--fast --train`` once, so the retrain path cannot rot.
 
 The parallel retrain path (:func:`parallel_jobs`, :func:`run_jobs`): notebooks that train their models
 themselves (07 with the student's code, 08 on CelebA) start at once; the recipes the other notebooks get from
-the retrain cache are trained next, each once, in processes of their own, longest first; each of those notebooks
-starts when its recipes are done. On a 2-core CPU the MLP VAEs' small matrix products gain almost nothing from a
+the retrain cache are trained next, each once, in processes of their own (``--recipe NAME``, which calls
+:func:`vae_helpers.zoo.train_into_cache`, the function ``zoo.get(name, train=True)`` trains through), longest
+first; each of those notebooks starts when its recipes are done and finds them in the cache. On a 2-core CPU the MLP VAEs' small matrix products gain almost nothing from a
 second thread, so two one-thread processes do nearly twice the work of one two-thread process
 (``python -m vae_helpers.tools.bench jobs`` measures it). The pretrained path runs one notebook after another.
 """
@@ -44,8 +47,8 @@ import nbformat
 
 from ..config import REPO_ROOT, display_path, fast_mode, figure_dir, in_ci, threads_label
 from ..data import load_dataset
-from ..errors import CorruptDataError, DataNotFoundError
-from ..zoo import RECIPES, RETRAIN_CACHE_ENV, get, read_manifest
+from ..errors import ConfigError, CorruptDataError, DataNotFoundError
+from ..zoo import RECIPES, read_manifest, recipe, retrain_cache_file, train_into_cache
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "build" / "course"
@@ -286,6 +289,7 @@ def parallel_jobs(books: list[Path], out_dir: Path, fast: bool, in_place: bool) 
     runner = [sys.executable, "-m", "vae_helpers.tools.course"]
     flags = (
         ["--train", "--jobs", "1"]
+        + ["--keep-retrained"]  # the recipes this run trains for them are in the cache
         + (["--fast"] if fast else [])
         + (["--in-place"] if in_place else ["--out", str(out_dir)])
     )
@@ -312,17 +316,29 @@ def _train_seconds() -> dict[str, float]:
 
 
 def train_recipe_into_cache(name: str) -> int:
-    """``--recipe NAME``: train one recipe into the retrain cache of the parallel run that started this process."""
-    if not os.environ.get(RETRAIN_CACHE_ENV):
-        print(
-            f"--recipe {name}: {RETRAIN_CACHE_ENV} is not set; this option is for the parallel runner of "
-            "`python -m vae_helpers.tools.course --train`.",
-            file=sys.stderr,
-        )
+    """``--recipe NAME``: train one recipe into the retrain cache (a parallel ``--train`` run's training job)."""
+    try:
+        recipe(name)
+    except ConfigError as err:
+        print(f"--recipe {name}: {err}", file=sys.stderr)
         return 2
-    os.environ["VAE_COURSE_NOTEBOOK"] = "a parallel training job of this course run"
-    get(name, train=True)
+    trained = train_into_cache(name)
+    print(
+        f"{name}: trained, {len(trained.run.history['epoch'])} epochs; kept in {display_path(retrain_cache_file(name))}"
+    )
     return 0
+
+
+def clear_retrain_cache() -> list[Path]:
+    """Remove the retrain cache's runs of every recipe in the current mode (fast or full), so that a ``--train``
+    run trains each recipe once itself rather than reusing an earlier run's weights. Returns the files removed."""
+    removed = []
+    for name in RECIPES:
+        path = retrain_cache_file(name)
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         help="with --train: processes at once, one thread each (default: one per CPU core; 1: one after another)",
     )
     parser.add_argument("--recipe", help=argparse.SUPPRESS)  # a parallel run's training job (train_recipe_into_cache)
+    # a parallel run's notebook job: keep the runs the parent trained into the retrain cache
+    parser.add_argument("--keep-retrained", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help="folder for the executed notebooks (default build/course)")
     args = parser.parse_args(argv)
     if args.fast:
@@ -360,9 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     # (config.pick(...)): noise, since every injected value here (TRAIN) is a plain literal.
     logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 
-    if args.train and not os.environ.get(RETRAIN_CACHE_ENV):  # each recipe is trained once per run (zoo.get)
-        retrained = tempfile.TemporaryDirectory(prefix="vae-retrained-")
-        os.environ[RETRAIN_CACHE_ENV] = retrained.name
+    if args.train and not args.keep_retrained:  # each recipe is trained once per run, by this run (zoo.get)
+        clear_retrain_cache()
     out_dir = NOTEBOOK_DIR if args.in_place else Path(args.out) if args.out else OUTPUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, float]] = []
@@ -437,7 +454,6 @@ def main(argv: list[str] | None = None) -> int:
 def run_notebook(notebook: Path, out_dir: Path, train: bool, papermill) -> tuple[str, float, str | None]:
     """Execute one notebook with papermill into ``out_dir``: ``(status, seconds, failure line or None)``."""
     print(f"Running {notebook.name} ...", flush=True)
-    os.environ["VAE_COURSE_NOTEBOOK"] = notebook.name  # its kernel inherits the environment
     started = time.perf_counter()
     failure = None
     try:
