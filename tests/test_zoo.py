@@ -269,3 +269,21 @@ def test_every_zoo_file_records_its_model_and_recipe_as_json():
         assert metadata["model_class"] == info["model"]["name"] and metadata["recipe"] == zoo.recipe_record(
             zoo.recipe(name)
         )
+
+
+def test_save_writes_a_file_that_load_file_verifies_and_restores(tmp_path, monkeypatch):
+    """The retrain tool's path: save() writes the safetensors file and its manifest entry, load_file() reads it back."""
+    from vae_helpers.training import FitResult
+
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
+    torch.manual_seed(0)
+    model = zoo._builder(zoo.recipe("fashion-vae-d2").model, None)
+    history = {"epoch": [1.0, 2.0], "seconds": [1.5, 1.5], "val_loss": [300.0, 290.0]}
+    trained = zoo.Pretrained(model, FitResult(history, 2, 290.0, "completed", "cpu"))
+    info = zoo.save("fashion-vae-d2", trained, {"ELBO": -290.0}, seconds=3.0)
+    assert info["file"] == "fashion-vae-d2.safetensors" and info["sha256"] == zoo.sha256(tmp_path / info["file"])
+    assert [p.name for p in tmp_path.iterdir()] == [info["file"]], "a temporary file was left behind"
+    loaded = zoo.load_file("fashion-vae-d2", info, device="cpu")
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value.half().float()), key
+    assert loaded.run.history == history and loaded.run.best_epoch == 2 and loaded.run.stopped == "completed"
