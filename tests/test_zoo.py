@@ -85,8 +85,9 @@ def test_masked_weights_are_stored_without_their_masked_entries_and_restored_exa
         assert torch.allclose(restored[key] * mask, value.half().float() * mask), key
 
 
-def test_train_true_runs_the_recipe_in_fast_mode(monkeypatch):
+def test_train_true_runs_the_recipe_in_fast_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("VAE_FAST", "1")
+    monkeypatch.setattr(zoo, "RETRAIN_CACHE_DIR", tmp_path)
     trained = zoo.get("fashion-vae-d2", train=True, device="cpu")
     model, run = trained
     assert model.latent_dim == 2 and len(run.history["epoch"]) == zoo.recipe("fashion-vae-d2").fast["epochs"]
