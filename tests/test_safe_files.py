@@ -4,6 +4,7 @@ and a file of the wrong kind is refused with a message that sends the user the r
 from __future__ import annotations
 
 import ast
+import os
 import tempfile
 from pathlib import Path
 
@@ -91,6 +92,9 @@ def test_atomic_write_uses_a_unique_temporary_file_and_leaves_nothing_on_failure
     atomic_write_bytes(target, b"one")
     atomic_write_bytes(target, b"two")
     assert target.read_bytes() == b"two"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask, "the file keeps mkstemp's owner-only permissions"
     assert len(set(names)) == 2 and all(Path(n).parent == target.parent for n in names)
 
     def fail(handle):

@@ -17,6 +17,11 @@ from typing import Any, BinaryIO
 
 import torch
 
+# The process's umask, read once (os.umask can only be read by setting it): a finished file gets the permissions
+# any other new file would get (mkstemp makes its temporary file readable by its owner only).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(handle)`` on a unique temporary file beside ``path``, then rename it over ``path``.
@@ -32,6 +37,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
