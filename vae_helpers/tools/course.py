@@ -302,13 +302,14 @@ def run_jobs(jobs: list[Job], slots: int, log_dir: Path) -> list[Job]:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """How the pool starts its processes: forked from a clean server process that has imported this module once
-    (``forkserver``: each job starts in a fraction of a second, and never inherits the threads of a process that
-    has computed with torch, which fork alone would); ``spawn`` where there is no forkserver (Windows)."""
+    """How the pool starts its processes: forked from a clean server process that has imported the heavy modules
+    once (``forkserver``: each job starts in about a second, and never inherits the threads of a process that has
+    computed with torch, which fork alone would); ``spawn`` where there is no forkserver (Windows). This module is
+    not preloaded: run as ``python -m``, it is each job's ``__main__``, which a preloaded copy would shadow."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["vae_helpers.tools.course"])
+    context.set_forkserver_preload(["vae_helpers.zoo", "papermill", "nbformat"])
     return context
 
 
