@@ -55,7 +55,7 @@ site: venv
 course: setup
 	$(PY) -m vae_helpers.tools.course
 
-# Retrain the model zoo (assets/zoo/) by its recipes and rewrite the manifest; NAMES="fashion-vae-d20 ..." for some.
+# Retrain the model zoo (vae_helpers/assets/zoo/) by its recipes and rewrite the manifest; NAMES="fashion-vae-d20 ..." for some.
 weights: setup
 	$(PY) -m vae_helpers.tools.weights $(NAMES)
 

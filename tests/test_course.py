@@ -6,12 +6,16 @@ Only trivial one-cell notebooks written into tmp_path are executed, never the co
 
 from __future__ import annotations
 
+import os
 import re
-import sys
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
+from vae_helpers import zoo
 from vae_helpers.errors import CorruptDataError, DataNotFoundError
 from vae_helpers.tools import course
 
@@ -90,65 +94,92 @@ def test_no_notebooks_is_an_error(fake_course, capsys):
 # --------------------------------------------------------------------------------------------
 # The parallel retrain path: a scheduler of processes, and which recipes each notebook waits for
 # --------------------------------------------------------------------------------------------
-def _python(code: str) -> list[str]:
-    return [sys.executable, "-c", code]
+# The jobs' tasks: module-level functions, which the pool's processes import by name.
+def _wait_for(mine: str, other: str) -> None:
+    Path(mine).write_text("here")
+    deadline = time.time() + 60
+    while not Path(other).exists():
+        if time.time() > deadline:
+            raise RuntimeError("the other job never ran beside me")
+        time.sleep(0.05)
+    print("saw", Path(other).name, flush=True)
+
+
+def _check_both_exist(a: str, b: str) -> None:
+    assert Path(a).exists() and Path(b).exists()
+    print("threads", os.environ["OMP_NUM_THREADS"], torch.get_num_threads(), flush=True)
+
+
+def _fail() -> None:
+    print("the real error text", flush=True)
+    raise RuntimeError("broken recipe")
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def _append(path: str, text: str) -> None:
+    with open(path, "a") as handle:
+        handle.write(text)
+
+
+def _sleep_forever(pid_file: str) -> None:
+    Path(pid_file).write_text(str(os.getpid()))
+    time.sleep(600)
 
 
 def test_run_jobs_runs_jobs_side_by_side_and_each_after_what_it_needs(tmp_path, capsys):
     """``a`` and ``b`` can only both succeed if they run at the same time (each waits for the other's file);
     ``c`` needs both and checks that their files exist when it starts. Logs hold each job's output."""
-    wait_for = (
-        "import pathlib, sys, time\n"
-        "mine, other = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])\n"
-        "mine.write_text('here'); deadline = time.time() + 60\n"
-        "while not other.exists():\n"
-        "    if time.time() > deadline: sys.exit('the other job never ran beside me')\n"
-        "    time.sleep(0.05)\n"
-        "print('saw', other.name)\n"
-    )
     a, b = tmp_path / "a.flag", tmp_path / "b.flag"
-    check = f"import pathlib, sys, os; assert pathlib.Path({str(a)!r}).exists() and pathlib.Path({str(b)!r}).exists(); print('threads', os.environ['OMP_NUM_THREADS'])"
     jobs = [
-        course.Job("c", _python(check), needs=("a", "b")),
-        course.Job("a", _python(wait_for) + [str(a), str(b)]),
-        course.Job("b", _python(wait_for) + [str(b), str(a)]),
+        course.Job("c", _check_both_exist, (str(a), str(b)), needs=("a", "b")),
+        course.Job("a", _wait_for, (str(a), str(b))),
+        course.Job("b", _wait_for, (str(b), str(a))),
     ]
     done = course.run_jobs(jobs, slots=2, log_dir=tmp_path / "logs")
     assert [j.status for j in done] == ["ok", "ok", "ok"], capsys.readouterr().out
     assert "saw b.flag" in (tmp_path / "logs" / "a.log").read_text()
     # c ran alone (nothing else could run beside it), so it had every core; a and b shared them
-    assert f"threads {course.default_jobs()}" in (tmp_path / "logs" / "c.log").read_text()
-    assert done[1].threads == max(1, course.default_jobs() // 2)
+    cores = course.default_jobs()
+    assert f"threads {cores} {cores}" in (tmp_path / "logs" / "c.log").read_text()
+    assert done[1].threads == max(1, cores // 2)
 
 
 def test_run_jobs_reports_a_failure_with_its_log_and_still_runs_what_needed_it(tmp_path, capsys):
     jobs = [
-        course.Job("train broken-recipe", _python("import sys; print('the real error text'); sys.exit(3)")),
-        course.Job("notebook", _python("print('ran anyway')"), needs=("train broken-recipe",)),
+        course.Job("train broken-recipe", _fail),
+        course.Job("notebook", _print, ("ran anyway",), needs=("train broken-recipe",)),
     ]
     done = course.run_jobs(jobs, slots=2, log_dir=tmp_path / "logs")
     assert [j.status for j in done] == ["FAILED", "ok"]
     out = capsys.readouterr().out
     assert "FAILED train broken-recipe" in out and "the real error text" in out  # the log's tail is shown
+    assert "RuntimeError: broken recipe" in out  # and the traceback
 
 
 def test_an_interrupt_stops_the_running_jobs(tmp_path, monkeypatch):
-    """Ctrl-C in the runner (here: raised by its first wait) terminates the job it started, then propagates."""
-    jobs = [course.Job("sleeper", _python("import time; time.sleep(120)"))]
+    """Ctrl-C in the runner (here: raised by its wait once the job runs) stops the pool's processes, then propagates."""
+    pid_file = tmp_path / "pid"
+    jobs = [course.Job("sleeper", _sleep_forever, (str(pid_file),))]
 
-    def interrupt():
+    def interrupt_once_the_job_runs():
+        while not pid_file.exists() or not pid_file.read_text():
+            time.sleep(0.05)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(course, "_pause", interrupt)
+    monkeypatch.setattr(course, "_pause", interrupt_once_the_job_runs)
     with pytest.raises(KeyboardInterrupt):
         course.run_jobs(jobs, slots=1, log_dir=tmp_path / "logs")
-    assert jobs[0].status == "interrupted" and jobs[0].returncode is not None and jobs[0].returncode < 0
+    assert jobs[0].status == "interrupted"
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)  # the job's process is gone
 
 
 def test_one_slot_runs_jobs_one_after_another(tmp_path):
     order = tmp_path / "order.txt"
-    append = "import sys; open(sys.argv[1], 'a').write(sys.argv[2])"
-    jobs = [course.Job(name, _python(append) + [str(order), name]) for name in "xyz"]
+    jobs = [course.Job(name, _append, (str(order), name)) for name in "xyz"]
     course.run_jobs(jobs, slots=1, log_dir=tmp_path / "logs")
     assert order.read_text() == "xyz"
 
@@ -198,16 +229,36 @@ def test_parallel_jobs_start_the_independent_notebooks_first_and_wait_for_recipe
     assert len(trained) == len(set(trained))  # a recipe two notebooks share is trained once
     six = next(j for j in jobs if j.label.startswith("06_"))
     assert set(six.needs) == {f"train fashion-vae-d{d}" for d in (2, 5, 10, 20, 50, 100)}
-    assert all("--fast" in j.argv for j in jobs)
-    assert all(
-        ["--jobs", "1"] == j.argv[j.argv.index("--jobs") : j.argv.index("--jobs") + 2] for j in jobs if j.notebook
-    )
+    assert all(j.args[-1] is True for j in jobs)  # fast mode reaches every job
+    assert all(j.task is course._notebook_job for j in jobs if j.notebook)
+    assert all(j.task is course._training_job for j in jobs if not j.notebook)
 
 
-def test_recipe_option_refuses_to_run_outside_a_parallel_run(monkeypatch, capsys):
-    monkeypatch.delenv(course.RETRAIN_CACHE_ENV, raising=False)
-    assert course.main(["--recipe", "fashion-vae-d20"]) == 2
-    assert "VAE_RETRAIN_CACHE is not set" in capsys.readouterr().err
+def test_recipe_option_trains_through_the_function_zoo_get_trains_with(monkeypatch, capsys):
+    trained = []
+    fake_run = type("Run", (), {"history": {"epoch": [1, 2]}})()
+    monkeypatch.setattr(course, "train_into_cache", lambda name: trained.append(name) or zoo.Pretrained(None, fake_run))
+    assert course.main(["--recipe", "fashion-vae-d20"]) == 0 and trained == ["fashion-vae-d20"]
+    assert course.main(["--recipe", "fashion-vae-d21"]) == 2 and trained == ["fashion-vae-d20"]
+    assert "No zoo model 'fashion-vae-d21'" in capsys.readouterr().err
+
+
+def test_a_train_run_starts_from_an_empty_retrain_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_FAST", "1")
+    monkeypatch.setattr(zoo, "RETRAIN_CACHE_DIR", tmp_path)
+    earlier = [zoo.retrain_cache_file(name) for name in ("fashion-vae-d2", "fashion-vae-d20")]
+    other_mode = tmp_path / "fashion-vae-d2-0123456789abcdef.safetensors"
+    for path in [*earlier, other_mode]:
+        path.write_bytes(b"an earlier run")
+    assert sorted(course.clear_retrain_cache()) == sorted(earlier)
+    assert [p.name for p in tmp_path.iterdir()] == [other_mode.name]
+
+
+def test_the_runner_and_the_zoo_share_no_environment_variable():
+    """The retrain cache is an explicit folder (zoo.RETRAIN_CACHE_DIR), not a setting passed through the environment."""
+    for module in (course, zoo):
+        source = open(module.__file__).read()
+        assert "VAE_RETRAIN_CACHE" not in source and "VAE_COURSE_NOTEBOOK" not in source, module.__name__
 
 
 def test_jobs_above_one_need_the_retrain_path(capsys):

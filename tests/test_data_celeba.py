@@ -18,6 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
+from vae_helpers.atomic import atomic_torch_save
 from vae_helpers.config import REPO_ROOT
 from vae_helpers.data import (
     CacheWarning,
@@ -28,7 +29,6 @@ from vae_helpers.data import (
     find_celeba_root,
     load_celeba,
     read_celeba_annotations,
-    save_atomic,
 )
 
 ATTRS = [f"Attr_{i}" for i in range(40)]
@@ -107,10 +107,10 @@ def test_disk_full_while_writing_the_cache_warns_and_leaves_no_temporary_file(tm
 
 _WRITER = """
 import sys, torch
-from vae_helpers.data import save_atomic
+from vae_helpers.atomic import atomic_torch_save
 value, path = int(sys.argv[1]), sys.argv[2]
 for _ in range(15):
-    save_atomic({"images": torch.full((64, 3, 64, 64), value, dtype=torch.uint8)}, path)
+    atomic_torch_save({"images": torch.full((64, 3, 64, 64), value, dtype=torch.uint8)}, path)
 """
 
 _LOADER = """
@@ -156,10 +156,10 @@ def test_two_processes_decoding_into_the_same_cache_give_an_intact_cache(tmp_pat
     assert torch.equal(_all_images(cached), _all_images(fresh))
 
 
-def test_save_atomic_replaces_a_previous_file(tmp_path):
+def test_atomic_torch_save_replaces_a_previous_file(tmp_path):
     path = tmp_path / "x.pt"
-    save_atomic({"v": torch.tensor(1)}, path)
-    save_atomic({"v": torch.tensor(2)}, path)
+    atomic_torch_save({"v": torch.tensor(1)}, path)
+    atomic_torch_save({"v": torch.tensor(2)}, path)
     assert torch.load(path, weights_only=True)["v"].item() == 2 and len(list(tmp_path.iterdir())) == 1
 
 

@@ -16,7 +16,7 @@ from vae_helpers.data import ImageSplit
 from vae_helpers.errors import CorruptDataError
 from vae_helpers.quality import FeatureClassifier, accuracy, features_and_probs, load_or_train_classifier
 
-ASSET = quality.ASSETS_DIR / "classifier_fashion-mnist.pt"
+ASSET = quality.PACKAGE_DATA_DIR / "classifier_fashion-mnist.pt"
 NO_DATA = SimpleNamespace(
     name="fashion-mnist", class_names=[str(i) for i in range(10)]
 )  # never trained on: load fails first
@@ -62,10 +62,10 @@ def test_damaged_classifier_cache_is_named_with_the_fix(tmp_path):
 
 @pytest.mark.skipif(not ASSET.is_file(), reason="the committed classifier asset is absent")
 def test_damaged_committed_classifier_suggests_git_checkout(tmp_path, monkeypatch):
-    monkeypatch.setattr(quality, "ASSETS_DIR", tmp_path)
+    monkeypatch.setattr(quality, "PACKAGE_DATA_DIR", tmp_path)
     path = tmp_path / "classifier_fashion-mnist.pt"
     path.write_bytes(ASSET.read_bytes()[:1000])
-    with pytest.raises(CorruptDataError, match=r"git checkout -- assets/classifier_fashion-mnist.pt"):
+    with pytest.raises(CorruptDataError, match=r"git checkout -- vae_helpers/assets/classifier_fashion-mnist.pt"):
         load_or_train_classifier(NO_DATA, path=path)
 
 

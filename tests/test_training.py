@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from vae_helpers.atomic import atomic_torch_save
 from vae_helpers.checkpoints import (
     CheckpointError,
-    atomic_torch_save,
     load_checkpoint,
     read_checkpoint,
     save_checkpoint,

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from vae_helpers import zoo
-from vae_helpers.errors import CheckpointError, CheckpointNotFoundError, ConfigError
+from vae_helpers.errors import CacheWarning, CheckpointError, CheckpointNotFoundError, ConfigError
 from vae_helpers.evaluation import evaluate
 from vae_helpers.losses import model_objective
 from vae_helpers.models import MODEL_REGISTRY, AutoregressiveVAE
@@ -22,7 +22,7 @@ MANIFEST = zoo.read_manifest() if zoo.MANIFEST.is_file() else {"models": {}}
 def test_every_recipe_has_committed_weights_within_the_budget():
     assert set(MANIFEST["models"]) == set(zoo.RECIPES), "run `make weights` for the recipes without weights"
     total = sum(e["bytes"] for e in MANIFEST["models"].values())
-    assert total <= 30e6, f"the zoo is {total / 1e6:.1f} MB, over its 30 MB budget"
+    assert total <= 35e6, f"the zoo is {total / 1e6:.1f} MB, over its 35 MB budget"
     for name, info in MANIFEST["models"].items():
         path = zoo.ZOO_DIR / info["file"]
         assert path.stat().st_size == info["bytes"], name
@@ -51,8 +51,8 @@ def test_zoo_model_loads_and_reproduces_its_manifest_metric(name, fashion, mnist
 
 def test_a_damaged_weights_file_is_refused_with_the_fix(tmp_path, monkeypatch):
     name = "fashion-vae-d2"
+    shutil.copy(zoo.ZOO_DIR / MANIFEST["models"][name]["file"], tmp_path)
     monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
-    shutil.copy(zoo.ASSETS_DIR / "zoo" / MANIFEST["models"][name]["file"], tmp_path)
     path = tmp_path / MANIFEST["models"][name]["file"]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -85,37 +85,98 @@ def test_masked_weights_are_stored_without_their_masked_entries_and_restored_exa
         assert torch.allclose(restored[key] * mask, value.half().float() * mask), key
 
 
-def test_train_true_runs_the_recipe_in_fast_mode(monkeypatch):
+def test_train_true_runs_the_recipe_in_fast_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("VAE_FAST", "1")
+    monkeypatch.setattr(zoo, "RETRAIN_CACHE_DIR", tmp_path)
     trained = zoo.get("fashion-vae-d2", train=True, device="cpu")
     model, run = trained
     assert model.latent_dim == 2 and len(run.history["epoch"]) == zoo.recipe("fashion-vae-d2").fast["epochs"]
 
 
 def test_the_retrain_path_trains_each_recipe_once_and_reuses_it(monkeypatch, tmp_path, capsys):
-    """tools.course --train sets VAE_RETRAIN_CACHE: a second notebook asking for the same recipe reuses the run;
-    a student's loss, a changed mode or no cache folder trains again."""
+    """get(name, train=True) keeps its run in the retrain cache (safetensors, keyed by the recipe's hash and the mode):
+    a second notebook asking for the same recipe reuses it; a student's loss or a changed mode trains again."""
     monkeypatch.setenv("VAE_FAST", "1")
+    monkeypatch.setattr(zoo, "RETRAIN_CACHE_DIR", tmp_path)
     calls = []
     real = zoo.train_from_recipe
     monkeypatch.setattr(zoo, "train_from_recipe", lambda *a, **k: calls.append(k) or real(*a, **k))
-    zoo.get("fashion-vae-d2", train=True, device="cpu")
-    assert len(calls) == 1  # no cache folder (JupyterLab): always trains
-    monkeypatch.setenv(zoo.RETRAIN_CACHE_ENV, str(tmp_path))
-    monkeypatch.setenv("VAE_COURSE_NOTEBOOK", "04_mlp_vae.ipynb")
     first_model, first_run = zoo.get("fashion-vae-d2", train=True, device="cpu")
-    assert len(calls) == 2 and len(list(tmp_path.glob("fashion-vae-d2-*.pt"))) == 1
+    assert len(calls) == 1 and [p.name for p in tmp_path.iterdir()] == [zoo.retrain_cache_file("fashion-vae-d2").name]
+    assert zoo.retrain_cache_file("fashion-vae-d2").suffix == ".safetensors"
     capsys.readouterr()
     again_model, again_run = zoo.get("fashion-vae-d2", train=True, device="cpu")
-    assert len(calls) == 2, "the recipe was trained a second time in one course run"
-    assert "trained earlier in this course run by 04_mlp_vae.ipynb" in capsys.readouterr().out
+    assert len(calls) == 1, "the recipe was trained a second time"
+    assert "trained earlier by its recipe" in capsys.readouterr().out
     for key, value in first_model.state_dict().items():
         assert torch.equal(value, again_model.state_dict()[key]), key
-    assert again_run.history == first_run.history and not again_model.training
+    assert again_run.history == first_run.history and again_run.best_epoch == first_run.best_epoch
+    assert not again_model.training
     zoo.get("fashion-vae-d2", train=True, device="cpu", loss_fn=lambda m, x, y, beta: model_objective(m, x, y, beta))
-    assert len(calls) == 3, "a student's loss_fn must train its own run"
+    assert len(calls) == 2, "a student's loss_fn must train its own run"
+    fast_file = zoo.retrain_cache_file("fashion-vae-d2")
     monkeypatch.setenv("VAE_FAST", "0")
-    assert zoo._retrain_cache_file("fashion-vae-d2") not in set(tmp_path.glob("*.pt")), "full mode reused a fast run"
+    assert zoo.retrain_cache_file("fashion-vae-d2") != fast_file, "full mode would reuse a fast run"
+
+
+def test_a_damaged_or_foreign_retrain_cache_file_is_never_used(monkeypatch, tmp_path):
+    """The cache holds only safetensors: a pickle planted at its path is refused unread (no code runs), and a
+    file whose tensors were changed is caught by its recorded digest; both are retrained with a CacheWarning."""
+    monkeypatch.setenv("VAE_FAST", "1")
+    monkeypatch.setattr(zoo, "RETRAIN_CACHE_DIR", tmp_path)
+    path = zoo.retrain_cache_file("fashion-vae-d2")
+    ran = tmp_path / "code-ran"
+    torch.save({"x": _Planted(str(ran))}, path)
+    with pytest.warns(CacheWarning, match="not a run of 'fashion-vae-d2'"):
+        assert zoo.load_from_cache("fashion-vae-d2") is None
+    assert not ran.exists(), "loading the cache ran code from the file"
+    trained = zoo.train_into_cache("fashion-vae-d2", device="cpu")
+    state, metadata = zoo.read_file(path)
+    state["to_stats.weight"] = state["to_stats.weight"] + 1
+    zoo.write_file(path, state, metadata)
+    with pytest.warns(CacheWarning, match="do not match their recorded sha256"):
+        assert zoo.load_from_cache("fashion-vae-d2") is None
+    assert trained.model.latent_dim == 2
+
+
+class _Planted:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _edited_manifest(tmp_path, monkeypatch, edit) -> None:
+    manifest = json.loads(zoo.MANIFEST.read_text())
+    edit(manifest["models"])
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    monkeypatch.setattr(zoo, "MANIFEST", path)
+
+
+def test_a_manifest_entry_pointing_at_another_models_file_is_refused_by_name(tmp_path, monkeypatch):
+    def point_d5_at_d10(models):
+        models["fashion-vae-d5"].update({k: models["fashion-vae-d10"][k] for k in ("file", "sha256", "bytes")})
+
+    _edited_manifest(tmp_path, monkeypatch, point_d5_at_d10)
+    with pytest.raises(
+        CheckpointError, match=r"entry 'fashion-vae-d5' points at fashion-vae-d10\.safetensors.*holds 'fashion-vae-d10'"
+    ):
+        zoo.load("fashion-vae-d5")
+
+
+def test_a_manifest_entry_whose_config_disagrees_with_the_file_is_refused(tmp_path, monkeypatch):
+    _edited_manifest(tmp_path, monkeypatch, lambda models: models["fashion-vae-d5"]["model"].update(latent_dim=6))
+    with pytest.raises(CheckpointError, match=r"records the model 'MLPVAE'.*manifest entry 'fashion-vae-d5' says"):
+        zoo.load("fashion-vae-d5")
+
+
+@pytest.mark.parametrize("key", zoo.ENTRY_KEYS)
+def test_a_manifest_entry_missing_a_key_names_the_entry_the_key_and_the_fix(tmp_path, monkeypatch, key):
+    _edited_manifest(tmp_path, monkeypatch, lambda models: models["fashion-vae-d5"].pop(key))
+    with pytest.raises(CheckpointError, match=rf"entry 'fashion-vae-d5' .* lacks '{key}'.*git checkout.*make weights"):
+        zoo.get("fashion-vae-d5")
 
 
 def test_manifest_records_how_each_model_was_made():
@@ -186,18 +247,44 @@ PRINTS_TEST_ELBO = {
 
 
 def test_zoo_file_format_round_trips_and_refuses_foreign_or_cut_files(tmp_path):
-    payload = {"w": torch.randn(33, 7).half(), "n": torch.arange(5), "history": {"epoch": [1.0, 2.0]}}
-    path = tmp_path / "m.vaezoo"
-    zoo.write_file(payload, path)
-    back = zoo.read_file(path)
-    assert (
-        torch.equal(back["w"], payload["w"])
-        and torch.equal(back["n"], payload["n"])
-        and back["history"] == payload["history"]
-    )
-    torch.save(payload, tmp_path / "plain.pt")
-    with pytest.raises(CheckpointError, match="not a vae_helpers zoo file"):
+    tensors = {"w": torch.randn(33, 7).half(), "n": torch.arange(5)}
+    metadata = {"name": "m", "history": {"epoch": [1.0, 2.0]}, "packed": []}
+    path = tmp_path / "m.safetensors"
+    zoo.write_file(path, tensors, metadata)
+    back, back_metadata = zoo.read_file(path)
+    assert torch.equal(back["w"], tensors["w"]) and back["w"].dtype == torch.float16
+    assert torch.equal(back["n"], tensors["n"]) and back_metadata == metadata
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"], "a temporary file was left behind"
+    torch.save(tensors, tmp_path / "plain.pt")
+    with pytest.raises(CheckpointError, match="not a readable vae_helpers weights file"):
         zoo.read_file(tmp_path / "plain.pt")
     path.write_bytes(path.read_bytes()[:-20])
-    with pytest.raises(CheckpointError, match="is damaged"):
+    with pytest.raises(CheckpointError, match="not a readable vae_helpers weights file"):
         zoo.read_file(path)
+
+
+def test_every_zoo_file_records_its_model_and_recipe_as_json():
+    for name, info in MANIFEST["models"].items():
+        _, metadata = zoo.read_file(zoo.ZOO_DIR / info["file"])
+        assert metadata["name"] == name and metadata["model_config"] == info["model"], name
+        assert metadata["model_class"] == info["model"]["name"] and metadata["recipe"] == zoo.recipe_record(
+            zoo.recipe(name)
+        )
+
+
+def test_save_writes_a_file_that_load_file_verifies_and_restores(tmp_path, monkeypatch):
+    """The retrain tool's path: save() writes the safetensors file and its manifest entry, load_file() reads it back."""
+    from vae_helpers.training import FitResult
+
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
+    torch.manual_seed(0)
+    model = zoo._builder(zoo.recipe("fashion-vae-d2").model, None)
+    history = {"epoch": [1.0, 2.0], "seconds": [1.5, 1.5], "val_loss": [300.0, 290.0]}
+    trained = zoo.Pretrained(model, FitResult(history, 2, 290.0, "completed", "cpu"))
+    info = zoo.save("fashion-vae-d2", trained, {"ELBO": -290.0}, seconds=3.0)
+    assert info["file"] == "fashion-vae-d2.safetensors" and info["sha256"] == zoo.sha256(tmp_path / info["file"])
+    assert [p.name for p in tmp_path.iterdir()] == [info["file"]], "a temporary file was left behind"
+    loaded = zoo.load_file("fashion-vae-d2", info, device="cpu")
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value.half().float()), key
+    assert loaded.run.history == history and loaded.run.best_epoch == 2 and loaded.run.stopped == "completed"

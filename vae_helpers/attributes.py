@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from .atomic import atomic_torch_save
 from .errors import ConfigError
 from .models import BaseVAE, eval_mode
 
@@ -406,6 +407,5 @@ def load_or_train_judge(
             judge.load_state_dict(saved["state"])
             return judge.eval(), False
     judge = train_attribute_judge(images, labels, **settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"key": key, "channels": list(judge.channels), "state": judge.state_dict()}, path)
+    atomic_torch_save({"key": key, "channels": list(judge.channels), "state": judge.state_dict()}, path)
     return judge, True

@@ -1,4 +1,4 @@
-"""Safe checkpoints: atomic writes, ``weights_only`` loads, clear messages.
+"""Safe checkpoints: atomic writes (:mod:`vae_helpers.atomic`), ``weights_only`` loads, clear messages.
 
 A checkpoint is a plain dict of tensors and Python values (loadable with
 ``torch.load(weights_only=True)``, so opening one can never run code):
@@ -11,47 +11,17 @@ A checkpoint is a plain dict of tensors and Python values (loadable with
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import __version__
+from .atomic import atomic_torch_save
 from .errors import CheckpointError, CheckpointNotFoundError
 from .models import BaseVAE, build_model
 
 CHECKPOINT_FORMAT = 1
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``.
-
-    A crash or Ctrl-C during the write leaves the previous file untouched, because the
-    rename is atomic on POSIX and Windows file systems.
-    """
-    path = Path(path)
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as err:  # disk full, read-only folder, no permission
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        previous = "The previous file there is untouched." if path.exists() else "Nothing was written."
-        raise CheckpointError(
-            f"Could not write the checkpoint {path}: {err.strerror or err}. {previous} Free disk "
-            "space or choose a writable folder (checkpoint=...), then run again."
-        ) from err
-    except BaseException:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(
@@ -67,7 +37,15 @@ def save_checkpoint(
         "model_state": {k: v.detach().cpu() for k, v in state.items()},
         **extra,
     }
-    atomic_torch_save(payload, path)
+    path = Path(path)
+    try:
+        atomic_torch_save(payload, path)
+    except OSError as err:  # disk full, read-only folder, no permission
+        previous = "The previous file there is untouched." if path.exists() else "Nothing was written."
+        raise CheckpointError(
+            f"Could not write the checkpoint {path}: {err.strerror or err}. {previous} Free disk "
+            "space or choose a writable folder (checkpoint=...), then run again."
+        ) from err
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -96,7 +74,20 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             "state_dict: load that with model.load_state_dict(torch.load(path, weights_only=True))."
         )
     version = payload.get("format")
-    if not isinstance(version, int) or version > CHECKPOINT_FORMAT:
+    if version is None:
+        raise CheckpointError(
+            f"{path} has model_state and model_config but no `format` field, so it was not written by "
+            "save_checkpoint or fit(..., checkpoint=...) (perhaps a dict saved by hand with torch.save). Save it "
+            "with vae_helpers.checkpoints.save_checkpoint(path, model), or load its weights yourself with "
+            "model.load_state_dict(torch.load(path, weights_only=True)['model_state'])."
+        )
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(
+            f"{path} has format {version!r}, but a course checkpoint's format is a whole number (this vae_helpers "
+            f"writes {CHECKPOINT_FORMAT}): the file was edited or written by other code. Save it again with "
+            "vae_helpers.checkpoints.save_checkpoint(path, model), or retrain the model."
+        )
+    if version > CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"Checkpoint {path} has format {version!r}, written by vae_helpers "
             f"{payload.get('package_version', '?')}; this vae_helpers ({__version__}) reads format "

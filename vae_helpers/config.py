@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +25,9 @@ T = TypeVar("T")
 REPO_ROOT: Path = Path(__file__).resolve().parent.parent
 #: Figures and small checkpoints produced by the notebooks.
 ASSETS_DIR: Path = REPO_ROOT / "assets"
+#: Data the package itself reads (the zoo's weights, the feature classifier): package data, found through
+#: importlib.resources so that an installed package (``pip install .``, not only ``-e``) finds it too.
+PACKAGE_DATA_DIR: Path = Path(str(resources.files(__package__) / "assets"))
 #: The repo's own data folder (a download cache; never committed).
 REPO_DATA_DIR: Path = REPO_ROOT / "data"
 

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import atomic_torch_save
-from .config import ASSETS_DIR, REPO_ROOT, fast_mode, seed_everything
+from .atomic import atomic_torch_save
+from .config import PACKAGE_DATA_DIR, REPO_ROOT, fast_mode, seed_everything
 from .data import ImageDataset, ImageSplit
 from .errors import CorruptDataError
 from .evaluation import BootstrapInterval
@@ -48,9 +48,9 @@ class FeatureClassifier(nn.Module):
 
 
 def classifier_path(dataset_name: str) -> Path:
-    """Where the cached classifier lives: ``assets/classifier_<name>.pt`` (``build/`` in fast mode
-    when none has been committed, so a small fast-mode classifier never replaces the real one)."""
-    committed = ASSETS_DIR / f"classifier_{dataset_name}.pt"
+    """Where the cached classifier lives: ``vae_helpers/assets/classifier_<name>.pt``, package data (``build/`` in
+    fast mode when none has been committed, so a small fast-mode classifier never replaces the real one)."""
+    committed = PACKAGE_DATA_DIR / f"classifier_{dataset_name}.pt"
     if committed.is_file() or not fast_mode():
         return committed
     return REPO_ROOT / "build" / f"classifier_{dataset_name}_fast.pt"
@@ -128,9 +128,10 @@ def _damaged_cache_message(path: Path, err: Exception) -> str:
         f"({type(err).__name__}: {detail}). Delete it: load_or_train_classifier retrains and re-caches it "
         f"(a few minutes on a CPU)."
     )
-    if path.resolve().parent == Path(ASSETS_DIR).resolve():  # the file committed to the repository
+    if path.resolve().parent == Path(PACKAGE_DATA_DIR).resolve():  # the file committed to the repository
         message += (
-            f" It is committed to the repository: `git checkout -- assets/{path.name}` restores it, "
+            f" It is committed to the repository: `git checkout -- vae_helpers/assets/{path.name}` restores it "
+            "(or reinstall vae_helpers), "
             f"which keeps the scores equal to the committed notebook outputs."
         )
     return message

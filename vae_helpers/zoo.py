@@ -1,17 +1,21 @@
-"""Pretrained, verified weights: the course's model zoo (``assets/zoo/``).
+"""Pretrained, verified weights: the course's model zoo (``vae_helpers/assets/zoo/``, package data).
 
 Every model a notebook uses is trained in one place, by one :class:`Recipe` below (the model,
-the dataset and split, the training config and seed), and its weights are committed with a
-manifest, ``assets/zoo/manifest.json``: the recipe, the sha256 of the weights file and the
-metrics measured on the test set when it was saved. A notebook asks for a model by name::
+the dataset and split, the training config and seed), and its weights are committed as
+safetensors files with a manifest, ``manifest.json``: the recipe, the sha256 of the weights file and the
+metrics measured on the test set when it was saved. Each file also records, in its safetensors metadata
+(plain JSON strings), the model's name, class, config, recipe and training history, and :func:`load`
+compares that record with the manifest entry. A notebook asks for a model by name::
 
     vae, run = zoo.get("fashion-vae-d20", train=TRAIN, device=device)
 
 With ``train=False`` (every notebook's default) :func:`load` checks the file's hash, rebuilds the
 model and returns it with its training history, so loss curves and "best epoch" lines still show.
-With ``train=True`` :func:`train_from_recipe` runs the recipe (its full settings; fast mode shrinks epochs
-and images as the notebooks do). ``python -m vae_helpers.tools.weights`` (``make weights``)
-retrains the zoo and rewrites the manifest.
+With ``train=True`` the recipe is run (:func:`train_from_recipe`: its full settings; fast mode shrinks epochs
+and images as the notebooks do) and the weights are kept in the retrain cache, ``build/retrained/``,
+keyed by a hash of the recipe and the mode, so a recipe that several notebooks use is trained once
+(:func:`train_into_cache`; delete the file to train it again). ``python -m vae_helpers.tools.weights``
+(``make weights``) retrains the zoo and rewrites the manifest.
 
 Weights are stored as float16 (halving the files); the manifest's metrics are measured on the
 float16 weights as loaded, so what a notebook prints is what the manifest says. Weights of
@@ -22,31 +26,44 @@ notebook 08 trains its own.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import io
 import json
-import lzma
 import math
-import os
+import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
 
 from . import __version__
-from .config import ASSETS_DIR, fast_mode, get_device
+from .atomic import atomic_write_bytes
+from .config import PACKAGE_DATA_DIR, REPO_ROOT, display_path, fast_mode, get_device
 from .data import ImageDataset, load_dataset
-from .errors import CheckpointError, CheckpointNotFoundError, ConfigError
+from .errors import CacheWarning, CheckpointError, CheckpointNotFoundError, ConfigError
 from .evaluation import LossFn, evaluate, score_model
 from .losses import KLSchedule
 from .models import BaseVAE, build_model
 from .training import FitResult, TrainConfig, steps_per_epoch, train_model
 
-ZOO_DIR: Path = ASSETS_DIR / "zoo"
+ZOO_DIR: Path = PACKAGE_DATA_DIR / "zoo"
 MANIFEST: Path = ZOO_DIR / "manifest.json"
-FILE_FORMAT = 1
+#: 1: byte-shuffled xz torch pickles (``.vaezoo``); 2: safetensors with JSON metadata.
+FILE_FORMAT = 2
+SUFFIX = ".safetensors"
+#: Keys every manifest entry must have (what :func:`load` and :func:`get` read).
+ENTRY_KEYS = ("file", "sha256", "model", "epochs_run")
+#: Where ``get(name, train=True)`` keeps retrained weights: ``build/retrained/`` of the course folder
+#: (of the working directory when the package is installed rather than run from a clone).
+RETRAIN_CACHE_DIR: Path = (
+    REPO_ROOT / "build" / "retrained"
+    if (REPO_ROOT / "pyproject.toml").is_file()
+    else Path.cwd() / "build" / "retrained"
+)
 #: The fixed test subset every weights file is re-checked on (CI): its first images, z seeded with 0.
 CHECK_IMAGES = 1000
 #: Nats per image the re-checked ELBO may differ from the manifest (float32 sums differ between CPU kinds).
@@ -336,28 +353,38 @@ def _load_stored(model: BaseVAE, stored: dict[str, torch.Tensor], packed: list[s
     model.load_state_dict(full)
 
 
-def save(name: str, trained: Pretrained, metrics: dict[str, float], seconds: float) -> dict[str, Any]:
-    """Write ``assets/zoo/<name>.vaezoo`` and return its manifest entry (hash, recipe, metrics, history summary)."""
-    r = recipe(name)
-    stored, packed = _state_to_store(trained.model)
-    run = trained.run
-    path = ZOO_DIR / f"{name}{SUFFIX}"
-    write_file(
-        {
-            "format": FILE_FORMAT,
-            "package_version": __version__,
-            "name": name,
-            "model_config": trained.model.config(),
-            "state": stored,
-            "packed": packed,
+def recipe_record(r: Recipe) -> dict[str, Any]:
+    """The recipe as plain JSON data (what the weights files record)."""
+    return json.loads(json.dumps(dataclasses.asdict(r)))
+
+
+def _file_metadata(name: str, model: BaseVAE, run: FitResult, packed: list[str]) -> dict[str, Any]:
+    """What a weights file records besides its tensors: plain data only, stored as JSON strings."""
+    return {
+        "format": FILE_FORMAT,
+        "package_version": __version__,
+        "name": name,
+        "model_class": type(model).__name__,
+        "model_config": model.config(),
+        "recipe": recipe_record(recipe(name)),
+        "packed": packed,
+        "training": {
             "history": run.history,
             "best_epoch": run.best_epoch,
             "best_val": run.best_val,
             "stopped": run.stopped,
             "device": run.device,
         },
-        path,
-    )
+    }
+
+
+def save(name: str, trained: Pretrained, metrics: dict[str, float], seconds: float) -> dict[str, Any]:
+    """Write ``<ZOO_DIR>/<name>.safetensors`` and return its manifest entry (hash, recipe, metrics, history summary)."""
+    r = recipe(name)
+    stored, packed = _state_to_store(trained.model)
+    run = trained.run
+    path = ZOO_DIR / f"{name}{SUFFIX}"
+    write_file(path, stored, _file_metadata(name, trained.model, run, packed))
     return {
         "file": path.name,
         "sha256": sha256(path),
@@ -382,47 +409,31 @@ def save(name: str, trained: Pretrained, metrics: dict[str, float], seconds: flo
 
 
 # --------------------------------------------------------------------------------------------
-# The file format: torch.save's bytes, byte-shuffled and xz-compressed
+# The file format: safetensors, with the model's record as JSON strings in its metadata
 # --------------------------------------------------------------------------------------------
-#: Every zoo file starts with this line; then the length of the torch.save stream (8 bytes, big-endian) and the
-#: xz-compressed stream with its even and odd bytes stored apart ("byte shuffling"): the high bytes of float16
-#: weights (sign, exponent) repeat a lot, so they compress far better on their own (0.85 of the size instead of 0.90),
-#: which keeps the whole zoo within its 30 MB budget. torch.save aligns tensor data to 64 bytes, so the two halves
-#: of every float16 land in different planes.
-MAGIC = b"VAE-ZOO 1\n"
-SUFFIX = ".vaezoo"
+def write_file(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
+    """Write ``tensors`` with ``metadata`` (plain JSON-able values, each stored as a JSON string) atomically
+    to ``path`` as safetensors."""
+    tensors = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
+    data = safetensors_bytes(tensors, metadata={key: json.dumps(value) for key, value in metadata.items()})
+    atomic_write_bytes(path, data)
 
 
-def write_file(payload: dict[str, Any], path: Path) -> None:
-    """Write ``payload`` (plain values and tensors) atomically to ``path`` in the zoo format."""
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    raw = buffer.getvalue()
-    planes = np.frombuffer(raw + b"\0" * (len(raw) % 2), dtype=np.uint8).reshape(-1, 2)
-    data = MAGIC + len(raw).to_bytes(8, "big") + lzma.compress(planes.T.tobytes(), preset=9 | lzma.PRESET_EXTREME)
-    tmp = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def read_file(path: Path) -> dict[str, Any]:
-    """Read a zoo file (``weights_only``: loading it can never run code); a foreign or cut file is a CheckpointError."""
-    data = Path(path).read_bytes()
-    if not data.startswith(MAGIC):
-        raise CheckpointError(
-            f"{path} is not a vae_helpers zoo file (it lacks the {MAGIC!r} header); restore it with "
-            "git checkout or retrain it with `make weights`."
-        )
-    length = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 8], "big")
+def read_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(tensors, metadata)`` of a weights file (safetensors: loading it can never run code); a foreign,
+    cut or damaged file is a :class:`CheckpointError`."""
+    path = Path(path)
     try:
-        planes = np.frombuffer(lzma.decompress(data[len(MAGIC) + 8 :]), dtype=np.uint8).reshape(2, -1)
-    except (lzma.LZMAError, ValueError) as err:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            raw = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        metadata = {key: json.loads(value) for key, value in raw.items()}
+    except (SafetensorError, OSError, ValueError) as err:  # ValueError: metadata that is not JSON
         raise CheckpointError(
-            f"{path} is damaged ({err}); restore it with git checkout or retrain it with `make weights`."
+            f"{path} is not a readable vae_helpers weights file (safetensors with JSON metadata): {err}. "
+            "Restore it (git checkout, or reinstall vae_helpers) or retrain it with `make weights`."
         ) from err
-    raw = planes.T.tobytes()[:length]
-    return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    return tensors, metadata
 
 
 def sha256(path: Path) -> str:
@@ -433,18 +444,23 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _restore_hint(path: Path) -> str:
+    """How to get a committed zoo file back: ``git checkout`` in a clone, or reinstall the package."""
+    return f"`git checkout -- {display_path(path)}` in a clone of the course, or reinstall vae_helpers"
+
+
 def read_manifest() -> dict[str, Any]:
-    """``assets/zoo/manifest.json`` as a dict (``{"models": {name: entry}}``)."""
+    """The zoo manifest as a dict (``{"models": {name: entry}}``)."""
     if not MANIFEST.is_file():
         raise CheckpointNotFoundError(
-            f"The zoo manifest {MANIFEST} is missing: restore it with `git checkout -- "
-            f"{MANIFEST.relative_to(ASSETS_DIR.parent)}`, or retrain the zoo with `make weights`."
+            f"The zoo manifest {MANIFEST} is missing: restore it ({_restore_hint(MANIFEST)}), "
+            "or retrain the zoo with `make weights`."
         )
     try:
         return json.loads(MANIFEST.read_text())
     except json.JSONDecodeError as err:
         raise CheckpointError(
-            f"The zoo manifest {MANIFEST} is not valid JSON ({err}); restore it with git checkout "
+            f"The zoo manifest {MANIFEST} is not valid JSON ({err}); restore it ({_restore_hint(MANIFEST)}) "
             "or retrain the zoo with `make weights`."
         ) from err
 
@@ -461,63 +477,175 @@ def entry(name: str) -> dict[str, Any]:
 
 
 def load(name: str, device: torch.device | str | None = None, model_class: type[BaseVAE] | None = None) -> Pretrained:
-    """The verified zoo model ``name``: the file's sha256 must equal the manifest's; the model is rebuilt
-    from its config, on ``device`` (default :func:`get_device`), in eval mode, with its training history."""
+    """The verified zoo model ``name``: the file's sha256 must equal the manifest's, and the file's own record
+    of its model name and config must match the entry; the model is rebuilt from its config, on ``device``
+    (default :func:`get_device`), in eval mode, with its training history."""
     return load_file(name, entry(name), device, model_class)
+
+
+def _check_entry(name: str, info: Any) -> None:
+    """Refuse a manifest entry that lacks a key :func:`load_file` reads, naming the entry, the key and the fix."""
+    if not isinstance(info, dict):
+        raise CheckpointError(
+            f"The zoo manifest's entry {name!r} ({MANIFEST}) is {type(info).__name__}, not a JSON object: restore "
+            f"the manifest ({_restore_hint(MANIFEST)}), or {RETRAIN_HINT.format(name=name)}."
+        )
+    missing = [key for key in ENTRY_KEYS if key not in info]
+    if missing:
+        raise CheckpointError(
+            f"The zoo manifest's entry {name!r} ({MANIFEST}) lacks {', '.join(map(repr, missing))} (every entry needs "
+            f"{', '.join(ENTRY_KEYS)}): the manifest was edited by hand or cut. Restore it "
+            f"({_restore_hint(MANIFEST)}), or {RETRAIN_HINT.format(name=name)}, which rewrites the entry."
+        )
+
+
+def _check_record(name: str, info: dict[str, Any], path: Path, metadata: dict[str, Any]) -> None:
+    """The file's own record (name, class, config) must be the entry's and the recipe's."""
+    fix = f"Restore the manifest and the file ({_restore_hint(MANIFEST)}), or {RETRAIN_HINT.format(name=name)}."
+    if metadata.get("format", 0) > FILE_FORMAT:
+        raise CheckpointError(
+            f"{path} has zoo format {metadata['format']}; this package reads {FILE_FORMAT}. "
+            "Update the course (git pull, then make setup)."
+        )
+    recorded = metadata.get("name")
+    if recorded != name:
+        raise CheckpointError(
+            f"The zoo manifest's entry {name!r} points at {path.name}, but that file holds {recorded!r}: the manifest "
+            f"was edited or mixed up, and loading it would give another model under this name. {fix}"
+        )
+    config = metadata.get("model_config")
+    wanted = recipe(name).model
+    if (
+        config != info["model"]
+        or metadata.get("model_class") != wanted["name"]
+        or any(config.get(key) != value for key, value in wanted.items())
+    ):
+        raise CheckpointError(
+            f"{path.name} records the model {metadata.get('model_class')!r} {config}, but the manifest entry "
+            f"{name!r} says {info['model']} and its recipe {wanted}: they must agree. {fix}"
+        )
 
 
 def load_file(
     name: str, info: dict[str, Any], device: torch.device | str | None = None, model_class: type[BaseVAE] | None = None
 ) -> Pretrained:
     """:func:`load` with the manifest entry ``info`` given (the retrain tool measures a file before it enters the manifest)."""
+    _check_entry(name, info)
     path = ZOO_DIR / info["file"]
     fix = RETRAIN_HINT.format(name=name)
     if not path.is_file():
         raise CheckpointNotFoundError(
-            f"The weights of {name!r} ({path}) are missing: restore them with "
-            f"`git checkout -- assets/zoo/{path.name}`, or {fix}; or set TRAIN = True."
+            f"The weights of {name!r} ({path}) are missing: restore them ({_restore_hint(path)}), "
+            f"or {fix}; or set TRAIN = True."
         )
     found = sha256(path)
     if found != info["sha256"]:
         raise CheckpointError(
             f"{path} does not match its manifest entry (sha256 {found[:12]}..., expected "
-            f"{info['sha256'][:12]}...): it was changed or damaged. Restore it with `git checkout -- "
-            f"assets/zoo/{path.name}`, or {fix}."
+            f"{str(info['sha256'])[:12]}...): it was changed or damaged. Restore it ({_restore_hint(path)}), or {fix}."
         )
-    payload = read_file(path)
-    if payload.get("format", 0) > FILE_FORMAT:
-        raise CheckpointError(
-            f"{path} has zoo format {payload['format']}; this package reads {FILE_FORMAT}. "
-            "Update the course (git pull, then make setup)."
-        )
-    model = _builder(payload["model_config"], model_class)
-    _load_stored(model, payload["state"], payload["packed"])
+    stored, metadata = read_file(path)
+    _check_record(name, info, path, metadata)
+    model = _builder(metadata["model_config"], model_class)
+    _load_stored(model, stored, metadata["packed"])
     device = get_device(str(device) if device is not None else None)
     model.to(device).eval()
+    training = metadata["training"]
     run = FitResult(
-        payload["history"],
-        payload["best_epoch"],
-        payload["best_val"],
-        payload["stopped"],
-        f"{payload['device']} (pretrained: assets/zoo/{path.name})",
+        training["history"],
+        training["best_epoch"],
+        training["best_val"],
+        training["stopped"],
+        f"{training['device']} (pretrained: assets/zoo/{path.name})",
     )
     # None in a recipe: the whole training split, 54,000 images for MNIST and Fashion-MNIST (90% of 60,000)
     run.extra["train_images"] = info.get("train_images") or (60_000 if recipe(name).full_training_set else 54_000)
     return Pretrained(model, run, info)
 
 
-#: Set by ``python -m vae_helpers.tools.course --train`` to a folder of its own: within one course run, a recipe
-#: that several notebooks train (``fashion-vae-d20`` in six of them) is trained once and reused.
-RETRAIN_CACHE_ENV = "VAE_RETRAIN_CACHE"
+# --------------------------------------------------------------------------------------------
+# The retrain cache: each recipe trained once, kept as safetensors under build/retrained/
+# --------------------------------------------------------------------------------------------
+def recipe_key(name: str) -> str:
+    """A hash of the recipe ``name`` and the mode (fast or full): a changed recipe or mode never reuses a run."""
+    settings = json.dumps({"recipe": recipe_record(recipe(name)), "fast": fast_mode()}, sort_keys=True)
+    return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
-def _retrain_cache_file(name: str) -> Path | None:
-    folder = os.environ.get(RETRAIN_CACHE_ENV)
-    if not folder:
+def retrain_cache_file(name: str) -> Path:
+    """Where ``get(name, train=True)`` keeps the weights of a run of the recipe ``name`` in the current mode."""
+    return RETRAIN_CACHE_DIR / f"{name}-{recipe_key(name)}{SUFFIX}"
+
+
+def _tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over the tensors' names, dtypes, shapes and bytes (the retrain cache's check, which has no manifest)."""
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        value = tensors[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{value.dtype}|{tuple(value.shape)}|".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def train_into_cache(name: str, device: torch.device | str | None = None) -> Pretrained:
+    """Train the recipe ``name`` (:func:`train_from_recipe`) and keep its weights in :func:`retrain_cache_file`,
+    replacing any earlier run there. The course runner pre-trains shared recipes with it."""
+    trained = train_from_recipe(name, device=device)
+    state = {key: value.detach().cpu() for key, value in trained.model.state_dict().items()}
+    metadata = _file_metadata(name, trained.model, trained.run, packed=[])
+    metadata.update(
+        recipe_key=recipe_key(name),
+        tensors_sha256=_tensors_digest(state),
+        trained_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        train_images=trained.run.extra.get("train_images"),
+    )
+    try:
+        write_file(retrain_cache_file(name), state, metadata)
+    except OSError as err:
+        warnings.warn(
+            f"The retrain cache {retrain_cache_file(name)} cannot be written ({type(err).__name__}: {err}); the model "
+            "is used without it, so another notebook asking for it trains it again. Free disk space or make "
+            "the folder writable.",
+            CacheWarning,
+            stacklevel=2,
+        )
+    return trained
+
+
+def load_from_cache(name: str, device: torch.device | str | None = None) -> Pretrained | None:
+    """The cached run of the recipe ``name`` in the current mode, verified (its recipe hash, model name, config
+    and tensors digest), or None when there is none. A damaged or foreign file is reported and ignored."""
+    path = retrain_cache_file(name)
+    if not path.is_file():
         return None
-    # The recipe's settings and the mode are in the key, so a changed recipe or fast mode never reuses a run.
-    settings = json.dumps({"recipe": repr(recipe(name)), "fast": fast_mode()}, sort_keys=True)
-    return Path(folder) / f"{name}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}.pt"
+    try:
+        state, metadata = read_file(path)
+        if metadata.get("name") != name or metadata.get("recipe_key") != recipe_key(name):
+            raise CheckpointError(f"it holds {metadata.get('name')!r} with recipe hash {metadata.get('recipe_key')!r}")
+        if metadata.get("tensors_sha256") != _tensors_digest(state):
+            raise CheckpointError("its tensors do not match their recorded sha256")
+        model = _builder(metadata["model_config"], None)
+        if model.config() != _builder(recipe(name).model, None).config():
+            raise CheckpointError(f"its model config {metadata['model_config']} is not the recipe's")
+        model.load_state_dict(state)
+        training = metadata["training"]
+        run = FitResult(
+            training["history"], training["best_epoch"], training["best_val"], training["stopped"], training["device"]
+        )
+        problem = None
+    except (CheckpointError, ConfigError, KeyError, TypeError, RuntimeError) as err:  # RuntimeError: wrong shapes
+        problem = str(err)
+    if problem is not None:
+        warnings.warn(
+            f"The retrain cache file {path} is not a run of {name!r} ({problem}); it is ignored and the recipe is "
+            "trained again, replacing it.",
+            CacheWarning,
+            stacklevel=3,
+        )
+        return None
+    model.to(get_device(str(device) if device is not None else None)).eval()
+    run.extra.update(train_images=metadata.get("train_images"), trained_at=metadata.get("trained_at"), cache=path)
+    return Pretrained(model, run)
 
 
 def get(
@@ -528,39 +656,32 @@ def get(
     model_class: type[BaseVAE] | None = None,
     **overrides: Any,
 ) -> Pretrained:
-    """What the notebooks call: the verified pretrained model (``train=False``) or a fresh run of its recipe
+    """What the notebooks call: the verified pretrained model (``train=False``) or a run of its recipe
     (``train=True``; ``loss_fn`` and ``overrides`` as :func:`train_from_recipe`, used only then). ``model_class``
     (a subclass of the recipe's class) is built instead of the recipe's class, to train or to load into.
 
-    On the course's retrain path (``tools.course --train`` sets :data:`RETRAIN_CACHE_ENV`), a recipe trained
-    by an earlier notebook of the same run is reused rather than trained again, unless ``loss_fn``,
-    ``model_class`` or ``overrides`` make it a different run. In JupyterLab ``train=True`` always trains.
+    With ``train=True`` and the recipe as it is (no ``loss_fn``, ``model_class`` or ``overrides``), a run kept
+    in the retrain cache (:func:`retrain_cache_file`, ``build/retrained/``) is reused; otherwise the recipe is
+    trained and kept there (:func:`train_into_cache`). Delete the file to train it again.
     """
     if train:
-        cache = _retrain_cache_file(name) if loss_fn is None and model_class is None and not overrides else None
-        if cache is not None and cache.exists():
-            saved = torch.load(cache, map_location="cpu", weights_only=False)  # written by this course run
-            model = _builder(recipe(name).model, None)
-            model.load_state_dict(saved["state"])
-            model.to(get_device() if device is None else torch.device(device)).eval()
-            run = saved["run"]
-            print(
-                f"{name}: trained earlier in this course run by {saved['notebook']} ({len(run.history['epoch'])} "
-                f"epochs, best epoch {run.best_epoch}, {run.seconds_per_epoch:.1f} s/epoch on {run.device}); "
-                "reused, since the retrain path trains each recipe once"
-            )
-            return Pretrained(model, run)
-        trained = train_from_recipe(name, device=device, loss_fn=loss_fn, model_class=model_class, **overrides)
+        if loss_fn is None and model_class is None and not overrides:
+            cached = load_from_cache(name, device)
+            if cached is not None:
+                run = cached.run
+                print(
+                    f"{name}: trained earlier by its recipe ({run.extra['trained_at']}; {len(run.history['epoch'])} "
+                    f"epochs, best epoch {run.best_epoch}, {run.seconds_per_epoch:.1f} s/epoch on {run.device}); "
+                    f"reused from {display_path(run.extra['cache'])}: delete that file to train it again"
+                )
+                return cached
+            trained = train_into_cache(name, device=device)
+        else:
+            trained = train_from_recipe(name, device=device, loss_fn=loss_fn, model_class=model_class, **overrides)
         print(
             f"{name}: trained here, {len(trained.run.history['epoch'])} epochs, best epoch {trained.run.best_epoch} "
             f"({trained.run.seconds_per_epoch:.1f} s/epoch on {trained.run.device})"
         )
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            state = {k: v.detach().cpu() for k, v in trained.model.state_dict().items()}
-            notebook = os.environ.get("VAE_COURSE_NOTEBOOK", "an earlier notebook")
-            torch.save({"state": state, "run": trained.run, "notebook": notebook}, cache.with_suffix(".tmp"))
-            cache.with_suffix(".tmp").replace(cache)
         return trained
     loaded = load(name, device, model_class)
     print(
@@ -589,6 +710,8 @@ __all__ = [
     "get",
     "load",
     "train_from_recipe",
+    "train_into_cache",
+    "retrain_cache_file",
     "save",
     "measure",
     "entry",

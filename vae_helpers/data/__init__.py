@@ -38,7 +38,6 @@ from .celeba import (
     load_celeba,
     read_celeba_annotations,
     read_partition,
-    save_atomic,
 )
 from .containers import (
     DATASET_NAMES,
@@ -119,7 +118,6 @@ __all__ = [
     "read_celeba_annotations",
     "read_idx",
     "read_partition",
-    "save_atomic",
     "search_roots",
     "split_train_val",
     "try_torchvision_download",

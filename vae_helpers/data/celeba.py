@@ -18,15 +18,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
+from ..atomic import atomic_torch_save
 from ..config import display_path
 from ..errors import CacheWarning, CorruptDataError, DataNotFoundError, IncompleteCelebAWarning
 from .containers import ImageDataset, ImageSplit
@@ -354,31 +353,6 @@ def cache_path(cache_dir: Path, image_dir: Path, names: list[str], crop: int, si
     return Path(cache_dir) / f"celeba_c{crop}_s{size}_{len(names)}_{digest.hexdigest()[:16]}.pt"
 
 
-def save_atomic(obj: Any, path: Path) -> None:
-    """``torch.save`` to a unique temporary file beside ``path``, then ``os.replace`` it into place, so a reader sees
-    the old file or the whole new one and two writers never mix. The temporary file is removed on failure."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-
-
-def _unlink_quietly(path: str | Path) -> None:
-    """Remove ``path`` if it is there (cleanup after a failed write)."""
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def _read_cache(path: Path, image_dir: Path, names: list[str], size: int) -> torch.Tensor | None:
     """The cached images when ``path`` holds exactly these images from this folder, else None (then it is rebuilt)."""
     if not path.is_file():
@@ -440,7 +414,7 @@ def _celeba_split(
             "images": images,
         }
         try:
-            save_atomic(entry, path)
+            atomic_torch_save(entry, path)
         except OSError as err:
             warnings.warn(
                 f"CelebA decode cache {path.parent} cannot be written ({type(err).__name__}: {err}); going on without "

@@ -14,15 +14,19 @@ never carry the machine's paths: :func:`scrub_machine_paths` rewrites them relat
 Options: ``--fast`` (same as ``VAE_FAST=1``), ``--in-place`` (write the outputs back into
 ``notebooks/``: how maintainers refresh the committed outputs), ``--train`` (the retrain path: papermill
 sets ``TRAIN = True``, so every model is trained by its zoo recipe instead of loaded; a recipe that several
-notebooks use is trained once per run and reused by the others), ``--jobs N`` (with ``--train``: N processes
+notebooks use is trained once per run and reused by the others, through the retrain cache of
+:func:`vae_helpers.zoo.get`, ``build/retrained/``, which a ``--train`` run empties of the current mode's runs when it
+starts), ``--jobs N`` (with ``--train``: N processes
 at once, one thread each; default one per CPU core), ``--out DIR``, and notebook name filters. ``make test``
 runs ``--fast --train`` once, so the retrain path cannot rot.
 
-The parallel retrain path (:func:`parallel_jobs`, :func:`run_jobs`): notebooks that train their models
-themselves (07 with the student's code, 08 on CelebA) start at once; the recipes the other notebooks get from
-the retrain cache are trained next, each once, in processes of their own, longest first; each of those notebooks
-starts when its recipes are done. On a 2-core CPU the MLP VAEs' small matrix products gain almost nothing from a
-second thread, so two one-thread processes do nearly twice the work of one two-thread process
+The parallel retrain path (:func:`parallel_jobs`, :func:`run_jobs`): papermill in a process pool
+(:mod:`multiprocessing`, a fresh process per job, see :func:`_pool_context`). Notebooks that train their models themselves (07 with the
+student's code, 08 on CelebA) start at once; the recipes the other notebooks get from the retrain cache are
+trained next, each once, through :func:`vae_helpers.zoo.train_into_cache` (the function ``zoo.get(name,
+train=True)`` trains through; ``--recipe NAME`` runs it alone), longest first; each of those notebooks starts when
+its recipes are done and finds them in the cache. On a 2-core CPU the MLP VAEs' small matrix products gain almost
+nothing from a second thread, so two one-thread processes do nearly twice the work of one two-thread process
 (``python -m vae_helpers.tools.bench jobs`` measures it). The pretrained path runs one notebook after another.
 """
 
@@ -31,21 +35,25 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import torch
 
 from ..config import REPO_ROOT, display_path, fast_mode, figure_dir, in_ci, threads_label
 from ..data import load_dataset
-from ..errors import CorruptDataError, DataNotFoundError
-from ..zoo import RECIPES, RETRAIN_CACHE_ENV, get, read_manifest
+from ..errors import ConfigError, CorruptDataError, DataNotFoundError
+from ..zoo import RECIPES, read_manifest, recipe, retrain_cache_file, train_into_cache
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "build" / "course"
@@ -191,36 +199,55 @@ def cached_recipes(notebook: Path) -> list[str]:
 
 @dataclass
 class Job:
-    """One process of a parallel run: a notebook, or the training of one recipe into the retrain cache.
+    """One task of a parallel run, executed in a process of the pool: a notebook, or the training of one recipe
+    into the retrain cache.
 
     Attributes:
         label: what the report calls it (``"05_conv_vae.ipynb"``, ``"train fashion-conv-vae-d20"``).
-        argv: the command.
+        task: a module-level function (the pool's processes import it by name) and ``args``, its arguments.
         needs: labels of the jobs that must have ended first.
         notebook: the notebook's file name, for notebook jobs (they make the report's rows).
     """
 
     label: str
-    argv: list[str]
+    task: Callable[..., Any]
+    args: tuple = ()
     needs: tuple[str, ...] = ()
     notebook: str | None = None
     status: str = "pending"
     seconds: float = 0.0
     threads: int = 1
     log: Path | None = None
-    returncode: int | None = None
 
 
-def run_jobs(jobs: list[Job], slots: int, log_dir: Path, env: dict[str, str] | None = None) -> list[Job]:
-    """Run ``jobs`` as subprocesses, at most ``slots`` at once, each after the jobs it ``needs``.
+def _run_in_pool(task: Callable[..., Any], args: tuple, threads: int, log: str) -> None:
+    """What a pool process runs for one job: ``threads`` threads (torch's and any kernel's it starts), its
+    output, C level included, into ``log``; a failure's traceback goes there too, then re-raises."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)  # papermill's kernels inherit it
+    torch.set_num_threads(threads)
+    with open(log, "w") as handle:
+        sys.stdout.flush(), sys.stderr.flush()
+        os.dup2(handle.fileno(), 1), os.dup2(handle.fileno(), 2)
+        try:
+            task(*args)
+        except BaseException:
+            traceback.print_exc()
+            raise
+        finally:
+            sys.stdout.flush(), sys.stderr.flush()
+
+
+def run_jobs(jobs: list[Job], slots: int, log_dir: Path) -> list[Job]:
+    """Run ``jobs`` in a pool of ``slots`` processes (a fresh process per job), each after the jobs it ``needs``.
 
     A free slot takes the first job in list order whose needs have ended (a failed need counts as
     ended: a notebook then trains what it lacks itself and shows any error in its own cell). Each job
-    gets ``cores // slots`` threads (``OMP_NUM_THREADS``; at least 1), except a job started when
-    nothing else runs or could start before it ends, which gets every core. Its output goes to ``log_dir/<label>.log``;
-    a line is printed when it starts and when it ends, with the log's last lines on a failure.
-    Returns ``jobs`` with ``status`` (``"ok"`` / ``"FAILED"``), ``seconds`` and ``threads`` set. On an
-    interrupt (Ctrl-C) the running processes are stopped before it propagates.
+    gets ``cores // slots`` threads (at least 1), except a job started when nothing else runs or could start
+    before it ends, which gets every core. Its output goes to ``log_dir/<label>.log``; a line is printed when
+    it starts and when it ends, with the log's last lines on a failure. Returns ``jobs`` with ``status``
+    (``"ok"`` / ``"FAILED"``), ``seconds`` and ``threads`` set. On an interrupt (Ctrl-C) the pool's processes
+    are stopped (the running jobs' ``status`` becomes ``"interrupted"``) before it propagates.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     cores = default_jobs()
@@ -230,6 +257,7 @@ def run_jobs(jobs: list[Job], slots: int, log_dir: Path, env: dict[str, str] | N
         return all(need in ended for need in job.needs)
 
     started_at = time.perf_counter()
+    pool = _pool_context().Pool(processes=slots, maxtasksperchild=1)  # one job per process: its settings die with it
     try:
         while pending or running:
             for job in list(pending):
@@ -242,24 +270,20 @@ def run_jobs(jobs: list[Job], slots: int, log_dir: Path, env: dict[str, str] | N
                 alone = not running and not any(ready(other) for other in pending)
                 job.threads = cores if alone else max(1, cores // slots)
                 job.log = log_dir / (re.sub(r"[^\w.+-]+", "_", job.label) + ".log")
-                threads = str(job.threads)
-                job_env = {**(env or os.environ), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-                with job.log.open("w") as log:
-                    process = subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT, env=job_env)
-                running[job.label] = (job, process, time.perf_counter())
+                result = pool.apply_async(_run_in_pool, (job.task, job.args, job.threads, str(job.log)))
+                running[job.label] = (job, result, time.perf_counter())
                 print(
                     f"[{time.perf_counter() - started_at:6.0f} s] start {job.label} ({threads_label(job.threads)})",
                     flush=True,
                 )
             _pause()
-            for label, (job, process, t0) in list(running.items()):
-                if process.poll() is None:
+            for label, (job, result, t0) in list(running.items()):
+                if not result.ready():
                     continue
                 del running[label]
                 ended.add(label)
                 job.seconds = time.perf_counter() - t0
-                job.returncode = process.returncode
-                job.status = "ok" if process.returncode == 0 else "FAILED"
+                job.status = "ok" if result.successful() else "FAILED"
                 print(
                     f"[{time.perf_counter() - started_at:6.0f} s] {job.status:>6s} {label} ({job.seconds:.0f} s)",
                     flush=True,
@@ -267,35 +291,68 @@ def run_jobs(jobs: list[Job], slots: int, log_dir: Path, env: dict[str, str] | N
                 if job.status != "ok":
                     tail = job.log.read_text(errors="replace").splitlines()[-15:]
                     print(f"  its log, {display_path(job.log)}, ends:\n" + "\n".join("    " + line for line in tail))
+        pool.close()
     finally:  # an interrupt (or any error) here must not leave training processes behind
-        for job, process, _ in running.values():
-            process.terminate()
-            job.returncode, job.status = process.wait(timeout=30), "interrupted"
+        if running:
+            pool.terminate()
+            for job, _, _ in running.values():
+                job.status = "interrupted"
+        pool.join()
     return jobs
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """How the pool starts its processes: forked from a clean server process that has imported the heavy modules
+    once (``forkserver``: each job starts in about a second, and never inherits the threads of a process that has
+    computed with torch, which fork alone would); ``spawn`` where there is no forkserver (Windows). This module is
+    not preloaded: run as ``python -m``, it is each job's ``__main__``, which a preloaded copy would shadow."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vae_helpers.zoo", "papermill", "nbformat"])
+    return context
+
+
 def _pause() -> None:
-    """The runner's wait between two looks at its processes."""
+    """The runner's wait between two looks at its jobs."""
     time.sleep(0.2)
+
+
+def _notebook_job(notebook: Path, out_dir: Path, fast: bool) -> None:
+    """A parallel run's notebook job: the notebook on the retrain path, finding its recipes in the retrain cache."""
+    os.environ["VAE_FAST"] = "1" if fast else "0"
+    import papermill
+
+    logging.getLogger("papermill.translators").setLevel(logging.ERROR)
+    status, _, failure = run_notebook(notebook, out_dir, True, papermill)
+    if status != "ok":
+        raise RuntimeError(failure)
+
+
+def _training_job(name: str, fast: bool) -> None:
+    """A parallel run's training job: the recipe ``name`` trained into the retrain cache."""
+    os.environ["VAE_FAST"] = "1" if fast else "0"
+    train_recipe_into_cache(name)
 
 
 def parallel_jobs(books: list[Path], out_dir: Path, fast: bool, in_place: bool) -> list[Job]:
     """The jobs of a parallel ``--train`` run: the notebooks that need no cached recipe first (the longest
     runs: they start at once), then the recipes the other notebooks get from the cache, longest training
     first (the manifest's ``train_seconds``), then those notebooks, each after its recipes."""
-    runner = [sys.executable, "-m", "vae_helpers.tools.course"]
-    flags = (
-        ["--train", "--jobs", "1"]
-        + (["--fast"] if fast else [])
-        + (["--in-place"] if in_place else ["--out", str(out_dir)])
-    )
+    out_dir = NOTEBOOK_DIR if in_place else out_dir
     needs = {book.name: cached_recipes(book) for book in books}
     seconds = _train_seconds()
     recipes = sorted({name for names in needs.values() for name in names}, key=lambda name: -seconds.get(name, 0.0))
-    independent = [Job(b.name, runner + [b.name, *flags], notebook=b.name) for b in books if not needs[b.name]]
-    training = [Job(f"train {name}", runner + ["--recipe", name] + (["--fast"] if fast else [])) for name in recipes]
+    independent = [Job(b.name, _notebook_job, (b, out_dir, fast), notebook=b.name) for b in books if not needs[b.name]]
+    training = [Job(f"train {name}", _training_job, (name, fast)) for name in recipes]
     dependent = [
-        Job(b.name, runner + [b.name, *flags], needs=tuple(f"train {n}" for n in needs[b.name]), notebook=b.name)
+        Job(
+            b.name,
+            _notebook_job,
+            (b, out_dir, fast),
+            needs=tuple(f"train {n}" for n in needs[b.name]),
+            notebook=b.name,
+        )
         for b in books
         if needs[b.name]
     ]
@@ -312,17 +369,29 @@ def _train_seconds() -> dict[str, float]:
 
 
 def train_recipe_into_cache(name: str) -> int:
-    """``--recipe NAME``: train one recipe into the retrain cache of the parallel run that started this process."""
-    if not os.environ.get(RETRAIN_CACHE_ENV):
-        print(
-            f"--recipe {name}: {RETRAIN_CACHE_ENV} is not set; this option is for the parallel runner of "
-            "`python -m vae_helpers.tools.course --train`.",
-            file=sys.stderr,
-        )
+    """``--recipe NAME``: train one recipe into the retrain cache (a parallel ``--train`` run's training job)."""
+    try:
+        recipe(name)
+    except ConfigError as err:
+        print(f"--recipe {name}: {err}", file=sys.stderr)
         return 2
-    os.environ["VAE_COURSE_NOTEBOOK"] = "a parallel training job of this course run"
-    get(name, train=True)
+    trained = train_into_cache(name)
+    print(
+        f"{name}: trained, {len(trained.run.history['epoch'])} epochs; kept in {display_path(retrain_cache_file(name))}"
+    )
     return 0
+
+
+def clear_retrain_cache() -> list[Path]:
+    """Remove the retrain cache's runs of every recipe in the current mode (fast or full), so that a ``--train``
+    run trains each recipe once itself rather than reusing an earlier run's weights. Returns the files removed."""
+    removed = []
+    for name in RECIPES:
+        path = retrain_cache_file(name)
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -341,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="with --train: processes at once, one thread each (default: one per CPU core; 1: one after another)",
     )
-    parser.add_argument("--recipe", help=argparse.SUPPRESS)  # a parallel run's training job (train_recipe_into_cache)
+    parser.add_argument("--recipe", help="train one zoo recipe into the retrain cache (build/retrained/) and exit")
     parser.add_argument("--out", help="folder for the executed notebooks (default build/course)")
     args = parser.parse_args(argv)
     if args.fast:
@@ -360,9 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     # (config.pick(...)): noise, since every injected value here (TRAIN) is a plain literal.
     logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 
-    if args.train and not os.environ.get(RETRAIN_CACHE_ENV):  # each recipe is trained once per run (zoo.get)
-        retrained = tempfile.TemporaryDirectory(prefix="vae-retrained-")
-        os.environ[RETRAIN_CACHE_ENV] = retrained.name
+    if args.train:  # each recipe is trained once per run, by this run (zoo.get)
+        clear_retrain_cache()
     out_dir = NOTEBOOK_DIR if args.in_place else Path(args.out) if args.out else OUTPUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, float]] = []
@@ -437,7 +505,6 @@ def main(argv: list[str] | None = None) -> int:
 def run_notebook(notebook: Path, out_dir: Path, train: bool, papermill) -> tuple[str, float, str | None]:
     """Execute one notebook with papermill into ``out_dir``: ``(status, seconds, failure line or None)``."""
     print(f"Running {notebook.name} ...", flush=True)
-    os.environ["VAE_COURSE_NOTEBOOK"] = notebook.name  # its kernel inherits the environment
     started = time.perf_counter()
     failure = None
     try:

@@ -1,9 +1,9 @@
 """Retrain the model zoo and rewrite its manifest: ``python -m vae_helpers.tools.weights [names...]`` (``make weights``).
 
 Each model is trained by its recipe (:data:`vae_helpers.zoo.RECIPES`), in full size whatever ``VAE_FAST``
-says, saved as a float16 weights file in ``assets/zoo/``, measured on its test set *as loaded back* (so
-the manifest holds what a notebook that loads it will print), and entered into
-``assets/zoo/manifest.json`` with its sha256. A progress bar per model shows the epochs.
+says, saved as float16 safetensors into ``vae_helpers/assets/zoo/<name>.safetensors`` (package data), measured on its
+test set *as loaded back* (so the manifest holds what a notebook that loads it will print), and entered into
+``vae_helpers/assets/zoo/manifest.json`` with its sha256. A progress bar per model shows the epochs.
 Names filter by substring (``fashion-vae`` trains every Fashion-MNIST MLP VAE); ``--list`` prints the recipes.
 """
 
@@ -16,6 +16,7 @@ import sys
 import time
 
 from .. import zoo
+from ..atomic import atomic_write_bytes
 from ..config import get_device
 
 
@@ -78,9 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest.update(
             {"format": zoo.FILE_FORMAT, "check_images": zoo.CHECK_IMAGES, "check_tolerance": zoo.CHECK_TOLERANCE}
         )
-        tmp = zoo.MANIFEST.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-        os.replace(tmp, zoo.MANIFEST)
+        atomic_write_bytes(zoo.MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
         m = info["metrics"]
         print(
             f"{name}: {info['epochs_run']} epochs (best {info['best_epoch']}), {seconds:.0f} s; test ELBO {m['ELBO']:.2f}, "
