@@ -563,6 +563,7 @@ def latent_usage(
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    check_fits(model, test, "latent_usage()")
     if not model.is_variational:
         raise ValueError("latent_usage needs a posterior q(z|x); a deterministic autoencoder has none.")
     train = train.head(probe_images)

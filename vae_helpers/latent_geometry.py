@@ -20,12 +20,15 @@ from collections.abc import Mapping
 import torch
 
 from .models import BaseVAE, eval_mode
+from .validation import check_pixels
 
 
 def encode_posteriors(model: BaseVAE, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior means and log-variances of ``images [N x C x H x W]`` (uint8 0..255 or float in [0, 1]):
     ``(mu [N x D], logvar [N x D])`` on the CPU, encoded in eval mode (the model's modes are restored)."""
     images = torch.as_tensor(images)
+    if images.is_floating_point():
+        check_pixels(images, "encode_posteriors(model, images)")
     mus, logvars = [], []
     with eval_mode(model):
         for i in range(0, len(images), batch_size):

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .config import ASSETS_DIR, fast_mode, get_device
+from .config import ASSETS_DIR, fast_mode, get_device, parse_switch
 from .data import ImageDataset, load_dataset
 from .errors import CheckpointError, CheckpointNotFoundError, ConfigError
 from .evaluation import LossFn, evaluate, score_model
@@ -536,6 +536,7 @@ def get(
     by an earlier notebook of the same run is reused rather than trained again, unless ``loss_fn``,
     ``model_class`` or ``overrides`` make it a different run. In JupyterLab ``train=True`` always trains.
     """
+    train = parse_switch(train, "TRAIN")  # papermill's `-p TRAIN false` passes the string "false"
     if train:
         cache = _retrain_cache_file(name) if loss_fn is None and model_class is None and not overrides else None
         if cache is not None and cache.exists():
