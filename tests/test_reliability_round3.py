@@ -384,7 +384,13 @@ def test_prereqs_name_a_missing_python(tmp_path):
 def test_makefile_venv_depends_on_the_check_and_never_falls_back_silently():
     makefile = (REPO / "Makefile").read_text()
     assert "check_prereqs.sh" in makefile
-    assert "|| command -v python3)" not in makefile
+    assert "$(STAMP): requirements.txt pyproject.toml | prereqs" in makefile
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", "venv"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    lines = done.stdout.splitlines()
+    assert "check_prereqs.sh" in lines[0], "the check must run before anything installs"
+    assert any("pip install" in line for line in lines[1:])
 
 
 def test_real_python_passes_the_check():
