@@ -18,13 +18,13 @@ import pytest
 import torch
 from torch import nn
 
-from vae_helpers import config, zoo
+from vae_helpers import config, evaluation, zoo
 from vae_helpers.budget import CPU_IMAGE_EPOCHS, TrainingBudget, training_budget
 from vae_helpers.data.containers import ImageDataset, ImageSplit
 from vae_helpers.errors import ConfigError
 from vae_helpers.evaluation import latent_usage
 from vae_helpers.exercises import ExerciseCheckError
-from vae_helpers.latent_geometry import encode_posteriors
+from vae_helpers.latent_geometry import code_norms, encode_posteriors
 from vae_helpers.losses import bernoulli_nll, gaussian_nll, reconstruction_nll, vae_loss
 from vae_helpers.models import MLPVAE, BaseVAE, MLPVAEConfig
 from vae_helpers.training import TrainConfig, fit
@@ -396,3 +396,44 @@ def test_makefile_venv_depends_on_the_check_and_never_falls_back_silently():
 def test_real_python_passes_the_check():
     done = _check(sys.executable)
     assert done.returncode == 0, done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The same families elsewhere: seeds, splits and image shapes of the other public functions
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda m, d: evaluation.evaluate(m, d.test, seed=None), "evaluate"),
+        (lambda m, d: evaluation.evaluate(m, d.test, seed="0"), "evaluate"),
+        (lambda m, d: evaluation.iwae_log_likelihood(m, d.test, k=2, seed=None), "iwae_log_likelihood"),
+        (lambda m, d: evaluation.per_image_elbo(m, d.test, seed=None), "per_image_elbo"),
+        (lambda m, d: evaluation.swap_reconstruction_nll(m, d.test, seed=None), "swap_reconstruction_nll"),
+        (lambda m, d: latent_usage(m, d.train, d.test, seed=None), "latent_usage"),
+        (lambda m, d: code_norms(torch.zeros(4, 2), torch.zeros(4, 2), seed=None), "code_norms"),
+    ],
+)
+def test_evaluation_seeds_must_be_whole_numbers(call, name):
+    with pytest.raises(ConfigError, match=rf"{name}\(seed=\.\.\.\).*whole number"):
+        call(MLPVAE(hidden=(8,), latent_dim=2), _synthetic())
+
+
+def test_evaluate_given_the_dataset_or_a_tensor_says_which_split_to_pass():
+    model, data = MLPVAE(hidden=(8,), latent_dim=2), _synthetic()
+    with pytest.raises(ConfigError, match=r"evaluate\(\).*not the whole dataset: pass data\.test"):
+        evaluation.evaluate(model, data)
+    with pytest.raises(ConfigError, match=r"evaluate\(\).*not a bare tensor.*ImageSplit\(images, labels\)"):
+        evaluation.evaluate(model, data.test.images)
+
+
+def test_encode_posteriors_on_images_of_another_shape():
+    model = MLPVAE(MLPVAEConfig(hidden=(8,), latent_dim=2, image_shape=(1, 14, 14)))
+    with pytest.raises(ConfigError, match=r"encode_posteriors.*built for images of shape \(1, 14, 14\).*\(1, 28, 28\)"):
+        encode_posteriors(model, _synthetic().test.images)
+
+
+def test_image_split_of_float_pixels_says_how_to_convert():
+    with pytest.raises(ConfigError, match=r"uint8.*float32.*\(x \* 255\)\.round\(\)\.to\(torch\.uint8\)"):
+        ImageSplit(torch.rand(4, 1, 28, 28), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ConfigError, match=r"4 images but 3 labels"):
+        ImageSplit(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(3, dtype=torch.long))

@@ -99,3 +99,31 @@ def check_explorer_model(model: Any, explorer: str) -> None:
                 f"{explorer}: {type(model).__name__} does not implement {method}, which the explorer calls on every "
                 f"move ({needs}). Define {method} in the class, or pass a course model such as MLPVAE."
             )
+
+
+def check_split(split: Any, where: str) -> None:
+    """Refuse what is not one split of images (an :class:`~vae_helpers.data.ImageSplit`), saying which to pass."""
+    from .data.containers import ImageDataset, ImageSplit
+
+    if isinstance(split, ImageSplit):
+        return
+    if isinstance(split, ImageDataset):
+        raise ConfigError(
+            f"{where} scores one split of images, not the whole dataset: pass data.test (or data.val, data.train)."
+        )
+    if isinstance(split, torch.Tensor):
+        raise ConfigError(
+            f"{where} takes an ImageSplit (e.g. data.test), not a bare tensor of images: wrap uint8 images "
+            "[N x C x H x W] as ImageSplit(images, labels)."
+        )
+    raise ConfigError(f"{where} takes an ImageSplit (e.g. data.test), got {type(split).__name__}.")
+
+
+def check_image_shape(model: Any, images: torch.Tensor, where: str) -> None:
+    """Refuse images ``[N x C x H x W]`` that are not the shape ``model`` was built for (as ``check_fits`` does)."""
+    found = tuple(images.shape[1:])
+    if found != tuple(model.image_shape):
+        raise ConfigError(
+            f"{where}: {type(model).__name__} was built for images of shape {tuple(model.image_shape)} (C, H, W), "
+            f"but the images are {found}. Use the model made for these images, or images of its shape."
+        )
