@@ -56,8 +56,7 @@ class TrainingBudget:
     def __str__(self) -> str:
         plan = (
             f"Training on {self.device}: {self.train_images:,} images x up to {self.epochs} epochs, "
-            f"about {_duration(self.seconds())} here ({self.seconds_per_image * 1000:.1f} ms per image and epoch, "
-            "measured)."
+            f"about {_duration(self.seconds())} here ({self.seconds_per_image * 1000:.1f} ms per image and epoch)."
         )
         if not self.capped:
             return plan

@@ -150,7 +150,7 @@ def reconstruction_nll(
     The Bernoulli term uses :class:`FusedBernoulliNLL` when ``logits`` and ``x`` have one shape and
     dtype (the training and evaluation path), else :func:`bernoulli_nll` (equal to float32 rounding).
     """
-    check_pixels(x, "the reconstruction term (x, the images)")
+    check_pixels(x, "reconstruction_nll(logits, x) (the reconstruction term of vae_loss and of training)")
     if likelihood == "bernoulli":
         if logits.shape == x.shape and logits.dtype == x.dtype:
             return FusedBernoulliNLL.apply(logits, x)

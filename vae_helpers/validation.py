@@ -25,8 +25,8 @@ def check_pixels(x: Any, where: str) -> None:
         raise ConfigError(f"{where}: the images must be a torch tensor of pixels in [0, 1], got {type(x).__name__}.")
     if not x.is_floating_point():
         raise ConfigError(
-            f"{where}: the images are {x.dtype} (pixels 0..255, as stored on disk); the losses score floats in "
-            "[0, 1]. Convert them first: x.float() / 255 (ImageSplit.batches and float_images() do this for you)."
+            f"{where}: the images are {x.dtype} (pixels 0..255, as stored on disk); the losses and models take "
+            "floats in [0, 1]. Convert them first: x.float() / 255 (ImageSplit.batches and float_images() do this for you)."
         )
     if x.numel() == 0:
         return
@@ -36,7 +36,7 @@ def check_pixels(x: Any, where: str) -> None:
         kind = "0..255 values" if looks_like_bytes else "values outside [0, 1]"
         fix = "Divide by 255 (x / 255)." if looks_like_bytes else "Map them into [0, 1], e.g. (x + 1) / 2 for [-1, 1]."
         raise ConfigError(
-            f"{where}: the images hold pixel values in [{low:.2f}, {high:.2f}], {kind}, but the losses score "
+            f"{where}: the images hold pixel values in [{low:.2f}, {high:.2f}], {kind}, but the course's losses and models take "
             f"pixels in [0, 1] (outside it they give a finite, meaningless number). {fix}"
         )
 

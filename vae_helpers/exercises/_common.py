@@ -67,10 +67,10 @@ def checks_a_function(check: CheckFn) -> CheckFn:
     @functools.wraps(check)
     def checked(submitted: Any, *args: Any, **kwargs: Any) -> Any:
         if not callable(submitted):
-            result = "an instance" if what == "class" else "its result"
+            result = "an instance of it" if what == "class" else "its result"
             raise _fail(
                 check.__name__,
-                f"pass the {what} itself, not its result ({result}, here a {type(submitted).__name__}): "
+                f"pass the {what} itself, not {result} (here a {type(submitted).__name__}): "
                 f"{check.__name__}({example}), not {check.__name__}({example}(...)).",
             )
         return check(submitted, *args, **kwargs)
