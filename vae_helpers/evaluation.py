@@ -568,10 +568,10 @@ def latent_usage(
     features standardised on the training features) from one sample z ~ q(z|x) per image (drawn with ``seed``)
     and from mu, and :func:`swap_reconstruction_nll` on ``test``."""
     check_seed(seed, "latent_usage(seed=...)")
+    check_fits(model, test, "latent_usage()")
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    check_fits(model, test, "latent_usage()")
     if not model.is_variational:
         raise ValueError("latent_usage needs a posterior q(z|x); a deterministic autoencoder has none.")
     train = train.head(probe_images)

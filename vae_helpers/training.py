@@ -553,7 +553,8 @@ def fit(
         A :class:`FitResult`; ``model`` ends holding the best validation weights, in eval mode.
 
     Raises:
-        ConfigError: not a model, a dataset (not one split) and a TrainConfig; an empty training or validation split, ``bf16`` with a ``loss_fn``, a bad ``loss_fn`` result.
+        ConfigError: a model that is not a course model, one split instead of the dataset, a config that is not a
+            TrainConfig; an empty training or validation split, ``bf16`` with a ``loss_fn``, a bad ``loss_fn`` result.
         CheckpointError: ``checkpoint`` exists and neither ``resume`` nor ``overwrite`` is set; resume problems.
         TrainingDivergedError: the loss became NaN/inf (the checkpoint on disk is left as it was).
     """
