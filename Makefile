@@ -3,21 +3,27 @@
 #   make test     # set up, then ruff, the unit tests and every notebook under nbval in fast mode
 # and, for people: make lab
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The first supported Python found; `make prereqs` (run before anything installs) says which and refuses < 3.10.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.10 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv data course weights test lint format unit notebooks browser site lab clean bench gpu-check
+.PHONY: setup prereqs venv data course weights test lint format unit notebooks browser site lab clean bench gpu-check
 
 setup: venv data
 
 venv: $(STAMP)
 
+# A supported Python with its venv module (Debian's python3.X-venv), named with the apt fix, before anything installs.
+# Once .venv exists, only its Python's version is checked.
+prereqs:
+	@if [ -x $(PY) ]; then sh tools/check_prereqs.sh $(PY) --version-only; else sh tools/check_prereqs.sh "$(PYTHON)"; fi
+
 # Recreated whenever the pinned files change.
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml | prereqs
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .

@@ -31,7 +31,7 @@ def test_device_choice(monkeypatch):
 
 def test_fast_mode_is_read_only_in_config():
     package = Path(config.__file__).parent
-    pattern = re.compile(r"(environ\.get|getenv|environ\[)\(?\s*[\"']VAE_FAST[\"']\s*[,)]")
+    pattern = re.compile(r"(environ\.get|getenv|environ\[|env_switch)\(?\s*[\"']VAE_FAST[\"']\s*[,)\]]")
     readers = [p.name for p in package.glob("*.py") if pattern.search(p.read_text()) and p.name != "config.py"]
     assert pattern.search(Path(config.__file__).read_text())
     assert readers == [], f"VAE_FAST must be read only through vae_helpers.config, found in {readers}"

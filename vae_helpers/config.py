@@ -1,6 +1,8 @@
 """Run-wide settings: fast mode, device choice, seeding and project paths.
 
-This is the *only* module that reads the ``VAE_FAST`` switch.  Notebooks call
+Every on/off switch (``VAE_FAST``, ``CI``, ``VAE_OFFLINE`` in the environment; ``TRAIN`` in the notebooks'
+parameters cells, which papermill may hand over as a string) is read by :func:`parse_switch`: it accepts the
+spellings people use and refuses anything else by name. This is the *only* module that reads ``VAE_FAST``.  Notebooks call
 :func:`fast_mode` / :func:`pick` in their single ``parameters`` cell, so CI (which
 sets ``VAE_FAST=1``) and papermill (which can override that cell) both shrink a run
 through the same door.
@@ -32,6 +34,46 @@ PACKAGE_DATA_DIR: Path = Path(str(resources.files(__package__) / "assets"))
 REPO_DATA_DIR: Path = REPO_ROOT / "data"
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_SPELLINGS = "1/0, true/false, yes/no, on/off (any case)"
+
+
+def parse_switch(value: object, setting: str, allow_none: bool = False) -> bool | None:
+    """An on/off setting as a bool: ``True``/``False``, 1/0, or a string such as ``"false"`` or ``"On"``.
+
+    A string is what papermill passes for ``-p TRAIN false`` and what an environment variable holds; a plain
+    ``bool("False")`` would be True. ``allow_none``: ``None`` (or the string ``"none"``) is a third state and
+    comes back as ``None``.
+
+    Raises:
+        ConfigError: any other value, naming ``setting``, the value and the accepted spellings.
+    """
+    if allow_none and (value is None or (isinstance(value, str) and value.strip().lower() == "none")):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+    also = ", or None" if allow_none else ""
+    raise ConfigError(f"{setting}={value!r} is not an on/off value: use True or False, or one of {_SPELLINGS}{also}.")
+
+
+def env_switch(name: str, default: bool = False) -> bool:
+    """The on/off environment variable ``name`` through :func:`parse_switch` (unset or empty: ``default``)."""
+    raw = os.environ.get(name, "")
+    if not raw.strip():
+        return default
+    try:
+        return bool(parse_switch(raw, name))
+    except ConfigError:
+        raise ConfigError(
+            f"{name}={raw!r} (environment variable) is not an on/off value: set it to one of {_SPELLINGS}, "
+            f"or unset it (`unset {name}`) for the default ({'on' if default else 'off'})."
+        ) from None
 
 
 def display_path(path: str | Path) -> str:
@@ -43,24 +85,31 @@ def display_path(path: str | Path) -> str:
     messages keep absolute paths, which a reader may need to act on.
     """
     path = Path(path)
+    # Made absolute and normalised (".." removed) *without* following symbolic links first: a data folder reached
+    # through a link inside the course folder is shown where the reader put it, not where the link points. The
+    # resolved path is the fallback, for a course folder that is itself reached through a link.
+    absolute = Path(os.path.normpath(Path.cwd() / path.expanduser()))
+    candidates = [absolute]
     try:
-        resolved = path.expanduser().resolve()
-    except OSError:  # an unreadable path is shown as given
-        return str(path)
-    for base, prefix in ((REPO_ROOT, ""), (REPO_ROOT.parent, "../"), (Path.home(), "~/")):
-        if resolved == base and prefix == "":
-            return "."
-        if resolved.is_relative_to(base):
-            return prefix + resolved.relative_to(base).as_posix()
+        candidates.append(absolute.resolve())
+    except OSError:  # an unreadable path is matched as given
+        pass
+    for candidate in candidates:
+        for base, prefix in ((REPO_ROOT, ""), (REPO_ROOT.parent, "../"), (Path.home(), "~/")):
+            if candidate == base and prefix == "":
+                return "."
+            if candidate.is_relative_to(base):
+                return prefix + candidate.relative_to(base).as_posix()
     return str(path)
 
 
 def fast_mode() -> bool:
-    """True when ``VAE_FAST`` is set to 1/true/yes/on (CI sets it).
+    """True when ``VAE_FAST`` is set to 1/true/yes/on (CI sets it); 0/false/no/off or unset: False.
 
+    Any other value is a :class:`ConfigError` (``VAE_FAST=2`` must not quietly mean a full-size run).
     Read at call time, not import time, so a test or a notebook can flip it.
     """
-    return os.environ.get("VAE_FAST", "0").strip().lower() in _TRUE
+    return env_switch("VAE_FAST")
 
 
 def figure_dir() -> Path:
@@ -71,7 +120,7 @@ def figure_dir() -> Path:
 
 def in_ci() -> bool:
     """True under continuous integration (``CI=true``): missing data must fail, never skip."""
-    return os.environ.get("CI", "").strip().lower() in _TRUE
+    return env_switch("CI")
 
 
 def pick(full: T, fast: T) -> T:
@@ -88,16 +137,19 @@ def get_device(prefer: str | None = None) -> torch.device:
     """Pick the training device: ``cuda``, then ``mps``, then ``cpu``.
 
     Args:
-        prefer: force a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``). The
-            ``VAE_DEVICE`` environment variable does the same without code changes.
+        prefer: force a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``; any case; ``"auto"`` picks).
+            The ``VAE_DEVICE`` environment variable does the same without code changes.
     """
-    choice = prefer or os.environ.get("VAE_DEVICE")
-    if choice:
-        where = f"get_device({prefer!r})" if prefer else f"VAE_DEVICE={choice!r}"
+    given = prefer or os.environ.get("VAE_DEVICE") or ""
+    choice = given.strip().lower()
+    if choice and choice != "auto":  # "auto" (or unset) picks the best device below
+        where = f"get_device({prefer!r})" if prefer else f"VAE_DEVICE={given!r}"
         try:
             device = torch.device(choice)
-        except RuntimeError as err:
-            raise ConfigError(f"{where} is not a device name: use 'cpu', 'cuda', 'cuda:1' or 'mps' ({err}).") from None
+        except RuntimeError:
+            raise ConfigError(
+                f"{where} is not a device name: use 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto' (the best one here)."
+            ) from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(
                 f"{where} asks for a CUDA GPU, but torch sees none here. Unset it (the course then "
@@ -140,6 +192,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
         A fresh ``torch.Generator`` seeded with ``seed``, for code that wants its own
         stream (batch order, for example) independent of the global one.
     """
+    check_seed(seed, f"seed_everything(seed={seed!r})")
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -151,6 +204,16 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+def check_seed(seed: object, setting: str) -> int:
+    """``seed`` if it is a whole number (not a bool, a string or None); else a :class:`ConfigError` naming ``setting``."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(
+            f"{setting}: the seed must be a whole number such as 0 or 1234, got {seed!r} ({type(seed).__name__}). "
+            "Write seed=0, not seed='0' or seed=None: the same seed gives the same run."
+        )
+    return seed
 
 
 def native_bf16(device: torch.device | str) -> bool:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .config import check_seed
 from .data import ImageSplit
 from .errors import ConfigError
 from .losses import (
@@ -30,6 +31,7 @@ from .losses import (
     reparameterize,
 )
 from .models import BaseVAE, eval_mode
+from .validation import check_split
 
 if TYPE_CHECKING:
     import pandas
@@ -43,6 +45,7 @@ def _cond(model: BaseVAE, y: torch.Tensor) -> torch.Tensor | None:
 
 
 def _check_split(split: ImageSplit, what: str) -> None:
+    check_split(split, what)
     if len(split) == 0:
         raise ConfigError(
             f"{what} got an empty split (0 images), so there is nothing to average: every score would "
@@ -113,6 +116,7 @@ def evaluate(
     :func:`vae_helpers.training.fit`) replaces the built-in objective. ``with_mse=False`` skips the
     extra decoder pass that the MSE of the reconstruction from mu needs.
     """
+    check_seed(seed, "evaluate(seed=...)")
     _check_split(split, "evaluate()")
     check_fits(model, split, "evaluate()")
     _positive_int(batch_size, "batch_size")
@@ -203,6 +207,7 @@ def iwae_log_likelihood(
     Returns:
         The mean over ``split`` (a float), or ``[N]`` per-image values with ``return_per_image``.
     """
+    check_seed(seed, "iwae_log_likelihood(seed=...)")
     if not model.is_variational:
         raise ValueError("The IWAE bound needs a posterior q(z|x); a deterministic autoencoder has none.")
     _check_split(split, "iwae_log_likelihood()")
@@ -333,6 +338,7 @@ def per_image_elbo(
     can be bootstrapped (:func:`paired_bootstrap_difference`). A deterministic autoencoder gets
     ``-recon`` (no KL term).
     """
+    check_seed(seed, "per_image_elbo(seed=...)")
     _check_split(split, "per_image_elbo()")
     check_fits(model, split, "per_image_elbo()")
     _positive_int(batch_size, "batch_size")
@@ -536,6 +542,7 @@ def swap_reconstruction_nll(
     decoder teacher-forced on x_n's own pixels where it is autoregressive (``likelihood_logits``). If the
     decoder ignores z the two agree; the mean difference is what the code is worth to the decoder.
     """
+    check_seed(seed, "swap_reconstruction_nll(seed=...)")
     _check_split(split, "swap_reconstruction_nll()")
     check_fits(model, split, "swap_reconstruction_nll()")
     if len(split) < 2:
@@ -560,6 +567,8 @@ def latent_usage(
     """Linear probes of the class (trained on the first ``probe_images`` of ``train``, scored on ``test``;
     features standardised on the training features) from one sample z ~ q(z|x) per image (drawn with ``seed``)
     and from mu, and :func:`swap_reconstruction_nll` on ``test``."""
+    check_seed(seed, "latent_usage(seed=...)")
+    check_fits(model, test, "latent_usage()")
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 

@@ -19,13 +19,18 @@ from collections.abc import Mapping
 
 import torch
 
+from .config import check_seed
 from .models import BaseVAE, eval_mode
+from .validation import check_image_shape, check_pixels
 
 
 def encode_posteriors(model: BaseVAE, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior means and log-variances of ``images [N x C x H x W]`` (uint8 0..255 or float in [0, 1]):
     ``(mu [N x D], logvar [N x D])`` on the CPU, encoded in eval mode (the model's modes are restored)."""
     images = torch.as_tensor(images)
+    check_image_shape(model, images, "encode_posteriors(model, images)")
+    if images.is_floating_point():
+        check_pixels(images, "encode_posteriors(model, images)")
     mus, logvars = [], []
     with eval_mode(model):
         for i in range(0, len(images), batch_size):
@@ -56,6 +61,7 @@ def code_norms(
         ``{label: norms [N or n_prior]}``: ``"posterior mean mu(x)"``, ``"z ~ q(z|x)"`` (one draw per image),
         then ``"prior, T = <T>"`` for each temperature.
     """
+    check_seed(seed, "code_norms(seed=...)")
     gen = torch.Generator().manual_seed(seed)
     mu, logvar = torch.as_tensor(mu).float(), torch.as_tensor(logvar).float()
     z = mu + torch.randn(mu.shape, generator=gen) * torch.exp(0.5 * logvar)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ConfigError
+from .validation import check_pixels
 
 if TYPE_CHECKING:  # models import this module; the objective below only needs their interface
     from .models import BaseVAE
@@ -93,6 +94,7 @@ def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     For continuous x in [0, 1] (the pytorch/examples convention) this is the cross-entropy, *not*
     a normalised likelihood (see notebook 02).
     """
+    check_pixels(x, "bernoulli_nll(logits, x)")
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
@@ -104,6 +106,7 @@ def gaussian_nll(logits: torch.Tensor, x: torch.Tensor, sigma: float = 1.0) -> t
     SSE / (2 sigma^2) + beta * KL has the minimisers of SSE + 2 sigma^2 beta * KL: the effective beta is
     2 sigma^2 beta, so a smaller sigma acts like a smaller beta (more weight on reconstruction).
     """
+    check_pixels(x, "gaussian_nll(logits, x)")
     mean = torch.sigmoid(logits)
     sq = (x - mean).pow(2).flatten(1).sum(1)
     d = x[0].numel()
@@ -147,6 +150,7 @@ def reconstruction_nll(
     The Bernoulli term uses :class:`FusedBernoulliNLL` when ``logits`` and ``x`` have one shape and
     dtype (the training and evaluation path), else :func:`bernoulli_nll` (equal to float32 rounding).
     """
+    check_pixels(x, "reconstruction_nll(logits, x) (the reconstruction term of vae_loss and of training)")
     if likelihood == "bernoulli":
         if logits.shape == x.shape and logits.dtype == x.dtype:
             return FusedBernoulliNLL.apply(logits, x)

@@ -183,16 +183,25 @@ class BaseVAE(nn.Module):
         self.image_shape: tuple[int, ...] = tuple(getattr(config, "image_shape", None) or self._image_shape())
 
     def _image_shape(self) -> tuple[int, ...]:
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} has no image_shape: give its config an image_shape field (C, H, W), or define "
+            "_image_shape(self) returning it."
+        )
 
     # -- to implement ------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``x`` ``[N x C x H x W]`` in [0, 1] -> ``(mu [N x D], logvar [N x D])`` (``logvar`` None for an AE)."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__}.encode is not implemented: define encode(self, x, y=None) returning "
+            "(mu [N x D], logvar [N x D]) for images x [N x C x H x W] in [0, 1]."
+        )
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """``z`` ``[N x D]`` -> logits ``[N x C x H x W]``."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__}.decode is not implemented: define decode(self, z, y=None) returning "
+            "logits [N x C x H x W] for codes z [N x D]."
+        )
 
     # -- shared ------------------------------------------------------------------------------
     def likelihood_logits(self, z: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

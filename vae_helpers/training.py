@@ -40,6 +40,7 @@ from .errors import (
 from .evaluation import LossFn, Metrics, check_fits, check_loss_terms, evaluate
 from .losses import LIKELIHOODS, Beta, KLSchedule, Likelihood, LossTerms, check_beta, model_objective
 from .models import BaseVAE
+from .validation import check_fit_arguments, check_train_config
 
 __all__ = [
     "TrainConfig",
@@ -115,6 +116,7 @@ class TrainConfig:
     precision: Precision = "fp32"
 
     def __post_init__(self) -> None:
+        check_train_config(self)
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -551,10 +553,12 @@ def fit(
         A :class:`FitResult`; ``model`` ends holding the best validation weights, in eval mode.
 
     Raises:
-        ConfigError: an empty training or validation split, ``bf16`` with a ``loss_fn``, a bad ``loss_fn`` result.
+        ConfigError: a model that is not a course model, one split instead of the dataset, a config that is not a
+            TrainConfig; an empty training or validation split, ``bf16`` with a ``loss_fn``, a bad ``loss_fn`` result.
         CheckpointError: ``checkpoint`` exists and neither ``resume`` nor ``overwrite`` is set; resume problems.
         TrainingDivergedError: the loss became NaN/inf (the checkpoint on disk is left as it was).
     """
+    check_fit_arguments(model, data, config)
     config = config or TrainConfig()
     device = get_device(str(device) if device is not None else None)  # a typo or a missing GPU is named here
     _check_splits(data)

@@ -44,6 +44,7 @@ from .data import ImageSplit
 from .errors import ConfigError
 from .models import BaseVAE, eval_mode
 from .plots import _check_count
+from .validation import check_explorer_model
 
 
 def to_png(image: torch.Tensor | np.ndarray, scale: int = 6) -> bytes:
@@ -242,6 +243,7 @@ class LatentExplorer(_LiveDecoder):
         value_range: float = 3.0,
         scale: int = 6,
     ) -> None:
+        check_explorer_model(model, "LatentExplorer")
         super().__init__()
         if model.conditional:
             raise ValueError(
@@ -371,6 +373,7 @@ class LatentPad2D(_LiveDecoder):
     def __init__(
         self, model: BaseVAE, extent: float = 3.0, n: int = 15, images: ImageSplit | None = None, scale: int = 8
     ) -> None:
+        check_explorer_model(model, "LatentPad2D")
         super().__init__()
         if model.latent_dim != 2 or model.conditional:
             raise ValueError(
@@ -604,6 +607,7 @@ class AttributeExplorer(_LiveDecoder):
         scale: int = 4,
         images: ImageSplit | None = None,
     ) -> None:
+        check_explorer_model(model, "AttributeExplorer")
         super().__init__()
         if model.conditional:
             raise ValueError("AttributeExplorer needs a non-conditional model.")

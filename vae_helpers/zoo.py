@@ -42,7 +42,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from . import __version__
 from .atomic import atomic_write_bytes
-from .config import PACKAGE_DATA_DIR, REPO_ROOT, display_path, fast_mode, get_device
+from .config import PACKAGE_DATA_DIR, REPO_ROOT, display_path, fast_mode, get_device, parse_switch
 from .data import ImageDataset, load_dataset
 from .errors import CacheWarning, CheckpointError, CheckpointNotFoundError, ConfigError
 from .evaluation import LossFn, evaluate, score_model
@@ -664,6 +664,7 @@ def get(
     in the retrain cache (:func:`retrain_cache_file`, ``build/retrained/``) is reused; otherwise the recipe is
     trained and kept there (:func:`train_into_cache`). Delete the file to train it again.
     """
+    train = parse_switch(train, "TRAIN")  # papermill's `-p TRAIN false` passes the string "false"
     if train:
         if loss_fn is None and model_class is None and not overrides:
             cached = load_from_cache(name, device)

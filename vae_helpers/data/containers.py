@@ -53,11 +53,15 @@ class ImageSplit:
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise ValueError(
-                f"images must be uint8 [N x C x H x W], got {self.images.dtype} {tuple(self.images.shape)}"
+            raise ConfigError(
+                f"ImageSplit: images must be uint8 [N x C x H x W] (pixels 0..255), got {self.images.dtype} "
+                f"{tuple(self.images.shape)}. Convert float pixels in [0, 1] with (x * 255).round().to(torch.uint8); "
+                "add the channel axis of grey images with x.unsqueeze(1)."
             )
         if len(self.labels) != len(self.images):
-            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+            raise ConfigError(
+                f"ImageSplit: {len(self.images)} images but {len(self.labels)} labels; give one label per image."
+            )
 
     def __len__(self) -> int:
         return self.images.shape[0]

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import in_ci
+from ..config import env_switch, in_ci
 from ..errors import DataNotFoundError, DataSourceWarning
 from .containers import DATASET_NAMES, MNIST_CLASSES, SPLIT_SEED, ImageDataset, ImageSplit, split_train_val
 from .idx import IDX_FILES, IDX_FOLDER, find_idx, idx_dataset
@@ -96,9 +96,14 @@ def debian_fashion_mnist_dir() -> Path:
     return DEBIAN_FASHION_MNIST_DIR
 
 
+def offline() -> bool:
+    """True when ``VAE_OFFLINE`` is on (1/true/yes/on, any case) or under CI: no download is tried."""
+    return env_switch("VAE_OFFLINE") or in_ci()
+
+
 def try_torchvision_download(name: str) -> Path | None:
     """Try torchvision's downloader into the repo's data/; None when offline or disabled."""
-    if os.environ.get("VAE_OFFLINE", "").lower() in {"1", "true", "yes"} or in_ci():
+    if offline():
         return None
     import socket
 

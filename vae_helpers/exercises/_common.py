@@ -3,9 +3,11 @@ and the helpers that call a student's function and name the typical mistake that
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -47,6 +49,33 @@ _TOL = dict(rtol=1e-4, atol=1e-4)
 
 def _fail(exercise: str, message: str) -> ExerciseCheckError:
     return ExerciseCheckError(f"\n✗ {exercise}: {message}")
+
+
+CheckFn = TypeVar("CheckFn", bound=Callable[..., Any])
+
+
+def checks_a_function(check: CheckFn) -> CheckFn:
+    """Decorate every visible ``check_*``: the student's function (or class) must be passed itself.
+
+    ``check_x(my_fn(...))`` hands the check a tensor or a number, which would fail deep inside the check with
+    "'Tensor' object is not callable"; this names the mistake instead.
+    """
+    parameter = next(iter(inspect.signature(check).parameters))
+    what = "class" if parameter.endswith("_cls") else "function"
+    example = "ConditionalVAE" if what == "class" else parameter
+
+    @functools.wraps(check)
+    def checked(submitted: Any, *args: Any, **kwargs: Any) -> Any:
+        if not callable(submitted):
+            result = "an instance of it" if what == "class" else "its result"
+            raise _fail(
+                check.__name__,
+                f"pass the {what} itself, not {result} (here a {type(submitted).__name__}): "
+                f"{check.__name__}({example}), not {check.__name__}({example}(...)).",
+            )
+        return check(submitted, *args, **kwargs)
+
+    return checked  # type: ignore[return-value]
 
 
 def _call(exercise: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:

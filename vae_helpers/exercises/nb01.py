@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._common import _call, _fail, _match, _ok, _tensor
+from ._common import _call, _fail, _match, _ok, _tensor, checks_a_function
 
 __all__ = [
     "fixed_codes",
@@ -101,6 +101,7 @@ def _check_gaussian(ex: str, fn: Callable, codes: torch.Tensor) -> None:
     )
 
 
+@checks_a_function
 def check_empirical_gaussian(empirical_gaussian: Callable) -> None:
     """Exercise 1: ``empirical_gaussian(codes [N x D]) -> (mean [D], std [D])``, per latent dimension."""
     ex = "Exercise 1 (empirical_gaussian)"
@@ -150,6 +151,7 @@ def _check_decode(ex: str, fn: Callable, decode: Callable, codes: torch.Tensor, 
     _match(ex, got, want, "the decoded image batch", mistakes)
 
 
+@checks_a_function
 def check_decode_samples(decode_samples: Callable) -> None:
     """Exercise 2: ``decode_samples(decode, mean, std, eps) -> images``: the pixel means (in [0, 1]) that the decoder
     gives to z = mean + std * eps, on a tiny fixed linear decoder with 3 latent dimensions and 2x3 images."""

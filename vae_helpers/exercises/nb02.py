@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from ..losses import kl_per_dim
-from ._common import _call, _fail, _grad_of, _match, _ok, _tensor, fixed_batch
+from ._common import _call, _fail, _grad_of, _match, _ok, _tensor, checks_a_function, fixed_batch
 
 __all__ = ["check_kl_closed_form", "check_kl_monte_carlo", "hidden_kl_closed_form", "hidden_kl_monte_carlo"]
 
@@ -31,6 +31,7 @@ def _kl_mistakes(mu: torch.Tensor, logvar: torch.Tensor) -> list[tuple[torch.Ten
     ]
 
 
+@checks_a_function
 def check_kl_closed_form(kl_closed_form: Callable) -> None:
     """Exercise 1: ``kl_closed_form(mu, logvar) -> [N]``, KL(N(mu, diag exp(logvar)) || N(0, I)) per row."""
     ex = "Exercise 1 (kl_closed_form)"
@@ -49,6 +50,7 @@ def check_kl_closed_form(kl_closed_form: Callable) -> None:
     _ok(f"{ex}: KL per row {[round(v, 4) for v in got.tolist()]} nats, gradients flow. Well done!")
 
 
+@checks_a_function
 def check_kl_monte_carlo(kl_monte_carlo_estimate: Callable) -> None:
     """Exercise 2: ``kl_monte_carlo_estimate(mu, logvar, n, generator) -> [N]``: the average over n samples
     z ~ q of log q(z) - log p(z), drawn as ``mu + exp(logvar / 2) * torch.randn(n, *mu.shape, generator=generator)``."""

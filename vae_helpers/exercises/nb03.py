@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._common import _call, _fail, _grad_of, _match, _ok, _scalar, _tensor
+from ._common import _call, _fail, _grad_of, _match, _ok, _scalar, _tensor, checks_a_function
 
 __all__ = ["check_reparameterize", "check_score_function", "hidden_reparameterize", "hidden_score_function"]
 
@@ -47,6 +47,7 @@ def _check_reparam(ex: str, fn: Callable, seed: int, n: int, d: int) -> None:
         raise _fail(ex, "the gradients are wrong: dz/dmu = 1 and dz/dlogvar = 0.5 * sigma * eps.")
 
 
+@checks_a_function
 def check_reparameterize(reparameterize: Callable) -> None:
     """Exercise 1: ``reparameterize(mu, logvar, eps) -> z = mu + exp(logvar / 2) * eps``, differentiable."""
     ex = "Exercise 1 (reparameterize)"
@@ -70,6 +71,7 @@ def _score_mistakes(f, z, mu, sigma):
     ]
 
 
+@checks_a_function
 def check_score_function(score_function_grad: Callable) -> None:
     """Exercise 2: ``score_function_grad(f_values, z, mu, sigma) -> scalar``: the REINFORCE estimate of
     d/dmu E_{z ~ N(mu, sigma^2)}[f(z)] = mean over samples of f(z) * (z - mu) / sigma^2."""

@@ -11,7 +11,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from ..losses import bernoulli_nll, kl_per_dim
-from ._common import KNOWN_KL, KNOWN_RECON, _call, _close, _diagnose, _fail, _ok, _scalar, fixed_batch
+from ._common import (
+    KNOWN_KL,
+    KNOWN_RECON,
+    _call,
+    _close,
+    _diagnose,
+    _fail,
+    _ok,
+    _scalar,
+    checks_a_function,
+    fixed_batch,
+)
 from .nb07 import _check_loss_gradients, _kl_variants, _random_batch, _recon_variants
 
 __all__ = ["check_vae_loss", "hidden_vae_loss", "check_linear_probe", "hidden_linear_probe", "probe_data"]
@@ -37,6 +48,7 @@ def _with_beta(vae_loss: Callable) -> Callable:
     return loss
 
 
+@checks_a_function
 def check_vae_loss(vae_loss: Callable) -> None:
     """Exercise 1: ``vae_loss(logits, x, mu, logvar) -> (loss, recon, kl)``, the negative ELBO in nats per image:
     Bernoulli NLL summed over pixels plus KL summed over latent dimensions, both averaged over the batch."""
@@ -146,6 +158,7 @@ def _check_probe(ex: str, fn: Callable, tr, ytr, te, yte) -> float:
     )
 
 
+@checks_a_function
 def check_linear_probe(linear_probe: Callable) -> None:
     """Exercise 2: ``linear_probe(train_codes, train_labels, test_codes, test_labels) -> float``, the test accuracy
     of a logistic regression fitted on the training codes (fixed synthetic codes: 3 classes, 10 dimensions)."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._common import _call, _fail, _ok
+from ._common import _call, _fail, _ok, checks_a_function
 
 __all__ = [
     "check_param_counts",
@@ -65,6 +65,7 @@ def _check_counts(ex: str, fn: Callable, c_in: int, size_in: int, c_out: int, si
         raise _fail(ex, f"{case}: dense_params is {dense:,} but should be {want_dense:,}. {hint}")
 
 
+@checks_a_function
 def check_param_counts(param_counts: Callable) -> None:
     """Exercise 1: ``param_counts(c_in, size_in, c_out, size_out, k) -> (conv_params, dense_params)``, biases
     included, for the two layers of the conv encoder (1x28x28 -> 32x14x14 -> 64x7x7, 4x4 filters)."""
@@ -175,6 +176,7 @@ def _check_encoder(ex: str, fn: Callable, out_features: int, batch: int) -> None
         )
 
 
+@checks_a_function
 def check_conv_encoder(conv_encoder: Callable) -> None:
     """Exercise 2: ``conv_encoder(out_features) -> nn.Sequential`` mapping ``[N x 1 x 28 x 28]`` to
     ``[N x out_features]`` through the layers of :func:`encoder_shape_table`; checked with out_features=40."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ._common import _call, _fail, _ok, _tensor
+from ._common import _call, _fail, _ok, _tensor, checks_a_function
 
 __all__ = [
     "check_active_units",
@@ -94,6 +94,7 @@ def _check_active(ex: str, fn: Callable, mu: torch.Tensor, threshold: float) -> 
     return got
 
 
+@checks_a_function
 def check_active_units(active_units: Callable) -> None:
     """Exercise 1: ``active_units(mu, threshold) -> (count, variances)`` for posterior means ``mu [N x D]``:
     ``variances [D]`` = Var over the images of each dimension's mean, ``count`` = how many exceed the threshold."""
@@ -173,6 +174,7 @@ def _check_kl_dims(ex: str, fn: Callable, kl: torch.Tensor, fraction: float) -> 
     return got
 
 
+@checks_a_function
 def check_kl_dims(dims_for_kl_fraction: Callable) -> None:
     """Exercise 2: ``dims_for_kl_fraction(kl [D], fraction) -> int``, the smallest number of dimensions whose KLs
     (largest first) sum to at least ``fraction`` of the total KL."""

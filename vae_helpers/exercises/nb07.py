@@ -40,6 +40,7 @@ from ._common import (
     _fail,
     _ok,
     _scalar,
+    checks_a_function,
     fixed_batch,
 )
 
@@ -182,6 +183,7 @@ def _check_loss_gradients(ex: str, loss_fn: Callable, b: dict[str, torch.Tensor]
             )
 
 
+@checks_a_function
 def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
     """Exercise 1: ``beta_vae_loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)``.
 
@@ -249,6 +251,7 @@ def _schedule_value(ex: str, fn: Callable, *args: Any, **kwargs: Any) -> float:
     return _scalar(ex, "beta", value)
 
 
+@checks_a_function
 def check_linear_warmup(linear_warmup: Callable[..., float]) -> None:
     """Exercise 2a: ``linear_warmup(step, warmup_steps, beta_max=1.0) -> float``, 0-based steps.
 
@@ -298,6 +301,7 @@ def check_linear_warmup(linear_warmup: Callable[..., float]) -> None:
     _ok(f"{ex}: 0 at step 0, linear to beta_max at warmup_steps, constant after. Well done!")
 
 
+@checks_a_function
 def check_cyclical_schedule(cyclical_beta: Callable[..., float]) -> None:
     """Exercise 2b: ``cyclical_beta(step, total_steps, n_cycles=4, ratio=0.5, beta_max=1.0) -> float``.
 
@@ -362,6 +366,7 @@ def check_cyclical_schedule(cyclical_beta: Callable[..., float]) -> None:
     _ok(f"{ex}: Fu et al.'s schedule: M cycles of a linear ramp over the first R of each, then beta_max. Well done!")
 
 
+@checks_a_function
 def check_free_bits_kl(free_bits_kl: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
     """Exercise 2c: ``free_bits_kl(mu, logvar, free_bits) -> scalar``: sum_d max(lambda, mean_n KL_nd).
 
@@ -452,6 +457,7 @@ def _tiny_cvae() -> ConditionalVAE:
     return model.eval()
 
 
+@checks_a_function
 def check_generate_class(generate_class: Callable[..., torch.Tensor]) -> None:
     """Exercise 3a: ``generate_class(model, label, n, generator) -> [n x C x H x W]`` pixel means.
 
@@ -495,6 +501,7 @@ def check_generate_class(generate_class: Callable[..., torch.Tensor]) -> None:
     )
 
 
+@checks_a_function
 def check_interpolate_classes(interpolate_classes: Callable[..., torch.Tensor]) -> None:
     """Exercise 3b: ``interpolate_classes(model, z, class_a, class_b, steps) -> [steps x C x H x W]``.
 
@@ -556,6 +563,7 @@ def check_interpolate_classes(interpolate_classes: Callable[..., torch.Tensor]) 
 # --------------------------------------------------------------------------------------------
 # Exercise 4: the Gaussian likelihood behind MSE
 # --------------------------------------------------------------------------------------------
+@checks_a_function
 def check_gaussian_nll(gaussian_nll: Callable[..., torch.Tensor]) -> None:
     """Exercise 4: ``gaussian_nll(logits, x, sigma) -> [N]``: -log N(x; sigmoid(logits), sigma^2 I) per image.
 
@@ -685,6 +693,7 @@ def _cvae_outputs(ex: str, model: ConditionalVAE, x: torch.Tensor, y: torch.Tens
     return mu, logvar, logits
 
 
+@checks_a_function
 def check_conditional_vae(cvae_cls: type) -> None:
     """Exercise 3a: ``ConditionalVAE.encode(x, y)`` and ``.decode(z, y)`` with the label in both networks.
 

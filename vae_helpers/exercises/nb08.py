@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._common import _call, _fail, _match, _ok, _tensor
+from ._common import _call, _fail, _match, _ok, _tensor, checks_a_function
 
 __all__ = [
     "fixed_codes_and_labels",
@@ -90,6 +90,7 @@ def _check_vector(ex: str, fn: Callable, codes: torch.Tensor, labels: torch.Tens
     )
 
 
+@checks_a_function
 def check_attribute_vector(attribute_vector: Callable) -> None:
     """Exercise 1: ``attribute_vector(codes [N x D], labels [N]) -> v [D]``, mean code with the attribute minus mean
     code without, on 8 fixed codes with 0/1 labels (3 with) and the same codes with -1/+1 labels."""
@@ -138,6 +139,7 @@ def _check_edit(ex: str, fn: Callable, z: torch.Tensor, v: torch.Tensor, alphas:
     )
 
 
+@checks_a_function
 def check_edit(edit: Callable) -> None:
     """Exercise 2: ``edit(z [M x D], v [D], alphas) -> [M x S x D]`` with row i, column j = ``z[i] + alphas[j] * v``;
     on 2 fixed codes, D=4, alphas (-1, 0, 0.5, 2)."""

@@ -1,0 +1,129 @@
+"""Checks of what a public function is given, each called in one line at the start of that function.
+
+Each names the argument or setting, says what is wrong and how to fix it (a :class:`ConfigError`), where the
+mistake would otherwise surface deep inside torch or give a finite, wrong number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .config import check_seed
+from .errors import ConfigError
+
+
+def check_pixels(x: Any, where: str) -> None:
+    """Refuse images that are not floats in [0, 1] (``x`` ``[N x C x H x W]``), the range every loss scores.
+
+    uint8 pixels and floats in 0..255 are the usual slips: the Bernoulli NLL of 0..255 floats is a finite,
+    negative "loss", and uint8 targets fail inside torch with a dtype message. The range check reads the
+    whole batch (about 40 microseconds for 128 Fashion-MNIST images on one CPU thread).
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ConfigError(f"{where}: the images must be a torch tensor of pixels in [0, 1], got {type(x).__name__}.")
+    if not x.is_floating_point():
+        raise ConfigError(
+            f"{where}: the images are {x.dtype} (pixels 0..255, as stored on disk); the losses and models take "
+            "floats in [0, 1]. Convert them first: x.float() / 255 (ImageSplit.batches and float_images() do this for you)."
+        )
+    if x.numel() == 0:
+        return
+    low, high = (float(v) for v in torch.aminmax(x.detach()))
+    if low < 0.0 or high > 1.0:
+        looks_like_bytes = high > 1.0 and low >= 0.0
+        kind = "0..255 values" if looks_like_bytes else "values outside [0, 1]"
+        fix = "Divide by 255 (x / 255)." if looks_like_bytes else "Map them into [0, 1], e.g. (x + 1) / 2 for [-1, 1]."
+        raise ConfigError(
+            f"{where}: the images hold pixel values in [{low:.2f}, {high:.2f}], {kind}, but the course's losses and models take "
+            f"pixels in [0, 1] (outside it they give a finite, meaningless number). {fix}"
+        )
+
+
+def check_train_config(config: Any) -> None:
+    """The fields of a :class:`~vae_helpers.training.TrainConfig` that its other checks do not cover."""
+    check_seed(config.seed, f"TrainConfig.seed={config.seed!r}")
+    for name in ("binarize", "progress"):
+        value = getattr(config, name)
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"TrainConfig.{name}={value!r}: use True or False (a string such as 'False' would count as on)."
+            )
+
+
+def check_fit_arguments(model: Any, data: Any, config: Any) -> None:
+    """What :func:`~vae_helpers.training.fit` needs: a course model, the whole dataset and a TrainConfig (or None)."""
+    from .data.containers import ImageDataset, ImageSplit
+    from .models import BaseVAE
+    from .training import TrainConfig
+
+    if not isinstance(model, BaseVAE):
+        raise ConfigError(
+            f"fit(model, data, config): model must be a course model (a BaseVAE subclass such as MLPVAE or "
+            f"ConvVAE, with encode and decode), got {type(model).__name__}."
+        )
+    if isinstance(data, ImageSplit):
+        raise ConfigError(
+            "fit(model, data, config) takes the whole dataset (an ImageDataset, e.g. load_dataset('fashion-mnist')), "
+            "not data.train: it trains on data.train and picks the best epoch on data.val. Pass data itself "
+            "(data.subset(train=...) for fewer images)."
+        )
+    if not isinstance(data, ImageDataset):
+        raise ConfigError(
+            "fit(model, data, config): data must be an ImageDataset (e.g. load_dataset('fashion-mnist')), "
+            f"got {type(data).__name__}."
+        )
+    if config is not None and not isinstance(config, TrainConfig):
+        example = ", ".join(f"{k}={v!r}" for k, v in config.items()) if isinstance(config, dict) else "epochs=3"
+        raise ConfigError(
+            f"fit(model, data, config): config must be a TrainConfig, got {type(config).__name__}. Write "
+            f"TrainConfig({example}) (TrainConfig(**settings) for a dict): it checks every setting when it is made."
+        )
+
+
+def check_explorer_model(model: Any, explorer: str) -> None:
+    """Refuse a model an explorer cannot drive: it needs a course model (``encode``, ``decode``, ``latent_dim``,
+    ``conditional``, ``image_shape``) whose subclass implements ``encode`` and ``decode``."""
+    from .models import BaseVAE
+
+    needs = "encode(x) -> (mu, logvar), decode(z) -> logits, latent_dim, image_shape and conditional"
+    if not isinstance(model, BaseVAE):
+        raise ConfigError(
+            f"{explorer} needs a trained course model (a BaseVAE subclass such as MLPVAE or ConvVAE64, with "
+            f"{needs}), got {type(model).__name__}. Pass the VAE itself, e.g. the model zoo.get(...) returns."
+        )
+    for method in ("encode", "decode"):
+        if getattr(type(model), method) is getattr(BaseVAE, method):
+            raise ConfigError(
+                f"{explorer}: {type(model).__name__} does not implement {method}, which the explorer calls on every "
+                f"move ({needs}). Define {method} in the class, or pass a course model such as MLPVAE."
+            )
+
+
+def check_split(split: Any, where: str) -> None:
+    """Refuse what is not one split of images (an :class:`~vae_helpers.data.ImageSplit`), saying which to pass."""
+    from .data.containers import ImageDataset, ImageSplit
+
+    if isinstance(split, ImageSplit):
+        return
+    if isinstance(split, ImageDataset):
+        raise ConfigError(
+            f"{where} scores one split of images, not the whole dataset: pass data.test (or data.val, data.train)."
+        )
+    if isinstance(split, torch.Tensor):
+        raise ConfigError(
+            f"{where} takes an ImageSplit (e.g. data.test), not a bare tensor of images: wrap uint8 images "
+            "[N x C x H x W] as ImageSplit(images, labels)."
+        )
+    raise ConfigError(f"{where} takes an ImageSplit (e.g. data.test), got {type(split).__name__}.")
+
+
+def check_image_shape(model: Any, images: torch.Tensor, where: str) -> None:
+    """Refuse images ``[N x C x H x W]`` that are not the shape ``model`` was built for (as ``check_fits`` does)."""
+    found = tuple(images.shape[1:])
+    if found != tuple(model.image_shape):
+        raise ConfigError(
+            f"{where}: {type(model).__name__} was built for images of shape {tuple(model.image_shape)} (C, H, W), "
+            f"but the images are {found}. Use the model made for these images, or images of its shape."
+        )
