@@ -12,9 +12,7 @@ __all__ = [
     "fixed_codes",
     "tiny_decoder",
     "check_empirical_gaussian",
-    "hidden_empirical_gaussian",
     "check_decode_samples",
-    "hidden_decode_samples",
 ]
 
 
@@ -108,14 +106,6 @@ def check_empirical_gaussian(empirical_gaussian: Callable) -> None:
     _ok(f"{ex}: per-dimension mean and std of the 6 fixed codes. Well done!")
 
 
-def hidden_empirical_gaussian(empirical_gaussian: Callable) -> None:
-    """Hidden tests of exercise 1: other sizes (N=50, D=20; N=9, D=2), random codes."""
-    ex = "Exercise 1 (empirical_gaussian), hidden tests"
-    for seed, n, d in ((11, 50, 20), (12, 9, 2)):
-        _check_gaussian(ex, empirical_gaussian, fixed_codes(n, d, seed=seed))
-    _ok(f"{ex}: passed.")
-
-
 # --------------------------------------------------------------------------------------------
 # Exercise 2: decoding samples of the empirical Gaussian
 # --------------------------------------------------------------------------------------------
@@ -156,16 +146,3 @@ def check_decode_samples(decode_samples: Callable) -> None:
     ex = "Exercise 2 (decode_samples)"
     _check_decode(ex, decode_samples, tiny_decoder(), fixed_codes(), fixed_noise())
     _ok(f"{ex}: 4 samples of the empirical Gaussian decoded by the tiny fixed decoder. Well done!")
-
-
-def hidden_decode_samples(decode_samples: Callable) -> None:
-    """Hidden tests of exercise 2: other decoders (D=3 with other weights, D=5 with 1x4x4 images) and other noise."""
-    ex = "Exercise 2 (decode_samples), hidden tests"
-    _check_decode(ex, decode_samples, tiny_decoder(seed=5), fixed_codes(10, 3, seed=20), fixed_noise(6, 3, 25))
-    _check_decode(
-        ex, decode_samples, tiny_decoder(5, (1, 4, 4), seed=3), fixed_codes(30, 5, seed=21), fixed_noise(7, 5, 22)
-    )
-    _check_decode(
-        ex, decode_samples, tiny_decoder(2, (1, 3, 3), seed=4), fixed_codes(8, 2, seed=23), fixed_noise(1, 2, 24)
-    )
-    _ok(f"{ex}: passed.")

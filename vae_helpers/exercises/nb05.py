@@ -12,9 +12,7 @@ from ._common import _call, _fail, _ok
 
 __all__ = [
     "check_param_counts",
-    "hidden_param_counts",
     "check_conv_encoder",
-    "hidden_conv_encoder",
     "encoder_shape_table",
 ]
 
@@ -72,14 +70,6 @@ def check_param_counts(param_counts: Callable) -> None:
     _check_counts(ex, param_counts, 1, 28, 32, 14, 4)
     _check_counts(ex, param_counts, 32, 14, 64, 7, 4)
     _ok(f"{ex}: both layers of the conv encoder (4x4 filters), as a convolution and as a dense layer. Well done!")
-
-
-def hidden_param_counts(param_counts: Callable) -> None:
-    """Hidden tests of exercise 1: 3x32x32 -> 16x32x32 with 3x3 filters, 8x10x10 -> 4x5x5 with 2x2 filters."""
-    ex = "Exercise 1 (param_counts), hidden tests"
-    _check_counts(ex, param_counts, 3, 32, 16, 32, 3)
-    _check_counts(ex, param_counts, 8, 10, 4, 5, 2)
-    _ok(f"{ex}: passed.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,11 +171,3 @@ def check_conv_encoder(conv_encoder: Callable) -> None:
     ex = "Exercise 2 (conv_encoder)"
     _check_encoder(ex, conv_encoder, 40, 3)
     _ok(f"{ex}: every layer's output shape and the {_encoder_params(40):,} parameters match the table. Well done!")
-
-
-def hidden_conv_encoder(conv_encoder: Callable) -> None:
-    """Hidden tests of exercise 2: other output sizes (4 and 64) and batch sizes (1 and 5)."""
-    ex = "Exercise 2 (conv_encoder), hidden tests"
-    _check_encoder(ex, conv_encoder, 4, 1)
-    _check_encoder(ex, conv_encoder, 64, 5)
-    _ok(f"{ex}: passed.")

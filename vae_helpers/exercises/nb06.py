@@ -11,9 +11,7 @@ from ._common import _call, _fail, _ok, _tensor
 
 __all__ = [
     "check_active_units",
-    "hidden_active_units",
     "check_kl_dims",
-    "hidden_kl_dims",
     "posterior_means",
 ]
 
@@ -102,17 +100,6 @@ def check_active_units(active_units: Callable) -> None:
     _ok(f"{ex}: {got} of {len(FIXED_STDS)} dimensions active on the fixed means. Well done!")
 
 
-def hidden_active_units(active_units: Callable) -> None:
-    """Hidden tests of exercise 1: other sizes, other thresholds (the argument is used), a count near the threshold."""
-    ex = "Exercise 1 (active_units), hidden tests"
-    stds = [0.09, 0.3, 0.001, 0.12, 0.02, 1.5, 0.5, 0.05, 0.0, 0.2, 0.11]
-    mu = posterior_means(stds, n=25, seed=3)
-    for threshold in (0.01, 0.001, 0.1):
-        _check_active(ex, active_units, mu, threshold)
-    _check_active(ex, active_units, posterior_means([0.4, 0.01, 0.3], n=500, seed=4).double(), 0.05)
-    _ok(f"{ex}: passed.")
-
-
 # --------------------------------------------------------------------------------------------
 # Exercise 2: how many dimensions carry a fraction of the KL
 # --------------------------------------------------------------------------------------------
@@ -179,15 +166,3 @@ def check_kl_dims(dims_for_kl_fraction: Callable) -> None:
     ex = "Exercise 2 (dims_for_kl_fraction)"
     got = _check_kl_dims(ex, dims_for_kl_fraction, torch.tensor(FIXED_KL), 0.9)
     _ok(f"{ex}: {got} of {len(FIXED_KL)} dimensions carry 90% of the KL on the fixed vector. Well done!")
-
-
-def hidden_kl_dims(dims_for_kl_fraction: Callable) -> None:
-    """Hidden tests of exercise 2: other vectors, fractions and dtypes; the input is left unchanged."""
-    ex = "Exercise 2 (dims_for_kl_fraction), hidden tests"
-    g = torch.Generator().manual_seed(6)
-    kl = torch.rand(37, generator=g) ** 6 * 4
-    for fraction in (0.5, 0.9, 0.99):
-        _check_kl_dims(ex, dims_for_kl_fraction, kl, fraction)
-    _check_kl_dims(ex, dims_for_kl_fraction, torch.tensor([0.2, 0.9, 0.1, 2.5], dtype=torch.float64), 0.75)
-    _check_kl_dims(ex, dims_for_kl_fraction, torch.full((6,), 0.5), 0.9)
-    _ok(f"{ex}: passed.")
