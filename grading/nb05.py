@@ -11,14 +11,21 @@ from collections.abc import Callable
 
 from vae_helpers.exercises.nb05 import _check_counts, _check_encoder, _ok
 
-__all__ = ["hidden_param_counts", "hidden_conv_encoder"]
+__all__ = ["reference_param_counts", "hidden_param_counts", "hidden_conv_encoder"]
+
+
+def reference_param_counts(c_in: int, size_in: int, c_out: int, size_out: int, k: int) -> tuple[int, int]:
+    """Exercise 1's answer: the parameters of a k x k conv layer and of a dense layer, biases included."""
+    conv = c_out * c_in * k * k + c_out
+    dense = (c_in * size_in**2) * (c_out * size_out**2) + c_out * size_out**2
+    return conv, dense
 
 
 def hidden_param_counts(param_counts: Callable) -> None:
     """Hidden tests of exercise 1: 3x32x32 -> 16x32x32 with 3x3 filters, 8x10x10 -> 4x5x5 with 2x2 filters."""
     ex = "Exercise 1 (param_counts), hidden tests"
-    _check_counts(ex, param_counts, 3, 32, 16, 32, 3)
-    _check_counts(ex, param_counts, 8, 10, 4, 5, 2)
+    for layer in ((3, 32, 16, 32, 3), (8, 10, 4, 5, 2)):
+        _check_counts(ex, param_counts, layer, reference_param_counts(*layer))
     _ok(f"{ex}: passed.")
 
 

@@ -13,7 +13,13 @@ import torch
 
 from vae_helpers.exercises.nb06 import _check_active, _check_kl_dims, _ok, posterior_means
 
-__all__ = ["hidden_active_units", "hidden_kl_dims"]
+__all__ = ["reference_dims_for_kl_fraction", "hidden_active_units", "hidden_kl_dims"]
+
+
+def reference_dims_for_kl_fraction(kl: torch.Tensor, fraction: float) -> int:
+    """Exercise 2's answer: the smallest k whose k largest KLs (of ``kl [D]``) reach ``fraction`` of the total."""
+    s = kl.double().sort(descending=True).values
+    return int((s.cumsum(0) < fraction * s.sum()).sum()) + 1
 
 
 def hidden_active_units(active_units: Callable) -> None:
@@ -27,13 +33,17 @@ def hidden_active_units(active_units: Callable) -> None:
     _ok(f"{ex}: passed.")
 
 
+def _check(ex: str, dims_for_kl_fraction: Callable, kl: torch.Tensor, fraction: float) -> None:
+    _check_kl_dims(ex, dims_for_kl_fraction, kl, fraction, reference_dims_for_kl_fraction(kl, fraction))
+
+
 def hidden_kl_dims(dims_for_kl_fraction: Callable) -> None:
     """Hidden tests of exercise 2: other vectors, fractions and dtypes; the input is left unchanged."""
     ex = "Exercise 2 (dims_for_kl_fraction), hidden tests"
     g = torch.Generator().manual_seed(6)
     kl = torch.rand(37, generator=g) ** 6 * 4
     for fraction in (0.5, 0.9, 0.99):
-        _check_kl_dims(ex, dims_for_kl_fraction, kl, fraction)
-    _check_kl_dims(ex, dims_for_kl_fraction, torch.tensor([0.2, 0.9, 0.1, 2.5], dtype=torch.float64), 0.75)
-    _check_kl_dims(ex, dims_for_kl_fraction, torch.full((6,), 0.5), 0.9)
+        _check(ex, dims_for_kl_fraction, kl, fraction)
+    _check(ex, dims_for_kl_fraction, torch.tensor([0.2, 0.9, 0.1, 2.5], dtype=torch.float64), 0.75)
+    _check(ex, dims_for_kl_fraction, torch.full((6,), 0.5), 0.9)
     _ok(f"{ex}: passed.")

@@ -20,7 +20,7 @@ __all__ = ["check_vae_loss", "check_linear_probe", "probe_data"]
 def _terms(ex: str, vae_loss: Callable, b: dict[str, torch.Tensor]) -> tuple[float, float, float]:
     out = _call(ex, vae_loss, b["logits"], b["x"], b["mu"], b["logvar"])
     if not isinstance(out, (tuple, list)) or len(out) != 3:
-        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars, e.g. `return recon + kl, recon, kl`.")
+        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars: the loss to minimise, then its two terms.")
     return tuple(_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
 
 

@@ -20,13 +20,13 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Exercise 1: parameters of a conv layer and of a dense layer with the same input and output shapes
 # --------------------------------------------------------------------------------------------
-def _counts(c_in: int, size_in: int, c_out: int, size_out: int, k: int) -> tuple[int, int]:
-    conv = c_out * c_in * k * k + c_out
-    dense = (c_in * size_in**2) * (c_out * size_out**2) + c_out * size_out**2
-    return conv, dense
+#: ``(c_in, size_in, c_out, size_out, k): (conv_params, dense_params)`` of the conv encoder's two layers.
+ENCODER_LAYER_COUNTS = {(1, 28, 32, 14, 4): (544, 4923520), (32, 14, 64, 7, 4): (32832, 19672128)}
 
 
-def _check_counts(ex: str, fn: Callable, c_in: int, size_in: int, c_out: int, size_out: int, k: int) -> None:
+def _check_counts(ex: str, fn: Callable, layer: tuple[int, int, int, int, int], want: tuple[int, int]) -> None:
+    """Check ``fn(*layer)`` (``layer`` = c_in, size_in, c_out, size_out, k) against ``want`` = (conv, dense)."""
+    c_in, size_in, c_out, size_out, k = layer
     out = _call(ex, fn, c_in, size_in, c_out, size_out, k)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise _fail(ex, "return a tuple (conv_params, dense_params) of two integers.")
@@ -34,7 +34,7 @@ def _check_counts(ex: str, fn: Callable, c_in: int, size_in: int, c_out: int, si
         conv, dense = (int(round(float(v))) for v in out)
     except (TypeError, ValueError):
         raise _fail(ex, "return two numbers (int), e.g. `return conv, dense`.") from None
-    want_conv, want_dense = _counts(c_in, size_in, c_out, size_out, k)
+    want_conv, want_dense = want
     case = f"({c_in}x{size_in}x{size_in} -> {c_out}x{size_out}x{size_out}, {k}x{k} filters)"
     if (conv, dense) == (want_dense, want_conv) and want_conv != want_dense:
         raise _fail(ex, f"{case}: you returned (dense, conv): the order is (conv_params, dense_params).")
@@ -67,8 +67,8 @@ def check_param_counts(param_counts: Callable) -> None:
     """Exercise 1: ``param_counts(c_in, size_in, c_out, size_out, k) -> (conv_params, dense_params)``, biases
     included, for the two layers of the conv encoder (1x28x28 -> 32x14x14 -> 64x7x7, 4x4 filters)."""
     ex = "Exercise 1 (param_counts)"
-    _check_counts(ex, param_counts, 1, 28, 32, 14, 4)
-    _check_counts(ex, param_counts, 32, 14, 64, 7, 4)
+    for layer, want in ENCODER_LAYER_COUNTS.items():
+        _check_counts(ex, param_counts, layer, want)
     _ok(f"{ex}: both layers of the conv encoder (4x4 filters), as a convolution and as a dense layer. Well done!")
 
 

@@ -88,7 +88,7 @@ def _kl_variants(mu: torch.Tensor, logvar: torch.Tensor) -> list[tuple[float, st
             "You might be treating `logvar` as log(sigma): it is log(sigma^2), so sigma^2 = exp(logvar).",
         ),
         (
-            float((0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).sum(1).mean() * 2),
+            2 * float(kl.sum(1).mean()),
             "You might be missing the factor 0.5 in the KL.",
         ),
         (
@@ -189,7 +189,7 @@ def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.T
     out = _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=1.0)
     if not isinstance(out, (tuple, list)) or len(out) != 3:
         raise _fail(
-            ex, "return a tuple (loss, recon, kl) of three scalars, e.g. `return recon + beta * kl, recon, kl`."
+            ex, "return a tuple (loss, recon, kl) of three scalars: the loss to minimise, then its two terms."
         )
     loss, recon, kl = (_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
     _diagnose(ex, kl, KNOWN_KL, "the KL", _kl_variants(b["mu"], b["logvar"]))
@@ -381,8 +381,7 @@ def check_free_bits_kl(free_bits_kl: Callable[[torch.Tensor, torch.Tensor, float
                 (
                     float(kl.clamp(min=lam).sum(1).mean()),
                     "Apply the floor to the *batch-averaged* KL of each dimension "
-                    "(Kingma et al. 2016), not to each image's KL: "
-                    "kl_per_dim(mu, logvar).mean(0).clamp(min=free_bits).sum().",
+                    "(Kingma et al. 2016), not to each image's KL: average over the batch first, then floor.",
                 ),
                 (
                     max(float(dims.sum()), lam),

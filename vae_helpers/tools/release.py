@@ -4,7 +4,8 @@ The solution notebooks (``notebooks/NN_topic.ipynb``, with full-run outputs and 
 are the only source. This module does only what nbgrader does not:
 
 1. it lays out an nbgrader course directory (``build/nbgrader/`` by default): the course's
-   ``nbgrader_config.py`` and ``source/NN_topic/NN_topic.ipynb`` for every notebook with nbgrader cells.
+   ``nbgrader_config.py``, the teacher's hidden tests (``grading/``, which the autograder imports) and
+   ``source/NN_topic/NN_topic.ipynb`` for every notebook with nbgrader cells.
    The source copies drop what a re-run changes (papermill's and the kernel's execution metadata), so the
    release depends only on the cells' sources, tags and nbgrader metadata;
 2. it runs ``nbgrader generate_assignment`` there (nbgrader itself clears solutions, hides hidden tests,
@@ -38,6 +39,9 @@ from ..config import REPO_ROOT
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 STUDENT_DIR = NOTEBOOK_DIR / "student"
 CONFIG_FILE = REPO_ROOT / "nbgrader_config.py"
+#: The teacher's hidden tests (never released): copied into the course folder, where the autograder's kernels find
+#: them (:func:`vae_helpers.exercises.teacher_grading` looks in the folders above the submission).
+GRADING_DIR = REPO_ROOT / "grading"
 DEFAULT_COURSE_DIR = REPO_ROOT / "build" / "nbgrader"
 #: Notebook-level metadata kept in the source copy (papermill's run record and the kernel's version are dropped).
 KEPT_METADATA = ("kernelspec", "vae_course")
@@ -91,6 +95,10 @@ def prepare_course(course_dir: Path, notebooks: list[Path] | None = None) -> lis
     Returns the assignment ids (the notebooks' stems)."""
     course_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(CONFIG_FILE, course_dir / "nbgrader_config.py")
+    if GRADING_DIR.is_dir():  # absent from an installed package: only the teacher's repository has it
+        shutil.copytree(
+            GRADING_DIR, course_dir / "grading", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
     ids = []
     for path in notebooks if notebooks is not None else exercise_notebooks():
         target = course_dir / "source" / path.stem / path.name
