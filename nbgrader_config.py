@@ -2,7 +2,7 @@
 
 `python -m vae_helpers.tools.release` copies this file into the course directory it prepares
 (`build/nbgrader/` by default), where every `nbgrader ...` command is run. Teachers running their own
-course directory copy it there too (see the README's teachers' section).
+course directory copy it there too (see docs/teaching.md).
 """
 
 c = get_config()  # noqa: F821 (provided by nbgrader/traitlets when the file is loaded)
@@ -15,7 +15,17 @@ c.CourseDirectory.course_id = "vae-course"
 # The rest of the list is nbgrader 0.9.6's default GenerateAssignment.preprocessors, in its order.
 from nbgrader import preprocessors as pp  # noqa: E402
 
-from vae_helpers.tools.nbgrader_ext import RemoveTeacherOnlyCells  # noqa: E402
+# nbgrader (traitlets) only logs an exception raised here and goes on WITHOUT this file: teacher-only cells would
+# then reach students. SystemExit is not caught, so a missing package stops every nbgrader command instead.
+try:
+    from vae_helpers.tools.nbgrader_ext import RemoveTeacherOnlyCells
+except ImportError as err:
+    raise SystemExit(
+        f"nbgrader_config.py cannot import the course's preprocessor RemoveTeacherOnlyCells ({err}): this nbgrader "
+        "runs in an environment without the course's package `vae_helpers`. Run the course's own nbgrader, "
+        "`.venv/bin/nbgrader ...` from the repository (after `make setup`), or install the package into this "
+        "environment (`pip install -e PATH/TO/REPO`). Nothing was generated or graded."
+    ) from err
 
 c.GenerateAssignment.preprocessors = [
     RemoveTeacherOnlyCells,

@@ -252,3 +252,37 @@ def test_feedback_of_the_solution_has_no_errors(graded, course, assignment):
     text = _feedback_text(course, assignment, "solution")
     assert "Traceback (most recent call last)" not in text
     assert "✓" in text  # the checks' success lines are shown
+
+
+# ------------------------------------------------------------------------------------------------
+# The release fails loudly when the course's teacher-only preprocessor is not active
+# ------------------------------------------------------------------------------------------------
+SMALL = "03_reparameterization"  # the quickest notebook to release
+
+
+def _course_with_config(tmp_path: Path, edit: tuple[str, str]) -> Path:
+    course_dir = tmp_path / "course"
+    release.prepare_course(course_dir, [release.NOTEBOOK_DIR / f"{SMALL}.ipynb"])
+    config = course_dir / "nbgrader_config.py"
+    text = config.read_text(encoding="utf-8")
+    assert edit[0] in text
+    config.write_text(text.replace(edit[0], edit[1]), encoding="utf-8")
+    return course_dir
+
+
+def test_nbgrader_stops_when_its_config_cannot_import_the_preprocessor(tmp_path):
+    """An nbgrader without the course's package (a bare `nbgrader` from another environment): traitlets would only
+    log the ImportError and release without RemoveTeacherOnlyCells; the config stops nbgrader instead."""
+    course_dir = _course_with_config(
+        tmp_path,
+        ("from vae_helpers.tools.nbgrader_ext import", "from vae_helpers_not_installed.tools.nbgrader_ext import"),
+    )
+    with pytest.raises(release.NbgraderError, match="cannot import the course's preprocessor RemoveTeacherOnlyCells"):
+        release.nbgrader(course_dir, "generate_assignment", SMALL, "--force")
+    assert not (course_dir / "release" / SMALL).exists()
+
+
+def test_release_without_the_teacher_only_preprocessor_fails(tmp_path):
+    course_dir = _course_with_config(tmp_path, ("    RemoveTeacherOnlyCells,\n", ""))
+    with pytest.raises(release.NbgraderError, match="teacher-only cell"):
+        release.generate(course_dir, [SMALL])

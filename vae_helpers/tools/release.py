@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from ..config import REPO_ROOT
+from .nbgrader_ext import is_teacher_only
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 STUDENT_DIR = NOTEBOOK_DIR / "student"
@@ -109,10 +110,31 @@ def prepare_course(course_dir: Path, notebooks: list[Path] | None = None) -> lis
 
 
 def generate(course_dir: Path, ids: list[str]) -> dict[str, Path]:
-    """``nbgrader generate_assignment`` for each id; returns ``{id: released notebook}``."""
+    """``nbgrader generate_assignment`` for each id; returns ``{id: released notebook}``.
+
+    Raises :class:`NbgraderError` if a released notebook still holds a teacher-only cell of its source (the
+    course's ``RemoveTeacherOnlyCells`` was not active: an ``nbgrader_config.py`` without it, or one that
+    nbgrader could not load)."""
+    released = {}
     for assignment in ids:
         nbgrader(course_dir, "generate_assignment", assignment, "--force")
-    return {a: course_dir / "release" / a / f"{a}.ipynb" for a in ids}
+        released[assignment] = course_dir / "release" / assignment / f"{assignment}.ipynb"
+        check_no_teacher_only_cells(course_dir / "source" / assignment / f"{assignment}.ipynb", released[assignment])
+    return released
+
+
+def check_no_teacher_only_cells(source: Path, released: Path) -> None:
+    """Raise :class:`NbgraderError` if ``released`` holds a cell that is tagged teacher-only in ``source``."""
+    teacher = [c.source.strip() for c in nbformat.read(source, as_version=4).cells if is_teacher_only(c)]
+    cells = nbformat.read(released, as_version=4).cells
+    leaked = [c.source.strip().split("\n")[0] for c in cells if is_teacher_only(c) or c.source.strip() in teacher]
+    if leaked:
+        raise NbgraderError(
+            f"{released} holds {len(leaked)} teacher-only cell(s) of {source.name} (first line: {leaked[0]!r}): "
+            "nbgrader ran without the course's RemoveTeacherOnlyCells preprocessor. Use the course's "
+            "nbgrader_config.py (copied by `python -m vae_helpers.tools.release --course-dir DIR`) and run "
+            "`.venv/bin/nbgrader` from the course's environment. Do not hand out this release."
+        )
 
 
 def expected_outputs(course_dir: Path | None = None) -> dict[Path, str]:
