@@ -2,7 +2,7 @@
 
 ``python -m vae_helpers.tools.course`` (what ``make course`` runs) executes ``notebooks/NN_*.ipynb``
 with papermill into ``build/course/`` (executed copies a person can open) while the notebooks
-save their figures into ``assets/figures/``.  A notebook whose metadata says it needs a dataset
+save their figures into ``build/figures/`` (``assets/figures/`` with ``--in-place``).  A notebook whose metadata says it needs a dataset
 that is absent (``"vae_course": {"requires": ["celeba"]}``) is skipped with instructions, unless
 ``CI=true``, where missing data is an error. A dataset whose files are damaged, or a notebook that
 raises, is reported by name and the run goes on with the other notebooks; the exit status is 1
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..config import REPO_ROOT, display_path, fast_mode, figure_dir, in_ci, threads_label
+from ..config import COURSE_FIGURES_ENV, REPO_ROOT, display_path, fast_mode, figure_dir, in_ci, threads_label
 from ..data import load_dataset
 from ..errors import CorruptDataError, DataNotFoundError
 from ..zoo import RECIPES, RETRAIN_CACHE_ENV, get, read_manifest
@@ -364,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         retrained = tempfile.TemporaryDirectory(prefix="vae-retrained-")
         os.environ[RETRAIN_CACHE_ENV] = retrained.name
     out_dir = NOTEBOOK_DIR if args.in_place else Path(args.out) if args.out else OUTPUT_DIR
+    if args.in_place:  # refreshing the committed outputs: the figures they show go to assets/figures/ too
+        os.environ[COURSE_FIGURES_ENV] = "1"
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, float]] = []
     failures: list[str] = []
