@@ -49,3 +49,9 @@ c.GenerateAssignment.preprocessors = [
 # Autograding executes the whole notebook: training cells can take minutes at full size (seconds with
 # VAE_FAST=1, which CI sets), so allow 10 minutes per cell instead of nbgrader's 30 s.
 c.Execute.timeout = 600
+
+# `nbgrader zip_collect` reads an LMS's "download all submissions" zip (put into downloaded/<assignment>/archive/).
+# This pattern fits Moodle's layout, one folder per submission named "<full name>_<participant id>_assignsubmission_
+# file_" holding the student's notebook; the participant id is the student id of the roster (students.csv). For
+# another LMS, change the pattern: it must name the groups student_id and file_id (the notebook's file name).
+c.FileNameCollector.named_regexp = r".*/[^/]*_(?P<student_id>[^/_]+)_assignsubmission_file_/(?P<file_id>[^/]+\.ipynb)$"

@@ -18,7 +18,8 @@ Commands::
 
     python -m vae_helpers.tools.release            # regenerate notebooks/student/
     python -m vae_helpers.tools.release --check    # exit 1 if a committed student version is out of date (CI)
-    python -m vae_helpers.tools.release --course-dir DIR   # only lay out an nbgrader course in DIR and release there
+    python -m vae_helpers.tools.release --course-dir DIR [NN_topic ...]   # lay out an nbgrader course in DIR from
+                                                   # the current solution notebooks and release there
 """
 
 from __future__ import annotations
@@ -158,9 +159,18 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="do not write; exit 1 if notebooks/student/ is out of date"
     )
     parser.add_argument("--course-dir", type=Path, help="lay out the nbgrader course here and keep it")
+    parser.add_argument(
+        "notebooks", nargs="*", metavar="NN_topic", help="with --course-dir: only these notebooks (default: all)"
+    )
     args = parser.parse_args(argv)
+    if args.notebooks and not args.course_dir:
+        parser.error("naming notebooks needs --course-dir (notebooks/student/ is always regenerated whole)")
     if args.course_dir:
-        ids = prepare_course(args.course_dir.resolve())
+        known = {p.stem: p for p in exercise_notebooks()}
+        unknown = [n for n in args.notebooks if n not in known]
+        if unknown:
+            parser.error(f"no exercise notebook {', '.join(unknown)}; the exercise notebooks are {', '.join(known)}")
+        ids = prepare_course(args.course_dir.resolve(), [known[n] for n in args.notebooks] or None)
         generate(args.course_dir.resolve(), ids)
         print(f"nbgrader course in {args.course_dir}: source/ and release/ for {', '.join(ids)}")
         return 0
