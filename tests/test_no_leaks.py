@@ -190,3 +190,23 @@ def test_every_accepted_hit_still_exists():
         assert reason and k in keys, f"{k!r} is no longer an answer key: remove it from ACCEPTED"
         text = " ".join(line for _, line in _lines(REPO_ROOT / file))
         assert k in " ".join(text.split()), f"{file} no longer holds {k!r}: remove it from ACCEPTED"
+
+
+def test_the_installed_package_is_what_was_scanned(tmp_path):
+    """`pip install .` ships vae_helpers only: no grading module, and no file the scan above did not see."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", ".", "-w", str(tmp_path)],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if n.startswith(("grading/", "tests/", "notebooks/"))]
+    shipped = {n for n in names if not n.split("/")[0].endswith(".dist-info")}
+    scanned = {str(p.relative_to(REPO_ROOT)) for p in received_files() if p.is_relative_to(PACKAGE_DIR)}
+    assert shipped <= scanned, f"files in the wheel that the scan does not read: {sorted(shipped - scanned)}"
