@@ -188,9 +188,7 @@ def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.T
     b = fixed_batch()
     out = _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=1.0)
     if not isinstance(out, (tuple, list)) or len(out) != 3:
-        raise _fail(
-            ex, "return a tuple (loss, recon, kl) of three scalars: the loss to minimise, then its two terms."
-        )
+        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars: the loss to minimise, then its two terms.")
     loss, recon, kl = (_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
     _diagnose(ex, kl, KNOWN_KL, "the KL", _kl_variants(b["mu"], b["logvar"]))
     _diagnose(ex, recon, KNOWN_RECON, "the reconstruction term", _recon_variants(b["logits"], b["x"]))
