@@ -136,5 +136,5 @@ def test_the_workflow_runs_as_written_on_two_students(tmp_path, fashion):
     with zipfile.ZipFile(course / f"{assignment}-feedback.zip") as archive:
         assert f"feedback/1002/{assignment}/{assignment}.html" in archive.namelist()
     with zipfile.ZipFile(course / f"{assignment}-student.zip") as archive:
-        student = nbformat.reads(archive.read(f"release/{assignment}/{assignment}.ipynb").decode(), as_version=4)
+        student = nbformat.reads(archive.read(f"{assignment}/{assignment}.ipynb").decode(), as_version=4)
     assert "### BEGIN SOLUTION" not in "\n".join(c.source for c in student.cells)
