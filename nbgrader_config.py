@@ -54,4 +54,6 @@ c.Execute.timeout = 600
 # This pattern fits Moodle's layout, one folder per submission named "<full name>_<participant id>_assignsubmission_
 # file_" holding the student's notebook; the participant id is the student id of the roster (students.csv). For
 # another LMS, change the pattern: it must name the groups student_id and file_id (the notebook's file name).
-c.FileNameCollectorPlugin.named_regexp = r".*/[^/]*_(?P<student_id>[^/_]+)_assignsubmission_file_/(?P<file_id>[^/]+\.ipynb)$"
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/[^/]*_(?P<student_id>[^/_]+)_assignsubmission_file_/(?P<file_id>[^/]+\.ipynb)$"
+)
