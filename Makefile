@@ -82,12 +82,12 @@ notebooks: setup
 
 # Style kept by a machine: ruff's lint rules and its formatter (configured in pyproject.toml), on the package and tests.
 lint: venv
-	$(VENV)/bin/ruff check vae_helpers benchmarks tests conftest.py
-	$(VENV)/bin/ruff format --check vae_helpers benchmarks tests conftest.py
+	$(VENV)/bin/ruff check vae_helpers benchmarks grading tests conftest.py
+	$(VENV)/bin/ruff format --check vae_helpers benchmarks grading tests conftest.py
 
 format: venv
-	$(VENV)/bin/ruff check --fix vae_helpers benchmarks tests conftest.py
-	$(VENV)/bin/ruff format vae_helpers benchmarks tests conftest.py
+	$(VENV)/bin/ruff check --fix vae_helpers benchmarks grading tests conftest.py
+	$(VENV)/bin/ruff format vae_helpers benchmarks grading tests conftest.py
 
 test: lint browser site unit notebooks
 

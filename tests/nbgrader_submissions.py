@@ -1,6 +1,10 @@
 """Typical wrong submissions, for tests/test_nbgrader.py: each is the solution notebook with the source of some
 solution cells edited (``grade_id: [(old, new), ...]``, every ``old`` must occur); ``loses`` are the grade cells
-that must score 0 (all other autograded cells keep their points), and ``messages`` must appear in the feedback."""
+that must score 0 (all other autograded cells keep their points), and ``messages`` must appear in the feedback.
+
+One wrong submission per notebook: every submission is a full run of the notebook, so the typical mistakes of a
+notebook are combined in one (each in its own exercise); the checks' other diagnoses are unit-tested in
+tests/test_exercises*.py without running notebooks."""
 
 SUBMISSIONS = {
     "01_autoencoder_limitations": {
@@ -31,7 +35,7 @@ SUBMISSIONS = {
         },
     },
     "07_beta_vae_and_annealing": {
-        "detached_recon_and_unconditioned_decoder": {
+        "detached_recon_free_bits_per_image_unconditioned_decoder_detached_gaussian": {
             "edits": {
                 "ex1_beta_vae_loss": [
                     (
@@ -39,26 +43,31 @@ SUBMISSIONS = {
                         "binary_cross_entropy_with_logits(logits.detach(), x,",
                     )
                 ],
-                "ex3a_cvae": [("torch.cat([z, onehot], 1)", "torch.cat([z, torch.zeros_like(onehot)], 1)")],
-            },
-            "loses": ["ex1_check", "ex1_hidden", "ex3a_check", "ex3a_hidden"],
-            "messages": ["no gradient reaches `logits`", "the decoder's output does not depend on the label"],
-        },
-        "beta_on_returned_kl_free_bits_per_image_detached_gaussian": {
-            "edits": {
-                "ex1_beta_vae_loss": [
-                    ("return recon + beta * kl, recon, kl", "kl = beta * kl\n    return recon + kl, recon, kl")
-                ],
                 "ex2_schedules": [
                     (
                         "kl_per_dim(mu, logvar).mean(0).clamp(min=free_bits).sum()",
                         "kl_per_dim(mu, logvar).clamp(min=free_bits).sum(1).mean()",
                     )
                 ],
+                "ex3a_cvae": [("torch.cat([z, onehot], 1)", "torch.cat([z, torch.zeros_like(onehot)], 1)")],
                 "ex4_gaussian_nll": [("(x - torch.sigmoid(logits))", "(x - torch.sigmoid(logits).detach())")],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden", "ex4_check", "ex4_hidden"],
-            "messages": ["= beta * KL", "batch-averaged", "connected to `logits`"],
+            "loses": [
+                "ex1_check",
+                "ex1_hidden",
+                "ex2_check",
+                "ex2_hidden",
+                "ex3a_check",
+                "ex3a_hidden",
+                "ex4_check",
+                "ex4_hidden",
+            ],
+            "messages": [
+                "no gradient reaches `logits`",
+                "batch-averaged",
+                "the decoder's output does not depend on the label",
+                "connected to `logits`",
+            ],
         },
     },
     "04_mlp_vae": {

@@ -20,6 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from grading import nb07 as g07
 from vae_helpers import exercises as ex
 from vae_helpers.config import REPO_ROOT, seed_everything
 from vae_helpers.evaluation import evaluate
@@ -66,7 +67,7 @@ def test_each_exercise_is_followed_by_its_check_and_hidden_tests():
             check, hidden = cells[i + 1], cells[i + 2]
             assert check.metadata["nbgrader"]["grade"] and hidden.metadata["nbgrader"]["grade"]
             assert any(key in cell.source and f"exercises.{chk}(" in check.source for key, chk in checks.items())
-            assert "### BEGIN HIDDEN TESTS" in hidden.source and "exercises.hidden_" in hidden.source
+            assert "### BEGIN HIDDEN TESTS" in hidden.source and 'teacher_grading("nb07").hidden_' in hidden.source
             seen += 1
     assert seen == len(checks)
 
@@ -128,11 +129,11 @@ def test_checks_pass_on_the_solution_notebook(solution, capsys):
 
 
 def test_hidden_tests_pass_on_the_solution_notebook(solution, capsys):
-    ex.hidden_beta_vae_loss(solution["beta_vae_loss"])
-    ex.hidden_schedules(solution["linear_warmup"], solution["cyclical_beta"], solution["free_bits_kl"])
-    ex.hidden_conditional_vae(solution["ConditionalVAE"])
-    ex.hidden_generation(solution["generate_class"], solution["interpolate_classes"])
-    ex.hidden_gaussian_nll(solution["gaussian_nll"])
+    g07.hidden_beta_vae_loss(solution["beta_vae_loss"])
+    g07.hidden_schedules(solution["linear_warmup"], solution["cyclical_beta"], solution["free_bits_kl"])
+    g07.hidden_conditional_vae(solution["ConditionalVAE"])
+    g07.hidden_generation(solution["generate_class"], solution["interpolate_classes"])
+    g07.hidden_gaussian_nll(solution["gaussian_nll"])
     assert capsys.readouterr().out.count("✓") == 5
 
 
@@ -579,21 +580,21 @@ def test_hidden_tests_catch_what_the_visible_checks_cannot():
 
     ex.check_conditional_vae(HardCoded)  # right for the visible check's 28x28, 10 classes
     with pytest.raises((ex.ExerciseCheckError, RuntimeError)):
-        ex.hidden_conditional_vae(HardCoded)
+        g07.hidden_conditional_vae(HardCoded)
 
     class DetachedDecoder(ConditionalVAE):
         def decode(self, z, y=None):
             return super().decode(z.detach(), y).detach()
 
     with pytest.raises(ex.ExerciseCheckError, match="no gradient reaches self.decoder"):
-        ex.hidden_conditional_vae(DetachedDecoder)
+        g07.hidden_conditional_vae(DetachedDecoder)
     with pytest.raises(ex.ExerciseCheckError, match="beta \\* KL"):
-        ex.hidden_beta_vae_loss(
+        g07.hidden_beta_vae_loss(
             lambda lo, x, mu, lv, beta=1.0: (_bce(lo, x) + beta * _kl(mu, lv), _bce(lo, x), beta * _kl(mu, lv))
         )
     with pytest.raises(ex.ExerciseCheckError, match="no gradient reaches `logits`"):
-        ex.hidden_beta_vae_loss(_loss(recon_fn=lambda lo, x: _bce(lo.detach(), x)))
+        g07.hidden_beta_vae_loss(_loss(recon_fn=lambda lo, x: _bce(lo.detach(), x)))
     with pytest.raises(ex.ExerciseCheckError, match="detached"):
-        ex.hidden_gaussian_nll(lambda lo, x, sigma=1.0: gaussian_nll(lo, x, sigma).detach())
+        g07.hidden_gaussian_nll(lambda lo, x, sigma=1.0: gaussian_nll(lo, x, sigma).detach())
     with pytest.raises(ex.ExerciseCheckError, match="linear_warmup"):
-        ex.hidden_schedules(lambda s, w, beta_max=1.0: min(1.0, s / w), lambda *a, **k: 0.0, lambda *a: 0.0)
+        g07.hidden_schedules(lambda s, w, beta_max=1.0: min(1.0, s / w), lambda *a, **k: 0.0, lambda *a: 0.0)

@@ -6,6 +6,9 @@ import pytest
 import torch
 from _solutions import solutions as _solutions
 
+from grading import nb01 as g01
+from grading import nb05 as g05
+from grading import nb08 as g08
 from vae_helpers.exercises import ExerciseCheckError, nb01, nb05, nb08
 
 
@@ -15,15 +18,15 @@ from vae_helpers.exercises import ExerciseCheckError, nb01, nb05, nb08
 def test_notebook_01_solutions_pass(capsys):
     s = _solutions("01_autoencoder_limitations.ipynb")
     nb01.check_empirical_gaussian(s["empirical_gaussian"])
-    nb01.hidden_empirical_gaussian(s["empirical_gaussian"])
+    g01.hidden_empirical_gaussian(s["empirical_gaussian"])
     nb01.check_decode_samples(s["decode_samples"])
-    nb01.hidden_decode_samples(s["decode_samples"])
+    g01.hidden_decode_samples(s["decode_samples"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
 def test_empirical_gaussian_accepts_the_maximum_likelihood_std():
     nb01.check_empirical_gaussian(lambda c: (c.mean(0), c.std(0, unbiased=False)))
-    nb01.hidden_empirical_gaussian(lambda c: (c.mean(0), c.std(0, unbiased=False)))
+    g01.hidden_empirical_gaussian(lambda c: (c.mean(0), c.std(0, unbiased=False)))
 
 
 @pytest.mark.parametrize(
@@ -47,7 +50,7 @@ def test_empirical_gaussian_names_the_mistake(wrong, message):
 def test_empirical_gaussian_hidden_tests_catch_hard_coded_values():
     known = nb01.fixed_codes()
     with pytest.raises(ExerciseCheckError):
-        nb01.hidden_empirical_gaussian(lambda c: (known.mean(0), known.std(0)))
+        g01.hidden_empirical_gaussian(lambda c: (known.mean(0), known.std(0)))
 
 
 @pytest.mark.parametrize(
@@ -71,7 +74,7 @@ def test_decode_samples_names_the_mistake(wrong, message):
 def test_decode_samples_hidden_tests_use_the_given_decoder():
     known = nb01.tiny_decoder()
     with pytest.raises(ExerciseCheckError):
-        nb01.hidden_decode_samples(lambda d, m, s, e: torch.sigmoid(known(m + s * e)))
+        g01.hidden_decode_samples(lambda d, m, s, e: torch.sigmoid(known(m + s * e)))
 
 
 def test_not_implemented_points_at_the_exercise_cell():
@@ -88,9 +91,9 @@ def test_not_implemented_points_at_the_exercise_cell():
 def test_notebook_05_solutions_pass(capsys):
     s = _solutions("05_conv_vae.ipynb")
     nb05.check_param_counts(s["param_counts"])
-    nb05.hidden_param_counts(s["param_counts"])
+    g05.hidden_param_counts(s["param_counts"])
     nb05.check_conv_encoder(s["conv_encoder"])
-    nb05.hidden_conv_encoder(s["conv_encoder"])
+    g05.hidden_conv_encoder(s["conv_encoder"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
@@ -127,7 +130,7 @@ def test_param_counts_names_the_mistake(wrong, message):
 
 def test_param_counts_hidden_tests_catch_hard_coded_values():
     with pytest.raises(ExerciseCheckError):
-        nb05.hidden_param_counts(lambda *a: (544, 784 * 6272 + 6272))
+        g05.hidden_param_counts(lambda *a: (544, 784 * 6272 + 6272))
 
 
 def _encoder(conv1=None, conv2=None, flatten=True, relu=True, linear_in=3136, extra=()):
@@ -164,7 +167,7 @@ def test_conv_encoder_names_the_mistake(wrong, message):
 
 def test_conv_encoder_hidden_tests_catch_a_fixed_output_size():
     with pytest.raises(ExerciseCheckError, match="table ends at"):
-        nb05.hidden_conv_encoder(lambda out_features: _encoder()(40))
+        g05.hidden_conv_encoder(lambda out_features: _encoder()(40))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -173,9 +176,9 @@ def test_conv_encoder_hidden_tests_catch_a_fixed_output_size():
 def test_notebook_08_solutions_pass(capsys):
     s = _solutions("08_celeba_faces.ipynb")
     nb08.check_attribute_vector(s["attribute_vector"])
-    nb08.hidden_attribute_vector(s["attribute_vector"])
+    g08.hidden_attribute_vector(s["attribute_vector"])
     nb08.check_edit(s["edit"])
-    nb08.hidden_edit(s["edit"])
+    g08.hidden_edit(s["edit"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
@@ -220,7 +223,7 @@ def test_attribute_vector_hidden_tests_catch_hard_coded_values():
     codes, labels = nb08.fixed_codes_and_labels()
     known = _with(codes, labels) - _without(codes, labels)
     with pytest.raises(ExerciseCheckError):
-        nb08.hidden_attribute_vector(lambda c, lab: known)
+        g08.hidden_attribute_vector(lambda c, lab: known)
 
 
 def _a(alphas, z):
@@ -248,4 +251,4 @@ def test_edit_names_the_mistake(wrong, message):
 
 def test_edit_hidden_tests_catch_a_fixed_number_of_alphas():
     with pytest.raises(ExerciseCheckError):
-        nb08.hidden_edit(lambda z, v, al: z[:, None] + _a(al[:4], z) * v)
+        g08.hidden_edit(lambda z, v, al: z[:, None] + _a(al[:4], z) * v)

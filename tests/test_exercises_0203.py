@@ -9,24 +9,26 @@ import pytest
 import torch
 from _solutions import solutions as _solutions
 
+from grading import nb02 as g02
+from grading import nb03 as g03
 from vae_helpers.exercises import ExerciseCheckError, nb02, nb03
 
 
 def test_notebook_02_solutions_pass(capsys):
     s = _solutions("02_elbo_and_kl.ipynb")
     nb02.check_kl_closed_form(s["kl_closed_form"])
-    nb02.hidden_kl_closed_form(s["kl_closed_form"])
+    g02.hidden_kl_closed_form(s["kl_closed_form"])
     nb02.check_kl_monte_carlo(s["kl_monte_carlo_estimate"])
-    nb02.hidden_kl_monte_carlo(s["kl_monte_carlo_estimate"])
+    g02.hidden_kl_monte_carlo(s["kl_monte_carlo_estimate"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
 def test_notebook_03_solutions_pass(capsys):
     s = _solutions("03_reparameterization.ipynb")
     nb03.check_reparameterize(s["reparameterized_sample"])
-    nb03.hidden_reparameterize(s["reparameterized_sample"])
+    g03.hidden_reparameterize(s["reparameterized_sample"])
     nb03.check_score_function(s["score_function_grad"])
-    nb03.hidden_score_function(s["score_function_grad"])
+    g03.hidden_score_function(s["score_function_grad"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
@@ -109,4 +111,4 @@ def test_score_function_check_teaches(name, fn, message):
 
 def test_hidden_tests_catch_a_biased_score_function():
     with pytest.raises(ExerciseCheckError, match="exact gradient"):
-        nb03.hidden_score_function(lambda f, z, m, s: (f * (z - m) / s**2).mean() + 1.0)
+        g03.hidden_score_function(lambda f, z, m, s: (f * (z - m) / s**2).mean() + 1.0)

@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from _solutions import solutions as _solutions
 from sklearn.linear_model import LogisticRegression
 
+from grading import nb04 as g04
+from grading import nb06 as g06
 from vae_helpers.exercises import ExerciseCheckError, nb04, nb06
 from vae_helpers.losses import kl_per_dim
 
@@ -18,18 +20,18 @@ from vae_helpers.losses import kl_per_dim
 def test_notebook_04_solutions_pass(capsys):
     s = _solutions("04_mlp_vae.ipynb")
     nb04.check_vae_loss(s["vae_loss"])
-    nb04.hidden_vae_loss(s["vae_loss"])
+    g04.hidden_vae_loss(s["vae_loss"])
     nb04.check_linear_probe(s["linear_probe"])
-    nb04.hidden_linear_probe(s["linear_probe"])
+    g04.hidden_linear_probe(s["linear_probe"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
 def test_notebook_06_solutions_pass(capsys):
     s = _solutions("06_latent_dimension_study.ipynb")
     nb06.check_active_units(s["active_units"])
-    nb06.hidden_active_units(s["active_units"])
+    g06.hidden_active_units(s["active_units"])
     nb06.check_kl_dims(s["dims_for_kl_fraction"])
-    nb06.hidden_kl_dims(s["dims_for_kl_fraction"])
+    g06.hidden_kl_dims(s["dims_for_kl_fraction"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
@@ -82,9 +84,7 @@ def test_vae_loss_hidden_catches_a_hard_coded_answer():
     with pytest.raises(ExerciseCheckError):
         nb04.check_vae_loss(hard_coded)  # no gradient: caught already by the visible check
     with pytest.raises(ExerciseCheckError, match="another batch"):
-        nb04.hidden_vae_loss(
-            lambda lg, x, m, lv: _loss(_bce, _kl)(lg, x, m, lv) if len(x) == 4 else (0 * lg.sum(),) * 3
-        )
+        g04.hidden_vae_loss(lambda lg, x, m, lv: _loss(_bce, _kl)(lg, x, m, lv) if len(x) == 4 else (0 * lg.sum(),) * 3)
 
 
 def test_not_implemented_points_to_the_cell():
@@ -105,7 +105,7 @@ def _probe(fit_x, fit_y, score_x, score_y, scale=1.0, error=False, unscaled=Fals
             clf = LogisticRegression(max_iter=1000).fit(np.asarray(data[fit_x][0]), np.asarray(data[fit_y][1]))
             acc = clf.score(np.asarray(data[score_x][0]), np.asarray(data[score_y][1]))
         else:
-            acc = nb04.reference_probe(data[fit_x][0], data[fit_y][1], data[score_x][0], data[score_y][1])
+            acc = g04.reference_probe(data[fit_x][0], data[fit_y][1], data[score_x][0], data[score_y][1])
         return scale * (1 - acc if error else acc)
 
     return linear_probe
@@ -129,22 +129,22 @@ def test_linear_probe_check_teaches(name, fn, message):
 def test_linear_probe_accepts_unscaled_and_tensor_results():
     no_scaler = _probe("train", "train", "test", "test", unscaled=True)  # within the tolerance
     nb04.check_linear_probe(no_scaler)
-    nb04.hidden_linear_probe(no_scaler)
-    nb04.check_linear_probe(lambda *a: torch.tensor(nb04.reference_probe(*a)))
+    g04.hidden_linear_probe(no_scaler)
+    nb04.check_linear_probe(lambda *a: torch.tensor(g04.reference_probe(*a)))
 
 
 def test_linear_probe_hidden_catches_a_hard_coded_answer():
-    ref = nb04.reference_probe(*nb04.probe_data(0))
+    ref = g04.reference_probe(*nb04.probe_data(0))
     nb04.check_linear_probe(lambda *a: ref)
     with pytest.raises(ExerciseCheckError):
-        nb04.hidden_linear_probe(lambda *a: ref)
+        g04.hidden_linear_probe(lambda *a: ref)
 
 
 def test_probe_mistakes_are_distinct_from_the_answer():
     for args in ((0,), (7, 100, 500, 16, 5, 1.2), (8, 200, 600, 6, 4, 0.8)):
         data = nb04.probe_data(*args)
-        ref = nb04.reference_probe(*data)
-        for value, _ in nb04._probe_mistakes(*data):
+        ref = g04.reference_probe(*data)
+        for value, _ in nb04._probe_mistakes(g04._accuracies(*data)):
             assert abs(value - ref) > nb04.PROBE_TOL + 0.01, (args, value, ref)
 
 
@@ -173,7 +173,7 @@ def test_active_units_checks_teach(name, fn, message):
     if message is None:  # the visible check uses 0.01: only the hidden tests (other thresholds) catch it
         nb06.check_active_units(fn)
         with pytest.raises(ExerciseCheckError, match="Count the dimensions whose variance exceeds the threshold"):
-            nb06.hidden_active_units(fn)
+            g06.hidden_active_units(fn)
         return
     with pytest.raises(ExerciseCheckError, match=re.escape(message)):
         nb06.check_active_units(fn)
@@ -182,7 +182,7 @@ def test_active_units_checks_teach(name, fn, message):
 def test_active_units_accepts_the_biased_variance_where_it_does_not_matter():
     fn = _active(lambda m: m.var(0, unbiased=False))
     nb06.check_active_units(fn)
-    nb06.hidden_active_units(fn)
+    g06.hidden_active_units(fn)
 
 
 def test_active_units_fixed_means_are_what_the_docstring_says():
@@ -223,10 +223,10 @@ def test_kl_dims_check_teaches(name, fn, message):
 def test_kl_dims_hidden_catches_a_hard_coded_answer():
     nb06.check_kl_dims(lambda kl, fraction=0.9: 3)
     with pytest.raises(ExerciseCheckError):
-        nb06.hidden_kl_dims(lambda kl, fraction=0.9: 3)
+        g06.hidden_kl_dims(lambda kl, fraction=0.9: 3)
 
 
 def test_kl_dims_mistakes_differ_from_the_answer_on_the_fixed_vector():
     kl = torch.tensor(nb06.FIXED_KL)
     values = [v for v, _ in nb06._kl_dims_mistakes(kl, 0.9)]
-    assert nb06._reference_kl_dims(kl, 0.9) == 3 and 3 not in values[:4]
+    assert g06.reference_dims_for_kl_fraction(kl, 0.9) == 3 and 3 not in values[:4]

@@ -4,11 +4,11 @@ One course directory is laid out for the whole session (`vae_helpers.tools.relea
 
 1. `nbgrader generate_assignment` on every exercise notebook; the committed `notebooks/student/` must be
    exactly its release, and the release must leak nothing (solutions, hidden tests, teacher-only cells, outputs);
-2. `nbgrader autograde`, once per notebook, of several submissions at a time (fast mode, real data): the
-   solution notebook (full marks on every autograded cell), the blank student version (a low score, no crash,
-   and its first error is the NotImplementedError of exercise 1, nowhere earlier), and the typical wrong
-   submissions of `tests/nbgrader_submissions.py` (they lose exactly the expected cells);
-3. `nbgrader generate_feedback`: the feedback of each wrong submission shows the teaching message.
+2. ONE `nbgrader autograde` run over every notebook and every submission (fast mode, real data): each
+   notebook's solution (full marks on every autograded cell), its blank student version (a low score, no crash,
+   and its first error is the NotImplementedError of exercise 1, nowhere earlier), and its wrong submission of
+   `tests/nbgrader_submissions.py` (it loses exactly the expected cells);
+3. ONE `nbgrader generate_feedback` run: the feedback of each wrong submission shows the teaching messages.
 """
 
 from __future__ import annotations
@@ -152,25 +152,25 @@ def _submission(solution, edits: dict) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="session")
 def graded(course, fashion):
-    """Autograde (one nbgrader call per notebook) and generate feedback for: the solution, the blank student
-    version and the wrong submissions. Returns {(assignment, student): {grade_id: (score, max)}}."""
+    """Autograde and generate feedback, each in ONE nbgrader run over every notebook and every submission: the
+    solution, the blank student version and the wrong submission of each notebook.
+    Returns {(assignment, student): {grade_id: (score, max, cell type)}}."""
     from nbgrader.api import Gradebook
 
-    env = dict(os.environ, VAE_FAST="1")
+    for assignment in IDS:
+        source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+        submissions = {"solution": source, "blank": nbformat.read(_released(course, assignment), as_version=4)}
+        for student, spec in SUBMISSIONS.get(assignment, {}).items():
+            submissions[student] = _submission(source, spec["edits"])
+        for student, nb in submissions.items():
+            target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, target)
     old_env = dict(os.environ)
-    os.environ.update(env)  # the kernels nbgrader starts inherit fast mode
+    os.environ["VAE_FAST"] = "1"  # the kernels nbgrader starts inherit fast mode
     try:
-        for assignment in IDS:
-            source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-            submissions = {"solution": source, "blank": nbformat.read(_released(course, assignment), as_version=4)}
-            for student, spec in SUBMISSIONS.get(assignment, {}).items():
-                submissions[student] = _submission(source, spec["edits"])
-            for student, nb in submissions.items():
-                target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                nbformat.write(nb, target)
-            release.nbgrader(course, "autograde", assignment, "--force")
-            release.nbgrader(course, "generate_feedback", assignment, "--force")
+        release.nbgrader(course, "autograde", "*", "--force")
+        release.nbgrader(course, "generate_feedback", "*", "--force")
     finally:
         os.environ.clear()
         os.environ.update(old_env)
@@ -183,6 +183,20 @@ def graded(course, fashion):
                     g.name: (g.auto_score, g.max_score, g.cell_type) for g in nb.grades
                 }
     return scores
+
+
+def test_every_submission_was_graded_in_the_one_run(graded):
+    expected = {(a, s) for a in IDS for s in ("solution", "blank", *SUBMISSIONS.get(a, {}))}
+    assert set(graded) == expected
+
+
+def test_scores_per_notebook_are_reported(graded, capsys):
+    """Print the autograded score of every submission (the report's table; `pytest -s` shows it)."""
+    with capsys.disabled():
+        print("\nautograded points (code cells) per notebook and submission:")
+        for (assignment, student), scores in sorted(graded.items()):
+            got, full = _auto(scores)
+            print(f"  {assignment:30s} {student:70s} {got:g} / {full:g}")
 
 
 def _auto(scores: dict) -> tuple[float, float]:
@@ -252,3 +266,37 @@ def test_feedback_of_the_solution_has_no_errors(graded, course, assignment):
     text = _feedback_text(course, assignment, "solution")
     assert "Traceback (most recent call last)" not in text
     assert "✓" in text  # the checks' success lines are shown
+
+
+# ------------------------------------------------------------------------------------------------
+# The release fails loudly when the course's teacher-only preprocessor is not active
+# ------------------------------------------------------------------------------------------------
+SMALL = "03_reparameterization"  # the quickest notebook to release
+
+
+def _course_with_config(tmp_path: Path, edit: tuple[str, str]) -> Path:
+    course_dir = tmp_path / "course"
+    release.prepare_course(course_dir, [release.NOTEBOOK_DIR / f"{SMALL}.ipynb"])
+    config = course_dir / "nbgrader_config.py"
+    text = config.read_text(encoding="utf-8")
+    assert edit[0] in text
+    config.write_text(text.replace(edit[0], edit[1]), encoding="utf-8")
+    return course_dir
+
+
+def test_nbgrader_stops_when_its_config_cannot_import_the_preprocessor(tmp_path):
+    """An nbgrader without the course's package (a bare `nbgrader` from another environment): traitlets would only
+    log the ImportError and release without RemoveTeacherOnlyCells; the config stops nbgrader instead."""
+    course_dir = _course_with_config(
+        tmp_path,
+        ("from vae_helpers.tools.nbgrader_ext import", "from vae_helpers_not_installed.tools.nbgrader_ext import"),
+    )
+    with pytest.raises(release.NbgraderError, match="cannot import the course's preprocessor RemoveTeacherOnlyCells"):
+        release.nbgrader(course_dir, "generate_assignment", SMALL, "--force")
+    assert not (course_dir / "release" / SMALL).exists()
+
+
+def test_release_without_the_teacher_only_preprocessor_fails(tmp_path):
+    course_dir = _course_with_config(tmp_path, ("    RemoveTeacherOnlyCells,\n", ""))
+    with pytest.raises(release.NbgraderError, match="teacher-only cell"):
+        release.generate(course_dir, [SMALL])

@@ -112,10 +112,21 @@ def fast_mode() -> bool:
     return env_switch("VAE_FAST")
 
 
+#: Set to 1 by the maintainer's course runner with ``--in-place`` (its kernels inherit it): only then do the
+#: notebooks' figures go into the tracked ``assets/figures/``.
+COURSE_FIGURES_ENV = "VAE_UPDATE_COURSE_FIGURES"
+
+
 def figure_dir() -> Path:
-    """``assets/figures`` for full runs; ``build/figures-fast`` in fast mode, so CI and tests never
-    overwrite the committed full-run figures with small-run ones."""
-    return ASSETS_DIR / "figures" if not fast_mode() else REPO_ROOT / "build" / "figures-fast"
+    """Where :func:`vae_helpers.plots.save_figure` writes: ``build/figures`` for a learner's full run,
+    ``build/figures-fast`` in fast mode (CI, tests), both git-ignored, so a learner's run or an autograde never
+    overwrites the course's committed figures; ``assets/figures`` only when ``VAE_UPDATE_COURSE_FIGURES=1``
+    (``python -m vae_helpers.tools.course --in-place``, which refreshes the committed full-run outputs)."""
+    if fast_mode():
+        return REPO_ROOT / "build" / "figures-fast"
+    if os.environ.get(COURSE_FIGURES_ENV, "0").strip().lower() in _TRUE:
+        return ASSETS_DIR / "figures"
+    return REPO_ROOT / "build" / "figures"
 
 
 def in_ci() -> bool:

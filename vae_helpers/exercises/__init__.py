@@ -2,15 +2,20 @@
 
 * ``check_*`` (visible in the notebooks, after each exercise): fixed inputs with known results; on a wrong
   result they raise :class:`ExerciseCheckError` whose message names the likely mistake;
-* ``hidden_*`` (called only from nbgrader's hidden-test regions, so they run when the teacher autogrades):
-  other inputs and sizes, and the mistakes a visible check could let through (hard-coded values,
-  detached terms, beta applied to the returned KL).
+* the hidden tests are not here: they live in the teacher's grading module (``grading/`` at the root of the
+  course's repository, never installed), loaded by :func:`teacher_grading` from nbgrader's hidden-test regions,
+  which nbgrader removes from the student versions and restores when it autogrades.
 
 Modules: :mod:`.nb01` (AE limitations), :mod:`.nb02` (ELBO and KL), :mod:`.nb03` (reparameterization),
 :mod:`.nb04` (MLP VAE), :mod:`.nb05` (conv VAE), :mod:`.nb06` (latent dimension), :mod:`.nb07` (beta-VAE,
 annealing, CVAE, likelihoods), :mod:`.nb08` (CelebA attribute vectors). Notebook 07's
 names are re-exported here (``exercises.check_beta_vae_loss``) for its check cells.
 """
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
 
 from ._common import (
     KNOWN_GAUSSIAN_NLL_SIGMA_HALF,
@@ -34,3 +39,38 @@ __all__ = [
 ]
 
 from . import nb01, nb02, nb03, nb04, nb05, nb06, nb08  # noqa: E402,F401  (`from vae_helpers.exercises import nb02`)
+
+#: The teacher's grading package: a folder of this name holding ``__init__.py``.
+GRADING_PACKAGE = "grading"
+
+
+def _grading_root(start: Path) -> Path | None:
+    """The nearest folder, from ``start`` upwards, that holds the grading package."""
+    for folder in (start, *start.parents):
+        if (folder / GRADING_PACKAGE / "__init__.py").is_file():
+            return folder
+    return None
+
+
+def teacher_grading(notebook: str) -> ModuleType:
+    """The teacher's hidden tests of one notebook (``"nb01"`` ... ``"nb08"``): ``grading.<notebook>``.
+
+    Found on ``sys.path`` or else in a ``grading/`` folder in the working directory or one above it: the course
+    folder that ``python -m vae_helpers.tools.release --course-dir DIR`` lays out holds a copy, and nbgrader runs a
+    submission in a folder below it; the repository root holds the original for runs of ``notebooks/``.
+    """
+    try:
+        return importlib.import_module(f"{GRADING_PACKAGE}.{notebook}")
+    except ModuleNotFoundError as err:
+        if err.name not in (GRADING_PACKAGE, f"{GRADING_PACKAGE}.{notebook}"):
+            raise
+    root = _grading_root(Path.cwd())
+    if root is None or not (root / GRADING_PACKAGE / f"{notebook}.py").is_file():
+        raise ModuleNotFoundError(
+            f"The hidden tests need the teacher's grading module `{GRADING_PACKAGE}/{notebook}.py`, which is not in "
+            f"{Path.cwd()} or a folder above it, nor on sys.path. Hidden tests run only when a teacher autogrades: "
+            f"copy the repository's `{GRADING_PACKAGE}/` folder into the nbgrader course folder (next to "
+            "nbgrader_config.py; `python -m vae_helpers.tools.release --course-dir DIR` does it)."
+        )
+    sys.path.insert(0, str(root))
+    return importlib.import_module(f"{GRADING_PACKAGE}.{notebook}")

@@ -8,7 +8,7 @@ import torch
 
 from ._common import _call, _fail, _grad_of, _match, _ok, _scalar, _tensor, checks_a_function
 
-__all__ = ["check_reparameterize", "check_score_function", "hidden_reparameterize", "hidden_score_function"]
+__all__ = ["check_reparameterize", "check_score_function"]
 
 
 def _inputs(seed: int, n: int, d: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -55,12 +55,6 @@ def check_reparameterize(reparameterize: Callable) -> None:
     _ok(f"{ex}: z = mu + sigma * eps, and gradients reach mu and logvar. Well done!")
 
 
-def hidden_reparameterize(reparameterize: Callable) -> None:
-    ex = "Exercise 1 (reparameterize), hidden tests"
-    _check_reparam(ex, reparameterize, seed=31, n=9, d=5)
-    _ok(f"{ex}: passed.")
-
-
 def _score_mistakes(f, z, mu, sigma):
     return [
         (-(f * (z - mu) / sigma**2).mean(), "Wrong sign: the score of N(mu, sigma^2) in mu is +(z - mu) / sigma^2."),
@@ -89,17 +83,3 @@ def check_score_function(score_function_grad: Callable) -> None:
         [(v.reshape(1), m) for v, m in _score_mistakes(f, z, mu, sigma)],
     )
     _ok(f"{ex}: {got:.4f} on the fixed samples. Well done!")
-
-
-def hidden_score_function(score_function_grad: Callable) -> None:
-    """Unbiased: with many samples it estimates d/dmu E[(z - 3)^2] = 2 (mu - 3)."""
-    ex = "Exercise 2 (score_function_grad), hidden tests"
-    g = torch.Generator().manual_seed(77)
-    mu, sigma = -0.5, 0.7
-    z = mu + sigma * torch.randn(400000, generator=g, dtype=torch.float64)
-    got = _scalar(ex, "the gradient estimate", _call(ex, score_function_grad, (z - 3.0) ** 2, z, mu, sigma))
-    if abs(got - 2 * (mu - 3.0)) > 0.1:
-        raise _fail(
-            ex, f"with 400,000 samples the estimate {got:.3f} should be near the exact gradient {2 * (mu - 3):.3f}."
-        )
-    _ok(f"{ex}: passed.")

@@ -7,15 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
-from ..losses import bernoulli_nll, kl_per_dim
 from ._common import (
     KNOWN_KL,
     KNOWN_RECON,
     _call,
-    _close,
     _diagnose,
     _fail,
     _ok,
@@ -23,9 +19,9 @@ from ._common import (
     checks_a_function,
     fixed_batch,
 )
-from .nb07 import _check_loss_gradients, _kl_variants, _random_batch, _recon_variants
+from .nb07 import _check_loss_gradients, _kl_variants, _recon_variants
 
-__all__ = ["check_vae_loss", "hidden_vae_loss", "check_linear_probe", "hidden_linear_probe", "probe_data"]
+__all__ = ["check_vae_loss", "check_linear_probe", "probe_data"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -34,7 +30,7 @@ __all__ = ["check_vae_loss", "hidden_vae_loss", "check_linear_probe", "hidden_li
 def _terms(ex: str, vae_loss: Callable, b: dict[str, torch.Tensor]) -> tuple[float, float, float]:
     out = _call(ex, vae_loss, b["logits"], b["x"], b["mu"], b["logvar"])
     if not isinstance(out, (tuple, list)) or len(out) != 3:
-        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars, e.g. `return recon + kl, recon, kl`.")
+        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars: the loss to minimise, then its two terms.")
     return tuple(_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
 
 
@@ -73,21 +69,6 @@ def check_vae_loss(vae_loss: Callable) -> None:
     _ok(f"{ex}: recon {KNOWN_RECON:.4f} + KL {KNOWN_KL:.4f} nats/image on the fixed batch; gradients flow. Well done!")
 
 
-def hidden_vae_loss(vae_loss: Callable) -> None:
-    """Hidden tests of exercise 1: another batch (N=7, D=5, 4x4 images), every term and every gradient."""
-    ex = "Exercise 1 (vae_loss), hidden tests"
-    for seed, n, d, shape in ((404, 7, 5, (1, 4, 4)), (405, 3, 8, (1, 2, 5))):
-        b = _random_batch(seed, n=n, d=d, shape=shape)
-        recon = float(bernoulli_nll(b["logits"], b["x"]).mean())
-        kl = float(kl_per_dim(b["mu"], b["logvar"]).sum(1).mean())
-        got = _terms(ex, vae_loss, b)
-        for what, value, want in zip(("loss", "recon", "kl"), got, (recon + kl, recon, kl)):
-            if not _close(value, want):
-                raise _fail(ex, f"on another batch (N={n}, D={d}): {what} is {value:.4f}, expected {want:.4f}.")
-        _check_loss_gradients(ex, _with_beta(vae_loss), b, beta=1.0)
-    _ok(f"{ex}: passed.")
-
-
 # --------------------------------------------------------------------------------------------
 # Exercise 2: the linear probe
 # --------------------------------------------------------------------------------------------
@@ -108,27 +89,20 @@ def probe_data(
     return (*draw(n_train), *draw(n_test))
 
 
-def reference_probe(train_codes, train_labels, test_codes, test_labels) -> float:
-    """The notebook's probe: standardise (fit on the training codes), logistic regression, test accuracy."""
-    scaler = StandardScaler().fit(np.asarray(train_codes))
-    clf = LogisticRegression(max_iter=1000).fit(scaler.transform(np.asarray(train_codes)), np.asarray(train_labels))
-    return float(clf.score(scaler.transform(np.asarray(test_codes)), np.asarray(test_labels)))
-
-
 #: A probe result within this distance of the reference passes (with or without standardisation, other solvers).
 PROBE_TOL = 0.02
 
 
-def _probe_mistakes(tr, ytr, te, yte) -> list[tuple[float, str]]:
-    ref = reference_probe(tr, ytr, te, yte)
+def _probe_mistakes(accuracies: tuple[float, float, float]) -> list[tuple[float, str]]:
+    ref, on_training_codes, fitted_on_test_codes = accuracies
     return [
         (
-            reference_probe(tr, ytr, tr, ytr),
+            on_training_codes,
             "This is the accuracy on the *training* codes: score the fitted classifier on the test codes "
             "(a probe measures how well the code generalises, not how well it is memorised).",
         ),
         (
-            reference_probe(te, yte, te, yte),
+            fitted_on_test_codes,
             "You fitted the classifier on the test codes: fit on the training codes, score on the test codes.",
         ),
         (100 * ref, "Return the accuracy as a fraction in [0, 1], not a percentage."),
@@ -143,12 +117,15 @@ def _probe(ex: str, fn: Callable, tr, ytr, te, yte) -> float:
     return _scalar(ex, "the test accuracy", value)
 
 
-def _check_probe(ex: str, fn: Callable, tr, ytr, te, yte) -> float:
+def _check_probe(ex: str, fn: Callable, data: tuple, accuracies: tuple[float, float, float]) -> float:
+    """Check ``fn(*data)`` against ``accuracies`` = (the probe's test accuracy, the accuracy of a probe scored on
+    its own training codes, the accuracy of a probe fitted and scored on the test codes), measured beforehand."""
+    tr, ytr, te, yte = data
     got = _probe(ex, fn, tr, ytr, te, yte)
-    ref = reference_probe(tr, ytr, te, yte)
+    ref = accuracies[0]
     if abs(got - ref) <= PROBE_TOL:
         return got
-    for value, message in _probe_mistakes(tr, ytr, te, yte):
+    for value, message in _probe_mistakes(accuracies):
         if abs(got - value) <= 0.005 * max(1.0, abs(value)):
             raise _fail(ex, f"the test accuracy is {got:.4f} but should be about {ref:.4f}. {message}")
     raise _fail(
@@ -158,23 +135,15 @@ def _check_probe(ex: str, fn: Callable, tr, ytr, te, yte) -> float:
     )
 
 
+#: The accuracies that :func:`_check_probe` compares with on ``probe_data(0)`` (standardised codes, scikit-learn's
+#: default logistic regression): the probe's, one scored on its own training codes, one fitted on the test codes.
+FIXED_PROBE_ACCURACIES = (0.7975, 44 / 45, 0.8925)
+
+
 @checks_a_function
 def check_linear_probe(linear_probe: Callable) -> None:
     """Exercise 2: ``linear_probe(train_codes, train_labels, test_codes, test_labels) -> float``, the test accuracy
     of a logistic regression fitted on the training codes (fixed synthetic codes: 3 classes, 10 dimensions)."""
     ex = "Exercise 2 (linear_probe)"
-    got = _check_probe(ex, linear_probe, *probe_data(0))
+    got = _check_probe(ex, linear_probe, probe_data(0), FIXED_PROBE_ACCURACIES)
     _ok(f"{ex}: test accuracy {got:.3f} on the fixed synthetic codes. Well done!")
-
-
-def hidden_linear_probe(linear_probe: Callable) -> None:
-    """Hidden tests of exercise 2: other data (5 classes, 16 dimensions, other sizes); labels shuffled in training
-    give chance accuracy (the probe uses the training labels it is given)."""
-    ex = "Exercise 2 (linear_probe), hidden tests"
-    tr, ytr, te, yte = probe_data(7, n_train=100, n_test=500, dim=16, classes=5, spread=1.2)
-    _check_probe(ex, linear_probe, tr, ytr, te, yte)
-    tr, ytr, te, yte = probe_data(8, n_train=200, n_test=600, dim=6, classes=4, spread=0.8)
-    _check_probe(ex, linear_probe, tr.double(), ytr, te.double(), yte)
-    shuffled = ytr[torch.randperm(len(ytr), generator=torch.Generator().manual_seed(9))]
-    _check_probe(ex, linear_probe, tr, shuffled, te, yte)
-    _ok(f"{ex}: passed.")

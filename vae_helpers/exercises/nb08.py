@@ -12,9 +12,7 @@ from ._common import _call, _fail, _match, _ok, _tensor, checks_a_function
 __all__ = [
     "fixed_codes_and_labels",
     "check_attribute_vector",
-    "hidden_attribute_vector",
     "check_edit",
-    "hidden_edit",
 ]
 
 
@@ -101,16 +99,6 @@ def check_attribute_vector(attribute_vector: Callable) -> None:
     _ok(f"{ex}: with minus without on 8 fixed codes, for 0/1 and for -1/+1 labels. Well done!")
 
 
-def hidden_attribute_vector(attribute_vector: Callable) -> None:
-    """Hidden tests of exercise 1: other sizes (N=40, D=16; N=5, D=2), random codes, 0/1 and -1/+1 labels."""
-    ex = "Exercise 1 (attribute_vector), hidden tests"
-    codes, labels = fixed_codes_and_labels(40, 16, seed=31)
-    _check_vector(ex, attribute_vector, codes, labels)
-    codes, labels = fixed_codes_and_labels(5, 2, seed=32)
-    _check_vector(ex, attribute_vector, codes, 2 * labels - 1)
-    _ok(f"{ex}: passed.")
-
-
 # --------------------------------------------------------------------------------------------
 # Exercise 2: the edits z + alpha * v
 # --------------------------------------------------------------------------------------------
@@ -148,14 +136,3 @@ def check_edit(edit: Callable) -> None:
     v = torch.tensor([1.5, -0.5, 2.0, 0.7])
     _check_edit(ex, edit, codes[:2], v, [-1.0, 0.0, 0.5, 2.0])
     _ok(f"{ex}: 2 fixed codes moved along a fixed vector by 4 strengths. Well done!")
-
-
-def hidden_edit(edit: Callable) -> None:
-    """Hidden tests of exercise 2: other sizes (M=5, D=16, 7 alphas; M=1, D=2, 1 alpha)."""
-    ex = "Exercise 2 (edit), hidden tests"
-    codes, _ = fixed_codes_and_labels(5, 16, seed=41)
-    v = torch.randn(16, generator=torch.Generator().manual_seed(42))
-    _check_edit(ex, edit, codes, v, [-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 3.0])
-    codes, _ = fixed_codes_and_labels(3, 2, seed=43)
-    _check_edit(ex, edit, codes[:1], torch.tensor([0.3, -2.0]), [2.5])
-    _ok(f"{ex}: passed.")

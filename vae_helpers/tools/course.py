@@ -2,7 +2,7 @@
 
 ``python -m vae_helpers.tools.course`` (what ``make course`` runs) executes ``notebooks/NN_*.ipynb``
 with papermill into ``build/course/`` (executed copies a person can open) while the notebooks
-save their figures into ``assets/figures/``.  A notebook whose metadata says it needs a dataset
+save their figures into ``build/figures/`` (``assets/figures/`` with ``--in-place``).  A notebook whose metadata says it needs a dataset
 that is absent (``"vae_course": {"requires": ["celeba"]}``) is skipped with instructions, unless
 ``CI=true``, where missing data is an error. A dataset whose files are damaged, or a notebook that
 raises, is reported by name and the run goes on with the other notebooks; the exit status is 1
@@ -50,7 +50,7 @@ from typing import Any
 import nbformat
 import torch
 
-from ..config import REPO_ROOT, display_path, fast_mode, figure_dir, in_ci, threads_label
+from ..config import COURSE_FIGURES_ENV, REPO_ROOT, display_path, fast_mode, figure_dir, in_ci, threads_label
 from ..data import load_dataset
 from ..errors import ConfigError, CorruptDataError, DataNotFoundError
 from ..zoo import RECIPES, read_manifest, recipe, retrain_cache_file, train_into_cache
@@ -432,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.train:  # each recipe is trained once per run, by this run (zoo.get)
         clear_retrain_cache()
     out_dir = NOTEBOOK_DIR if args.in_place else Path(args.out) if args.out else OUTPUT_DIR
+    if args.in_place:  # refreshing the committed outputs: the figures they show go to assets/figures/ too
+        os.environ[COURSE_FIGURES_ENV] = "1"
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, float]] = []
     failures: list[str] = []

@@ -4,7 +4,8 @@ The solution notebooks (``notebooks/NN_topic.ipynb``, with full-run outputs and 
 are the only source. This module does only what nbgrader does not:
 
 1. it lays out an nbgrader course directory (``build/nbgrader/`` by default): the course's
-   ``nbgrader_config.py`` and ``source/NN_topic/NN_topic.ipynb`` for every notebook with nbgrader cells.
+   ``nbgrader_config.py``, the teacher's hidden tests (``grading/``, which the autograder imports) and
+   ``source/NN_topic/NN_topic.ipynb`` for every notebook with nbgrader cells.
    The source copies drop what a re-run changes (papermill's and the kernel's execution metadata), so the
    release depends only on the cells' sources, tags and nbgrader metadata;
 2. it runs ``nbgrader generate_assignment`` there (nbgrader itself clears solutions, hides hidden tests,
@@ -17,7 +18,8 @@ Commands::
 
     python -m vae_helpers.tools.release            # regenerate notebooks/student/
     python -m vae_helpers.tools.release --check    # exit 1 if a committed student version is out of date (CI)
-    python -m vae_helpers.tools.release --course-dir DIR   # only lay out an nbgrader course in DIR and release there
+    python -m vae_helpers.tools.release --course-dir DIR [NN_topic ...]   # lay out an nbgrader course in DIR from
+                                                   # the current solution notebooks and release there
 """
 
 from __future__ import annotations
@@ -35,10 +37,14 @@ from pathlib import Path
 import nbformat
 
 from ..config import REPO_ROOT
+from .nbgrader_ext import is_teacher_only
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 STUDENT_DIR = NOTEBOOK_DIR / "student"
 CONFIG_FILE = REPO_ROOT / "nbgrader_config.py"
+#: The teacher's hidden tests (never released): copied into the course folder, where the autograder's kernels find
+#: them (:func:`vae_helpers.exercises.teacher_grading` looks in the folders above the submission).
+GRADING_DIR = REPO_ROOT / "grading"
 DEFAULT_COURSE_DIR = REPO_ROOT / "build" / "nbgrader"
 #: Notebook-level metadata kept in the source copy (papermill's run record and the kernel's version are dropped).
 KEPT_METADATA = ("kernelspec", "vae_course")
@@ -107,6 +113,10 @@ def prepare_course(course_dir: Path, notebooks: list[Path] | None = None) -> lis
     Returns the assignment ids (the notebooks' stems)."""
     course_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(CONFIG_FILE, course_dir / "nbgrader_config.py")
+    if GRADING_DIR.is_dir():  # absent from an installed package: only the teacher's repository has it
+        shutil.copytree(
+            GRADING_DIR, course_dir / "grading", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
     ids = []
     for path in notebooks if notebooks is not None else exercise_notebooks():
         target = course_dir / "source" / path.stem / path.name
@@ -117,10 +127,31 @@ def prepare_course(course_dir: Path, notebooks: list[Path] | None = None) -> lis
 
 
 def generate(course_dir: Path, ids: list[str]) -> dict[str, Path]:
-    """``nbgrader generate_assignment`` for each id; returns ``{id: released notebook}``."""
+    """``nbgrader generate_assignment`` for each id; returns ``{id: released notebook}``.
+
+    Raises :class:`NbgraderError` if a released notebook still holds a teacher-only cell of its source (the
+    course's ``RemoveTeacherOnlyCells`` was not active: an ``nbgrader_config.py`` without it, or one that
+    nbgrader could not load)."""
+    released = {}
     for assignment in ids:
         nbgrader(course_dir, "generate_assignment", assignment, "--force")
-    return {a: course_dir / "release" / a / f"{a}.ipynb" for a in ids}
+        released[assignment] = course_dir / "release" / assignment / f"{assignment}.ipynb"
+        check_no_teacher_only_cells(course_dir / "source" / assignment / f"{assignment}.ipynb", released[assignment])
+    return released
+
+
+def check_no_teacher_only_cells(source: Path, released: Path) -> None:
+    """Raise :class:`NbgraderError` if ``released`` holds a cell that is tagged teacher-only in ``source``."""
+    teacher = [c.source.strip() for c in nbformat.read(source, as_version=4).cells if is_teacher_only(c)]
+    cells = nbformat.read(released, as_version=4).cells
+    leaked = [c.source.strip().split("\n")[0] for c in cells if is_teacher_only(c) or c.source.strip() in teacher]
+    if leaked:
+        raise NbgraderError(
+            f"{released} holds {len(leaked)} teacher-only cell(s) of {source.name} (first line: {leaked[0]!r}): "
+            "nbgrader ran without the course's RemoveTeacherOnlyCells preprocessor. Use the course's "
+            "nbgrader_config.py (copied by `python -m vae_helpers.tools.release --course-dir DIR`) and run "
+            "`.venv/bin/nbgrader` from the course's environment. Do not hand out this release."
+        )
 
 
 def expected_outputs(course_dir: Path | None = None) -> dict[Path, str]:
@@ -144,9 +175,18 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="do not write; exit 1 if notebooks/student/ is out of date"
     )
     parser.add_argument("--course-dir", type=Path, help="lay out the nbgrader course here and keep it")
+    parser.add_argument(
+        "notebooks", nargs="*", metavar="NN_topic", help="with --course-dir: only these notebooks (default: all)"
+    )
     args = parser.parse_args(argv)
+    if args.notebooks and not args.course_dir:
+        parser.error("naming notebooks needs --course-dir (notebooks/student/ is always regenerated whole)")
     if args.course_dir:
-        ids = prepare_course(args.course_dir.resolve())
+        known = {p.stem: p for p in exercise_notebooks()}
+        unknown = [n for n in args.notebooks if n not in known]
+        if unknown:
+            parser.error(f"no exercise notebook {', '.join(unknown)}; the exercise notebooks are {', '.join(known)}")
+        ids = prepare_course(args.course_dir.resolve(), [known[n] for n in args.notebooks] or None)
         generate(args.course_dir.resolve(), ids)
         print(f"nbgrader course in {args.course_dir}: source/ and release/ for {', '.join(ids)}")
         return 0

@@ -1,0 +1,67 @@
+"""Hidden tests of notebook 04's exercises (the teacher's grading module; never shipped to students).
+
+Called only from the hidden-test regions of ``notebooks/04_*.ipynb``, which nbgrader removes from the student
+version and restores when it autogrades. They reuse the visible checks' helpers of
+:mod:`vae_helpers.exercises.nb04` on other inputs and sizes, and test the mistakes a visible check could let through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from vae_helpers.exercises._common import _close, _fail, _ok
+from vae_helpers.exercises.nb04 import _check_probe, _terms, _with_beta, probe_data
+from vae_helpers.exercises.nb07 import _check_loss_gradients, _random_batch
+from vae_helpers.losses import bernoulli_nll, kl_per_dim
+
+__all__ = ["hidden_vae_loss", "reference_probe", "hidden_linear_probe"]
+
+
+def hidden_vae_loss(vae_loss: Callable) -> None:
+    """Hidden tests of exercise 1: another batch (N=7, D=5, 4x4 images), every term and every gradient."""
+    ex = "Exercise 1 (vae_loss), hidden tests"
+    for seed, n, d, shape in ((404, 7, 5, (1, 4, 4)), (405, 3, 8, (1, 2, 5))):
+        b = _random_batch(seed, n=n, d=d, shape=shape)
+        recon = float(bernoulli_nll(b["logits"], b["x"]).mean())
+        kl = float(kl_per_dim(b["mu"], b["logvar"]).sum(1).mean())
+        got = _terms(ex, vae_loss, b)
+        for what, value, want in zip(("loss", "recon", "kl"), got, (recon + kl, recon, kl)):
+            if not _close(value, want):
+                raise _fail(ex, f"on another batch (N={n}, D={d}): {what} is {value:.4f}, expected {want:.4f}.")
+        _check_loss_gradients(ex, _with_beta(vae_loss), b, beta=1.0)
+    _ok(f"{ex}: passed.")
+
+
+def reference_probe(train_codes, train_labels, test_codes, test_labels) -> float:
+    """The notebook's probe: standardise (fit on the training codes), logistic regression, test accuracy."""
+    scaler = StandardScaler().fit(np.asarray(train_codes))
+    clf = LogisticRegression(max_iter=1000).fit(scaler.transform(np.asarray(train_codes)), np.asarray(train_labels))
+    return float(clf.score(scaler.transform(np.asarray(test_codes)), np.asarray(test_labels)))
+
+
+def _accuracies(tr, ytr, te, yte) -> tuple[float, float, float]:
+    """What :func:`vae_helpers.exercises.nb04._check_probe` compares with: the probe's test accuracy, the accuracy
+    of a probe scored on its training codes, and of one fitted on the test codes."""
+    return reference_probe(tr, ytr, te, yte), reference_probe(tr, ytr, tr, ytr), reference_probe(te, yte, te, yte)
+
+
+def _check(ex: str, linear_probe: Callable, tr, ytr, te, yte) -> None:
+    _check_probe(ex, linear_probe, (tr, ytr, te, yte), _accuracies(tr, ytr, te, yte))
+
+
+def hidden_linear_probe(linear_probe: Callable) -> None:
+    """Hidden tests of exercise 2: other data (5 classes, 16 dimensions, other sizes); labels shuffled in training
+    give chance accuracy (the probe uses the training labels it is given)."""
+    ex = "Exercise 2 (linear_probe), hidden tests"
+    tr, ytr, te, yte = probe_data(7, n_train=100, n_test=500, dim=16, classes=5, spread=1.2)
+    _check(ex, linear_probe, tr, ytr, te, yte)
+    tr, ytr, te, yte = probe_data(8, n_train=200, n_test=600, dim=6, classes=4, spread=0.8)
+    _check(ex, linear_probe, tr.double(), ytr, te.double(), yte)
+    shuffled = ytr[torch.randperm(len(ytr), generator=torch.Generator().manual_seed(9))]
+    _check(ex, linear_probe, tr, shuffled, te, yte)
+    _ok(f"{ex}: passed.")

@@ -1,0 +1,37 @@
+"""Hidden tests of notebook 05's exercises (the teacher's grading module; never shipped to students).
+
+Called only from the hidden-test regions of ``notebooks/05_*.ipynb``, which nbgrader removes from the student
+version and restores when it autogrades. They reuse the visible checks' helpers of
+:mod:`vae_helpers.exercises.nb05` on other inputs and sizes, and test the mistakes a visible check could let through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vae_helpers.exercises.nb05 import _check_counts, _check_encoder, _ok
+
+__all__ = ["reference_param_counts", "hidden_param_counts", "hidden_conv_encoder"]
+
+
+def reference_param_counts(c_in: int, size_in: int, c_out: int, size_out: int, k: int) -> tuple[int, int]:
+    """Exercise 1's answer: the parameters of a k x k conv layer and of a dense layer, biases included."""
+    conv = c_out * c_in * k * k + c_out
+    dense = (c_in * size_in**2) * (c_out * size_out**2) + c_out * size_out**2
+    return conv, dense
+
+
+def hidden_param_counts(param_counts: Callable) -> None:
+    """Hidden tests of exercise 1: 3x32x32 -> 16x32x32 with 3x3 filters, 8x10x10 -> 4x5x5 with 2x2 filters."""
+    ex = "Exercise 1 (param_counts), hidden tests"
+    for layer in ((3, 32, 16, 32, 3), (8, 10, 4, 5, 2)):
+        _check_counts(ex, param_counts, layer, reference_param_counts(*layer))
+    _ok(f"{ex}: passed.")
+
+
+def hidden_conv_encoder(conv_encoder: Callable) -> None:
+    """Hidden tests of exercise 2: other output sizes (4 and 64) and batch sizes (1 and 5)."""
+    ex = "Exercise 2 (conv_encoder), hidden tests"
+    _check_encoder(ex, conv_encoder, 4, 1)
+    _check_encoder(ex, conv_encoder, 64, 5)
+    _ok(f"{ex}: passed.")
