@@ -21,8 +21,8 @@ from .checkpoints import atomic_torch_save
 from .config import ASSETS_DIR, REPO_ROOT, fast_mode, seed_everything
 from .data import ImageDataset, ImageSplit
 from .errors import CorruptDataError
-from .evaluation import BootstrapInterval
 from .models import eval_mode
+from .stats import BootstrapInterval, centred_interval
 
 
 class FeatureClassifier(nn.Module):
@@ -222,26 +222,6 @@ def _resample_counts(n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.bincount(torch.randint(n, (n,), generator=generator), minlength=n)
 
 
-def frechet_distance_bootstrap(
-    feats_a: torch.Tensor, feats_b: torch.Tensor, n_boot: int = 200, seed: int = 0
-) -> torch.Tensor:
-    """Bootstrap replicates ``[n_boot]`` of :func:`frechet_distance` between feature sets ``[N x F]`` and
-    ``[M x F]``: each replicate resamples the rows of both sets with replacement (independently).
-
-    Their standard deviation is the sampling uncertainty of a Fréchet distance computed from this many
-    images (the replicates sit slightly above the point estimate: a finite sample inflates the distance).
-    """
-    if n_boot < 2:
-        raise ValueError(f"n_boot must be at least 2 to measure a spread, got {n_boot}.")
-    g = torch.Generator().manual_seed(seed)
-    out = torch.empty(n_boot, dtype=torch.float64)
-    for i in range(n_boot):
-        counts_a = _resample_counts(len(feats_a), g)
-        counts_b = _resample_counts(len(feats_b), g)
-        out[i] = _frechet(_GaussianFit.of(feats_a, counts_a), _GaussianFit.of(feats_b, counts_b))
-    return out
-
-
 def _frechet_resamples(
     feats: torch.Tensor, reference_features: torch.Tensor, n_boot: int, generator: torch.Generator
 ) -> torch.Tensor:
@@ -253,20 +233,6 @@ def _frechet_resamples(
         resample = _GaussianFit.of(feats, _resample_counts(len(feats), generator))
         out[i] = _frechet(resample, reference, reference_root)
     return out
-
-
-def _centred_interval(estimate: float, draws: torch.Tensor, level: float) -> BootstrapInterval:
-    """The spread of the bootstrap draws centred on the estimate: ``[est - (median - q_lo), est + (q_hi - median)]``.
-
-    The resampled Fréchet distances sit above the full-sample one (a resample repeats rows, which
-    adds O(F/N) to the distance), so neither their percentile interval nor the basic bootstrap
-    interval (which doubles that shift the other way) contains the estimate; their spread, however,
-    follows the spread of the score over fresh sample sets, erring wide (1.0-1.5x in the tests'
-    trials on Gaussian features): a conservative interval.
-    """
-    alpha = (1 - level) / 2
-    q_lo, median, q_hi = torch.quantile(draws, torch.tensor([alpha, 0.5, 1 - alpha], dtype=torch.float64)).tolist()
-    return BootstrapInterval(estimate, estimate - (median - q_lo), estimate + (q_hi - median), level, len(draws))
 
 
 def bootstrap_frechet(
@@ -286,7 +252,7 @@ def bootstrap_frechet(
         raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}.")
     generator = torch.Generator().manual_seed(seed)
     draws = _frechet_resamples(feats, reference_features, int(n_boot), generator)
-    return _centred_interval(frechet_distance(feats, reference_features), draws, level)
+    return centred_interval(frechet_distance(feats, reference_features), draws, level)
 
 
 def bootstrap_frechet_difference(
@@ -308,7 +274,7 @@ def bootstrap_frechet_difference(
     draws_a = _frechet_resamples(feats_a, reference_features, int(n_boot), generator)
     draws_b = _frechet_resamples(feats_b, reference_features, int(n_boot), generator)
     estimate = frechet_distance(feats_a, reference_features) - frechet_distance(feats_b, reference_features)
-    return _centred_interval(estimate, draws_a - draws_b, level)
+    return centred_interval(estimate, draws_a - draws_b, level)
 
 
 @dataclass
