@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from vae_helpers.config import seed_everything
-from vae_helpers.evaluation import active_units, encode_split, evaluate, iwae_log_likelihood, kl_per_dimension
+from vae_helpers.evaluation import evaluate, iwae_log_likelihood
+from vae_helpers.latent import active_units, encode_split, kl_per_dimension
 from vae_helpers.losses import clamp_logvar
 from vae_helpers.models import AE, MLPVAE
 from vae_helpers.training import TrainConfig, fit
@@ -74,12 +75,13 @@ def test_active_units_counts_dimensions_that_vary(trained):
     count, variances = active_units(model, data.test)
     assert count == 3
     assert variances.shape == (6,) and torch.all(variances[3:] == 0)
-    mu, labels = encode_split(model, data.test)
+    mu, _, labels = encode_split(model, data.test)
     assert mu.shape == (len(data.test), 6) and torch.equal(labels, data.test.labels)
 
 
 def test_score_model_row_and_sweep_table(small_fashion):
-    from vae_helpers.evaluation import active_units, evaluate, iwae_log_likelihood, score_model, sweep_table
+    from vae_helpers.evaluation import evaluate, iwae_log_likelihood, score_model, sweep_table
+    from vae_helpers.latent import active_units
     from vae_helpers.models import AE, MLPVAE
     from vae_helpers.training import TrainConfig, train_model
 

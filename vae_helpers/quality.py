@@ -20,7 +20,7 @@ from torch import nn
 from .checkpoints import atomic_torch_save
 from .config import ASSETS_DIR, REPO_ROOT, fast_mode, seed_everything
 from .data import ImageDataset, ImageSplit
-from .errors import CorruptDataError
+from .errors import ConfigError, CorruptDataError
 from .models import eval_mode
 from .stats import BootstrapInterval, centred_interval
 
@@ -235,6 +235,13 @@ def _frechet_resamples(
     return out
 
 
+def _check_bootstrap(n_boot: int, level: float) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
+        raise ConfigError(f"n_boot={n_boot!r}: a bootstrap interval needs at least 2 resamples (200 is usual).")
+    if level <= 0 or level >= 1:
+        raise ConfigError(f"level must lie strictly between 0 and 1 (0.95 for a 95% interval), got {level!r}.")
+
+
 def bootstrap_frechet(
     feats: torch.Tensor, reference_features: torch.Tensor, n_boot: int = 200, seed: int = 0, level: float = 0.95
 ) -> BootstrapInterval:
@@ -248,8 +255,7 @@ def bootstrap_frechet(
     samples were drawn; it says nothing about the finite-sample bias itself, about training-seed
     variation, or about the finite size of the reference set.
     """
-    if level <= 0 or level >= 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}.")
+    _check_bootstrap(n_boot, level)
     generator = torch.Generator().manual_seed(seed)
     draws = _frechet_resamples(feats, reference_features, int(n_boot), generator)
     return centred_interval(frechet_distance(feats, reference_features), draws, level)
@@ -268,8 +274,7 @@ def bootstrap_frechet_difference(
     both generated sets independently (they are independent samples of two models) and scores them against the
     same fixed reference. An interval that excludes 0 means the ranking does not hinge on which
     samples were drawn."""
-    if level <= 0 or level >= 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}.")
+    _check_bootstrap(n_boot, level)
     generator = torch.Generator().manual_seed(seed)
     draws_a = _frechet_resamples(feats_a, reference_features, int(n_boot), generator)
     draws_b = _frechet_resamples(feats_b, reference_features, int(n_boot), generator)
