@@ -51,7 +51,7 @@ def accelerated(
     """
     dtype = autocast_dtype(config, device, custom_loss)
     if dtype is not None:
-        objective = _under_autocast(objective, device, dtype)
+        objective = autocast_objective(objective, device, dtype)
     if uses_channels_last(model, device):
         model.to(memory_format=torch.channels_last)
         objective = _channels_last_inputs(objective)
@@ -96,12 +96,14 @@ def autocast_dtype(config: Any, device: torch.device, custom_loss: Any = None) -
     return torch.bfloat16
 
 
-def _under_autocast(objective: Objective, device: torch.device, dtype: torch.dtype) -> Objective:
-    def autocast_objective(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
+def autocast_objective(objective: Objective, device: torch.device, dtype: torch.dtype) -> Objective:
+    """``objective`` run under ``torch.autocast`` in ``dtype``: its model's outputs come back as float32 (see
+    :func:`vae_helpers.objective.forward_pass`), so only the encoder's and decoder's products run in ``dtype``."""
+    def objective_in_dtype(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
         with torch.autocast(device_type=device.type, dtype=dtype):
             return objective(model, x, y, beta)
 
-    return autocast_objective
+    return objective_in_dtype
 
 
 def uses_channels_last(model: BaseVAE, device: torch.device) -> bool:
