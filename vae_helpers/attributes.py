@@ -10,7 +10,7 @@ difference, ``alpha = -1`` removes it, and ``alpha = 0`` is the unedited code.
 
 Everything here works on plain tensors (codes ``[N x D]`` and a 0/1 or -1/+1 attribute table
 ``[N x A]``) so that it is tested on synthetic codes whose answer is known; the notebook gets the
-codes from :func:`vae_helpers.evaluation.encode_split`.
+codes from :func:`vae_helpers.latent.encode_split`.
 """
 
 from __future__ import annotations

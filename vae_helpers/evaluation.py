@@ -164,24 +164,17 @@ def iwae_log_likelihood(
     not depend on ``tile``); the decoder then runs on ``tile`` samples of one image at a time, so
     its output stays in cache.
 
-    How the Bernoulli term is computed (the decoder's matrix products are the work; everything else is
-    kept to a few passes over a cache-resident tile, without repeating x): with logits l,
-    -log p(x|z) = sum_p softplus(l_p) - x_p l_p = sum_p (|l_p|/2 - log sigmoid(|l_p|)) + (1/2 - x) . l,
-    the identity softplus(l) = l/2 + |l|/2 - log sigmoid(|l|), always finite, using torch's vectorised
-    sigmoid (its softplus/log1p run about 10x slower on CPU and would cost as much as the decoder's
-    product); the sum of logs is taken as a log of products over groups of 98 pixels, and the linear term
-    is one matrix-vector product. Equal to :func:`~vae_helpers.losses.bernoulli_nll` to float32 rounding
-    (tests compare it with the direct computation in float64).
+    The Bernoulli term of each decoded tile is scored by ``_tile_nll``, the speed path of the package's one
+    Bernoulli NLL (:func:`~vae_helpers.losses.bernoulli_nll`): the same value to float32 rounding (tests compare
+    them), computed with vectorised ``sigmoid`` and one ``log`` per group of pixels, since torch's ``softplus`` and
+    ``log1p`` are slow on CPU and would cost as much as the decoder's products at large ``k``.
 
     Args:
-        tile: samples decoded at once, at most ``chunk`` (memory: ``tile x C x H x W`` floats; 512 to
-            1024 samples of 784 pixels ran fastest on a 2-core EPYC with 1 MB of L2 per core, 256 was
-            1.15x slower: the per-op threading overhead is paid once per tile).
+        tile: samples decoded at once, at most ``chunk`` (memory: ``tile x C x H x W`` floats); large enough to
+            pay the per-op overhead once per tile, small enough to stay in cache.
         precision: ``"fp32"`` (default) or ``"bf16"``: the decoder under bfloat16 autocast, logits
             scored in float32. Not recommended: on CPU the products return bfloat16, so the logits are
-            rounded to 8 significant bits, and on a 2-epoch MLP VAE this moved the k=5000 bound by
-            +4.8 nats (``python -m vae_helpers.tools.bench iwae`` prints the difference); kept for
-            measuring only.
+            rounded to 8 significant bits and the bound moves by nats; kept for measuring only.
 
     Returns:
         The mean over ``split`` (a float), or ``[N]`` per-image values with ``return_per_image``.
@@ -274,7 +267,7 @@ def per_image_elbo(
 
     The same z draws as :func:`evaluate` with the same ``seed`` and ``batch_size`` (its ``elbo`` is
     the mean of these values, up to float32 rounding), so per-image differences between two models
-    can be bootstrapped (:func:`paired_bootstrap_difference`). A deterministic autoencoder gets
+    can be bootstrapped (:func:`vae_helpers.stats.paired_bootstrap_difference`). A deterministic autoencoder gets
     ``-recon`` (no KL term).
     """
     values = [

@@ -9,6 +9,8 @@ Conventions used throughout the course:
 * reconstruction terms are **summed over pixels** and **averaged over the batch**, and the KL is
   summed over latent dimensions and averaged over the batch, so every figure is "nats per image"
   and the balance between the two terms is that of the true ELBO.
+
+The objective of a *model* on a batch (encode, sample, decode, score) is :mod:`vae_helpers.objective`.
 """
 
 from __future__ import annotations

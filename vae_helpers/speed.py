@@ -99,6 +99,7 @@ def autocast_dtype(config: Any, device: torch.device, custom_loss: Any = None) -
 def autocast_objective(objective: Objective, device: torch.device, dtype: torch.dtype) -> Objective:
     """``objective`` run under ``torch.autocast`` in ``dtype``: its model's outputs come back as float32 (see
     :func:`vae_helpers.objective.forward_pass`), so only the encoder's and decoder's products run in ``dtype``."""
+
     def objective_in_dtype(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
         with torch.autocast(device_type=device.type, dtype=dtype):
             return objective(model, x, y, beta)

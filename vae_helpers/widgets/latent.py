@@ -19,7 +19,7 @@ class LatentExplorer(LiveDecoder):
 
     Args:
         model: a trained :class:`BaseVAE` (non-conditional).
-        kl_per_dim: ``[D]`` mean KL of each dimension (see :func:`evaluation.kl_per_dimension`); the
+        kl_per_dim: ``[D]`` mean KL of each dimension (see :func:`vae_helpers.latent.kl_per_dimension`); the
             ``k`` largest get sliders. ``None`` takes the first ``k`` dimensions.
         k: number of sliders.
         images: a split to pick starting images from (optional).
