@@ -173,10 +173,18 @@ def add_kl_term(
 ) -> LossTerms:
     """Complete a batch-mean reconstruction term (a scalar, nats per image) into :class:`LossTerms`:
     add ``beta`` times the KL of ``mu``/``logvar`` ``[N x D]`` (with free bits per dimension), or nothing for an AE."""
-    if mu is None or logvar is None:
-        zero = recon.new_zeros(())
-        return LossTerms(recon, recon, zero, recon.new_zeros(0))
-    kl_dims = kl_per_dim(mu, logvar).mean(0)
+    kl = kl_per_dim(mu, logvar) if mu is not None and logvar is not None else None
+    return batch_terms(recon, kl, beta, free_bits)
+
+
+def batch_terms(
+    recon: torch.Tensor, kl_per_image: torch.Tensor | None, beta: float = 1.0, free_bits: float = 0.0
+) -> LossTerms:
+    """:class:`LossTerms` from a batch-mean reconstruction term (a scalar) and the KL of each image and dimension
+    ``[N x D]`` (``None`` for an AE): loss = recon + beta * sum_d max(mean_n KL_nd, free_bits)."""
+    if kl_per_image is None:
+        return LossTerms(recon, recon, recon.new_zeros(()), recon.new_zeros(0))
+    kl_dims = kl_per_image.mean(0)
     kl = kl_dims.sum()
     penalised = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
     return LossTerms(recon + beta * penalised, recon, kl, kl_dims.detach())

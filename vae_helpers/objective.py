@@ -15,7 +15,7 @@ import torch
 
 from .data import ImageSplit
 from .errors import ConfigError
-from .losses import Likelihood, LossTerms, add_kl_term, kl_per_dim, reconstruction_nll, reparameterize
+from .losses import Likelihood, LossTerms, batch_terms, kl_per_dim, reconstruction_nll, reparameterize
 from .models import BaseVAE
 
 
@@ -65,7 +65,7 @@ class ImageTerms:
 
     def batch_loss(self, beta: float = 1.0, free_bits: float = 0.0) -> LossTerms:
         """The batch means, with ``beta`` and free bits applied to the loss (see :func:`~vae_helpers.losses.vae_loss`)."""
-        return add_kl_term(self.recon.mean(), self.mu, self.logvar, beta, free_bits)
+        return batch_terms(self.recon.mean(), self.kl_per_dim if self.logvar is not None else None, beta, free_bits)
 
 
 def per_image_terms(

@@ -294,11 +294,8 @@ def fit(
     generator = seed_everything(config.seed)
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    state = (
-        TrainState.load(checkpoint, model, optimizer, generator, config.to_dict())
-        if resume
-        else TrainState.start(model)
-    )
+    settings = config.to_dict()  # what the checkpoint stores, and what a resumed run must match
+    state = TrainState.load(checkpoint, model, optimizer, generator, settings) if resume else TrainState.start(model)
     log = _EpochLog(model, config, device, state.epoch)
 
     stopped = "completed"
@@ -311,7 +308,7 @@ def fit(
                 val = validate(model, data.val, config, loss_fn, epoch)
                 state.end_epoch(epoch, train, val, time.perf_counter() - started, model)
                 if checkpoint is not None:
-                    state.save(checkpoint, model, optimizer, generator, config.to_dict())
+                    state.save(checkpoint, model, optimizer, generator, settings)
                 log.epoch(state, train, val)
                 if config.patience is not None and state.stale >= config.patience:
                     stopped = "early_stopping"
