@@ -1,5 +1,6 @@
 """The state of a training run: best weights, patience, history and the random state, saved to and loaded from a
-checkpoint, so that :func:`vae_helpers.training.fit` can stop early, survive an interrupt and resume.
+checkpoint, so that :func:`vae_helpers.training.fit` can stop early, survive an interrupt and resume; and what a
+run shows while it trains (:class:`EpochLog`).
 
 The run's settings come as ``TrainConfig.to_dict()`` (plain values, what the checkpoint stores).
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from .checkpoints import load_into, read_checkpoint, save_checkpoint
 from .config import describe_device, display_path, get_device
@@ -216,6 +218,36 @@ class TrainState:
         generator.set_state(resume["generator_state"])
         torch.set_rng_state(resume["torch_rng_state"])
         return state
+
+
+class EpochLog:
+    """What :func:`~vae_helpers.training.fit` shows: a progress bar and one line per epoch (both off with
+    ``TrainConfig(progress=False)``); ``config`` is the run's :class:`~vae_helpers.training.TrainConfig`."""
+
+    def __init__(self, model: BaseVAE, config: Any, device: torch.device, start: int) -> None:
+        self.config = config
+        self.bar = tqdm(
+            total=config.epochs,
+            initial=start,
+            unit="epoch",
+            disable=not config.progress,
+            desc=f"{type(model).__name__} on {describe_device(device)}",
+        )
+        if start >= config.epochs and config.progress:
+            print(f"Nothing to train: the run already has {start} of {config.epochs} epochs.")
+
+    def epoch(self, state: TrainState, train: dict[str, float], val: Metrics) -> None:
+        self.bar.update(1)
+        if self.config.progress:
+            self.bar.set_postfix(train=f"{train['loss']:.2f}", val=f"{val.loss:.2f}")
+            tqdm.write(
+                f"epoch {state.epoch:3d}/{self.config.epochs}  train {train['loss']:8.2f} (recon "
+                f"{train['recon']:7.2f}, KL {train['kl']:6.2f})  val {val.loss:8.2f}  beta "
+                f"{train['beta']:.2f}  {state.history['seconds'][-1]:.1f}s"
+            )
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def load_finished_run(

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from tqdm.auto import tqdm
 
 from . import speed
 from .config import describe_device, get_device, seed_everything
@@ -33,7 +32,7 @@ from .evaluation import LossFn, Metrics, check_loss_terms, evaluate
 from .losses import LIKELIHOODS, Beta, KLSchedule, Likelihood, LossTerms, check_beta
 from .models import BaseVAE
 from .objective import check_fits, model_objective
-from .run_state import HISTORY_KEYS, FitResult, TrainState, load_finished_run
+from .run_state import HISTORY_KEYS, EpochLog, FitResult, TrainState, load_finished_run
 from .speed import Objective
 
 __all__ = [
@@ -296,7 +295,7 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     settings = config.to_dict()  # what the checkpoint stores, and what a resumed run must match
     state = TrainState.load(checkpoint, model, optimizer, generator, settings) if resume else TrainState.start(model)
-    log = _EpochLog(model, config, device, state.epoch)
+    log = EpochLog(model, config, device, state.epoch)
 
     stopped = "completed"
     speedups = speed.accelerated(model, data, objective, optimizer, config, device, custom_loss=loss_fn is not None)
@@ -327,35 +326,6 @@ def fit(
     model.load_state_dict(state.best_weights)
     model.eval()
     return FitResult(state.history, state.best_epoch, state.best_val, stopped, describe_device(device))
-
-
-class _EpochLog:
-    """The progress bar and one line per epoch (both off with ``progress=False``)."""
-
-    def __init__(self, model: BaseVAE, config: TrainConfig, device: torch.device, start: int) -> None:
-        self.config = config
-        self.bar = tqdm(
-            total=config.epochs,
-            initial=start,
-            unit="epoch",
-            disable=not config.progress,
-            desc=f"{type(model).__name__} on {describe_device(device)}",
-        )
-        if start >= config.epochs and config.progress:
-            print(f"Nothing to train: the run already has {start} of {config.epochs} epochs.")
-
-    def epoch(self, state: TrainState, train: dict[str, float], val: Metrics) -> None:
-        self.bar.update(1)
-        if self.config.progress:
-            self.bar.set_postfix(train=f"{train['loss']:.2f}", val=f"{val.loss:.2f}")
-            tqdm.write(
-                f"epoch {state.epoch:3d}/{self.config.epochs}  train {train['loss']:8.2f} (recon "
-                f"{train['recon']:7.2f}, KL {train['kl']:6.2f})  val {val.loss:8.2f}  beta "
-                f"{train['beta']:.2f}  {state.history['seconds'][-1]:.1f}s"
-            )
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 def train_model(
