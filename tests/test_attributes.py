@@ -241,7 +241,8 @@ def test_judge_learns_two_known_attributes_and_keeps_them_apart():
 
 
 def test_score_judge_and_share_interval_by_hand():
-    from vae_helpers.attributes import score_judge, share_interval
+    from vae_helpers.attributes import score_judge
+    from vae_helpers.stats import share_interval
 
     probs = torch.tensor([[0.9, 0.2], [0.8, 0.7], [0.1, 0.6], [0.3, 0.9]])
     labels = torch.tensor([[1, 0], [0, 1], [0, 1], [0, 1]])  # 1 / 3 and 3 / 1 faces with / without

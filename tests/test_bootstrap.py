@@ -5,15 +5,10 @@ import torch
 
 from vae_helpers.config import seed_everything
 from vae_helpers.errors import ConfigError
-from vae_helpers.evaluation import (
-    BootstrapInterval,
-    bootstrap_interval,
-    evaluate,
-    paired_bootstrap_difference,
-    per_image_elbo,
-)
+from vae_helpers.evaluation import evaluate, per_image_elbo
 from vae_helpers.models import AE, MLPVAE
 from vae_helpers.quality import bootstrap_frechet, bootstrap_frechet_difference, frechet_distance
+from vae_helpers.stats import BootstrapInterval, bootstrap_interval, paired_bootstrap_difference
 
 
 def test_interval_of_a_mean_covers_at_its_level():

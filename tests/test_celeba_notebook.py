@@ -36,8 +36,8 @@ def _isolate(monkeypatch, tmp_path: Path) -> None:
     """Point every CelebA search place at empty folders."""
     (tmp_path / "env").mkdir(exist_ok=True)
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "env"))
-    monkeypatch.setattr(data_mod, "REPO_DATA_DIR", tmp_path / "repo_data")
-    monkeypatch.setattr(data_mod, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setattr(data_mod.roots, "REPO_DATA_DIR", tmp_path / "repo_data")
+    monkeypatch.setattr(data_mod.roots, "REPO_ROOT", tmp_path / "repo")
     monkeypatch.setattr(data_mod.sources, "DATASETS", data_mod.sources.DatasetCache())
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from vae_helpers.config import REPO_ROOT
 from vae_helpers.errors import CorruptDataError, DataNotFoundError
+from vae_helpers.tools import course
 
 
 def _root_conftest():
@@ -37,17 +38,6 @@ class _Item:
         return next((m for m in self.markers if m.name == name), None)
 
 
-def _checker_modules():
-    """The modules the hook may import ``missing_requirements`` from (vae_helpers.course is moving to tools/)."""
-    modules = []
-    for name in ("vae_helpers.tools.course", "vae_helpers.course"):
-        try:
-            modules.append(importlib.import_module(name))
-        except ImportError:
-            pass
-    return modules
-
-
 @pytest.fixture
 def broken_requirements(monkeypatch):
     def check(notebook):
@@ -57,8 +47,7 @@ def broken_requirements(monkeypatch):
             raise DataNotFoundError("Dataset 'mnist' was not found.")
         return []
 
-    for module in _checker_modules():
-        monkeypatch.setattr(module, "missing_requirements", check)
+    monkeypatch.setattr(course, "missing_requirements", check)  # where the root conftest imports it from
 
 
 @pytest.mark.parametrize("ci", [False, True])

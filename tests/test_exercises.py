@@ -471,12 +471,12 @@ def test_autoregressive_decoder_sees_only_earlier_pixels():
     x = torch.rand(1, 1, 3, 4)
     z = torch.randn(1, 2)
     jac = torch.autograd.functional.jacobian(
-        lambda v: model.decode_teacher_forced(z, v.view(1, 1, 3, 4)).flatten(), x.flatten()
+        lambda v: model.likelihood_logits(z, v.view(1, 1, 3, 4)).flatten(), x.flatten()
     )
     assert jac.shape == (12, 12)
     assert torch.all(jac.triu() == 0), "logit i must not depend on pixel j >= i"
     assert jac.tril(-1).abs().sum() > 0
-    dz = torch.autograd.functional.jacobian(lambda v: model.decode_teacher_forced(v, x).flatten(), z)
+    dz = torch.autograd.functional.jacobian(lambda v: model.likelihood_logits(v, x).flatten(), z)
     assert dz.abs().sum() > 0  # z reaches every output through z_to_out
 
 
@@ -487,7 +487,7 @@ def test_autoregressive_decode_is_consistent_with_teacher_forcing():
     logits = model.decode(z)
     pixels = torch.sigmoid(logits)
     # Each generated pixel is the conditional mean given the generated earlier pixels.
-    assert torch.allclose(torch.sigmoid(model.decode_teacher_forced(z, pixels)), pixels, atol=1e-6)
+    assert torch.allclose(torch.sigmoid(model.likelihood_logits(z, pixels)), pixels, atol=1e-6)
     assert model.sample(2).shape == (2, 1, 3, 4)
 
 
@@ -502,7 +502,7 @@ def test_evaluate_of_an_autoregressive_vae_is_teacher_forced(small_fashion):
     with torch.no_grad():
         mu, logvar = model.encode(x)
         z = mu + torch.randn(mu.shape, generator=torch.Generator().manual_seed(0)) * torch.exp(0.5 * logvar)
-        recon = bernoulli_nll(model.decode_teacher_forced(z, x), x).mean().item()
+        recon = bernoulli_nll(model.likelihood_logits(z, x), x).mean().item()
     assert terms["recon"] == pytest.approx(recon, rel=1e-5)
     assert terms["elbo"] == pytest.approx(-(recon + kl_per_dim(mu, logvar).sum(1).mean().item()), rel=1e-5)
 

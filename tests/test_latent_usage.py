@@ -7,16 +7,11 @@ import torch
 
 from vae_helpers.data import ImageSplit
 from vae_helpers.errors import ConfigError
-from vae_helpers.evaluation import (
-    bootstrap_interval,
-    conditional_log_likelihood,
-    iwae_log_likelihood,
-    latent_usage,
-    log_marginal_over_labels,
-    swap_reconstruction_nll,
-)
+from vae_helpers.evaluation import conditional_log_likelihood, iwae_log_likelihood, log_marginal_over_labels
+from vae_helpers.latent import latent_usage, swap_reconstruction_nll
 from vae_helpers.losses import reconstruction_nll
 from vae_helpers.models import MLPVAE, AutoregressiveVAE, ConditionalVAE
+from vae_helpers.stats import bootstrap_interval
 
 
 def _tiny_split(n: int = 6, n_classes: int = 3, seed: int = 0) -> ImageSplit:

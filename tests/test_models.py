@@ -78,7 +78,7 @@ def test_models_hold_no_shared_class_state():
 
 
 def test_gradients_flow_to_encoder_and_decoder():
-    from vae_helpers.losses import model_objective as model_loss
+    from vae_helpers.objective import model_objective as model_loss
 
     model = ConvVAE(latent_dim=4)
     terms = model_loss(model, torch.rand(3, 1, 28, 28), None)

@@ -22,9 +22,8 @@ from vae_helpers import config, evaluation, zoo
 from vae_helpers.budget import CPU_IMAGE_EPOCHS, TrainingBudget, training_budget
 from vae_helpers.data.containers import ImageDataset, ImageSplit
 from vae_helpers.errors import ConfigError
-from vae_helpers.evaluation import latent_usage
 from vae_helpers.exercises import ExerciseCheckError
-from vae_helpers.latent_geometry import code_norms, encode_posteriors
+from vae_helpers.latent import code_norms, encode_split, latent_usage
 from vae_helpers.losses import bernoulli_nll, gaussian_nll, reconstruction_nll, vae_loss
 from vae_helpers.models import MLPVAE, BaseVAE, MLPVAEConfig
 from vae_helpers.training import TrainConfig, fit
@@ -161,13 +160,11 @@ def test_losses_refuse_negative_pixels():
         bernoulli_nll(logits, x * 2 - 1)
 
 
-def test_encode_posteriors_refuses_float_pixels_in_0_to_255():
+def test_encode_split_refuses_bare_float_pixels_and_says_how_to_wrap_them():
     model = MLPVAE(hidden=(8,), latent_dim=2)
-    images = torch.rand(4, 1, 28, 28)
-    mu, _ = encode_posteriors(model, images)  # [0, 1] floats are fine
-    assert torch.allclose(mu, encode_posteriors(model, (images * 255).round().to(torch.uint8))[0], atol=0.05)
-    with pytest.raises(ConfigError, match=r"encode_posteriors.*0\.\.255"):
-        encode_posteriors(model, images * 255)
+    images = torch.rand(4, 1, 28, 28) * 255  # a beginner's 0..255 floats, not a split
+    with pytest.raises(ConfigError, match=r"encode_split\(\).*not a bare tensor.*ImageSplit\(images, labels\)"):
+        encode_split(model, images)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,10 +426,10 @@ def test_evaluate_given_the_dataset_or_a_tensor_says_which_split_to_pass():
         evaluation.evaluate(model, data.test.images)
 
 
-def test_encode_posteriors_on_images_of_another_shape():
+def test_encode_split_on_images_of_another_shape():
     model = MLPVAE(MLPVAEConfig(hidden=(8,), latent_dim=2, image_shape=(1, 14, 14)))
-    with pytest.raises(ConfigError, match=r"encode_posteriors.*built for images of shape \(1, 14, 14\).*\(1, 28, 28\)"):
-        encode_posteriors(model, _synthetic().test.images)
+    with pytest.raises(ConfigError, match=r"encode_split\(\).*built for images of shape \(1, 14, 14\).*\(1, 28, 28\)"):
+        encode_split(model, _synthetic().test)
 
 
 def test_image_split_of_float_pixels_says_how_to_convert():

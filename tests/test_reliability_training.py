@@ -16,7 +16,8 @@ from vae_helpers import checkpoints
 from vae_helpers.checkpoints import CHECKPOINT_FORMAT, load_checkpoint, read_checkpoint, save_checkpoint
 from vae_helpers.config import get_device
 from vae_helpers.errors import CheckpointError, ConfigError, TrainingDivergedError
-from vae_helpers.evaluation import active_units, encode_split, evaluate, iwae_log_likelihood, kl_per_dimension
+from vae_helpers.evaluation import evaluate, iwae_log_likelihood
+from vae_helpers.latent import active_units, encode_split, kl_per_dimension
 from vae_helpers.losses import KLSchedule, LossTerms
 from vae_helpers.models import MLPVAE, ConvVAE64, MLPVAEConfig
 from vae_helpers.training import TrainConfig, fit

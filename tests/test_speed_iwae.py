@@ -71,24 +71,21 @@ def test_bf16_decoder_moves_the_bound_little():
 
 
 def test_auto_precision_is_bf16_only_on_native_hardware(monkeypatch):
+    from vae_helpers import speed
     from vae_helpers.errors import ConfigError
-    from vae_helpers.training import TrainConfig, autocast_dtype
+    from vae_helpers.speed import autocast_dtype
+    from vae_helpers.training import TrainConfig
 
     config = TrainConfig(precision="auto")
     cpu = torch.device("cpu")
     expected = torch.bfloat16 if native_bf16("cpu") else None
-    assert autocast_dtype(config, cpu, None, ConvVAE(latent_dim=4)) is expected  # conv step: 1.58x faster in bf16
-    assert autocast_dtype(config, cpu, None, MLPVAE(latent_dim=4)) is expected  # MLP step: 1.21-1.25x
-    assert autocast_dtype(config, cpu, lambda *a: None, ConvVAE(latent_dim=4)) is None  # a custom loss_fn stays fp32
-    from vae_helpers import training
-
-    monkeypatch.setattr(training, "native_bf16", lambda device: True)  # both answers, whatever this CPU is
-    assert autocast_dtype(config, cpu, None, ConvVAE(latent_dim=4)) is torch.bfloat16
-    assert autocast_dtype(config, cpu, None, MLPVAE(latent_dim=4)) is torch.bfloat16
-    assert autocast_dtype(config, cpu, lambda *a: None, MLPVAE(latent_dim=4)) is None
-    monkeypatch.setattr(training, "native_bf16", lambda device: False)  # emulated bf16 ran 10x slower: never chosen
-    assert autocast_dtype(config, cpu, None, ConvVAE(latent_dim=4)) is None
-    assert autocast_dtype(config, cpu, None, MLPVAE(latent_dim=4)) is None
+    assert autocast_dtype(config, cpu, None) is expected
+    assert autocast_dtype(config, cpu, lambda *a: None) is None  # a custom loss_fn stays fp32
+    monkeypatch.setattr(speed, "native_bf16", lambda device: True)  # both answers, whatever this CPU is
+    assert autocast_dtype(config, cpu, None) is torch.bfloat16
+    assert autocast_dtype(config, cpu, lambda *a: None) is None
+    monkeypatch.setattr(speed, "native_bf16", lambda device: False)  # emulated bf16 is much slower: never chosen
+    assert autocast_dtype(config, cpu, None) is None
     assert TrainConfig().precision == "fp32"
     with pytest.raises(ConfigError, match="'auto'"):
         TrainConfig(precision="fp16")

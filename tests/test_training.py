@@ -213,7 +213,7 @@ def test_kl_schedule_is_applied_per_step(small_fashion):
 
 
 # ------------------------------------------------------------------------------------------------
-# Mixed precision (TrainConfig.precision) and the fused Bernoulli term of the built-in objective
+# Mixed precision (TrainConfig.precision) and the speed-ups of vae_helpers.speed
 # ------------------------------------------------------------------------------------------------
 def test_bf16_trains_like_fp32_with_bf16_matmuls_and_fp32_state(small_fashion):
     histories, dtypes = {}, []
@@ -240,17 +240,17 @@ def test_bf16_trains_like_fp32_with_bf16_matmuls_and_fp32_state(small_fashion):
 
 
 def test_bf16_keeps_adam_state_and_loss_in_fp32(small_fashion):
-    from vae_helpers.losses import model_objective as model_loss
-    from vae_helpers.training import autocast_dtype as _autocast_dtype
-    from vae_helpers.training import make_optimizer as _adam
+    from vae_helpers.objective import model_objective as model_loss
+    from vae_helpers.speed import autocast_dtype as _autocast_dtype
 
     seed_everything(0)
     model = MLPVAE(latent_dim=4)
-    optimizer = _adam(model, 1e-3, torch.device("cpu"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     dtype = _autocast_dtype(TrainConfig(precision="bf16"), torch.device("cpu"), None)
     assert dtype == torch.bfloat16
     x, y = next(small_fashion.train.batches(64))
-    terms = model_loss(model, x, y, autocast_dtype=dtype)
+    with torch.autocast("cpu", dtype=dtype):  # as fit's bf16 objective runs
+        terms = model_loss(model, x, y)
     assert all(t.dtype == torch.float32 for t in (terms.loss, terms.recon, terms.kl, terms.kl_per_dim))
     terms.loss.backward()
     optimizer.step()
@@ -258,7 +258,8 @@ def test_bf16_keeps_adam_state_and_loss_in_fp32(small_fashion):
     assert all(v.dtype == torch.float32 for s in optimizer.state.values() for k, v in s.items() if k != "step")
     # the bf16 loss estimates the same quantity as the float32 one (same z noise: same seed)
     torch.manual_seed(3)
-    a = model_loss(model, x, y, autocast_dtype=dtype).loss.item()
+    with torch.autocast("cpu", dtype=dtype):
+        a = model_loss(model, x, y).loss.item()
     torch.manual_seed(3)
     b = model_loss(model, x, y).loss.item()
     assert a == pytest.approx(b, rel=5e-3) and a != b
@@ -270,7 +271,7 @@ def test_invalid_precision_is_explained():
 
 
 def test_bf16_with_a_custom_loss_fn_is_refused(small_fashion):
-    from vae_helpers.losses import model_objective as model_loss
+    from vae_helpers.objective import model_objective as model_loss
 
     data = small_fashion.subset(train=64, val=64)
     loss_fn = lambda model, x, y, beta: model_loss(model, x, y, beta)  # noqa: E731
@@ -288,7 +289,7 @@ def test_bf16_with_a_custom_loss_fn_is_refused(small_fashion):
 
 
 def test_bf16_on_mps_falls_back_to_fp32_with_a_warning():
-    from vae_helpers.training import autocast_dtype as _autocast_dtype
+    from vae_helpers.speed import autocast_dtype as _autocast_dtype
 
     with pytest.warns(UserWarning, match="training in float32 on mps"):
         assert _autocast_dtype(TrainConfig(precision="bf16"), torch.device("mps"), None) is None
@@ -298,7 +299,7 @@ def test_bf16_on_mps_falls_back_to_fp32_with_a_warning():
 @pytest.mark.parametrize("free_bits, autoencoder", [(0.0, False), (0.5, False), (0.0, True)])
 def test_fused_objective_equals_vae_loss_in_value_and_gradient(free_bits, autoencoder):
     from vae_helpers.losses import add_kl_term, bernoulli_nll
-    from vae_helpers.losses import vae_loss as _vae_objective  # the training path: the fused Bernoulli kernel
+    from vae_helpers.losses import vae_loss as _vae_objective  # the training path
 
     torch.manual_seed(0)
     logits = (torch.randn(16, 1, 28, 28) * 6).requires_grad_()  # includes |logit| > 15: the tails matter
@@ -314,27 +315,15 @@ def test_fused_objective_equals_vae_loss_in_value_and_gradient(free_bits, autoen
         assert torch.allclose(g_ours, g_ref, atol=1e-6)
 
 
-def test_fused_bernoulli_gradients_are_exact_in_float64():
-    from vae_helpers.losses import FusedBernoulliNLL as _BernoulliNLL
-
-    torch.manual_seed(0)
-    logits = (torch.randn(3, 1, 4, 4, dtype=torch.float64) * 4).requires_grad_()
-    x = torch.rand(3, 1, 4, 4, dtype=torch.float64).requires_grad_()
-    assert torch.autograd.gradcheck(_BernoulliNLL.apply, (logits, x))
-    assert torch.autograd.gradgradcheck(_BernoulliNLL.apply, (logits, x))
-    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-    assert torch.allclose(_BernoulliNLL.apply(logits, x), expected, rtol=1e-12)
-
-
 def test_conv_models_train_channels_last_on_cpu_and_come_back_contiguous(small_fashion, monkeypatch):
     """fit trains a conv model in the channels-last layout (faster oneDNN convolutions), which changes
     rounding only: the same run in the default layout ends within float32 noise, and the model fit returns
     has the usual contiguous weights."""
-    from vae_helpers import training
+    from vae_helpers import speed, training
 
-    assert training.uses_channels_last(ConvVAE(latent_dim=4), torch.device("cpu"))
-    assert not training.uses_channels_last(MLPVAE(latent_dim=4), torch.device("cpu"))
-    assert not training.uses_channels_last(ConvVAE(latent_dim=4), torch.device("meta"))
+    assert speed.uses_channels_last(ConvVAE(latent_dim=4), torch.device("cpu"))
+    assert not speed.uses_channels_last(MLPVAE(latent_dim=4), torch.device("cpu"))
+    assert not speed.uses_channels_last(ConvVAE(latent_dim=4), torch.device("meta"))
     data = small_fashion.subset(train=256, val=64)
     seen = []
     real = training.model_objective
@@ -348,7 +337,7 @@ def test_conv_models_train_channels_last_on_cpu_and_come_back_contiguous(small_f
     seed_everything(0)
     fast = fit(ConvVAE(latent_dim=4), data, TrainConfig(epochs=2, **QUIET), device="cpu")
     assert seen and all(seen)
-    monkeypatch.setattr(training, "uses_channels_last", lambda model, device: False)
+    monkeypatch.setattr(speed, "uses_channels_last", lambda model, device: False)
     seed_everything(0)
     model = ConvVAE(latent_dim=4)
     plain = fit(model, data, TrainConfig(epochs=2, **QUIET), device="cpu")
@@ -359,7 +348,7 @@ def test_conv_models_train_channels_last_on_cpu_and_come_back_contiguous(small_f
 def test_resumed_adam_moments_follow_their_parameters_layout():
     """Adam's fused kernel walks parameters and moments as flat memory: moments saved from a contiguous run
     and resumed into a channels-last model must be re-laid out, or the update lands on the wrong elements."""
-    from vae_helpers.training import _match_optimizer_layouts
+    from vae_helpers.speed import _match_optimizer_layouts
 
     for fix, follows in ((False, False), (True, True)):
         param = torch.nn.Parameter(torch.zeros(4, 3, 2, 2).contiguous(memory_format=torch.channels_last))

@@ -13,8 +13,8 @@ import torch
 from vae_helpers import zoo
 from vae_helpers.errors import CacheWarning, CheckpointError, CheckpointNotFoundError, ConfigError
 from vae_helpers.evaluation import evaluate
-from vae_helpers.losses import model_objective
 from vae_helpers.models import MODEL_REGISTRY, AutoregressiveVAE
+from vae_helpers.objective import model_objective
 
 MANIFEST = zoo.read_manifest() if zoo.MANIFEST.is_file() else {"models": {}}
 

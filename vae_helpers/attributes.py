@@ -10,7 +10,7 @@ difference, ``alpha = -1`` removes it, and ``alpha = 0`` is the unedited code.
 
 Everything here works on plain tensors (codes ``[N x D]`` and a 0/1 or -1/+1 attribute table
 ``[N x A]``) so that it is tested on synthetic codes whose answer is known; the notebook gets the
-codes from :func:`vae_helpers.evaluation.encode_split`.
+codes from :func:`vae_helpers.latent.encode_split`.
 """
 
 from __future__ import annotations
@@ -366,23 +366,6 @@ def score_judge(probabilities: torch.Tensor, labels: torch.Tensor, names: Sequen
             n_without=n - n_with,
         )
     return result
-
-
-def share_interval(flags: torch.Tensor, z: float = 1.96) -> tuple[float, float, float]:
-    """Share of True in ``flags [N]`` with its Wilson score interval (95 % with the default ``z``): the sampling
-    error of a share of N faces. Unlike ``p +- z sqrt(p (1 - p) / N)`` it does not shrink to nothing at p = 0 or 1.
-
-    Returns:
-        ``(p, low, high)``.
-    """
-    flags = torch.as_tensor(flags).float().flatten()
-    n = len(flags)
-    if n == 0:
-        raise ValueError("share_interval needs at least one value.")
-    p = float(flags.mean())
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
-    return p, max(0.0, centre - half), min(1.0, centre + half)
 
 
 def load_or_train_judge(

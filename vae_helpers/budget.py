@@ -84,7 +84,7 @@ def measure_seconds_per_image(
     The copy is trained on random images of the model's shape after one warm-up step; ``model``, its BatchNorm
     statistics and the global random state are left as they were.
     """
-    from .losses import model_objective
+    from .objective import model_objective
 
     device = torch.device(device)
     trial = copy.deepcopy(model).to(device).train()

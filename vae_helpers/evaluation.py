@@ -1,18 +1,20 @@
-"""Evaluation in nats per image: test ELBO, the IWAE bound, reconstruction MSE, active units, KL per dimension.
+"""Evaluation in nats per image: the test ELBO, per-image ELBOs, the IWAE bound, reconstruction MSE.
 
-One path: :func:`evaluate` scores a split with :func:`vae_helpers.losses.model_objective`, the same
-per-batch objective :func:`vae_helpers.training.fit` trains and validates with (so the ELBO of
-every notebook, of fit's validation and of the exercises is one computation). Every function runs
-the model under :func:`vae_helpers.models.eval_mode` (BatchNorm uses its running statistics; the
-caller's train/eval mode comes back afterwards) and refuses an empty split. :func:`sweep_table`
-turns the rows of a sweep (one per run) into a table.
+One path: :func:`evaluate` and :func:`per_image_elbo` score a split with
+:func:`vae_helpers.objective.per_image_terms`, the objective :func:`vae_helpers.training.fit` trains and validates
+with, drawing z in one seeded loop (so the ELBO of every notebook, of fit's validation and of the exercises is one
+computation, and the per-image values average to :func:`evaluate`'s). Every function runs the model under
+:func:`vae_helpers.models.eval_mode` (BatchNorm uses its running statistics; the caller's train/eval mode comes
+back afterwards) and refuses an empty split. :func:`score_model` and :func:`sweep_table` build the tables of a
+sweep. Latent diagnostics (active units, KL per dimension, probes) are in :mod:`vae_helpers.latent`; intervals
+in :mod:`vae_helpers.stats`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,47 +23,16 @@ import torch
 from .config import check_seed
 from .data import ImageSplit
 from .errors import ConfigError
-from .losses import (
-    LOG_2PI,
-    Likelihood,
-    LossTerms,
-    kl_per_dim,
-    model_objective,
-    reconstruction_nll,
-    reparameterize,
-)
+from .latent import active_units
+from .losses import LOG_2PI, Likelihood, LossTerms, reconstruction_nll
 from .models import BaseVAE, eval_mode
-from .validation import check_split
+from .objective import check_fits, check_split, per_image_terms
 
 if TYPE_CHECKING:
     import pandas
 
 #: A custom objective ``loss_fn(model, x, y, beta) -> LossTerms`` on one batch (see :func:`vae_helpers.training.fit`).
 LossFn = Callable[[BaseVAE, torch.Tensor, torch.Tensor, float], LossTerms]
-
-
-def _cond(model: BaseVAE, y: torch.Tensor) -> torch.Tensor | None:
-    return y if model.conditional else None
-
-
-def _check_split(split: ImageSplit, what: str) -> None:
-    check_split(split, what)
-    if len(split) == 0:
-        raise ConfigError(
-            f"{what} got an empty split (0 images), so there is nothing to average: every score would "
-            "be 0 and mean nothing. Pass a split with images (check the subset(...) sizes)."
-        )
-
-
-def check_fits(model: BaseVAE, split: ImageSplit, what: str) -> None:
-    """Refuse a split whose images are not the shape the model was built for (e.g. an MNIST model on CelebA)."""
-    found = tuple(split.images.shape[1:])
-    if found != tuple(model.image_shape):
-        raise ConfigError(
-            f"{what}: {type(model).__name__} was built for images of shape {tuple(model.image_shape)} "
-            f"(C, H, W), but the split holds {found}. Use the model made for this dataset, or build one "
-            f"for it (e.g. image_shape={found} where the model takes one)."
-        )
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -116,31 +87,41 @@ def evaluate(
     :func:`vae_helpers.training.fit`) replaces the built-in objective. ``with_mse=False`` skips the
     extra decoder pass that the MSE of the reconstruction from mu needs.
     """
-    check_seed(seed, "evaluate(seed=...)")
-    _check_split(split, "evaluate()")
-    check_fits(model, split, "evaluate()")
-    _positive_int(batch_size, "batch_size")
     device = model.device
     sums = torch.zeros(5, dtype=torch.float64, device=device)  # loss, recon, KL, MSE, images
     kl_dims = torch.zeros(model.latent_dim, dtype=torch.float64, device=device)
-    with eval_mode(model), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        for x, y in split.batches(batch_size, device=device):
-            if loss_fn is None:
-                terms = model_objective(model, x, y, beta, likelihood, free_bits, sigma)
-            else:
-                terms = check_loss_terms(loss_fn(model, x, y, beta), len(x))
-            mse = x.new_zeros(())
-            if with_mse:
-                mu, _ = model.encode(x, _cond(model, y))
-                mean_image = torch.sigmoid(model.likelihood_logits(mu, x, _cond(model, y)))
-                mse = (mean_image - x).pow(2).flatten(1).mean(1).sum() / len(x)
-            sums += torch.stack([terms.loss, terms.recon, terms.kl, mse, x.new_ones(())]).double() * len(x)
-            if terms.kl_per_dim.numel():
-                kl_dims += terms.kl_per_dim.double() * len(x)
+    for x, y in _seeded_batches(model, split, batch_size, seed, "evaluate()"):
+        if loss_fn is None:
+            image_terms = per_image_terms(model, x, y, likelihood, sigma)
+            terms, mu = image_terms.batch_loss(beta, free_bits), image_terms.mu
+        else:
+            terms = check_loss_terms(loss_fn(model, x, y, beta), len(x))
+            mu = model.encode(x, y if model.conditional else None)[0] if with_mse else None
+        mse = x.new_zeros(())
+        if with_mse:  # the reconstruction decoded from mu
+            mean_image = torch.sigmoid(model.likelihood_logits(mu, x, y if model.conditional else None))
+            mse = (mean_image - x).pow(2).flatten(1).mean(1).sum() / len(x)
+        sums += torch.stack([terms.loss, terms.recon, terms.kl, mse, x.new_ones(())]).double() * len(x)
+        if terms.kl_per_dim.numel():
+            kl_dims += terms.kl_per_dim.double() * len(x)
     n = len(split)
     loss, recon, kl, mse, _ = (sums / n).tolist()
     return Metrics(-(recon + kl), recon, kl, mse, (kl_dims / n).float().cpu(), loss)
+
+
+def _seeded_batches(
+    model: BaseVAE, split: ImageSplit, batch_size: int, seed: int, what: str
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The batches ``(x, y)`` of ``split`` in eval mode, with the global generator forked and seeded with ``seed``:
+    :func:`evaluate` and :func:`per_image_elbo` draw their z inside this loop, so they draw the same z."""
+    check_seed(seed, f"{what[:-2]}(seed=...)")
+    check_split(split, what)
+    check_fits(model, split, what)
+    _positive_int(batch_size, "batch_size")
+    device = model.device
+    with eval_mode(model), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield from split.batches(batch_size, device=device)
 
 
 def check_loss_terms(terms: Any, batch: int) -> LossTerms:
@@ -185,24 +166,17 @@ def iwae_log_likelihood(
     not depend on ``tile``); the decoder then runs on ``tile`` samples of one image at a time, so
     its output stays in cache.
 
-    How the Bernoulli term is computed (the decoder's matrix products are the work; everything else is
-    kept to a few passes over a cache-resident tile, without repeating x): with logits l,
-    -log p(x|z) = sum_p softplus(l_p) - x_p l_p = sum_p (|l_p|/2 - log sigmoid(|l_p|)) + (1/2 - x) . l,
-    the identity softplus(l) = l/2 + |l|/2 - log sigmoid(|l|), always finite, using torch's vectorised
-    sigmoid (its softplus/log1p run about 10x slower on CPU and would cost as much as the decoder's
-    product); the sum of logs is taken as a log of products over groups of 98 pixels, and the linear term
-    is one matrix-vector product. Equal to :func:`~vae_helpers.losses.bernoulli_nll` to float32 rounding
-    (tests compare it with the direct computation in float64).
+    The Bernoulli term of each decoded tile is scored by ``_tile_nll``, the speed path of the package's one
+    Bernoulli NLL (:func:`~vae_helpers.losses.bernoulli_nll`): the same value to float32 rounding (tests compare
+    them), computed with vectorised ``sigmoid`` and one ``log`` per group of pixels, since torch's ``softplus`` and
+    ``log1p`` are slow on CPU and would cost as much as the decoder's products at large ``k``.
 
     Args:
-        tile: samples decoded at once, at most ``chunk`` (memory: ``tile x C x H x W`` floats; 512 to
-            1024 samples of 784 pixels ran fastest on a 2-core EPYC with 1 MB of L2 per core, 256 was
-            1.15x slower: the per-op threading overhead is paid once per tile).
+        tile: samples decoded at once, at most ``chunk`` (memory: ``tile x C x H x W`` floats); large enough to
+            pay the per-op overhead once per tile, small enough to stay in cache.
         precision: ``"fp32"`` (default) or ``"bf16"``: the decoder under bfloat16 autocast, logits
             scored in float32. Not recommended: on CPU the products return bfloat16, so the logits are
-            rounded to 8 significant bits, and on a 2-epoch MLP VAE this moved the k=5000 bound by
-            +4.8 nats (``python -m vae_helpers.tools.bench iwae`` prints the difference); kept for
-            measuring only.
+            rounded to 8 significant bits and the bound moves by nats; kept for measuring only.
 
     Returns:
         The mean over ``split`` (a float), or ``[N]`` per-image values with ``return_per_image``.
@@ -210,7 +184,7 @@ def iwae_log_likelihood(
     check_seed(seed, "iwae_log_likelihood(seed=...)")
     if not model.is_variational:
         raise ValueError("The IWAE bound needs a posterior q(z|x); a deterministic autoencoder has none.")
-    _check_split(split, "iwae_log_likelihood()")
+    check_split(split, "iwae_log_likelihood()")
     check_fits(model, split, "iwae_log_likelihood()")
     for name, value in (("k", k), ("batch_size", batch_size), ("chunk", chunk), ("tile", tile)):
         _positive_int(value, name)
@@ -227,7 +201,7 @@ def iwae_log_likelihood(
     with eval_mode(model), autocast:
         for x, y in split.batches(batch_size, device=device):
             with torch.autocast(device_type=device.type, enabled=False):
-                mu, logvar = model.encode(x, _cond(model, y))
+                mu, logvar = model.encode(x, y if model.conditional else None)
             mu, logvar = mu.float(), logvar.float()
             std = torch.exp(0.5 * logvar)
             # log q(z|x) = -0.5 * sum(LOG_2PI + logvar + eps^2), since (z - mu)^2 / var = eps^2
@@ -284,45 +258,6 @@ def _tile_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.T
     return total.add_(linear)
 
 
-def encode_split(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior means ``[N x D]`` (on the CPU) and the labels of ``split``."""
-    _check_split(split, "encode_split()")
-    check_fits(model, split, "encode_split()")
-    mus, labels = [], []
-    with eval_mode(model):
-        for x, y in split.batches(batch_size, device=model.device):
-            mus.append(model.encode(x, _cond(model, y))[0].cpu())
-            labels.append(y.cpu())
-    return torch.cat(mus), torch.cat(labels)
-
-
-def active_units(model: BaseVAE, split: ImageSplit, threshold: float = 0.01) -> tuple[int, torch.Tensor]:
-    """Active units (Burda et al. 2015): dimensions whose Var_x( E_q[z_i | x] ) exceeds ``threshold``.
-
-    Returns:
-        ``(count, variances [D])``.
-    """
-    if len(split) < 2:
-        raise ConfigError(f"active_units() needs at least 2 images to measure a variance; the split has {len(split)}.")
-    mu, _ = encode_split(model, split)
-    variances = mu.var(0, unbiased=True)
-    return int((variances > threshold).sum()), variances
-
-
-def kl_per_dimension(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> torch.Tensor:
-    """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over ``split``: ``[D]`` nats."""
-    _check_split(split, "kl_per_dimension()")
-    check_fits(model, split, "kl_per_dimension()")
-    if not model.is_variational:
-        raise ValueError("kl_per_dimension needs a posterior q(z|x); a deterministic autoencoder has none.")
-    total = torch.zeros(model.latent_dim, dtype=torch.float64)
-    with eval_mode(model):
-        for x, y in split.batches(batch_size, device=model.device):
-            mu, logvar = model.encode(x, _cond(model, y))
-            total += kl_per_dim(mu, logvar).sum(0).double().cpu()
-    return (total / max(1, len(split))).float()
-
-
 def per_image_elbo(
     model: BaseVAE,
     split: ImageSplit,
@@ -335,112 +270,14 @@ def per_image_elbo(
 
     The same z draws as :func:`evaluate` with the same ``seed`` and ``batch_size`` (its ``elbo`` is
     the mean of these values, up to float32 rounding), so per-image differences between two models
-    can be bootstrapped (:func:`paired_bootstrap_difference`). A deterministic autoencoder gets
+    can be bootstrapped (:func:`vae_helpers.stats.paired_bootstrap_difference`). A deterministic autoencoder gets
     ``-recon`` (no KL term).
     """
-    check_seed(seed, "per_image_elbo(seed=...)")
-    _check_split(split, "per_image_elbo()")
-    check_fits(model, split, "per_image_elbo()")
-    _positive_int(batch_size, "batch_size")
-    device = model.device
-    values = []
-    with eval_mode(model), torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        for x, y in split.batches(batch_size, device=device):
-            mu, logvar = model.encode(x, _cond(model, y))  # [B x D] each (logvar None for an AE)
-            z = reparameterize(mu, logvar) if logvar is not None else mu  # the global generator, as evaluate
-            recon = reconstruction_nll(model.likelihood_logits(z, x, _cond(model, y)).float(), x, likelihood, sigma)
-            kl = kl_per_dim(mu, logvar).sum(1) if logvar is not None else torch.zeros_like(recon)  # [B]
-            values.append(-(recon + kl).detach().double().cpu())
+    values = [
+        per_image_terms(model, x, y, likelihood, sigma).elbo.double().cpu()
+        for x, y in _seeded_batches(model, split, batch_size, seed, "per_image_elbo()")
+    ]
     return torch.cat(values)
-
-
-@dataclass
-class BootstrapInterval:
-    """A point estimate with a percentile bootstrap interval.
-
-    Attributes:
-        estimate: the statistic on the full sample (e.g. the mean of the per-item values).
-        low, high: the ``level`` percentile interval of the statistic over ``n_boot`` resamples.
-        level: the coverage the interval aims at (0.95 for a 95% interval).
-        n_boot: the number of resamples.
-    """
-
-    estimate: float
-    low: float
-    high: float
-    level: float
-    n_boot: int
-
-    def __iter__(self):
-        """``estimate, low, high = interval`` (and ``interval[0]``, ``interval[1]``, ``interval[2]``)."""
-        return iter((self.estimate, self.low, self.high))
-
-    def __getitem__(self, index: int) -> float:
-        return (self.estimate, self.low, self.high)[index]
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2
-
-    def excludes(self, value: float = 0.0) -> bool:
-        """True when ``value`` lies outside the interval (e.g. 0 for a difference)."""
-        return not (self.low <= value <= self.high)
-
-    def format(self, spec: str = ".2f", sign: bool = False) -> str:
-        """E.g. ``"+3.80 (95% interval +3.52 to +4.09)"``."""
-        spec = ("+" + spec) if sign else spec
-        return f"{self.estimate:{spec}} ({self.level:.0%} interval {self.low:{spec}} to {self.high:{spec}})"
-
-    def __str__(self) -> str:
-        return self.format()
-
-
-def _check_level(level: float, n_boot: int) -> int:
-    if not 0 < level < 1:
-        raise ConfigError(f"level must lie strictly between 0 and 1 (0.95 for a 95% interval), got {level!r}.")
-    return _positive_int(n_boot, "n_boot")
-
-
-def bootstrap_interval(
-    values: torch.Tensor | Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95, chunk: int = 200
-) -> BootstrapInterval:
-    """Percentile bootstrap interval of the mean of per-item values ``[N]`` (e.g. per-image ELBOs,
-    or 0/1 correctness of a classifier on each test image).
-
-    Resamples the N items with replacement ``n_boot`` times (a CPU generator seeded with ``seed``,
-    ``chunk`` resamples at a time). It measures the noise of the *evaluation* (which test items were
-    drawn), not the variation between training runs with different seeds.
-    """
-    n_boot = _check_level(level, n_boot)
-    x = torch.as_tensor(values).detach().double().cpu().flatten()
-    if len(x) < 2:
-        raise ConfigError(f"bootstrap_interval() needs at least 2 values, got {len(x)}.")
-    generator = torch.Generator().manual_seed(seed)
-    means = []
-    for start in range(0, n_boot, chunk):
-        idx = torch.randint(len(x), (min(chunk, n_boot - start), len(x)), generator=generator)  # [c x N]
-        means.append(x[idx].mean(1))
-    means = torch.cat(means)
-    alpha = (1 - level) / 2
-    low, high = torch.quantile(means, torch.tensor([alpha, 1 - alpha], dtype=torch.float64)).tolist()
-    return BootstrapInterval(float(x.mean()), low, high, level, n_boot)
-
-
-def paired_bootstrap_difference(
-    a: torch.Tensor | Any, b: torch.Tensor | Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95
-) -> BootstrapInterval:
-    """Bootstrap interval of ``mean(a) - mean(b)`` for two models scored on the *same* items ``[N]``.
-
-    The items are resampled jointly (one index draws ``a[i]`` and ``b[i]``), so what the two models
-    share (an easy or a hard test image) cancels: the interval is much narrower than two separate
-    intervals would suggest when the per-item values are correlated.
-    """
-    a = torch.as_tensor(a).detach().double().cpu().flatten()
-    b = torch.as_tensor(b).detach().double().cpu().flatten()
-    if a.shape != b.shape:
-        raise ConfigError(f"a paired bootstrap needs one value per item in both: got {len(a)} and {len(b)} values.")
-    return bootstrap_interval(a - b, n_boot=n_boot, seed=seed, level=level)
 
 
 def conditional_log_likelihood(
@@ -494,105 +331,6 @@ def log_marginal_over_labels(log_px_given_y: torch.Tensor, prior: torch.Tensor |
             raise ConfigError(f"prior must be {n_classes} probabilities that sum to 1, got {prior.tolist()}.")
         log_prior = prior.log()
     return torch.logsumexp(log_px_given_y + log_prior.to(log_px_given_y.device), 1)
-
-
-@dataclass
-class LatentUsage:
-    """How much a model's decoder and a linear read-out *use* the code z (not only how many nats it holds).
-
-    Attributes:
-        probe_accuracy: test accuracy of a logistic-regression probe of the class from one sample
-            z ~ q(z|x) per image: what the decoder receives.
-        probe_accuracy_mu: the same probe from the posterior mean mu: what the encoder computes. The two differ
-            when mu varies with the class on a scale far below the posterior's noise (a collapsed dimension).
-        majority_rate: the test accuracy of always answering the most frequent training class (the probe's floor).
-        own_nll: ``[N]`` reconstruction NLL of each test image decoded from its own posterior mean (nats).
-        swapped_nll: ``[N]`` the same pixels scored with another image's posterior mean (nats).
-    """
-
-    probe_accuracy: float
-    probe_accuracy_mu: float
-    majority_rate: float
-    own_nll: torch.Tensor
-    swapped_nll: torch.Tensor
-
-    @property
-    def swap_cost(self) -> float:
-        """Mean increase of the reconstruction NLL when z is swapped between images (0: z is ignored)."""
-        return float((self.swapped_nll - self.own_nll).mean())
-
-
-def _encode_stats(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mu [N x D], logvar [N x D])`` of q(z|x) on the CPU."""
-    mus, logvars = [], []
-    with eval_mode(model), torch.no_grad():
-        for x, y in split.batches(batch_size, device=model.device):
-            mu, logvar = model.encode(x, _cond(model, y))
-            mus.append(mu.cpu())
-            logvars.append(logvar.cpu())
-    return torch.cat(mus), torch.cat(logvars)
-
-
-def swap_reconstruction_nll(
-    model: BaseVAE, split: ImageSplit, seed: int = 0, batch_size: int = 500
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reconstruction NLL of every image from its own posterior mean and from another image's: two ``[N]`` (nats).
-
-    Image n is scored under p(x_n | z = mu_m) with m = a random derangement of the images (seeded; m != n), the
-    decoder teacher-forced on x_n's own pixels where it is autoregressive (``likelihood_logits``). If the
-    decoder ignores z the two agree; the mean difference is what the code is worth to the decoder.
-    """
-    check_seed(seed, "swap_reconstruction_nll(seed=...)")
-    _check_split(split, "swap_reconstruction_nll()")
-    check_fits(model, split, "swap_reconstruction_nll()")
-    if len(split) < 2:
-        raise ConfigError("swap_reconstruction_nll() needs at least 2 images to swap codes between.")
-    mu, labels = encode_split(model, split)  # [N x D] on the CPU
-    n = len(split)
-    generator = torch.Generator().manual_seed(seed)
-    partner = (torch.arange(n) + torch.randint(1, n, (n,), generator=generator)) % n  # never the image itself
-    own, swapped = [], []
-    with eval_mode(model), torch.no_grad():
-        for start, (x, y) in zip(range(0, n, batch_size), split.batches(batch_size, device=model.device)):
-            cond = _cond(model, y)
-            for codes, out in ((mu[start : start + len(x)], own), (mu[partner[start : start + len(x)]], swapped)):
-                logits = model.likelihood_logits(codes.to(model.device), x, cond)
-                out.append(reconstruction_nll(logits, x, "bernoulli").cpu())
-    return torch.cat(own), torch.cat(swapped)
-
-
-def latent_usage(
-    model: BaseVAE, train: ImageSplit, test: ImageSplit, probe_images: int = 5000, seed: int = 0
-) -> LatentUsage:
-    """Linear probes of the class (trained on the first ``probe_images`` of ``train``, scored on ``test``;
-    features standardised on the training features) from one sample z ~ q(z|x) per image (drawn with ``seed``)
-    and from mu, and :func:`swap_reconstruction_nll` on ``test``."""
-    check_seed(seed, "latent_usage(seed=...)")
-    check_fits(model, test, "latent_usage()")
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    if not model.is_variational:
-        raise ValueError("latent_usage needs a posterior q(z|x); a deterministic autoencoder has none.")
-    train = train.head(probe_images)
-    _check_split(train, "latent_usage()")
-    _check_split(test, "latent_usage()")
-    generator = torch.Generator().manual_seed(seed)
-    features = {}
-    for which, split in (("train", train), ("test", test)):
-        mu, logvar = _encode_stats(model, split)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
-        features[which] = (mu.numpy(), z.numpy())
-    train_y, test_y = train.labels.cpu().numpy(), test.labels.cpu().numpy()
-
-    def probe(index: int) -> float:
-        scaler = StandardScaler().fit(features["train"][index])
-        fitted = LogisticRegression(max_iter=1000).fit(scaler.transform(features["train"][index]), train_y)
-        return float(fitted.score(scaler.transform(features["test"][index]), test_y))
-
-    majority = int(torch.bincount(train.labels.cpu()).argmax())
-    own, swapped = swap_reconstruction_nll(model, test, seed=seed)
-    return LatentUsage(probe(1), probe(0), float((test.labels.cpu() == majority).float().mean()), own, swapped)
 
 
 def score_model(

@@ -9,24 +9,22 @@ Conventions used throughout the course:
 * reconstruction terms are **summed over pixels** and **averaged over the batch**, and the KL is
   summed over latent dimensions and averaged over the batch, so every figure is "nats per image"
   and the balance between the two terms is that of the true ELBO.
+
+The objective of a *model* on a batch (encode, sample, decode, score) is :mod:`vae_helpers.objective`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
 from .errors import ConfigError
 from .validation import check_pixels
-
-if TYPE_CHECKING:  # models import this module; the objective below only needs their interface
-    from .models import BaseVAE
 
 #: The decoder likelihoods of the course: Bernoulli (binary cross-entropy with logits) or a Gaussian of fixed sigma.
 Likelihood = Literal["bernoulli", "gaussian"]
@@ -113,47 +111,12 @@ def gaussian_nll(logits: torch.Tensor, x: torch.Tensor, sigma: float = 1.0) -> t
     return 0.5 * sq / sigma**2 + d * (math.log(sigma) + 0.5 * LOG_2PI)
 
 
-class FusedBernoulliNLL(torch.autograd.Function):
-    """Per-image ``binary_cross_entropy_with_logits(logits, x).flatten(1).sum(1)`` in one pass: ``[N]``.
-
-    Why not torch's op: on CPU it computes ``log_sigmoid`` with a scalar ``log1p``, about 1.1 ms
-    for one 128 x 784 batch, i.e. a quarter of a bf16 training step of the MLP VAE. Here
-    softplus(l) - x*l = max(l, 0) - x*l - log(sigmoid(|l|)) uses vectorised sigmoid and log
-    (within float32 rounding of torch's value; the absolute error of log(sigmoid(|l|)) near 0 is
-    ~1e-7), and the backward is the closed form sigmoid(l) - x instead of autograd through
-    log_sigmoid (3.6x faster forward + backward on 2 cores). The backward is written in torch ops,
-    so double backward works too. :func:`bernoulli_nll` is the readable reference (tests compare them).
-    """
-
-    @staticmethod
-    def forward(ctx: Any, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(logits, x)
-        per_pixel = torch.sigmoid(logits.abs()).log_().neg_()  # log(1 + exp(-|l|)), in [0, log 2]
-        per_pixel += logits.clamp_min(0)
-        per_pixel.addcmul_(logits, x, value=-1.0)
-        return per_pixel.flatten(1).sum(1)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        logits, x = ctx.saved_tensors
-        g = grad.view(-1, *([1] * (logits.dim() - 1)))
-        grad_logits = g * (torch.sigmoid(logits) - x) if ctx.needs_input_grad[0] else None
-        grad_x = -g * logits if ctx.needs_input_grad[1] else None
-        return grad_logits, grad_x
-
-
 def reconstruction_nll(
     logits: torch.Tensor, x: torch.Tensor, likelihood: Likelihood = "bernoulli", sigma: float = 1.0
 ) -> torch.Tensor:
-    """Per-image reconstruction term ``[N]`` for ``likelihood`` in ``{"bernoulli", "gaussian"}``.
-
-    The Bernoulli term uses :class:`FusedBernoulliNLL` when ``logits`` and ``x`` have one shape and
-    dtype (the training and evaluation path), else :func:`bernoulli_nll` (equal to float32 rounding).
-    """
+    """Per-image reconstruction term ``[N]`` for ``likelihood`` in ``{"bernoulli", "gaussian"}``."""
     check_pixels(x, "reconstruction_nll(logits, x) (the reconstruction term of vae_loss and of training)")
     if likelihood == "bernoulli":
-        if logits.shape == x.shape and logits.dtype == x.dtype:
-            return FusedBernoulliNLL.apply(logits, x)
         return bernoulli_nll(logits, x)
     if likelihood == "gaussian":
         return gaussian_nll(logits, x, sigma)
@@ -214,10 +177,18 @@ def add_kl_term(
 ) -> LossTerms:
     """Complete a batch-mean reconstruction term (a scalar, nats per image) into :class:`LossTerms`:
     add ``beta`` times the KL of ``mu``/``logvar`` ``[N x D]`` (with free bits per dimension), or nothing for an AE."""
-    if mu is None or logvar is None:
-        zero = recon.new_zeros(())
-        return LossTerms(recon, recon, zero, recon.new_zeros(0))
-    kl_dims = kl_per_dim(mu, logvar).mean(0)
+    kl = kl_per_dim(mu, logvar) if mu is not None and logvar is not None else None
+    return batch_terms(recon, kl, beta, free_bits)
+
+
+def batch_terms(
+    recon: torch.Tensor, kl_per_image: torch.Tensor | None, beta: float = 1.0, free_bits: float = 0.0
+) -> LossTerms:
+    """:class:`LossTerms` from a batch-mean reconstruction term (a scalar) and the KL of each image and dimension
+    ``[N x D]`` (``None`` for an AE): loss = recon + beta * sum_d max(mean_n KL_nd, free_bits)."""
+    if kl_per_image is None:
+        return LossTerms(recon, recon, recon.new_zeros(()), recon.new_zeros(0))
+    kl_dims = kl_per_image.mean(0)
     kl = kl_dims.sum()
     penalised = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
     return LossTerms(recon + beta * penalised, recon, kl, kl_dims.detach())
@@ -306,42 +277,3 @@ def check_beta(value: Any, where: str) -> float:
             "(1 gives the ELBO; beta > 1 a beta-VAE; beta < 1 weights reconstruction more)."
         )
     return float(value)
-
-
-# --------------------------------------------------------------------------------------------
-# The objective of one batch, for any course model
-# --------------------------------------------------------------------------------------------
-def model_objective(
-    model: BaseVAE,
-    x: torch.Tensor,
-    y: torch.Tensor | None,
-    beta: float = 1.0,
-    likelihood: Likelihood = "bernoulli",
-    free_bits: float = 0.0,
-    sigma: float = 1.0,
-    generator: torch.Generator | None = None,
-    autocast_dtype: torch.dtype | None = None,
-) -> LossTerms:
-    """The one-sample (beta-weighted) negative ELBO of a batch: encode, z = mu + sigma * eps, score x.
-
-    The path every loss of the course takes (training, validation, :func:`vae_helpers.evaluation.evaluate`):
-    ``y`` reaches conditional models only, and x is scored by ``model.likelihood_logits(z, x, y)``
-    (the decoder's logits; teacher-forced for an autoregressive decoder). ``generator``: draw eps
-    from it (a seeded evaluation); ``None`` uses the global generator (training).
-
-    ``autocast_dtype`` (e.g. ``torch.bfloat16``): run ``encode`` and the decoder under
-    ``torch.autocast`` in that dtype; ``mu``, ``logvar`` and the logits are cast back to float32,
-    so z, the sums over pixels and latent dimensions and the KL are float32.
-    """
-    y = y if model.conditional else None
-    with _autocast(x.device, autocast_dtype):
-        mu, logvar = model.encode(x, y)  # [B x D] each (logvar None for an AE)
-    mu, logvar = mu.float(), (logvar.float() if logvar is not None else None)  # no-ops in float32
-    z = reparameterize(mu, logvar, generator=generator) if logvar is not None else mu  # [B x D]
-    with _autocast(x.device, autocast_dtype):
-        logits = model.likelihood_logits(z, x, y)  # [B x C x H x W]
-    return vae_loss(logits.float(), x, mu, logvar, beta, likelihood, free_bits, sigma)
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    return torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()

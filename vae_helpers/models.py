@@ -478,10 +478,6 @@ class AutoregressiveVAE(BaseVAE):
         h = torch.relu(self.x_to_hidden(xf) + self.z_to_hidden(z))  # [N x made_hidden]
         return (self.hidden_to_out(h) + self.direct(xf) + self.z_to_out(z)).view(-1, *self.image_shape)
 
-    def decode_teacher_forced(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Alias of :meth:`likelihood_logits` (the name notebook 07 uses)."""
-        return self.likelihood_logits(z, x)
-
     @torch.no_grad()
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Generate pixel by pixel (one pass per pixel), each set to its conditional mean sigmoid(logit):

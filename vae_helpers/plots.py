@@ -52,7 +52,7 @@ def save_figure(fig: plt.Figure, name: str, folder: Path | None = None) -> Saved
     return path
 
 
-def _check_count(name: str, value: int, minimum: int) -> int:
+def check_count(name: str, value: int, minimum: int) -> int:
     """``value`` as an int, or a :class:`ConfigError` naming the argument and the valid range."""
     if isinstance(value, bool) or not float(value).is_integer() or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
@@ -95,7 +95,7 @@ def _check_finite(name: str, values: Sequence[float]) -> list[float]:
 
 def image_grid(images: torch.Tensor, nrow: int = 10, padding: int = 2) -> np.ndarray:
     """Tile ``[N x C x H x W]`` images in [0, 1] into one ``[H' x W' x C]`` array (white padding)."""
-    nrow = _check_count("nrow", nrow, 1)
+    nrow = check_count("nrow", nrow, 1)
     if images.dim() != 4 or len(images) == 0:
         raise ConfigError(f"images must be a non-empty [N x C x H x W] batch, got shape {tuple(images.shape)}.")
     images = images.detach().float().cpu().clamp(0, 1)
@@ -119,7 +119,7 @@ def show_images(
         fig, ax = plt.subplots(figsize=(scale * grid.shape[1] / 30, scale * grid.shape[0] / 30))
     else:
         fig = ax.figure
-    ax.imshow(_squeeze(grid), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(squeeze_channels(grid), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title)
@@ -140,7 +140,7 @@ def plot_reconstructions(
     n = len(originals)
     fig, axes = plt.subplots(len(rows), 1, figsize=(min(1.0 * n, 16), 1.25 * len(rows) + 0.4))
     for ax, row, name in zip(np.atleast_1d(axes), rows, names):
-        ax.imshow(_squeeze(image_grid(row, nrow=n)), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(squeeze_channels(image_grid(row, nrow=n)), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(name, rotation=0, ha="right", va="center")
@@ -150,7 +150,8 @@ def plot_reconstructions(
     return fig
 
 
-def _squeeze(grid: np.ndarray) -> np.ndarray:
+def squeeze_channels(grid: np.ndarray) -> np.ndarray:
+    """A grid ``[H x W x 1]`` as ``[H x W]`` for ``imshow`` (a colour grid ``[H x W x 3]`` stays as it is)."""
     return grid.squeeze(-1) if grid.shape[-1] == 1 else grid
 
 
@@ -232,7 +233,7 @@ def plot_interpolation(
 
     The model is evaluated in eval mode and keeps its own train/eval mode afterwards.
     """
-    steps = _check_count("steps", steps, 2)
+    steps = check_count("steps", steps, 2)
     with eval_mode(model):
         z_a = model.encode(x_a.unsqueeze(0).to(model.device))[0]
         z_b = model.encode(x_b.unsqueeze(0).to(model.device))[0]
@@ -265,7 +266,7 @@ def plot_traversal(
             rows.append(torch.sigmoid(model.decode(z)).cpu())
     fig, axes = plt.subplots(len(dims), 1, figsize=(0.9 * len(values) + 1, 1.0 * len(dims) + 0.6), squeeze=False)
     for ax, d, row in zip(axes[:, 0], dims, rows):
-        ax.imshow(_squeeze(image_grid(row, nrow=len(values))), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(squeeze_channels(image_grid(row, nrow=len(values))), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(f"z[{d}]", rotation=0, ha="right", va="center")
@@ -283,12 +284,12 @@ def plot_manifold(model: BaseVAE, n: int = 20, title: str = "Decoded 2-D latent 
     """
     if model.latent_dim != 2:
         raise ValueError(f"plot_manifold needs a 2-D latent space, this model has {model.latent_dim}.")
-    n = _check_count("n", n, 1)
+    n = check_count("n", n, 1)
     values = norm.ppf(np.linspace(0.5 / n, 1 - 0.5 / n, n))
     with eval_mode(model):
         zz = torch.tensor([[x, y] for y in values[::-1] for x in values], dtype=torch.float32, device=model.device)
         images = torch.sigmoid(model.decode(zz)).cpu()
-    grid = _squeeze(image_grid(images, nrow=n, padding=0))
+    grid = squeeze_channels(image_grid(images, nrow=n, padding=0))
     fig, ax = plt.subplots(figsize=(7, 7))
     ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
     cell = grid.shape[0] / n

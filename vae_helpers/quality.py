@@ -20,9 +20,9 @@ from torch import nn
 from .atomic import atomic_torch_save
 from .config import PACKAGE_DATA_DIR, REPO_ROOT, fast_mode, seed_everything
 from .data import ImageDataset, ImageSplit
-from .errors import CorruptDataError
-from .evaluation import BootstrapInterval
+from .errors import ConfigError, CorruptDataError
 from .models import eval_mode
+from .stats import BootstrapInterval, centred_interval
 
 
 class FeatureClassifier(nn.Module):
@@ -223,26 +223,6 @@ def _resample_counts(n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.bincount(torch.randint(n, (n,), generator=generator), minlength=n)
 
 
-def frechet_distance_bootstrap(
-    feats_a: torch.Tensor, feats_b: torch.Tensor, n_boot: int = 200, seed: int = 0
-) -> torch.Tensor:
-    """Bootstrap replicates ``[n_boot]`` of :func:`frechet_distance` between feature sets ``[N x F]`` and
-    ``[M x F]``: each replicate resamples the rows of both sets with replacement (independently).
-
-    Their standard deviation is the sampling uncertainty of a Fréchet distance computed from this many
-    images (the replicates sit slightly above the point estimate: a finite sample inflates the distance).
-    """
-    if n_boot < 2:
-        raise ValueError(f"n_boot must be at least 2 to measure a spread, got {n_boot}.")
-    g = torch.Generator().manual_seed(seed)
-    out = torch.empty(n_boot, dtype=torch.float64)
-    for i in range(n_boot):
-        counts_a = _resample_counts(len(feats_a), g)
-        counts_b = _resample_counts(len(feats_b), g)
-        out[i] = _frechet(_GaussianFit.of(feats_a, counts_a), _GaussianFit.of(feats_b, counts_b))
-    return out
-
-
 def _frechet_resamples(
     feats: torch.Tensor, reference_features: torch.Tensor, n_boot: int, generator: torch.Generator
 ) -> torch.Tensor:
@@ -256,18 +236,11 @@ def _frechet_resamples(
     return out
 
 
-def _centred_interval(estimate: float, draws: torch.Tensor, level: float) -> BootstrapInterval:
-    """The spread of the bootstrap draws centred on the estimate: ``[est - (median - q_lo), est + (q_hi - median)]``.
-
-    The resampled Fréchet distances sit above the full-sample one (a resample repeats rows, which
-    adds O(F/N) to the distance), so neither their percentile interval nor the basic bootstrap
-    interval (which doubles that shift the other way) contains the estimate; their spread, however,
-    follows the spread of the score over fresh sample sets, erring wide (1.0-1.5x in the tests'
-    trials on Gaussian features): a conservative interval.
-    """
-    alpha = (1 - level) / 2
-    q_lo, median, q_hi = torch.quantile(draws, torch.tensor([alpha, 0.5, 1 - alpha], dtype=torch.float64)).tolist()
-    return BootstrapInterval(estimate, estimate - (median - q_lo), estimate + (q_hi - median), level, len(draws))
+def _check_bootstrap(n_boot: int, level: float) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
+        raise ConfigError(f"n_boot={n_boot!r}: a bootstrap interval needs at least 2 resamples (200 is usual).")
+    if level <= 0 or level >= 1:
+        raise ConfigError(f"level must lie strictly between 0 and 1 (0.95 for a 95% interval), got {level!r}.")
 
 
 def bootstrap_frechet(
@@ -283,11 +256,10 @@ def bootstrap_frechet(
     samples were drawn; it says nothing about the finite-sample bias itself, about training-seed
     variation, or about the finite size of the reference set.
     """
-    if level <= 0 or level >= 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}.")
+    _check_bootstrap(n_boot, level)
     generator = torch.Generator().manual_seed(seed)
     draws = _frechet_resamples(feats, reference_features, int(n_boot), generator)
-    return _centred_interval(frechet_distance(feats, reference_features), draws, level)
+    return centred_interval(frechet_distance(feats, reference_features), draws, level)
 
 
 def bootstrap_frechet_difference(
@@ -303,13 +275,12 @@ def bootstrap_frechet_difference(
     both generated sets independently (they are independent samples of two models) and scores them against the
     same fixed reference. An interval that excludes 0 means the ranking does not hinge on which
     samples were drawn."""
-    if level <= 0 or level >= 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}.")
+    _check_bootstrap(n_boot, level)
     generator = torch.Generator().manual_seed(seed)
     draws_a = _frechet_resamples(feats_a, reference_features, int(n_boot), generator)
     draws_b = _frechet_resamples(feats_b, reference_features, int(n_boot), generator)
     estimate = frechet_distance(feats_a, reference_features) - frechet_distance(feats_b, reference_features)
-    return _centred_interval(estimate, draws_a - draws_b, level)
+    return centred_interval(estimate, draws_a - draws_b, level)
 
 
 @dataclass

