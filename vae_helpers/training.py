@@ -34,7 +34,7 @@ from .models import BaseVAE
 from .objective import check_fits, model_objective
 from .run_state import HISTORY_KEYS, EpochLog, FitResult, TrainState, load_finished_run
 from .speed import Objective
-from .validation import check_fit_arguments, check_train_config
+from .validation import check_train_config
 
 __all__ = [
     "TrainConfig",
@@ -248,6 +248,33 @@ def validate(model: BaseVAE, split: ImageSplit, config: TrainConfig, loss_fn: Lo
 # --------------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------------
+def check_fit_arguments(model: Any, data: Any, config: Any) -> None:
+    """What :func:`~vae_helpers.training.fit` needs: a course model, the whole dataset and a TrainConfig (or None)."""
+
+    if not isinstance(model, BaseVAE):
+        raise ConfigError(
+            f"fit(model, data, config): model must be a course model (a BaseVAE subclass such as MLPVAE or "
+            f"ConvVAE, with encode and decode), got {type(model).__name__}."
+        )
+    if isinstance(data, ImageSplit):
+        raise ConfigError(
+            "fit(model, data, config) takes the whole dataset (an ImageDataset, e.g. load_dataset('fashion-mnist')), "
+            "not data.train: it trains on data.train and picks the best epoch on data.val. Pass data itself "
+            "(data.subset(train=...) for fewer images)."
+        )
+    if not isinstance(data, ImageDataset):
+        raise ConfigError(
+            "fit(model, data, config): data must be an ImageDataset (e.g. load_dataset('fashion-mnist')), "
+            f"got {type(data).__name__}."
+        )
+    if config is not None and not isinstance(config, TrainConfig):
+        example = ", ".join(f"{k}={v!r}" for k, v in config.items()) if isinstance(config, dict) else "epochs=3"
+        raise ConfigError(
+            f"fit(model, data, config): config must be a TrainConfig, got {type(config).__name__}. Write "
+            f"TrainConfig({example}) (TrainConfig(**settings) for a dict): it checks every setting when it is made."
+        )
+
+
 def fit(
     model: BaseVAE,
     data: ImageDataset,

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from .config import check_seed
+from .data.containers import ImageDataset, ImageSplit
 from .errors import ConfigError
 
 
@@ -52,59 +53,8 @@ def check_train_config(config: Any) -> None:
             )
 
 
-def check_fit_arguments(model: Any, data: Any, config: Any) -> None:
-    """What :func:`~vae_helpers.training.fit` needs: a course model, the whole dataset and a TrainConfig (or None)."""
-    from .data.containers import ImageDataset, ImageSplit
-    from .models import BaseVAE
-    from .training import TrainConfig
-
-    if not isinstance(model, BaseVAE):
-        raise ConfigError(
-            f"fit(model, data, config): model must be a course model (a BaseVAE subclass such as MLPVAE or "
-            f"ConvVAE, with encode and decode), got {type(model).__name__}."
-        )
-    if isinstance(data, ImageSplit):
-        raise ConfigError(
-            "fit(model, data, config) takes the whole dataset (an ImageDataset, e.g. load_dataset('fashion-mnist')), "
-            "not data.train: it trains on data.train and picks the best epoch on data.val. Pass data itself "
-            "(data.subset(train=...) for fewer images)."
-        )
-    if not isinstance(data, ImageDataset):
-        raise ConfigError(
-            "fit(model, data, config): data must be an ImageDataset (e.g. load_dataset('fashion-mnist')), "
-            f"got {type(data).__name__}."
-        )
-    if config is not None and not isinstance(config, TrainConfig):
-        example = ", ".join(f"{k}={v!r}" for k, v in config.items()) if isinstance(config, dict) else "epochs=3"
-        raise ConfigError(
-            f"fit(model, data, config): config must be a TrainConfig, got {type(config).__name__}. Write "
-            f"TrainConfig({example}) (TrainConfig(**settings) for a dict): it checks every setting when it is made."
-        )
-
-
-def check_explorer_model(model: Any, explorer: str) -> None:
-    """Refuse a model an explorer cannot drive: it needs a course model (``encode``, ``decode``, ``latent_dim``,
-    ``conditional``, ``image_shape``) whose subclass implements ``encode`` and ``decode``."""
-    from .models import BaseVAE
-
-    needs = "encode(x) -> (mu, logvar), decode(z) -> logits, latent_dim, image_shape and conditional"
-    if not isinstance(model, BaseVAE):
-        raise ConfigError(
-            f"{explorer} needs a trained course model (a BaseVAE subclass such as MLPVAE or ConvVAE64, with "
-            f"{needs}), got {type(model).__name__}. Pass the VAE itself, e.g. the model zoo.get(...) returns."
-        )
-    for method in ("encode", "decode"):
-        if getattr(type(model), method) is getattr(BaseVAE, method):
-            raise ConfigError(
-                f"{explorer}: {type(model).__name__} does not implement {method}, which the explorer calls on every "
-                f"move ({needs}). Define {method} in the class, or pass a course model such as MLPVAE."
-            )
-
-
 def check_split(split: Any, where: str) -> None:
     """Refuse what is not one split of images (an :class:`~vae_helpers.data.ImageSplit`), saying which to pass."""
-    from .data.containers import ImageDataset, ImageSplit
-
     if isinstance(split, ImageSplit):
         return
     if isinstance(split, ImageDataset):

@@ -10,9 +10,9 @@ import torch
 from ..data import ImageSplit
 from ..models import BaseVAE
 from ..plots import check_count
-from ..validation import check_explorer_model
 from .base import (
     LiveDecoder,
+    check_explorer_model,
     check_finite_code,
     check_range,
     check_slider_value,

@@ -182,3 +182,21 @@ class LiveDecoder:
 
     def widget(self):  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+def check_explorer_model(model: Any, explorer: str) -> None:
+    """Refuse a model an explorer cannot drive: it needs a course model (``encode``, ``decode``, ``latent_dim``,
+    ``conditional``, ``image_shape``) whose subclass implements ``encode`` and ``decode``."""
+
+    needs = "encode(x) -> (mu, logvar), decode(z) -> logits, latent_dim, image_shape and conditional"
+    if not isinstance(model, BaseVAE):
+        raise ConfigError(
+            f"{explorer} needs a trained course model (a BaseVAE subclass such as MLPVAE or ConvVAE64, with "
+            f"{needs}), got {type(model).__name__}. Pass the VAE itself, e.g. the model zoo.get(...) returns."
+        )
+    for method in ("encode", "decode"):
+        if getattr(type(model), method) is getattr(BaseVAE, method):
+            raise ConfigError(
+                f"{explorer}: {type(model).__name__} does not implement {method}, which the explorer calls on every "
+                f"move ({needs}). Define {method} in the class, or pass a course model such as MLPVAE."
+            )

@@ -11,8 +11,7 @@ from ..data import ImageSplit
 from ..errors import ConfigError
 from ..models import BaseVAE
 from ..plots import check_count
-from ..validation import check_explorer_model
-from .base import LiveDecoder, check_range, check_slider_value, float_slider, image_widget, to_png
+from .base import LiveDecoder, check_explorer_model, check_range, check_slider_value, float_slider, image_widget, to_png
 
 
 class LatentExplorer(LiveDecoder):

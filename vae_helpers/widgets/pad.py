@@ -12,8 +12,16 @@ import torch
 from ..data import ImageSplit
 from ..models import BaseVAE
 from ..plots import check_count
-from ..validation import check_explorer_model
-from .base import LiveDecoder, check_range, check_slider_value, decode_pixels, float_slider, image_widget, to_png
+from .base import (
+    LiveDecoder,
+    check_explorer_model,
+    check_range,
+    check_slider_value,
+    decode_pixels,
+    float_slider,
+    image_widget,
+    to_png,
+)
 
 
 class LatentPad2D(LiveDecoder):
