@@ -9,8 +9,11 @@ import torch
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
+import numpy as np
 from _modes import ModeGuard, mixed_mode
 
+from vae_helpers import plots
 from vae_helpers.models import MLPVAE, ConvVAE64
 from vae_helpers.plots import plot_interpolation, plot_manifold, plot_traversal
 
@@ -57,3 +60,14 @@ def test_plot_arguments_are_checked_with_clear_messages():
         plot_traversal(model, torch.zeros(2), dims=[])
     with pytest.raises(ValueError, match=r"steps must be an integer >= 2.*got 1"):
         plot_interpolation(model, torch.rand(1, 28, 28), torch.rand(1, 28, 28), steps=1)
+
+
+def test_plot_reconstructions_can_leave_the_originals_out():
+    originals, recon = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8)
+    with_originals = plots.plot_reconstructions(originals, recon, labels=["VAE"])
+    without = plots.plot_reconstructions(originals, recon, labels=["VAE"], show_originals=False)
+    assert [ax.get_ylabel() for ax in with_originals.axes] == ["original", "VAE"]
+    assert [ax.get_ylabel() for ax in without.axes] == ["VAE"]
+    shown = without.axes[0].get_images()[0].get_array()
+    assert np.allclose(shown, plots.image_grid(recon, nrow=4)), "the one row left is the reconstructions"
+    plt.close("all")

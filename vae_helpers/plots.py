@@ -131,12 +131,14 @@ def plot_reconstructions(
     reconstructions: Sequence[torch.Tensor] | torch.Tensor,
     labels: Sequence[str] = ("reconstruction",),
     title: str = "Originals and reconstructions",
+    show_originals: bool = True,
 ) -> plt.Figure:
-    """Originals in the top row, one row per model's reconstructions below."""
+    """Originals in the top row, one row per model's reconstructions below; ``show_originals=False`` leaves the
+    originals out (for data whose images may not be redistributed, such as CelebA's photographs)."""
     if isinstance(reconstructions, torch.Tensor):
         reconstructions = [reconstructions]
-    rows = [originals.cpu(), *[r.cpu() for r in reconstructions]]
-    names = ["original", *labels]
+    rows = [*([originals.cpu()] if show_originals else []), *[r.cpu() for r in reconstructions]]
+    names = [*(["original"] if show_originals else []), *labels]
     n = len(originals)
     fig, axes = plt.subplots(len(rows), 1, figsize=(min(1.0 * n, 16), 1.25 * len(rows) + 0.4))
     for ax, row, name in zip(np.atleast_1d(axes), rows, names):
