@@ -43,10 +43,11 @@ SOLVED = "01_autoencoder_limitations.ipynb"  # the smallest: solved and run whol
 PROBE = "import vae_helpers\nprint('vae_helpers from', vae_helpers.__file__)"
 
 #: Executes each notebook named on its command line in place (outputs kept), in the notebook's folder; prints
-#: ``{notebook: error or null}`` as JSON. Run by the course environment's Python with PYTHONPATH=SITE.
+#: ``{"errors": {notebook: error or null}, "cpu": {notebook: its kernel's CPU seconds}}`` as JSON. Run by the course environment's Python with PYTHONPATH=SITE.
 _RUNNER = textwrap.dedent(
     """
     import json
+    import resource
     import sys
     from pathlib import Path
 
@@ -54,9 +55,15 @@ _RUNNER = textwrap.dedent(
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    errors = {}
+
+    def kernels_cpu():
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+
+    errors, cpu = {}, {}
     for name in sys.argv[1:]:
-        path = Path(name)
+        path, before = Path(name), kernels_cpu()
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
         try:
@@ -65,7 +72,8 @@ _RUNNER = textwrap.dedent(
         except CellExecutionError as err:
             errors[path.name] = str(err)[-3000:]
         nbformat.write(nb, path)
-    print(json.dumps(errors))
+        cpu[path.name] = kernels_cpu() - before
+    print(json.dumps({"errors": errors, "cpu": cpu}))
     """
 )
 
@@ -163,7 +171,7 @@ def test_check_wheel_refuses_a_wheel_with_the_grading_module(kit, tmp_path):
 def runs(kit) -> dict:
     """Run, in one process and fast mode, notebook 00, the blank notebooks up to their first exercise and the solved
     notebook 01, each with a first cell that prints where ``vae_helpers`` comes from.
-    Returns ``{"errors": {notebook: error or None}, "dir": the folder of the executed copies}``."""
+    Returns ``{"errors": {notebook: error or None}, "dir": the executed copies' folder, "site": the install}``."""
     data_root = _data_root()
     shipped = kit["root"] / "notebooks" / "student"
     run_dir = kit["root"] / "notebooks" / "executed"  # copies, beside the shipped notebooks (same relative links)
@@ -192,8 +200,11 @@ def runs(kit) -> dict:
     after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - start
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(f"\nstudent kit: {len(to_run)} notebooks in fast mode, CPU {cpu:.0f} s, wall {wall:.0f} s")
-    return {"errors": json.loads(proc.stdout.strip().splitlines()[-1]), "dir": run_dir, "site": kit["site"]}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"\nstudent kit: {len(to_run)} notebooks in fast mode, CPU {cpu:.0f} s, wall {wall:.0f} s; kernels' CPU:")
+    for name, seconds in result["cpu"].items():
+        print(f"  {name:50s} {seconds:5.1f} s")
+    return {"errors": result["errors"], "dir": run_dir, "site": kit["site"]}
 
 
 def _check_ran(runs: dict, name: str) -> nbformat.NotebookNode:
