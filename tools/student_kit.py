@@ -150,9 +150,9 @@ def readme(wheel_name: str) -> str:
     return f"""# Variational autoencoders in PyTorch: student kit
 
 `notebooks/student/` holds the course's notebooks: `00_setup_and_data` checks your setup, `01` to `08` carry the
-exercises (fill in each `# YOUR CODE HERE`, then run the check cell below it). `{wheel_name}` is the course's
-Python package `vae_helpers`, with the pretrained models the notebooks load. `requirements.txt` pins the exact
-versions the course is tested with (Python 3.10 or newer; tested on 3.11).
+exercises (fill in each `# YOUR CODE HERE`, then run the check cell below it). `{wheel_name}` is the
+course's Python package `vae_helpers`, with the pretrained models the notebooks load. `requirements.txt` pins the
+exact versions the course is tested with (Python 3.10 or newer; tested on 3.11).
 
 ## The two commands
 
@@ -163,8 +163,8 @@ python3 -m venv .venv && .venv/bin/pip install -r requirements.txt {wheel_name}
 .venv/bin/jupyter lab --notebook-dir=notebooks/student
 ```
 
-The first installs everything (about 6 GB on Linux, mostly PyTorch and its CUDA libraries); the second opens JupyterLab in your browser. Run
-`00_setup_and_data` first: it finds the datasets and loads a pretrained VAE.
+The first installs everything (about 6 GB on Linux, mostly PyTorch and its CUDA libraries); the second opens
+JupyterLab in your browser. Run `00_setup_and_data` first: it finds the datasets and loads a pretrained VAE.
 
 ## The data
 
@@ -180,7 +180,7 @@ The notebooks find the datasets themselves. They look, in this order, in:
 
 If your teacher gives you a data folder, set `VAE_DATA_DIR` to it. CelebA (notebook 08 only) is never downloaded
 automatically: it is licensed for non-commercial research only, and notebook 08 prints where to get it and where
-to put it when it is missing. `python -m vae_helpers.data` (with `.venv/bin/`) lists every dataset it finds.
+to put it when it is missing. `.venv/bin/python -m vae_helpers.data` lists every dataset it finds.
 """
 
 
