@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup prereqs venv data course weights test lint format unit notebooks browser site lab clean bench gpu-check
+.PHONY: setup prereqs venv data course weights test lint format unit notebooks browser site lab clean bench gpu-check student-kit
 
 setup: venv data
 
@@ -61,6 +61,11 @@ site: venv
 course: setup
 	$(PY) -m vae_helpers.tools.course
 
+# What students get, without the repository: build/student-kit/vae-course-student-kit.tar.gz (the student notebooks,
+# a wheel of vae_helpers with the zoo's weights and no answers, the pins, a README; tools/student_kit.py).
+student-kit: venv
+	$(PY) -m tools.student_kit
+
 # Retrain the model zoo (vae_helpers/assets/zoo/) by its recipes and rewrite the manifest; NAMES="fashion-vae-d20 ..." for some.
 weights: setup
 	$(PY) -m vae_helpers.tools.weights $(NAMES)
@@ -82,12 +87,12 @@ notebooks: setup
 
 # Style kept by a machine: ruff's lint rules and its formatter (configured in pyproject.toml), on the package and tests.
 lint: venv
-	$(VENV)/bin/ruff check vae_helpers benchmarks grading tests conftest.py
-	$(VENV)/bin/ruff format --check vae_helpers benchmarks grading tests conftest.py
+	$(VENV)/bin/ruff check vae_helpers benchmarks grading tools tests conftest.py
+	$(VENV)/bin/ruff format --check vae_helpers benchmarks grading tools tests conftest.py
 
 format: venv
-	$(VENV)/bin/ruff check --fix vae_helpers benchmarks grading tests conftest.py
-	$(VENV)/bin/ruff format vae_helpers benchmarks grading tests conftest.py
+	$(VENV)/bin/ruff check --fix vae_helpers benchmarks grading tools tests conftest.py
+	$(VENV)/bin/ruff format vae_helpers benchmarks grading tools tests conftest.py
 
 test: lint browser site unit notebooks
 
