@@ -56,7 +56,7 @@ def test_the_document_has_the_whole_workflow():
 
 
 def test_no_file_mentions_a_formgrader_command():
-    """`nbgrader formgrader` does not exist in nbgrader 0.9.6 (the formgrader is JupyterLab's Nbgrader menu)."""
+    """That command does not exist in nbgrader 0.9.6 (the formgrader is JupyterLab's Nbgrader menu)."""
     wrong = "nbgrader " + "formgrader"
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     for name in tracked.stdout.split("\n"):
