@@ -28,6 +28,10 @@ _USE_INSTALLED = textwrap.dedent(
     assert loaded.model.latent_dim == 2 and not loaded.model.training
     classifier = quality.classifier_path("fashion-mnist")
     assert classifier.is_file() and classifier.resolve().is_relative_to(site), classifier
+    from vae_helpers import config
+    # Installed, the course folder is where the notebooks run: build/ and data/ land there, not in site-packages.
+    assert config.REPO_ROOT == Path.cwd().resolve(), config.REPO_ROOT
+    assert config.figure_dir().is_relative_to(Path.cwd().resolve()), config.figure_dir()
     print("installed package OK")
     """
 )

@@ -23,8 +23,11 @@ from .errors import ConfigError
 
 T = TypeVar("T")
 
-#: Root of the repository (the folder holding ``pyproject.toml``).
-REPO_ROOT: Path = Path(__file__).resolve().parent.parent
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+#: The course folder: the repository (the folder holding ``pyproject.toml``) when the package runs from a clone;
+#: when it is installed (``pip install .``, the student kit) the folder the notebooks run in, so that ``build/``
+#: (figures, checkpoints, caches) and downloaded data land beside the notebooks, never inside site-packages.
+REPO_ROOT: Path = _PACKAGE_PARENT if (_PACKAGE_PARENT / "pyproject.toml").is_file() else Path.cwd().resolve()
 #: Figures and small checkpoints produced by the notebooks.
 ASSETS_DIR: Path = REPO_ROOT / "assets"
 #: Data the package itself reads (the zoo's weights, the feature classifier): package data, found through
