@@ -66,6 +66,8 @@ ALLOWED_IN: dict[str, dict[str, str]] = {
         "12288": "3 x 64 x 64 colour values per image (a constant of the data)",
         "0.005": "0.01 / 2, the worked example of a squared error's cost at sigma = 1 (equation arithmetic)",
         "25.5": "0.1 x 255, the grey levels of sigma = 0.1 (equation arithmetic)",
+        "0.02": "2 x 0.1^2, the effective beta of sigma = 0.1 (equation arithmetic of the SIGMA setting)",
+        "162770": "the size of CelebA's official training partition (Liu et al. 2015)",
     },
 }
 
