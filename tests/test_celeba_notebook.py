@@ -147,3 +147,16 @@ def test_converted_real_annotations_match_the_official_files(celeba_folder, tmp_
     again = read_celeba_annotations(tmp_path)
     assert again[0] == filenames[:k] and again[1] == names and (again[2] == attrs[:k]).all()
     assert again[3] == {f: partition[f] for f in filenames[:k]}
+
+
+def test_the_published_notebook_shows_no_celeba_photograph():
+    """CelebA's images may not be redistributed: by default the reconstructions figure leaves the originals out,
+    and the committed notebook holds no figure drawn with them (the photographs appear only in a learner's run)."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    parameters = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
+    assert "SHOW_ORIGINALS = False" in "".join(parameters["source"])
+    calls = [c for c in cells if c["cell_type"] == "code" and "plot_reconstructions(" in "".join(c["source"])]
+    assert calls and all("show_originals=SHOW_ORIGINALS" in "".join(c["source"]) for c in calls)
+    for cell in calls:
+        for out in cell.get("outputs", []):
+            assert "original" not in json.dumps(out.get("data", {}).get("text/plain", "")), "a figure with originals"
