@@ -13,8 +13,10 @@ from torch import nn
 
 from .. import config, losses
 from ..data import ImageDataset
+from ..evaluation import Metrics, evaluate
 from ..losses import LossTerms
 from ..models import BaseVAE, MLPVAEConfig
+from ..training import FitResult, TrainConfig, fit
 from ._common import (
     KNOWN_KL,
     KNOWN_RECON,
@@ -182,7 +184,7 @@ class BuildRecipe:
         train_images: the first training images of Fashion-MNIST (a seeded, class-mixed subset).
         epochs: passes over them with :func:`vae_helpers.training.fit` (batch 128, Adam 1e-3, beta 1).
         target_elbo: the test ELBO (nats per image, one z sample per image) a correct 784-400-20 VAE reaches with
-            this recipe and seed, with a margin. Measured on 2 CPU cores, seeds 0 and 1, two correct layouts (two
+            this recipe and seed, with a margin. Measured on a CPU (1 thread), seeds 0 and 1, two correct layouts (two
             heads; one head of 2D outputs split in two): full size -261.7 to -262.7 (target -265), while eps scaled
             by logvar gave -474 to -478, by the variance -268.0 to -268.5, a sigmoid in decode -530, no sampling in
             forward -496 to -500, a softplus "logvar" -279, uniform eps -325 to -327, and a VAE without ReLUs
@@ -236,17 +238,14 @@ def through_your_forward(model: CourseModel, x: torch.Tensor, y: torch.Tensor, b
 
 def train_briefly(
     vae_cls: type, data: ImageDataset, recipe: BuildRecipe | None = None, device: str = "cpu", **kwargs: Any
-) -> tuple[CourseModel, Any, Any]:
+) -> tuple[CourseModel, FitResult, Metrics]:
     """Build ``vae_cls(latent_dim=20, **kwargs)`` with the recipe's seed, train it with ``fit`` on the recipe's first
     training images (validation: ``data.val``), and evaluate it on ``data.test``.
 
     Returns ``(model, fit_result, test_metrics)``: the trained :class:`CourseModel`, the
     :class:`~vae_helpers.training.FitResult` and the :class:`~vae_helpers.evaluation.Metrics` (``.elbo`` in nats
-    per image). On a CPU; at full size it takes seconds on 2 cores.
+    per image). On a CPU: at full size about 20 s with 1 thread (6 s per epoch).
     """
-    from ..evaluation import evaluate  # noqa: PLC0415  (training imports the exercises' neighbours)
-    from ..training import TrainConfig, fit  # noqa: PLC0415
-
     recipe = recipe or build_recipe()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)
