@@ -14,12 +14,21 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from vae_helpers.data import load_dataset
 from vae_helpers.exercises._common import _close, _fail, _ok
-from vae_helpers.exercises.nb04 import _check_probe, _terms, _with_beta, probe_data
+from vae_helpers.exercises.nb04 import (
+    _check_module,
+    _check_probe,
+    _terms,
+    _with_beta,
+    build_recipe,
+    probe_data,
+    train_briefly,
+)
 from vae_helpers.exercises.nb07 import _check_loss_gradients, _random_batch
 from vae_helpers.losses import bernoulli_nll, kl_per_dim
 
-__all__ = ["hidden_vae_loss", "reference_probe", "hidden_linear_probe"]
+__all__ = ["hidden_vae_loss", "reference_probe", "hidden_linear_probe", "hidden_vae_module"]
 
 
 def hidden_vae_loss(vae_loss: Callable) -> None:
@@ -65,3 +74,23 @@ def hidden_linear_probe(linear_probe: Callable) -> None:
     shuffled = ytr[torch.randperm(len(ytr), generator=torch.Generator().manual_seed(9))]
     _check(ex, linear_probe, tr, shuffled, te, yte)
     _ok(f"{ex}: passed.")
+
+
+def hidden_vae_module(vae_cls: type) -> None:
+    """Hidden tests of exercise 3: the interface at other sizes (D=7 with 64 hidden units, D=1, batches of 5 and
+    1), then the training: ``train_briefly`` (fixed seed, the recipe of :func:`build_recipe`) must reach the
+    recipe's test ELBO (its docstring lists what correct and wrong modules measured)."""
+    ex = "Exercise 3 (VAE), hidden tests"
+    _check_module(ex, vae_cls, 7, 64, 5)
+    _check_module(ex, vae_cls, 1, 16, 1)
+    recipe = build_recipe()
+    _, run, metrics = train_briefly(vae_cls, load_dataset("fashion-mnist"), recipe)
+    if not metrics.elbo >= recipe.target_elbo:
+        raise _fail(
+            ex,
+            f"trained for {recipe.epochs} epochs on {recipe.train_images:,} images (seed {recipe.seed}), your VAE's "
+            f"test ELBO is {metrics.elbo:.1f} nats per image (recon {metrics.recon:.1f}, KL {metrics.kl:.1f}); a "
+            f"correct 784-400-20 VAE reaches at least {recipe.target_elbo:.0f}. Check the layers (784 -> 400 -> ReLU "
+            "-> mu and logvar; z -> 400 -> ReLU -> 784 logits) and that forward samples z.",
+        )
+    _ok(f"{ex}: passed (test ELBO {metrics.elbo:.1f} nats per image, target {recipe.target_elbo:.0f}).")

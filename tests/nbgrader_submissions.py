@@ -71,7 +71,7 @@ SUBMISSIONS = {
         },
     },
     "04_mlp_vae": {
-        "recon_mean_over_pixels_probe_on_training_codes": {
+        "recon_mean_over_pixels_probe_on_training_codes_sigmoid_in_decode": {
             "edits": {
                 "ex1_vae_loss": [
                     (
@@ -85,9 +85,19 @@ SUBMISSIONS = {
                         "clf.score(scaler.transform(train_codes.numpy()), train_labels.numpy())",
                     )
                 ],
+                "ex3_vae_module": [
+                    (
+                        "return self.dec_logits(F.relu(self.dec_hidden(z)))",
+                        "return torch.sigmoid(self.dec_logits(F.relu(self.dec_hidden(z))))",
+                    )
+                ],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
-            "messages": ["averaging the reconstruction term over pixels", "accuracy on the *training* codes"],
+            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden", "ex3_check", "ex3_hidden"],
+            "messages": [
+                "averaging the reconstruction term over pixels",
+                "accuracy on the *training* codes",
+                "a sigmoid inside decode",
+            ],
         },
     },
     "06_latent_dimension_study": {
