@@ -140,12 +140,7 @@ class AttributeExplorer(LiveDecoder):
         reset.on_click(lambda _: self.reset())
         controls = [w.HTML("<b>Attribute sliders</b>: base code + strength x direction"), *sliders]
         if self.images is not None:
-            index = w.BoundedIntText(
-                value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px")
-            )
-            encode = w.Button(description="encode", tooltip="use this test image's code as the base")
-            encode.on_click(lambda _: self.encode_image(index.value))
-            controls.append(w.HBox([index, encode]))
+            controls.append(self._test_image_picker("use this test image's code as the base"))
         controls.append(reset)
 
         def column(children, margin="0"):  # columns never shrink, so the images keep their size and the readouts show

@@ -146,6 +146,17 @@ class LiveDecoder:
         with eval_mode(self.model):
             return self.model.encode(x)[0][0].float().cpu()
 
+    def _test_image_picker(self, tooltip: str) -> Any:
+        """A test-image index box and an "encode" button that moves the explorer to that image's code (``HBox``)."""
+        import ipywidgets as w
+
+        index = w.BoundedIntText(
+            value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px")
+        )
+        encode = w.Button(description="encode", tooltip=tooltip)
+        encode.on_click(lambda _: self.encode_image(index.value))
+        return w.HBox([index, encode])
+
     def decode_current(self) -> torch.Tensor:
         """Decode the current code: ``[C x H x W]`` pixel means."""
         return decode_pixels(self.model, self._current_z())

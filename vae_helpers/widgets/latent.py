@@ -119,12 +119,7 @@ class LatentExplorer(LiveDecoder):
         rand.on_click(lambda _: self.randomise())
         controls = [w.HTML("<b>Latent sliders</b> (dimensions ranked by KL, in nats)"), *sliders]
         if self.images is not None:
-            index = w.BoundedIntText(
-                value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px")
-            )
-            encode = w.Button(description="encode", tooltip="start from the code of this test image")
-            encode.on_click(lambda _: self.encode_image(index.value))
-            controls.append(w.HBox([index, encode]))
+            controls.append(self._test_image_picker("start from the code of this test image"))
         controls.append(w.HBox([reset, rand]))
         box = w.HBox(
             [w.VBox(controls, layout=w.Layout(flex="0 0 auto", margin="0 16px 0 0")), image],

@@ -205,12 +205,7 @@ class LatentPad2D(LiveDecoder):
         )
         controls = [pad, *sliders]
         if self.images is not None:
-            index = w.BoundedIntText(
-                value=0, min=0, max=len(self.images) - 1, description="test image", layout=w.Layout(width="200px")
-            )
-            encode = w.Button(description="encode", tooltip="move to the code of this test image")
-            encode.on_click(lambda _: self.encode_image(index.value))
-            controls.append(w.HBox([index, encode]))
+            controls.append(self._test_image_picker("move to the code of this test image"))
         controls.append(w.HBox([reset, rand]))
         fixed = w.Layout(flex="0 0 auto")  # neither column may shrink: the images keep their size
         right = w.VBox([w.HTML("<b>decoded</b>"), image], layout=w.Layout(flex="0 0 auto", margin="0 0 0 24px"))
