@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from vae_helpers.data import load_dataset
-from vae_helpers.exercises._common import _close, _fail, _ok
+from vae_helpers.exercises._common import _check_loss_gradients, _close, _fail, _ok, _random_batch
 from vae_helpers.exercises.nb04 import (
     _check_module,
     _check_probe,
@@ -25,7 +25,6 @@ from vae_helpers.exercises.nb04 import (
     probe_data,
     train_briefly,
 )
-from vae_helpers.exercises.nb07 import _check_loss_gradients, _random_batch
 from vae_helpers.losses import bernoulli_nll, kl_per_dim
 
 __all__ = ["hidden_vae_loss", "reference_probe", "hidden_linear_probe", "hidden_vae_module"]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import torch
 
+from vae_helpers.exercises._common import _random_batch
 from vae_helpers.exercises.nb07 import (
     _TOL,
     _call,
@@ -19,7 +20,6 @@ from vae_helpers.exercises.nb07 import (
     _cvae_outputs,
     _fail,
     _ok,
-    _random_batch,
     _reference_pair,
     _scalar,
     _tiny_cvae,

@@ -21,14 +21,16 @@ from ._common import (
     KNOWN_KL,
     KNOWN_RECON,
     _call,
+    _check_loss_gradients,
     _diagnose,
     _fail,
+    _kl_variants,
     _ok,
+    _recon_variants,
     _scalar,
     checks_a_function,
     fixed_batch,
 )
-from .nb07 import _check_loss_gradients, _kl_variants, _recon_variants
 
 __all__ = [
     "check_vae_loss",

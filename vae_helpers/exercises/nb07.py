@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..losses import LOG_2PI, LossTerms, kl_per_dim
 from ..models import BaseVAE, ConditionalVAE
@@ -36,10 +35,13 @@ from ._common import (
     KNOWN_KL_PER_DIM,
     KNOWN_RECON,
     _call,
+    _check_loss_gradients,
     _close,
     _diagnose,
     _fail,
+    _kl_variants,
     _ok,
+    _recon_variants,
     _scalar,
     checks_a_function,
     fixed_batch,
@@ -62,123 +64,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Exercise 1: the β-VAE loss
 # --------------------------------------------------------------------------------------------
-def _kl_variants(mu: torch.Tensor, logvar: torch.Tensor) -> list[tuple[float, str]]:
-    """KL values of typical mistakes, each with its teaching message."""
-    kl = kl_per_dim(mu, logvar)
-    return [
-        (
-            float(kl.mean()),
-            "You might be missing a sum over latent dimensions: the KL of a diagonal Gaussian is the "
-            "*sum* of the per-dimension KLs (then average over the batch).",
-        ),
-        (
-            float(kl.sum()),
-            "You might be summing over the batch as well: sum over latent dimensions, then *average* "
-            "over the images, so that the loss is in nats per image.",
-        ),
-        (
-            float(-kl.sum(1).mean()),
-            "Your KL has the wrong sign: KL(q || p) >= 0, and the loss *adds* beta * KL. "
-            "Check the sign of -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).",
-        ),
-        (
-            float((0.5 * (mu.pow(2) + logvar.exp() - logvar)).sum(1).mean()),
-            "You might be missing the '- 1' inside the KL: 0.5 * (mu^2 + sigma^2 - log sigma^2 - 1).",
-        ),
-        (
-            float((0.5 * (mu.pow(2) + logvar.exp().pow(2) - 2 * logvar - 1)).sum(1).mean()),
-            "You might be treating `logvar` as log(sigma): it is log(sigma^2), so sigma^2 = exp(logvar).",
-        ),
-        (
-            2 * float(kl.sum(1).mean()),
-            "You might be missing the factor 0.5 in the KL.",
-        ),
-        (
-            float((0.5 * (mu.pow(2) + logvar - logvar.exp() - 1)).sum(1).mean()),
-            "You might have swapped logvar and exp(logvar) in the KL: 0.5 * (mu^2 + exp(logvar) - logvar - 1).",
-        ),
-    ]
-
-
-def _recon_variants(logits: torch.Tensor, x: torch.Tensor) -> list[tuple[float, str]]:
-    per_pixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-    p = torch.sigmoid(logits)
-    return [
-        (
-            float(per_pixel.mean()),
-            "You might be averaging the reconstruction term over pixels (the default "
-            "reduction='mean'): sum over pixels, then average over images (reduction='none', "
-            ".flatten(1).sum(1).mean()), or the KL will dominate and the model will blur.",
-        ),
-        (
-            float(per_pixel.sum()),
-            "You might be summing over the batch: sum over pixels, then *average* over the images.",
-        ),
-        (
-            float(F.binary_cross_entropy(torch.sigmoid(p), x, reduction="none").flatten(1).sum(1).mean()),
-            "You might be applying the sigmoid twice: the decoder returns logits, so use "
-            "binary_cross_entropy_with_logits(logits, x) (or binary_cross_entropy(sigmoid(logits), x)).",
-        ),
-        (
-            float(F.binary_cross_entropy_with_logits(x, p, reduction="none").flatten(1).sum(1).mean()),
-            "You might have swapped the arguments: binary_cross_entropy_with_logits(logits, target=x).",
-        ),
-        (
-            float(-per_pixel.flatten(1).sum(1).mean()),
-            "Your reconstruction term has the wrong sign: it is the negative log-likelihood -log p(x|z) >= 0.",
-        ),
-        (
-            float((p - x).pow(2).flatten(1).sum(1).mean()),
-            "You are using the squared error: the decoder is Bernoulli, "
-            "so the reconstruction term is the binary cross-entropy.",
-        ),
-    ]
-
-
-def _check_loss_gradients(ex: str, loss_fn: Callable, b: dict[str, torch.Tensor], beta: float) -> None:
-    """The loss must be differentiable in logits, mu and logvar, with the known gradients:
-    d loss / d logits = (sigmoid(logits) - x) / N, d loss / d mu = beta * mu / N,
-    d loss / d logvar = beta * (exp(logvar) - 1) / (2N). A detached term gives a zero (or missing) gradient."""
-    n = len(b["x"])
-    inputs = {k: b[k].clone().requires_grad_(True) for k in ("logits", "mu", "logvar")}
-    loss_t = _call(ex, loss_fn, inputs["logits"], b["x"], inputs["mu"], inputs["logvar"], beta=beta)[0]
-    if not isinstance(loss_t, torch.Tensor) or not loss_t.requires_grad:
-        raise _fail(
-            ex,
-            "the loss must stay a tensor connected to mu and logvar (no .item(), .detach() or numpy), "
-            "or backward() cannot train the encoder.",
-        )
-    loss_t.backward()
-    expected = {
-        "logits": (torch.sigmoid(b["logits"]) - b["x"]) / n,
-        "mu": beta * b["mu"] / n,
-        "logvar": beta * (b["logvar"].exp() - 1) / (2 * n),
-    }
-    term = {"logits": "reconstruction term", "mu": "KL", "logvar": "KL"}
-    for name, want in expected.items():
-        grad = inputs[name].grad
-        if grad is None or grad.abs().max() == 0:
-            raise _fail(
-                ex,
-                f"no gradient reaches `{name}`: the {term[name]} is computed from a detached tensor "
-                f"(.detach(), .item(), .data, numpy or torch.no_grad()), so backward() cannot train the "
-                f"{'decoder' if name == 'logits' else 'encoder'}. Compute it with torch operations on the "
-                "tensors you were given.",
-            )
-        if not torch.allclose(grad, want, **_TOL):
-            raise _fail(
-                ex,
-                f"the gradient of the loss with respect to `{name}` is wrong (expected "
-                + {
-                    "logits": "(sigmoid(logits) - x) / N: sum over pixels, average over images",
-                    "mu": "beta * mu / N: the KL is the only term depending on mu; check that it uses the mu "
-                    "you were given and that the batch average divides by N",
-                    "logvar": "beta * (exp(logvar) - 1) / (2N)",
-                }[name]
-                + ").",
-            )
-
-
 @checks_a_function
 def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
     """Exercise 1: ``beta_vae_loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)``.
@@ -738,16 +623,3 @@ def check_conditional_vae(cvae_cls: type) -> None:
                 "inputs (return logits: no sigmoid here).",
             )
     _ok(f"{ex}: the label enters both the encoder and the decoder. Well done!")
-
-
-# --------------------------------------------------------------------------------------------
-# Hidden tests (nbgrader): other inputs, other sizes, and the gradient-blocking mistakes
-# --------------------------------------------------------------------------------------------
-def _random_batch(seed: int, n: int = 7, d: int = 5, shape: tuple[int, ...] = (1, 4, 4)) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    return {
-        "logits": 3 * torch.randn(n, *shape, generator=g),
-        "x": torch.rand(n, *shape, generator=g),
-        "mu": torch.randn(n, d, generator=g),
-        "logvar": torch.randn(n, d, generator=g).clamp(-3, 2),
-    }
