@@ -172,6 +172,20 @@ def test_staging_lists_every_notebook_with_its_times_and_picks_up_docs_when_pres
     assert not (staging / "notebooks" / "00_intro.ipynb").exists()  # a removed notebook leaves the site
 
 
+def test_a_diagram_a_notebook_shows_is_staged_where_its_link_points(tmp_path):
+    repo = _course(tmp_path)
+    (repo / "assets" / "figures" / "diagrams").mkdir(parents=True)
+    (repo / "assets" / "figures" / "diagrams" / "model.svg").write_text("<svg/>")
+    path = repo / "notebooks" / "01_topic.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("![the model](../assets/figures/diagrams/model.svg)"))
+    nbformat.write(nb, path)
+    staging = tmp_path / "staging"
+    site.stage(staging, repo)
+    assert (staging / "assets" / "figures" / "diagrams" / "model.svg").read_text() == "<svg/>"
+    assert "](../assets/figures/diagrams/model.svg)" in (staging / "notebooks" / "01_topic.ipynb").read_text()
+
+
 # ---------------------------------------------------------------------------------------------- the browser test
 
 

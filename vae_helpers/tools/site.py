@@ -329,6 +329,23 @@ def prepare_doc(markdown: str, doc_dir: Path, repo: Path) -> tuple[str, list[Pat
     return _DOC_LINK.sub(rewrite, markdown), images
 
 
+def notebook_images(nb: nbformat.NotebookNode, notebook_dir: Path, repo: Path) -> list[Path]:
+    """The repository files that ``nb``'s Markdown cells show as images (``![alt](../assets/...)``), so that
+    they can be staged at the same relative place and the page's links resolve."""
+    repo = repo.resolve()
+    images = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for match in _DOC_LINK.finditer(cell.source):
+            if not match.group(1) or _is_url(match.group(3)):
+                continue
+            path = (notebook_dir / unquote(match.group(3).split("#", 1)[0])).resolve()
+            if path.is_relative_to(repo) and path.is_file():
+                images.append(path)
+    return images
+
+
 def stage(staging: Path = STAGING_DIR, repo: Path = REPO_ROOT) -> dict[str, int]:
     """Write the site's sources into ``staging``; returns counts of what was staged."""
     landing_source = repo / "site" / "landing.md"
@@ -351,6 +368,8 @@ def stage(staging: Path = STAGING_DIR, repo: Path = REPO_ROOT) -> dict[str, int]
         page = page_notebook(published, notebook)
         widgets += sum(1 for cell in page.cells if "live-widget-note" in _tags(cell))
         put(f"notebooks/{notebook.path.name}", _notebook_bytes(page))
+        for image in notebook_images(page, notebook.path.parent, repo):  # the diagrams the Markdown shows
+            put(image.relative_to(repo.resolve()).as_posix(), image.read_bytes())
         row = (notebook, title(published, notebook.stem), prose_words(published), run_seconds(published))
         (appendix_rows if notebook.appendix else course_rows).append(row)
 
