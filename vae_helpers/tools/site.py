@@ -410,6 +410,7 @@ def build(staging: Path = STAGING_DIR, output: Path = OUTPUT_DIR, quiet: bool = 
         str(SITE_CONFIG_DIR),
         "-d",
         str(output.parent / "site-doctrees"),
+        "-W",  # a warning (an image that cannot be read, a broken cross-reference) fails the build
         "--keep-going",
         str(staging),
         str(output),
