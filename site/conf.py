@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 project = "Variational Autoencoders in PyTorch"
+author = "the course's authors (code MIT, text and figures CC BY 4.0)"
 
 extensions = [
     "myst_nb",
