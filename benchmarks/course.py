@@ -1,5 +1,5 @@
-"""course: every training run of the course's retrain path (each zoo recipe once, notebook 08's CelebA VAE, notebook
-05's timed epochs) at the machine's matmul limit: with every thread of one job, with one thread (each job of a
+"""course: every training run of the course's retrain path (each zoo recipe once, notebook 10's CelebA VAE, notebook
+06's timed epochs) at the machine's matmul limit: with every thread of one job, with one thread (each job of a
 parallel ``tools.course --train``), and in bf16 where the CPU has it natively. The least time the course's epochs
 can take here."""
 
@@ -36,10 +36,10 @@ class CourseTraining:
 
 
 def celeba_epochs(default: int = 60) -> int:
-    """The epochs notebook 08's committed full run trained (early stopping), else its EPOCHS bound."""
+    """The epochs notebook 10's committed full run trained (early stopping), else its EPOCHS bound."""
 
     try:
-        nb = json.loads((REPO_ROOT / "notebooks" / "08_celeba_faces.ipynb").read_text())
+        nb = json.loads((REPO_ROOT / "notebooks" / "10_celeba_faces.ipynb").read_text())
     except (OSError, ValueError):
         return default
     for cell in nb["cells"]:
@@ -52,7 +52,7 @@ def celeba_epochs(default: int = 60) -> int:
 
 def course_runs() -> list[tuple[str, nn.Module, int, int, int, int]]:
     """``(name, model, training images, validation images, epochs, batch)`` of every training run of the
-    retrain path: each zoo recipe once (the epochs its zoo run took), 08's CelebA VAE, 05's timed epochs."""
+    retrain path: each zoo recipe once (the epochs its zoo run took), 10's CelebA VAE, 06's timed epochs."""
     from vae_helpers.models import ConvVAE64, build_model
     from vae_helpers.zoo import RECIPES, read_manifest
 
@@ -102,7 +102,7 @@ def course_training(device: torch.device | None = None, min_run_time: float = 0.
     total, total_1 = sum(r.limit for r in rows), sum(r.limit_1thread for r in rows)
     total_bf16 = sum(r.limit_bf16_1thread for r in rows) if bf16 else None
     print(
-        "\n### The course's training at the matmul limit (retrain path: each recipe once, 08's CelebA VAE, 05's timed epochs)\n"
+        "\n### The course's training at the matmul limit (retrain path: each recipe once, 10's CelebA VAE, 06's timed epochs)\n"
     )
     print(machine_line(device) + "\n")
     print(

@@ -18,7 +18,7 @@ iwae_k5000
     protocol) and the conv VAE on Fashion-MNIST; seconds and the bound (nats per image; one training epoch, so the
     bound is a timing workload, not a result).
 celeba
-    notebook 08's model (ConvVAE64, D=128, Gaussian decoder sigma 0.1, batch 64, at most 60 epochs with patience 10) on
+    notebook 10's model (ConvVAE64, D=128, Gaussian decoder sigma 0.1, batch 64, at most 60 epochs with patience 10) on
     the 6,000 CelebA faces for its full budget or as many epochs as fit in the part's cap; seconds per epoch.
 
 The figures, the GPU's name and memory, the torch and CUDA versions go to one JSON file (``--out``) and a Markdown
@@ -57,7 +57,7 @@ from benchmarks.machine import cpu_model  # noqa: E402
 SUMMARY = (
     "the GPU path in one command (python -m benchmarks gpu-check, or make gpu-check): every notebook under nbval in "
     "fast mode, pytorch/examples' MNIST job in fp32 and in precision='auto', one conv VAE epoch on Fashion-MNIST, the "
-    "IWAE bound at k=5000 on 10,000 test images, notebook 08's CelebA training; --dry-run: the same on the CPU, tiny."
+    "IWAE bound at k=5000 on 10,000 test images, notebook 10's CelebA training; --dry-run: the same on the CPU, tiny."
 )
 SCHEMA = 1
 #: A numeric figure's unit is the end of its name: seconds, nats per image, a count, or a ratio.
@@ -75,7 +75,7 @@ CPU_FIGURES = {
     "fit_bf16_nats": 105.64,
     "conv_epoch_54000_images_s": 18.27,  # 54,000 training + 6,000 validation images, 2 threads, 2026-12-02
     "iwae_mlp_10000_images_s": 259.0,  # MLP 784-400-50, k=5000, binarized MNIST, 2026-11-22
-    "celeba_epoch_s": 22.7,  # notebook 08's model, 4,560 faces, batch 64, one thread beside another job, 2026-12-02
+    "celeba_epoch_s": 22.7,  # notebook 10's model, 4,560 faces, batch 64, one thread beside another job, 2026-12-02
 }
 
 
@@ -138,7 +138,7 @@ PARTS: dict[str, Part] = {
     ),
     "conv_epoch": Part("one conv VAE epoch on the full Fashion-MNIST training split (60,000 images)", 35, 90),
     "iwae_k5000": Part("the IWAE bound at k=5000 on all 10,000 test images (MLP on MNIST, conv on Fashion)", 60, 90),
-    "celeba": Part("notebook 08's CelebA VAE for its budget (60 epochs, patience 10) or its cap", 75, 90),
+    "celeba": Part("notebook 10's CelebA VAE for its budget (60 epochs, patience 10) or its cap", 75, 90),
 }
 
 
@@ -359,8 +359,8 @@ def part_iwae_k5000(sizes: Sizes, device: torch.device, cap_s: float, dry: bool)
 
 
 def _committed_celeba_run() -> dict:
-    """Epochs and seconds per epoch of notebook 08's committed full run (its training cell's output)."""
-    nb = json.loads((REPO_ROOT / "notebooks" / "08_celeba_faces.ipynb").read_text())
+    """Epochs and seconds per epoch of notebook 10's committed full run (its training cell's output)."""
+    nb = json.loads((REPO_ROOT / "notebooks" / "10_celeba_faces.ipynb").read_text())
     pattern = r"(\d+) epochs \((\w+)\), [\d,]+ steps, \d+ s of training on .*?\(([\d.]+) s/epoch\)"
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):
@@ -656,7 +656,7 @@ def markdown(report: dict) -> str:
         )
     row(
         "celeba",
-        "notebook 08's CelebA VAE",
+        "notebook 10's CelebA VAE",
         lambda f: (
             f"{_fmt_s(f['epoch_s'])} / epoch, {f['epochs_n']} of {f['budget_epochs_n']} epochs ({f['stopped']}), "
             f"{f['train_images_n']:,} faces"

@@ -1,6 +1,6 @@
 """Hidden tests of notebook 06's exercises (the teacher's grading module; never shipped to students).
 
-Called only from the hidden-test regions of ``notebooks/06_*.ipynb``, which nbgrader removes from the student
+Called only from the hidden-test regions of ``notebooks/05_*.ipynb``, which nbgrader removes from the student
 version and restores when it autogrades. They reuse the visible checks' helpers of
 :mod:`vae_helpers.exercises.nb06` on other inputs and sizes, and test the mistakes a visible check could let through.
 """
@@ -9,41 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
+from vae_helpers.exercises.nb06 import _check_counts, _check_encoder, _ok
 
-from vae_helpers.exercises.nb06 import _check_active, _check_kl_dims, _ok, posterior_means
-
-__all__ = ["reference_dims_for_kl_fraction", "hidden_active_units", "hidden_kl_dims"]
+__all__ = ["reference_param_counts", "hidden_param_counts", "hidden_conv_encoder"]
 
 
-def reference_dims_for_kl_fraction(kl: torch.Tensor, fraction: float) -> int:
-    """Exercise 2's answer: the smallest k whose k largest KLs (of ``kl [D]``) reach ``fraction`` of the total."""
-    s = kl.double().sort(descending=True).values
-    return int((s.cumsum(0) < fraction * s.sum()).sum()) + 1
+def reference_param_counts(c_in: int, size_in: int, c_out: int, size_out: int, k: int) -> tuple[int, int]:
+    """Exercise 1's answer: the parameters of a k x k conv layer and of a dense layer, biases included."""
+    conv = c_out * c_in * k * k + c_out
+    dense = (c_in * size_in**2) * (c_out * size_out**2) + c_out * size_out**2
+    return conv, dense
 
 
-def hidden_active_units(active_units: Callable) -> None:
-    """Hidden tests of exercise 1: other sizes, other thresholds (the argument is used), a count near the threshold."""
-    ex = "Exercise 1 (active_units), hidden tests"
-    stds = [0.09, 0.3, 0.001, 0.12, 0.02, 1.5, 0.5, 0.05, 0.0, 0.2, 0.11]
-    mu = posterior_means(stds, n=25, seed=3)
-    for threshold in (0.01, 0.001, 0.1):
-        _check_active(ex, active_units, mu, threshold)
-    _check_active(ex, active_units, posterior_means([0.4, 0.01, 0.3], n=500, seed=4).double(), 0.05)
+def hidden_param_counts(param_counts: Callable) -> None:
+    """Hidden tests of exercise 1: 3x32x32 -> 16x32x32 with 3x3 filters, 8x10x10 -> 4x5x5 with 2x2 filters."""
+    ex = "Exercise 1 (param_counts), hidden tests"
+    for layer in ((3, 32, 16, 32, 3), (8, 10, 4, 5, 2)):
+        _check_counts(ex, param_counts, layer, reference_param_counts(*layer))
     _ok(f"{ex}: passed.")
 
 
-def _check(ex: str, dims_for_kl_fraction: Callable, kl: torch.Tensor, fraction: float) -> None:
-    _check_kl_dims(ex, dims_for_kl_fraction, kl, fraction, reference_dims_for_kl_fraction(kl, fraction))
-
-
-def hidden_kl_dims(dims_for_kl_fraction: Callable) -> None:
-    """Hidden tests of exercise 2: other vectors, fractions and dtypes; the input is left unchanged."""
-    ex = "Exercise 2 (dims_for_kl_fraction), hidden tests"
-    g = torch.Generator().manual_seed(6)
-    kl = torch.rand(37, generator=g) ** 6 * 4
-    for fraction in (0.5, 0.9, 0.99):
-        _check(ex, dims_for_kl_fraction, kl, fraction)
-    _check(ex, dims_for_kl_fraction, torch.tensor([0.2, 0.9, 0.1, 2.5], dtype=torch.float64), 0.75)
-    _check(ex, dims_for_kl_fraction, torch.full((6,), 0.5), 0.9)
+def hidden_conv_encoder(conv_encoder: Callable) -> None:
+    """Hidden tests of exercise 2: other output sizes (4 and 64) and batch sizes (1 and 5)."""
+    ex = "Exercise 2 (conv_encoder), hidden tests"
+    _check_encoder(ex, conv_encoder, 4, 1)
+    _check_encoder(ex, conv_encoder, 64, 5)
     _ok(f"{ex}: passed.")

@@ -1,6 +1,6 @@
 """Hidden tests of notebook 07's exercises (the teacher's grading module; never shipped to students).
 
-Called only from the hidden-test regions of ``notebooks/07_*.ipynb``, which nbgrader removes from the student
+Called only from the hidden-test regions of ``notebooks/06_*.ipynb``, which nbgrader removes from the student
 version and restores when it autogrades. They reuse the visible checks' helpers of
 :mod:`vae_helpers.exercises.nb07` on other inputs and sizes, and test the mistakes a visible check could let through.
 """
@@ -11,162 +11,39 @@ from collections.abc import Callable
 
 import torch
 
-from vae_helpers.exercises._common import _random_batch
-from vae_helpers.exercises.nb07 import (
-    _TOL,
-    _call,
-    _check_loss_gradients,
-    _close,
-    _cvae_outputs,
-    _fail,
-    _ok,
-    _reference_pair,
-    _scalar,
-    _tiny_cvae,
-    decode_soft_label,
-    kl_per_dim,
-)
+from vae_helpers.exercises.nb07 import _check_active, _check_kl_dims, _ok, posterior_means
 
-__all__ = [
-    "hidden_beta_vae_loss",
-    "hidden_schedules",
-    "hidden_conditional_vae",
-    "hidden_generation",
-    "hidden_gaussian_nll",
-]
+__all__ = ["reference_dims_for_kl_fraction", "hidden_active_units", "hidden_kl_dims"]
 
 
-def hidden_beta_vae_loss(beta_vae_loss: Callable) -> None:
-    """Hidden tests of exercise 1: another batch and other betas; every returned term and every gradient."""
-    from vae_helpers.losses import bernoulli_nll
+def reference_dims_for_kl_fraction(kl: torch.Tensor, fraction: float) -> int:
+    """Exercise 2's answer: the smallest k whose k largest KLs (of ``kl [D]``) reach ``fraction`` of the total."""
+    s = kl.double().sort(descending=True).values
+    return int((s.cumsum(0) < fraction * s.sum()).sum()) + 1
 
-    ex = "Exercise 1 (beta_vae_loss), hidden tests"
-    b = _random_batch(101)
-    recon = float(bernoulli_nll(b["logits"], b["x"]).mean())
-    kl = float(kl_per_dim(b["mu"], b["logvar"]).sum(1).mean())
-    for beta in (0.3, 3.0):
-        loss_b, recon_b, kl_b = (
-            _scalar(ex, name, v)
-            for name, v in zip(
-                ("loss", "recon", "kl"), _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)
-            )
-        )
-        if _close(kl_b, beta * kl) and not _close(kl_b, kl):
-            raise _fail(ex, f"at beta={beta} the returned kl is beta * KL: return the plain KL, beta goes in the loss.")
-        for what, got, want in (("recon", recon_b, recon), ("kl", kl_b, kl), ("loss", loss_b, recon + beta * kl)):
-            if not _close(got, want):
-                raise _fail(ex, f"on another batch (N=7, D=5), beta={beta}: {what} is {got:.4f}, expected {want:.4f}.")
-    _check_loss_gradients(ex, beta_vae_loss, b, beta=3.0)
+
+def hidden_active_units(active_units: Callable) -> None:
+    """Hidden tests of exercise 1: other sizes, other thresholds (the argument is used), a count near the threshold."""
+    ex = "Exercise 1 (active_units), hidden tests"
+    stds = [0.09, 0.3, 0.001, 0.12, 0.02, 1.5, 0.5, 0.05, 0.0, 0.2, 0.11]
+    mu = posterior_means(stds, n=25, seed=3)
+    for threshold in (0.01, 0.001, 0.1):
+        _check_active(ex, active_units, mu, threshold)
+    _check_active(ex, active_units, posterior_means([0.4, 0.01, 0.3], n=500, seed=4).double(), 0.05)
     _ok(f"{ex}: passed.")
 
 
-def hidden_schedules(linear_warmup: Callable, cyclical_beta: Callable, free_bits_kl: Callable) -> None:
-    """Hidden tests of exercise 2: the schedules against the library's KLSchedule, free bits and its gradient."""
-    from vae_helpers.losses import KLSchedule
-
-    ex = "Exercise 2 (schedules and free bits), hidden tests"
-    lin = KLSchedule("linear", beta_max=3.0, warmup_steps=37)
-    cyc = KLSchedule("cyclical", beta_max=2.0, total_steps=300, n_cycles=3, ratio=0.25)
-    for step in (0, 1, 18, 36, 37, 38, 200):
-        got = _scalar(ex, "beta", _call(ex, linear_warmup, step, 37, beta_max=3.0))
-        if not _close(got, lin(step)):
-            raise _fail(ex, f"linear_warmup({step}, 37, beta_max=3) is {got:.4f}, expected {lin(step):.4f}.")
-    for step in (0, 10, 24, 25, 99, 100, 101, 150, 299):
-        got = _scalar(ex, "beta", _call(ex, cyclical_beta, step, 300, n_cycles=3, ratio=0.25, beta_max=2.0))
-        if not _close(got, cyc(step)):
-            raise _fail(
-                ex,
-                f"cyclical_beta({step}, 300, n_cycles=3, ratio=0.25, beta_max=2) is {got:.4f}, expected {cyc(step):.4f}.",
-            )
-    b = _random_batch(202, n=9, d=6)
-    mu = b["mu"].clone().requires_grad_(True)
-    lam = 0.5
-    per_dim = kl_per_dim(b["mu"], b["logvar"]).mean(0)
-    value = _call(ex, free_bits_kl, mu, b["logvar"], lam)
-    got = _scalar(ex, "the free-bits KL", value)
-    if not _close(got, float(per_dim.clamp(min=lam).sum())):
-        raise _fail(
-            ex, f"free_bits_kl on another batch is {got:.4f}, expected {float(per_dim.clamp(min=lam).sum()):.4f}."
-        )
-    if not isinstance(value, torch.Tensor) or not value.requires_grad:
-        raise _fail(ex, "free_bits_kl must return a tensor connected to mu and logvar.")
-    value.backward()
-    below = per_dim < lam
-    want = torch.where(below, torch.zeros_like(b["mu"]), b["mu"] / len(b["mu"]))
-    if not torch.allclose(mu.grad, want, **_TOL):
-        raise _fail(
-            ex, "free_bits_kl: dimensions under the floor must get no gradient, the others the full KL gradient."
-        )
-    _ok(f"{ex}: passed.")
+def _check(ex: str, dims_for_kl_fraction: Callable, kl: torch.Tensor, fraction: float) -> None:
+    _check_kl_dims(ex, dims_for_kl_fraction, kl, fraction, reference_dims_for_kl_fraction(kl, fraction))
 
 
-def hidden_conditional_vae(cvae_cls: type) -> None:
-    """Hidden tests of exercise 3a: other sizes (5 classes, 3x5 images), y on every row, gradients to both nets."""
-    ex = "Exercise 3a (conditional VAE), hidden tests"
-    ref, stu = _reference_pair(cvae_cls, n_classes=5, image_shape=(1, 3, 5), hidden=(8,), latent_dim=3)
-    g = torch.Generator().manual_seed(303)
-    x, z = torch.rand(6, 1, 3, 5, generator=g), torch.randn(6, 3, generator=g)
-    y = torch.tensor([4, 0, 2, 1, 3, 4])
-    stu.train()
-    mu, logvar, logits = _cvae_outputs(ex, stu, x, y, z)
-    with torch.no_grad():
-        rmu, rlogvar = ref.encode(x, y)
-        rlogits = ref.decode(z, y)
-    for name, got, want in (("mu", mu, rmu), ("logvar", logvar, rlogvar), ("logits", logits, rlogits)):
-        if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, **_TOL):
-            raise _fail(
-                ex,
-                f"with 5 classes and 3x5 images, {name} differs from the reference: do not hard-code 10 classes "
-                "or 28x28 (use self.n_classes and self.image_shape).",
-            )
-    (mu.sum() + logvar.sum() + logits.sum()).backward()
-    for part in ("encoder", "to_stats", "decoder"):
-        grads = [p.grad for p in getattr(stu, part).parameters()]
-        if any(gr is None or gr.abs().sum() == 0 for gr in grads):
-            raise _fail(ex, f"no gradient reaches self.{part}: something in encode/decode is detached.")
-    _ok(f"{ex}: passed.")
-
-
-def hidden_generation(generate_class: Callable, interpolate_classes: Callable) -> None:
-    """Hidden tests of exercises 3b and 3c: another label, n, pair of classes and number of steps."""
-    ex = "Exercise 3b/3c (generation), hidden tests"
-    model = _tiny_cvae()
-    images = _call(ex, generate_class, model, 8, 3, generator=torch.Generator().manual_seed(5))
-    want = model.sample(3, y=torch.full((3,), 8), generator=torch.Generator().manual_seed(5))
-    if (
-        not isinstance(images, torch.Tensor)
-        or images.shape != want.shape
-        or not torch.allclose(images.cpu(), want, **_TOL)
-    ):
-        raise _fail(ex, "generate_class(model, 8, 3, generator) differs from 3 prior samples decoded with label 8.")
-    z = torch.linspace(1.0, -1.0, model.latent_dim)
-    out = _call(ex, interpolate_classes, model, z, 9, 1, 4)
-    eye, t = torch.eye(10), torch.linspace(0, 1, 4)[:, None]
-    with torch.no_grad():
-        want = torch.sigmoid(decode_soft_label(model, z.reshape(1, -1).repeat(4, 1), (1 - t) * eye[9] + t * eye[1]))
-    if not isinstance(out, torch.Tensor) or out.shape != want.shape or not torch.allclose(out.cpu(), want, **_TOL):
-        raise _fail(ex, "interpolate_classes(model, z, 9, 1, steps=4) differs from the reference path from 9 to 1.")
-    _ok(f"{ex}: passed.")
-
-
-def hidden_gaussian_nll(gaussian_nll: Callable) -> None:
-    """Hidden tests of exercise 4: another batch and sigma, RGB images, gradient."""
-    from vae_helpers.losses import gaussian_nll as reference
-
-    ex = "Exercise 4 (gaussian_nll), hidden tests"
-    b = _random_batch(404, n=5, shape=(3, 2, 2))
-    lg = b["logits"].clone().requires_grad_(True)
-    got = _call(ex, gaussian_nll, lg, b["x"], sigma=0.3)
-    want = reference(b["logits"], b["x"], sigma=0.3)
-    if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got.detach(), want, **_TOL):
-        raise _fail(
-            ex, "on 3-channel images with sigma=0.3 the values differ from -log N(x; sigmoid(logits), sigma^2 I)."
-        )
-    if not got.requires_grad:
-        raise _fail(ex, "the result is detached from `logits`.")
-    got.sum().backward()
-    lg2 = b["logits"].clone().requires_grad_(True)
-    reference(lg2, b["x"], sigma=0.3).sum().backward()
-    if not torch.allclose(lg.grad, lg2.grad, **_TOL):
-        raise _fail(ex, "the gradient with respect to `logits` is wrong: part of the computation is detached.")
+def hidden_kl_dims(dims_for_kl_fraction: Callable) -> None:
+    """Hidden tests of exercise 2: other vectors, fractions and dtypes; the input is left unchanged."""
+    ex = "Exercise 2 (dims_for_kl_fraction), hidden tests"
+    g = torch.Generator().manual_seed(6)
+    kl = torch.rand(37, generator=g) ** 6 * 4
+    for fraction in (0.5, 0.9, 0.99):
+        _check(ex, dims_for_kl_fraction, kl, fraction)
+    _check(ex, dims_for_kl_fraction, torch.tensor([0.2, 0.9, 0.1, 2.5], dtype=torch.float64), 0.75)
+    _check(ex, dims_for_kl_fraction, torch.full((6,), 0.5), 0.9)
     _ok(f"{ex}: passed.")

@@ -19,7 +19,7 @@ SUBMISSIONS = {
             "messages": ["This is the *variance*", "a sample of N(0, I)"],
         },
     },
-    "05_conv_vae": {
+    "06_conv_vae": {
         "conv_without_bias_no_padding": {
             "edits": {
                 "ex1_param_counts": [("conv = c_out * c_in * k * k + c_out", "conv = c_out * c_in * k * k")],
@@ -34,7 +34,7 @@ SUBMISSIONS = {
             "messages": ["you forgot the biases", "it has no padding"],
         },
     },
-    "07_beta_vae_and_annealing": {
+    "08_beta_vae_and_likelihoods": {
         "detached_recon_free_bits_per_image_unconditioned_decoder_detached_gaussian": {
             "edits": {
                 "ex1_beta_vae_loss": [
@@ -70,7 +70,7 @@ SUBMISSIONS = {
             ],
         },
     },
-    "04_mlp_vae": {
+    "05_mlp_vae": {
         "recon_mean_over_pixels_probe_on_training_codes_sigmoid_in_decode": {
             "edits": {
                 "ex1_vae_loss": [
@@ -100,7 +100,7 @@ SUBMISSIONS = {
             ],
         },
     },
-    "06_latent_dimension_study": {
+    "07_latent_dimension_study": {
         "threshold_on_std_unsorted_kl": {
             "edits": {
                 "ex1_active_units": [
@@ -112,7 +112,7 @@ SUBMISSIONS = {
             "messages": ["compared the standard deviation with the threshold", "original order"],
         },
     },
-    "08_celeba_faces": {
+    "10_celeba_faces": {
         "reversed_vector_alpha_on_z": {
             "edits": {
                 "ex1_attribute_vector": [

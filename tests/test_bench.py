@@ -116,7 +116,7 @@ def test_course_training_counts_every_run_of_the_retrain_path(capsys):
     rows = course.course_training(min_run_time=0.005)
     names = [r.name for r in rows]
     assert set(RECIPES) <= set(names) and any(n.startswith("08:") for n in names)
-    assert next(r for r in rows if r.name.startswith("08:")).epochs == 53  # notebook 08's committed run
+    assert next(r for r in rows if r.name.startswith("08:")).epochs == 53  # notebook 10's committed run
     ar = next(r for r in rows if r.name == "fashion-ar-vae-none")
     assert ar.images == 30_000 and ar.epochs == 12
     assert all(r.flops > 0 and r.limit > 0 and r.limit_1thread > 0 for r in rows)
@@ -211,7 +211,7 @@ def test_gpu_check_help_names_every_measurement(capsys):
         "Fashion-MNIST",
         "k=5000",
         "10,000 test images",
-        "notebook 08",
+        "notebook 10",
         "seconds per epoch",
         "GPU's name",
         "CUDA versions",

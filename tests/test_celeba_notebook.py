@@ -1,4 +1,4 @@
-"""Notebook 08 (CelebA): what it says and does when CelebA is missing, its metadata and fast-mode size, and the
+"""Notebook 10 (CelebA): what it says and does when CelebA is missing, its metadata and fast-mode size, and the
 Kaggle-mirror converter it points people to."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import vae_helpers.data as data_mod
 from vae_helpers.config import REPO_ROOT
 from vae_helpers.data import DataNotFoundError, celeba_instructions, celeba_txt_from_csv, read_celeba_annotations
 
-NOTEBOOK = REPO_ROOT / "notebooks" / "08_celeba_faces.ipynb"
+NOTEBOOK = REPO_ROOT / "notebooks" / "10_celeba_faces.ipynb"
 #: What a person without CelebA must be told (issue: source, mirror, layout, where to put it, torchvision's failures, licence).
 MUST_NAME = (
     "mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
@@ -75,9 +75,9 @@ def test_notebook_data_cell_prints_instructions_then_fails_when_celeba_is_missin
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         for cell in code[:data_cell]:
-            exec(compile("".join(cell["source"]), "<notebook 08>", "exec"), namespace)
+            exec(compile("".join(cell["source"]), "<notebook 10>", "exec"), namespace)
         with pytest.raises(DataNotFoundError, match="Dataset 'celeba' was not found"):
-            exec(compile("".join(code[data_cell]["source"]), "<notebook 08 data cell>", "exec"), namespace)
+            exec(compile("".join(code[data_cell]["source"]), "<notebook 10 data cell>", "exec"), namespace)
     printed = out.getvalue()
     for needle in MUST_NAME:
         assert needle in printed, needle

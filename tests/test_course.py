@@ -73,11 +73,11 @@ def test_course_reports_a_failing_notebook_and_runs_the_rest(fake_course, monkey
     monkeypatch.setattr(course, "load_dataset", load_dataset)
     _notebook(fake_course / "01_broken.ipynb", "raise ValueError('boom in the first notebook')")
     _notebook(fake_course / "02_fine.ipynb", "print('second notebook ran')")
-    _notebook(fake_course / "03_damaged_data.ipynb", "print('never runs')", requires=["fashion-mnist"])
+    _notebook(fake_course / "04_damaged_data.ipynb", "print('never runs')", requires=["fashion-mnist"])
     assert course.main([]) == 1
     out, err = capfd.readouterr()
     assert "| 01_broken.ipynb | FAILED |" in out and "| 02_fine.ipynb | ok |" in out
-    assert "| 03_damaged_data.ipynb | FAILED (damaged data) |" in out
+    assert "| 04_damaged_data.ipynb | FAILED (damaged data) |" in out
     assert "01_broken.ipynb failed" in err and "boom in the first notebook" in err
     assert "01_broken.ipynb: ValueError: boom in the first notebook" in out  # the summary names the notebook and error
     assert "/data/fashion-mnist.gz: cannot be read as gzip" in out
@@ -220,7 +220,7 @@ def test_cached_recipes_match_what_the_notebooks_ask_for():
 
 
 def test_parallel_jobs_start_the_independent_notebooks_first_and_wait_for_recipes(tmp_path):
-    books = [book for book in course.course_notebooks() if book.name[:2] in ("03", "06", "07")]
+    books = [book for book in course.course_notebooks() if book.name[:2] in ("04", "07", "08")]
     jobs = course.parallel_jobs(books, tmp_path, fast=True, in_place=False)
     labels = [j.label for j in jobs]
     assert labels[0].startswith("07_")  # needs no cached recipe: starts at once

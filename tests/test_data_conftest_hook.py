@@ -54,7 +54,7 @@ def broken_requirements(monkeypatch):
 def test_hook_marks_the_notebook_with_a_data_problem_and_leaves_the_others(broken_requirements, monkeypatch, ci):
     monkeypatch.setenv("CI", "true" if ci else "")
     hooks = _root_conftest()
-    celeba = [_Item(Path("notebooks/08_celeba.ipynb")) for _ in range(2)]
+    celeba = [_Item(Path("notebooks/10_celeba.ipynb")) for _ in range(2)]
     fine = _Item(Path("notebooks/01_fine.ipynb"))
     unit = _Item(Path("tests/test_x.py"))
     hooks.pytest_collection_modifyitems(None, [*celeba, fine, unit])
@@ -71,18 +71,18 @@ def test_hook_marks_the_notebook_with_a_data_problem_and_leaves_the_others(broke
 
 def test_missing_data_is_skipped_outside_ci_and_failed_under_ci(broken_requirements, monkeypatch):
     hooks = _root_conftest()
-    item = _Item(Path("notebooks/04_mnist.ipynb"))
+    item = _Item(Path("notebooks/05_mnist.ipynb"))
     monkeypatch.setenv("CI", "")
     hooks.pytest_collection_modifyitems(None, [item])
     assert item.markers[0].name == "skip" and "Dataset 'mnist' was not found" in item.markers[0].kwargs["reason"]
-    item = _Item(Path("notebooks/04_mnist.ipynb"))
+    item = _Item(Path("notebooks/05_mnist.ipynb"))
     monkeypatch.setenv("CI", "true")
     hooks.pytest_collection_modifyitems(None, [item])
     assert item.markers[0].name == "vae_data_problem"
 
 
 def test_collecting_a_notebook_with_corrupt_celeba_is_not_an_internal_error(tmp_path):
-    """End to end, as ``make test`` meets it: pytest collects notebook 08 with a corrupt CelebA first in the search."""
+    """End to end, as ``make test`` meets it: pytest collects notebook 10 with a corrupt CelebA first in the search."""
     folder = tmp_path / "celeba"
     (folder / "img_align_celeba").mkdir(parents=True)
     (folder / "list_attr_celeba.txt").write_text("1\nA B\n000001.jpg 1\n")  # a row with one of two attributes
@@ -98,7 +98,7 @@ def test_collecting_a_notebook_with_corrupt_celeba_is_not_an_internal_error(tmp_
             "--nbval-lax",
             "-p",
             "no:cacheprovider",
-            "notebooks/08_celeba_faces.ipynb",
+            "notebooks/10_celeba_faces.ipynb",
         ],
         cwd=REPO_ROOT,
         env=env,

@@ -25,10 +25,10 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorte
 IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 EXPECTED = {
     "graphical_model.svg": ("02_elbo_and_kl.ipynb",),
-    "mlp_vae_architecture.svg": ("04_mlp_vae.ipynb",),
-    "conv_vae_architecture.svg": ("05_conv_vae.ipynb",),
-    "reparameterization.svg": ("03_reparameterization.ipynb",),
-    "rate_distortion.svg": ("07_beta_vae_and_annealing.ipynb",),
+    "mlp_vae_architecture.svg": ("05_mlp_vae.ipynb",),
+    "conv_vae_architecture.svg": ("06_conv_vae.ipynb",),
+    "reparameterization.svg": ("04_reparameterization.ipynb",),
+    "rate_distortion.svg": ("08_beta_vae_and_likelihoods.ipynb",),
 }
 
 
@@ -76,12 +76,12 @@ def test_the_release_moves_links_out_of_the_notebook_folder_one_level_up():
     markdown = (
         "![The graph](../assets/figures/diagrams/graphical_model.svg) and "
         '<img src="../assets/x.svg">, [a section](#section-2), [README](https://example.org/../x), '
-        "[next](05_conv_vae.ipynb)"
+        "[next](06_conv_vae.ipynb)"
     )
     assert relink_for_student_folder(markdown) == (
         "![The graph](../../assets/figures/diagrams/graphical_model.svg) and "
         '<img src="../../assets/x.svg">, [a section](#section-2), [README](https://example.org/../x), '
-        "[next](05_conv_vae.ipynb)"
+        "[next](06_conv_vae.ipynb)"
     )
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_markdown_cell("![A picture of it](../assets/a.svg)"), nbformat.v4.new_code_cell("1")]

@@ -1,4 +1,4 @@
-"""Notebook 07's exercises: the student/solution pair, the check functions, and the training support code.
+"""Notebook 08's exercises: the student/solution pair, the check functions, and the training support code.
 
 What CI checks here (the solution notebook itself runs under nbval in `make test`'s notebook stage):
 
@@ -20,7 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grading import nb07 as g07
+from grading import nb08 as g07
 from vae_helpers import exercises as ex
 from vae_helpers.config import REPO_ROOT, seed_everything
 from vae_helpers.evaluation import evaluate
@@ -28,8 +28,8 @@ from vae_helpers.losses import KLSchedule, bernoulli_nll, gaussian_nll, kl_per_d
 from vae_helpers.models import MLPVAE, AutoregressiveVAE, ConditionalVAE
 from vae_helpers.training import TrainConfig, fit
 
-SOLUTION = REPO_ROOT / "notebooks" / "07_beta_vae_and_annealing.ipynb"
-STUDENT = REPO_ROOT / "notebooks" / "student" / "07_beta_vae_and_annealing.ipynb"
+SOLUTION = REPO_ROOT / "notebooks" / "08_beta_vae_and_likelihoods.ipynb"
+STUDENT = REPO_ROOT / "notebooks" / "student" / "08_beta_vae_and_likelihoods.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_each_exercise_is_followed_by_its_check_and_hidden_tests():
             check, hidden = cells[i + 1], cells[i + 2]
             assert check.metadata["nbgrader"]["grade"] and hidden.metadata["nbgrader"]["grade"]
             assert any(key in cell.source and f"exercises.{chk}(" in check.source for key, chk in checks.items())
-            assert "### BEGIN HIDDEN TESTS" in hidden.source and 'teacher_grading("nb07").hidden_' in hidden.source
+            assert "### BEGIN HIDDEN TESTS" in hidden.source and 'teacher_grading("nb08").hidden_' in hidden.source
             seen += 1
     assert seen == len(checks)
 

@@ -1,4 +1,4 @@
-"""Notebooks 01, 05 and 08: the checks and hidden tests accept the solution notebooks' code and name typical mistakes."""
+"""Notebooks 01, 06 and 10: the checks and hidden tests accept the solution notebooks' code and name typical mistakes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import torch
 from _solutions import solutions as _solutions
 
 from grading import nb01 as g01
-from grading import nb05 as g05
-from grading import nb08 as g08
-from vae_helpers.exercises import ExerciseCheckError, nb01, nb05, nb08
+from grading import nb06 as g05
+from grading import nb10 as g08
+from vae_helpers.exercises import ExerciseCheckError, nb01, nb06, nb10
 
 
 # ------------------------------------------------------------------------------------------------
@@ -89,10 +89,10 @@ def test_not_implemented_points_at_the_exercise_cell():
 # 05: parameter counts, conv encoder
 # ------------------------------------------------------------------------------------------------
 def test_notebook_05_solutions_pass(capsys):
-    s = _solutions("05_conv_vae.ipynb")
-    nb05.check_param_counts(s["param_counts"])
+    s = _solutions("06_conv_vae.ipynb")
+    nb06.check_param_counts(s["param_counts"])
     g05.hidden_param_counts(s["param_counts"])
-    nb05.check_conv_encoder(s["conv_encoder"])
+    nb06.check_conv_encoder(s["conv_encoder"])
     g05.hidden_conv_encoder(s["conv_encoder"])
     assert capsys.readouterr().out.count("✓") == 4
 
@@ -100,7 +100,7 @@ def test_notebook_05_solutions_pass(capsys):
 def test_param_counts_agree_with_torch():
     import torch.nn as nn
 
-    s = _solutions("05_conv_vae.ipynb")
+    s = _solutions("06_conv_vae.ipynb")
     conv, dense = s["param_counts"](1, 28, 32, 14, 4)
     assert conv == sum(p.numel() for p in nn.Conv2d(1, 32, 4, 2, 1).parameters())
     assert dense == sum(p.numel() for p in nn.Linear(784, 32 * 14 * 14).parameters())
@@ -124,7 +124,7 @@ def test_param_counts_agree_with_torch():
 )
 def test_param_counts_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseCheckError) as err:
-        nb05.check_param_counts(wrong)
+        nb06.check_param_counts(wrong)
     assert message in str(err.value)
 
 
@@ -161,7 +161,7 @@ def _encoder(conv1=None, conv2=None, flatten=True, relu=True, linear_in=3136, ex
 )
 def test_conv_encoder_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseCheckError) as err:
-        nb05.check_conv_encoder(wrong)
+        nb06.check_conv_encoder(wrong)
     assert message in str(err.value)
 
 
@@ -174,10 +174,10 @@ def test_conv_encoder_hidden_tests_catch_a_fixed_output_size():
 # 08: attribute vector, edits
 # ------------------------------------------------------------------------------------------------
 def test_notebook_08_solutions_pass(capsys):
-    s = _solutions("08_celeba_faces.ipynb")
-    nb08.check_attribute_vector(s["attribute_vector"])
+    s = _solutions("10_celeba_faces.ipynb")
+    nb10.check_attribute_vector(s["attribute_vector"])
     g08.hidden_attribute_vector(s["attribute_vector"])
-    nb08.check_edit(s["edit"])
+    nb10.check_edit(s["edit"])
     g08.hidden_edit(s["edit"])
     assert capsys.readouterr().out.count("✓") == 4
 
@@ -185,8 +185,8 @@ def test_notebook_08_solutions_pass(capsys):
 def test_attribute_vector_solution_agrees_with_attribute_directions():
     from vae_helpers.attributes import apply_direction, attribute_directions
 
-    s = _solutions("08_celeba_faces.ipynb")
-    codes, labels = nb08.fixed_codes_and_labels(30, 6, seed=5)
+    s = _solutions("10_celeba_faces.ipynb")
+    codes, labels = nb10.fixed_codes_and_labels(30, 6, seed=5)
     want = attribute_directions(codes, labels[:, None], ["a"])["a"].vector
     assert torch.allclose(s["attribute_vector"](codes, labels), want, atol=1e-6)
     assert torch.allclose(s["edit"](codes[:2], want, [0.0, 2.0]), apply_direction(codes[:2], want, [0.0, 2.0]))
@@ -215,12 +215,12 @@ def _without(c, lab):
 )
 def test_attribute_vector_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseCheckError) as err:
-        nb08.check_attribute_vector(wrong)
+        nb10.check_attribute_vector(wrong)
     assert message in str(err.value)
 
 
 def test_attribute_vector_hidden_tests_catch_hard_coded_values():
-    codes, labels = nb08.fixed_codes_and_labels()
+    codes, labels = nb10.fixed_codes_and_labels()
     known = _with(codes, labels) - _without(codes, labels)
     with pytest.raises(ExerciseCheckError):
         g08.hidden_attribute_vector(lambda c, lab: known)
@@ -245,7 +245,7 @@ def _a(alphas, z):
 )
 def test_edit_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseCheckError) as err:
-        nb08.check_edit(wrong)
+        nb10.check_edit(wrong)
     assert message in str(err.value)
 
 

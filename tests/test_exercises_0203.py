@@ -1,4 +1,4 @@
-"""Notebooks 02 and 03: the checks and hidden tests accept the solution notebooks' code and name typical mistakes."""
+"""Notebooks 02 and 04: the checks and hidden tests accept the solution notebooks' code and name typical mistakes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from _solutions import solutions as _solutions
 
 from grading import nb02 as g02
-from grading import nb03 as g03
-from vae_helpers.exercises import ExerciseCheckError, nb02, nb03
+from grading import nb04 as g03
+from vae_helpers.exercises import ExerciseCheckError, nb02, nb04
 
 
 def test_notebook_02_solutions_pass(capsys):
@@ -24,10 +24,10 @@ def test_notebook_02_solutions_pass(capsys):
 
 
 def test_notebook_03_solutions_pass(capsys):
-    s = _solutions("03_reparameterization.ipynb")
-    nb03.check_reparameterize(s["reparameterized_sample"])
+    s = _solutions("04_reparameterization.ipynb")
+    nb04.check_reparameterize(s["reparameterized_sample"])
     g03.hidden_reparameterize(s["reparameterized_sample"])
-    nb03.check_score_function(s["score_function_grad"])
+    nb04.check_score_function(s["score_function_grad"])
     g03.hidden_score_function(s["score_function_grad"])
     assert capsys.readouterr().out.count("✓") == 4
 
@@ -92,7 +92,7 @@ WRONG_REPARAM = [
 @pytest.mark.parametrize("name, fn, message", WRONG_REPARAM, ids=[w[0] for w in WRONG_REPARAM])
 def test_reparameterize_check_teaches(name, fn, message):
     with pytest.raises(ExerciseCheckError, match=re.escape(message)):
-        nb03.check_reparameterize(fn)
+        nb04.check_reparameterize(fn)
 
 
 WRONG_SCORE = [
@@ -106,7 +106,7 @@ WRONG_SCORE = [
 @pytest.mark.parametrize("name, fn, message", WRONG_SCORE, ids=[w[0] for w in WRONG_SCORE])
 def test_score_function_check_teaches(name, fn, message):
     with pytest.raises(ExerciseCheckError, match=re.escape(message)):
-        nb03.check_score_function(fn)
+        nb04.check_score_function(fn)
 
 
 def test_hidden_tests_catch_a_biased_score_function():

@@ -1,4 +1,4 @@
-"""Notebooks 04 and 06: the checks and hidden tests accept the solution notebooks' code and name typical mistakes."""
+"""Notebooks 05 and 07: the checks and hidden tests accept the solution notebooks' code and name typical mistakes."""
 
 from __future__ import annotations
 
@@ -11,26 +11,26 @@ import torch.nn.functional as F
 from _solutions import solutions as _solutions
 from sklearn.linear_model import LogisticRegression
 
-from grading import nb04 as g04
-from grading import nb06 as g06
-from vae_helpers.exercises import ExerciseCheckError, nb04, nb06
+from grading import nb05 as g04
+from grading import nb07 as g06
+from vae_helpers.exercises import ExerciseCheckError, nb05, nb07
 from vae_helpers.losses import kl_per_dim
 
 
 def test_notebook_04_solutions_pass(capsys):
-    s = _solutions("04_mlp_vae.ipynb")
-    nb04.check_vae_loss(s["vae_loss"])
+    s = _solutions("05_mlp_vae.ipynb")
+    nb05.check_vae_loss(s["vae_loss"])
     g04.hidden_vae_loss(s["vae_loss"])
-    nb04.check_linear_probe(s["linear_probe"])
+    nb05.check_linear_probe(s["linear_probe"])
     g04.hidden_linear_probe(s["linear_probe"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
 def test_notebook_06_solutions_pass(capsys):
-    s = _solutions("06_latent_dimension_study.ipynb")
-    nb06.check_active_units(s["active_units"])
+    s = _solutions("07_latent_dimension_study.ipynb")
+    nb07.check_active_units(s["active_units"])
     g06.hidden_active_units(s["active_units"])
-    nb06.check_kl_dims(s["dims_for_kl_fraction"])
+    nb07.check_kl_dims(s["dims_for_kl_fraction"])
     g06.hidden_kl_dims(s["dims_for_kl_fraction"])
     assert capsys.readouterr().out.count("✓") == 4
 
@@ -72,17 +72,17 @@ WRONG_LOSS = [
 @pytest.mark.parametrize("name, fn, message", WRONG_LOSS, ids=[w[0] for w in WRONG_LOSS])
 def test_vae_loss_check_teaches(name, fn, message):
     with pytest.raises(ExerciseCheckError, match=re.escape(message)):
-        nb04.check_vae_loss(fn)
+        nb05.check_vae_loss(fn)
 
 
 def test_vae_loss_hidden_catches_a_hard_coded_answer():
     def hard_coded(logits, x, mu, logvar):
-        r = _bce(logits, x) * 0 + nb04.KNOWN_RECON
-        k = _kl(mu, logvar) * 0 + nb04.KNOWN_KL
+        r = _bce(logits, x) * 0 + nb05.KNOWN_RECON
+        k = _kl(mu, logvar) * 0 + nb05.KNOWN_KL
         return r + k, r, k
 
     with pytest.raises(ExerciseCheckError):
-        nb04.check_vae_loss(hard_coded)  # no gradient: caught already by the visible check
+        nb05.check_vae_loss(hard_coded)  # no gradient: caught already by the visible check
     with pytest.raises(ExerciseCheckError, match="another batch"):
         g04.hidden_vae_loss(lambda lg, x, m, lv: _loss(_bce, _kl)(lg, x, m, lv) if len(x) == 4 else (0 * lg.sum(),) * 3)
 
@@ -92,9 +92,9 @@ def test_not_implemented_points_to_the_cell():
         raise NotImplementedError()
 
     with pytest.raises(NotImplementedError, match="not implemented yet"):
-        nb04.check_vae_loss(stub)
+        nb05.check_vae_loss(stub)
     with pytest.raises(NotImplementedError, match="not implemented yet"):
-        nb06.check_active_units(stub)
+        nb07.check_active_units(stub)
 
 
 # ------------------------------------------------------------------------------------------------ 04: the probe
@@ -123,29 +123,29 @@ WRONG_PROBE = [
 @pytest.mark.parametrize("name, fn, message", WRONG_PROBE, ids=[w[0] for w in WRONG_PROBE])
 def test_linear_probe_check_teaches(name, fn, message):
     with pytest.raises(ExerciseCheckError, match=re.escape(message)):
-        nb04.check_linear_probe(fn)
+        nb05.check_linear_probe(fn)
 
 
 def test_linear_probe_accepts_unscaled_and_tensor_results():
     no_scaler = _probe("train", "train", "test", "test", unscaled=True)  # within the tolerance
-    nb04.check_linear_probe(no_scaler)
+    nb05.check_linear_probe(no_scaler)
     g04.hidden_linear_probe(no_scaler)
-    nb04.check_linear_probe(lambda *a: torch.tensor(g04.reference_probe(*a)))
+    nb05.check_linear_probe(lambda *a: torch.tensor(g04.reference_probe(*a)))
 
 
 def test_linear_probe_hidden_catches_a_hard_coded_answer():
-    ref = g04.reference_probe(*nb04.probe_data(0))
-    nb04.check_linear_probe(lambda *a: ref)
+    ref = g04.reference_probe(*nb05.probe_data(0))
+    nb05.check_linear_probe(lambda *a: ref)
     with pytest.raises(ExerciseCheckError):
         g04.hidden_linear_probe(lambda *a: ref)
 
 
 def test_probe_mistakes_are_distinct_from_the_answer():
     for args in ((0,), (7, 100, 500, 16, 5, 1.2), (8, 200, 600, 6, 4, 0.8)):
-        data = nb04.probe_data(*args)
+        data = nb05.probe_data(*args)
         ref = g04.reference_probe(*data)
-        for value, _ in nb04._probe_mistakes(g04._accuracies(*data)):
-            assert abs(value - ref) > nb04.PROBE_TOL + 0.01, (args, value, ref)
+        for value, _ in nb05._probe_mistakes(g04._accuracies(*data)):
+            assert abs(value - ref) > nb05.PROBE_TOL + 0.01, (args, value, ref)
 
 
 # ------------------------------------------------------------------------------------------------ 06
@@ -171,23 +171,23 @@ WRONG_ACTIVE = [
 @pytest.mark.parametrize("name, fn, message", WRONG_ACTIVE, ids=[w[0] for w in WRONG_ACTIVE])
 def test_active_units_checks_teach(name, fn, message):
     if message is None:  # the visible check uses 0.01: only the hidden tests (other thresholds) catch it
-        nb06.check_active_units(fn)
+        nb07.check_active_units(fn)
         with pytest.raises(ExerciseCheckError, match="Count the dimensions whose variance exceeds the threshold"):
             g06.hidden_active_units(fn)
         return
     with pytest.raises(ExerciseCheckError, match=re.escape(message)):
-        nb06.check_active_units(fn)
+        nb07.check_active_units(fn)
 
 
 def test_active_units_accepts_the_biased_variance_where_it_does_not_matter():
     fn = _active(lambda m: m.var(0, unbiased=False))
-    nb06.check_active_units(fn)
+    nb07.check_active_units(fn)
     g06.hidden_active_units(fn)
 
 
 def test_active_units_fixed_means_are_what_the_docstring_says():
-    var = nb06.posterior_means(nb06.FIXED_STDS).double().var(0)
-    assert torch.allclose(var, torch.tensor(nb06.FIXED_STDS, dtype=torch.float64) ** 2, rtol=1e-5, atol=1e-9)
+    var = nb07.posterior_means(nb07.FIXED_STDS).double().var(0)
+    assert torch.allclose(var, torch.tensor(nb07.FIXED_STDS, dtype=torch.float64) ** 2, rtol=1e-5, atol=1e-9)
     assert int((var > 0.01).sum()) == 3 and int((var.sqrt() > 0.01).sum()) == 5
 
 
@@ -217,16 +217,16 @@ WRONG_KL_DIMS = [
 @pytest.mark.parametrize("name, fn, message", WRONG_KL_DIMS, ids=[w[0] for w in WRONG_KL_DIMS])
 def test_kl_dims_check_teaches(name, fn, message):
     with pytest.raises(ExerciseCheckError, match=re.escape(message)):
-        nb06.check_kl_dims(fn)
+        nb07.check_kl_dims(fn)
 
 
 def test_kl_dims_hidden_catches_a_hard_coded_answer():
-    nb06.check_kl_dims(lambda kl, fraction=0.9: 3)
+    nb07.check_kl_dims(lambda kl, fraction=0.9: 3)
     with pytest.raises(ExerciseCheckError):
         g06.hidden_kl_dims(lambda kl, fraction=0.9: 3)
 
 
 def test_kl_dims_mistakes_differ_from_the_answer_on_the_fixed_vector():
-    kl = torch.tensor(nb06.FIXED_KL)
-    values = [v for v, _ in nb06._kl_dims_mistakes(kl, 0.9)]
+    kl = torch.tensor(nb07.FIXED_KL)
+    values = [v for v, _ in nb07._kl_dims_mistakes(kl, 0.9)]
     assert g06.reference_dims_for_kl_fraction(kl, 0.9) == 3 and 3 not in values[:4]

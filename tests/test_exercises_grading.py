@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from grading import nb01 as g01
-from grading import nb04 as g04
-from grading import nb05 as g05
-from grading import nb06 as g06
-from vae_helpers.exercises import nb01, nb04, nb05, nb06, teacher_grading
+from grading import nb05 as g04
+from grading import nb06 as g05
+from grading import nb07 as g06
+from vae_helpers.exercises import nb01, nb05, nb06, nb07, teacher_grading
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,21 +28,21 @@ def test_nb01_constants_are_the_reference_answers():
 
 
 def test_nb04_probe_constants_are_the_reference_accuracies():
-    tr, ytr, te, yte = nb04.probe_data(0)
+    tr, ytr, te, yte = nb05.probe_data(0)
     measured = (g04.reference_probe(tr, ytr, te, yte), g04.reference_probe(tr, ytr, tr, ytr))
     measured += (g04.reference_probe(te, yte, te, yte),)
-    assert nb04.FIXED_PROBE_ACCURACIES == pytest.approx(measured, abs=1e-9)
+    assert nb05.FIXED_PROBE_ACCURACIES == pytest.approx(measured, abs=1e-9)
 
 
 def test_nb05_layer_counts_are_the_reference_counts():
-    for layer, counts in nb05.ENCODER_LAYER_COUNTS.items():
+    for layer, counts in nb06.ENCODER_LAYER_COUNTS.items():
         assert counts == g05.reference_param_counts(*layer)
         c_in, _, c_out, size_out, k = layer
         assert counts[0] == sum(p.numel() for p in torch.nn.Conv2d(c_in, c_out, k).parameters())
 
 
 def test_nb06_kl_dims_constant_is_the_reference_count():
-    assert nb06.FIXED_KL_DIMS_FOR_90_PERCENT == g06.reference_dims_for_kl_fraction(torch.tensor(nb06.FIXED_KL), 0.9)
+    assert nb07.FIXED_KL_DIMS_FOR_90_PERCENT == g06.reference_dims_for_kl_fraction(torch.tensor(nb07.FIXED_KL), 0.9)
 
 
 def test_teacher_grading_is_found_from_a_submission_folder_below_the_course(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Notebook 04, exercise 3 (the whole VAE module): the check accepts the solution notebook's class and other correct
+"""Notebook 05, exercise 3 (the whole VAE module): the check accepts the solution notebook's class and other correct
 layouts, names each typical mistake, and the hidden test trains with the recipe and holds the target ELBO."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import torch.nn.functional as F
 from _solutions import solutions as _solutions
 from torch import nn
 
-from grading import nb04 as g04
-from vae_helpers.exercises import ExerciseCheckError, nb04
+from grading import nb05 as g04
+from vae_helpers.exercises import ExerciseCheckError, nb05
 
 
 @pytest.fixture(scope="module")
 def solution_vae() -> type:
-    return _solutions("04_mlp_vae.ipynb")["VAE"]
+    return _solutions("05_mlp_vae.ipynb")["VAE"]
 
 
 class TwoHeads(nn.Module):
@@ -131,47 +131,47 @@ WRONG = [
 
 def test_check_accepts_the_solution_and_other_correct_layouts(solution_vae, capsys):
     for cls in (solution_vae, TwoHeads, OneHead):
-        nb04.check_vae_module(cls)
+        nb05.check_vae_module(cls)
     assert capsys.readouterr().out.count("✓") == 3
 
 
 @pytest.mark.parametrize("name, cls, message", WRONG, ids=[w[0] for w in WRONG])
 def test_check_names_the_mistake(name, cls, message):
     with pytest.raises(ExerciseCheckError, match=re.escape(message)):
-        nb04.check_vae_module(cls)
+        nb05.check_vae_module(cls)
 
 
 def test_check_wants_the_class_and_points_to_a_stub():
     with pytest.raises(ExerciseCheckError, match="pass the class itself"):
-        nb04.check_vae_module(TwoHeads())
+        nb05.check_vae_module(TwoHeads())
 
     class Stub(nn.Module):
         def __init__(self, latent_dim=20, hidden=400):
             raise NotImplementedError()
 
     with pytest.raises(NotImplementedError, match="not implemented yet"):
-        nb04.check_vae_module(Stub)
+        nb05.check_vae_module(Stub)
 
 
 def test_course_model_trains_through_the_module_forward():
     """fit's loss_fn calls the module's forward: a forward that does not sample trains without noise."""
     torch.manual_seed(0)
-    model = nb04.CourseModel(OneHead(latent_dim=3, hidden=8))
+    model = nb05.CourseModel(OneHead(latent_dim=3, hidden=8))
     assert model.latent_dim == 3 and model.decode(torch.zeros(2, 3)).shape == (2, 1, 28, 28)
     x = torch.rand(4, 1, 28, 28)
     torch.manual_seed(1)
-    sampled = nb04.through_your_forward(model, x, torch.zeros(4), 1.0).recon
+    sampled = nb05.through_your_forward(model, x, torch.zeros(4), 1.0).recon
     model.module.reparameterize = lambda mu, logvar: mu
     torch.manual_seed(1)
-    mean = nb04.through_your_forward(model, x, torch.zeros(4), 1.0).recon
+    mean = nb05.through_your_forward(model, x, torch.zeros(4), 1.0).recon
     assert not torch.isclose(sampled, mean)
 
 
 def test_recipe_targets_are_stated_for_both_modes(monkeypatch):
     monkeypatch.setenv("VAE_FAST", "0")
-    assert nb04.build_recipe() == nb04.BuildRecipe(20_000, 3, -268.0)
+    assert nb05.build_recipe() == nb05.BuildRecipe(20_000, 3, -268.0)
     monkeypatch.setenv("VAE_FAST", "1")
-    assert nb04.build_recipe() == nb04.BuildRecipe(6_000, 2, -310.0)
+    assert nb05.build_recipe() == nb05.BuildRecipe(6_000, 2, -310.0)
 
 
 def test_hidden_test_trains_to_the_target_and_fails_a_wrong_module(solution_vae, fashion, monkeypatch, capsys):
@@ -180,8 +180,8 @@ def test_hidden_test_trains_to_the_target_and_fails_a_wrong_module(solution_vae,
     monkeypatch.setenv("VAE_FAST", "1")
     g04.hidden_vae_module(solution_vae)
     assert "hidden tests: passed" in capsys.readouterr().out
-    _, _, metrics = nb04.train_briefly(_with(forward=_forward_mean), fashion)
-    assert metrics.elbo < nb04.build_recipe().target_elbo - 10
+    _, _, metrics = nb05.train_briefly(_with(forward=_forward_mean), fashion)
+    assert metrics.elbo < nb05.build_recipe().target_elbo - 10
     monkeypatch.setattr(g04, "_check_module", lambda *args: 0)  # the training alone must fail it
     with pytest.raises(ExerciseCheckError, match=r"test ELBO is -\d+\.\d nats per image .* at least -310"):
         g04.hidden_vae_module(_with(forward=_forward_mean))

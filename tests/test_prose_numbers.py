@@ -52,15 +52,15 @@ def test_the_course_notebooks_are_found():
 def test_a_stale_number_fails_with_notebook_cell_number_and_sentence():
     nb = notebook("## Summary\nThe test ELBO is $-86.91$ nats. The KL is 24.3 nats.", "test ELBO -86.76, KL 24.31\n")
     with pytest.raises(AssertionError) as failure:
-        assert_prose_matches_outputs(nb, "04_synthetic.ipynb")
+        assert_prose_matches_outputs(nb, "05_synthetic.ipynb")
     message = str(failure.value)
-    assert "04_synthetic.ipynb, cell 1: 86.91 in 'The test ELBO is $-86.91$ nats.'" in message
+    assert "05_synthetic.ipynb, cell 1: 86.91 in 'The test ELBO is $-86.91$ nats.'" in message
     assert "24.3" not in message  # the KL is current: 24.31 rounds to 24.3
 
 
 def test_the_same_notebook_passes_once_the_number_is_current():
     nb = notebook("## Summary\nThe test ELBO is $-86.76$ nats. The KL is 24.3 nats.", "test ELBO -86.76, KL 24.31\n")
-    assert_prose_matches_outputs(nb, "04_synthetic.ipynb")
+    assert_prose_matches_outputs(nb, "05_synthetic.ipynb")
 
 
 def test_a_printed_number_matches_to_the_digits_written():
@@ -99,7 +99,7 @@ def test_millions_match_a_printed_count():
 def test_settings_round_numbers_years_sections_and_code_are_not_measurements():
     markdown = (
         "## 6.1 Training\nTrain for 10 epochs on 60,000 images with `lr = 0.0013` (Bowman et al. 2016), "
-        "as in section 6.1; see notebook 05.\n```\nbeta = 4.75\n```\n[the table](#table-1.25), "
+        "as in section 6.1; see notebook 06.\n```\nbeta = 4.75\n```\n[the table](#table-1.25), "
         '<img src="fig_0.123.png" width="512">, D = 20, 28x28 pixels.'
     )
     assert written_numbers(markdown) == []
@@ -115,10 +115,10 @@ def test_numbers_of_three_significant_digits_count_and_fewer_do_not():
 def test_the_allow_list_spares_constants_and_only_where_it_applies():
     assert found("A 28x28 image has 784 pixels; log 10 = 2.303 nats.", "nothing") == []
     assert "784" in prose_numbers.ALLOWED and all(reason for reason in prose_numbers.ALLOWED.values())
-    # 178 (CelebA's published width) is allowed in notebook 08 only.
+    # 178 (CelebA's published width) is allowed in notebook 10 only.
     nb = notebook("The images are 178 pixels wide.", "nothing")
-    assert check_notebook(nb, "08_celeba_faces.ipynb") == []
-    assert [f.number for f in check_notebook(nb, "04_mlp_vae.ipynb")] == ["178"]
+    assert check_notebook(nb, "10_celeba_faces.ipynb") == []
+    assert [f.number for f in check_notebook(nb, "05_mlp_vae.ipynb")] == ["178"]
 
 
 def test_html_and_markdown_outputs_count_as_printed():
@@ -135,14 +135,14 @@ def test_html_and_markdown_outputs_count_as_printed():
             nbformat.v4.new_markdown_cell("Midpoints score 140.4 against 171.2; images score 156.3."),
         ]
     )
-    assert [f.number for f in check_notebook(nb, "04_synthetic.ipynb")] == ["156.3"]
+    assert [f.number for f in check_notebook(nb, "05_synthetic.ipynb")] == ["156.3"]
 
 
 def test_the_command_line_reports_findings_and_exit_status(tmp_path: Path, capsys):
-    path = tmp_path / "04_synthetic.ipynb"
+    path = tmp_path / "05_synthetic.ipynb"
     nbformat.write(notebook("The bound is 105.6 nats.", "bound 104.2"), path)
     assert prose_numbers.main([str(path)]) == 1
-    assert "04_synthetic.ipynb, cell 1: 105.6" in capsys.readouterr().out
+    assert "05_synthetic.ipynb, cell 1: 105.6" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="no such notebook"):
         prose_numbers.main([str(tmp_path / "missing.ipynb")])
 

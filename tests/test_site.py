@@ -29,7 +29,7 @@ from vae_helpers.tools import site
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "site"
 PAGE_LOAD_S = 60  # one page loaded and its mathematics typeset (the largest notebook page is about 2 MB)
-SCREENSHOT_PAGE = "notebooks/04_mlp_vae.html"  # a notebook with an exercise, a solution and a latent slider
+SCREENSHOT_PAGE = "notebooks/05_mlp_vae.html"  # a notebook with an exercise, a solution and a latent slider
 
 
 def _notebook(cells, widgets: bool = False) -> nbformat.NotebookNode:

@@ -178,8 +178,8 @@ The notebooks find the datasets themselves. They look, in this order, in:
 4. for MNIST and Fashion-MNIST, a download by torchvision into that `data/` folder when the computer is online
    (about 60 MB, once); set `VAE_OFFLINE=1` to never download.
 
-If your teacher gives you a data folder, set `VAE_DATA_DIR` to it. CelebA (notebook 08 only) is never downloaded
-automatically: it is licensed for non-commercial research only, and notebook 08 prints where to get it and where
+If your teacher gives you a data folder, set `VAE_DATA_DIR` to it. CelebA (notebook 10 only) is never downloaded
+automatically: it is licensed for non-commercial research only, and notebook 10 prints where to get it and where
 to put it when it is missing. `.venv/bin/python -m vae_helpers.data` lists every dataset it finds.
 """
 

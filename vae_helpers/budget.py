@@ -18,7 +18,7 @@ from .data.containers import ImageDataset
 from .errors import ConfigError
 
 #: Images x epochs trained on a CPU by default: 300,000 is about an hour of the 64x64 convolutional VAE on one
-#: core (notebook 08's committed run: 53 epochs of 4,560 faces in 2,951 s, 12.2 ms per image and epoch). The 6,000
+#: core (notebook 10's committed run: 53 epochs of 4,560 faces in 2,951 s, 12.2 ms per image and epoch). The 6,000
 #: faces of the course machines (4,560 training, 60 epochs: 273,600) fit within it, so the cap changes nothing there.
 CPU_IMAGE_EPOCHS = 300_000
 

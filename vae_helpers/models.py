@@ -451,7 +451,7 @@ class AutoregressiveVAE(BaseVAE):
     both the hidden layer and the output. Because the previous pixels already predict the next one
     well, the decoder can model the images *without* z: trained on the plain ELBO, the KL term
     pushes q(z|x) onto the prior and the latent code is ignored, which is posterior collapse
-    (Bowman et al. 2016; Chen et al. 2017). Notebook 07 uses it. Config: :class:`AutoregressiveVAEConfig`.
+    (Bowman et al. 2016; Chen et al. 2017). Notebook 09 uses it. Config: :class:`AutoregressiveVAEConfig`.
     """
 
     Config = AutoregressiveVAEConfig

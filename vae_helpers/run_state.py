@@ -257,7 +257,7 @@ def load_finished_run(
     written by :func:`~vae_helpers.training.fit` with these same settings (``config``, a
     :class:`~vae_helpers.training.TrainConfig`) (``config.to_dict()`` without ``progress``); else ``None``.
 
-    For models that are never committed (CelebA, notebook 08): the notebook reuses what the user trained
+    For models that are never committed (CelebA, notebook 10): the notebook reuses what the user trained
     before, and trains again when a setting changed (e.g. a fast-mode checkpoint met by a full run)."""
     if not Path(path).is_file():
         return None

@@ -297,7 +297,7 @@ def fit(
         device: default :func:`get_device` (cuda, then mps, then cpu).
         loss_fn: optional objective ``loss_fn(model, x, y, beta) -> LossTerms`` replacing the built-in
             one (``config.likelihood``, ``free_bits`` and ``sigma`` are then ignored); used by the
-            exercises of notebook 07 so that the students' own loss is what trains the model.
+            exercises of notebooks 08 and 09 so that the students' own loss is what trains the model.
         overwrite: allow a new run (``resume=False``) to replace an existing ``checkpoint`` file.
             Without it fit refuses, so an earlier run is never lost by accident.
 

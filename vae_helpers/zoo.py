@@ -21,7 +21,7 @@ Weights are stored as float16 (halving the files); the manifest's metrics are me
 float16 weights as loaded, so what a notebook prints is what the manifest says. Weights of
 masked layers (:class:`~vae_helpers.models.MaskedLinear`) are stored without their masked-out
 entries, and masks are rebuilt by the model. CelebA models are never here (the dataset's terms):
-notebook 08 trains its own.
+notebook 10 trains its own.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def _recipes() -> dict[str, Recipe]:
             "fashion-mnist",
             EARLY_STOPPING,
             "784-400-20 VAE, the course's reference model",
-            ("00", "02", "03", "04", "05", "06"),
+            ("00", "03", "04", "05", "06", "07", "11"),
         ),
         Recipe(
             "fashion-vae-d20-mean-bce",
@@ -133,7 +133,7 @@ def _recipes() -> dict[str, Recipe]:
             "fashion-mnist",
             {**EARLY_STOPPING, "beta": 784.0},
             "the 784-400-20 VAE trained with BCE averaged over pixels (the pitfall: beta = 784)",
-            ("02",),
+            ("03",),
         ),
         Recipe(
             "fashion-ae-d20",
@@ -141,7 +141,7 @@ def _recipes() -> dict[str, Recipe]:
             "fashion-mnist",
             EARLY_STOPPING,
             "784-400-20 deterministic autoencoder",
-            ("01", "04"),
+            ("01", "05", "11"),
         ),
         Recipe(
             "fashion-ae-d2",
@@ -149,7 +149,7 @@ def _recipes() -> dict[str, Recipe]:
             "fashion-mnist",
             EARLY_STOPPING,
             "784-400-2 deterministic autoencoder",
-            ("01", "04"),
+            ("01", "05"),
         ),
         Recipe(
             "mnist-vae-d20",
@@ -157,7 +157,7 @@ def _recipes() -> dict[str, Recipe]:
             "mnist",
             {"epochs": 10, "seed": 1},
             "pytorch/examples' setting: 784-400-20 on all 60,000 MNIST images, 10 epochs, seed 1",
-            ("04",),
+            ("11",),
             full_training_set=True,
         ),
         Recipe(
@@ -166,11 +166,11 @@ def _recipes() -> dict[str, Recipe]:
             "fashion-mnist",
             EARLY_STOPPING,
             "conv VAE (2 stride-2 convs, fc 256, D=20)",
-            ("05",),
+            ("06",),
         ),
     ]
     for d in (2, 5, 10, 50, 100):
-        used = ("04", "06") if d == 2 else ("06", "07") if d == 10 else ("06",)
+        used = ("05", "07", "11") if d == 2 else ("07", "08", "09") if d == 10 else ("07",)
         recipes.append(
             Recipe(
                 f"fashion-vae-d{d}",
@@ -189,7 +189,7 @@ def _recipes() -> dict[str, Recipe]:
                 "fashion-mnist",
                 {**EARLY_STOPPING, "beta": beta},
                 f"784-400-10 beta-VAE, beta = {beta:g}",
-                ("07",),
+                ("08",),
             )
         )
     collapse = {"epochs": 12, "seed": 0, "lr": 3e-3}  # a fast-learning decoder: "none" collapses (KL < 0.3 nats)
@@ -207,7 +207,7 @@ def _recipes() -> dict[str, Recipe]:
                 "fashion-mnist",
                 {**collapse, **extra},
                 f"VAE with an autoregressive decoder, KL annealing: {run}",
-                ("07",),
+                ("09",),
                 train_images=30000,
             )
         )
@@ -218,7 +218,7 @@ def _recipes() -> dict[str, Recipe]:
             "fashion-mnist",
             EARLY_STOPPING,
             "conditional VAE (label into encoder and decoder), D=10",
-            ("07",),
+            ("09",),
         ),
         Recipe(
             "fashion-vae-d10-gauss-mse",
@@ -226,7 +226,7 @@ def _recipes() -> dict[str, Recipe]:
             "fashion-mnist",
             {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": math.sqrt(0.5)},
             "784-400-10 VAE with a Gaussian decoder, sigma^2 = 1/2 (MSE)",
-            ("07",),
+            ("08",),
         ),
         Recipe(
             "fashion-vae-d10-gauss-0.1",
@@ -234,7 +234,7 @@ def _recipes() -> dict[str, Recipe]:
             "fashion-mnist",
             {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": 0.1},
             "784-400-10 VAE with a Gaussian decoder, sigma = 0.1",
-            ("07",),
+            ("08",),
         ),
     ]
     return {r.name: r for r in recipes}
@@ -568,7 +568,8 @@ def load_file(
 # --------------------------------------------------------------------------------------------
 def recipe_key(name: str) -> str:
     """A hash of the recipe ``name`` and the mode (fast or full): a changed recipe or mode never reuses a run."""
-    settings = json.dumps({"recipe": recipe_record(recipe(name)), "fast": fast_mode()}, sort_keys=True)
+    record = {k: v for k, v in recipe_record(recipe(name)).items() if k not in ("notebooks", "purpose")}  # docs only
+    settings = json.dumps({"recipe": record, "fast": fast_mode()}, sort_keys=True)
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 

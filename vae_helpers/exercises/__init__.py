@@ -6,10 +6,11 @@
   course's repository, never installed), loaded by :func:`teacher_grading` from nbgrader's hidden-test regions,
   which nbgrader removes from the student versions and restores when it autogrades.
 
-Modules: :mod:`.nb01` (AE limitations), :mod:`.nb02` (ELBO and KL), :mod:`.nb03` (reparameterization),
-:mod:`.nb04` (MLP VAE), :mod:`.nb05` (conv VAE), :mod:`.nb06` (latent dimension), :mod:`.nb07` (beta-VAE,
-annealing, CVAE, likelihoods), :mod:`.nb08` (CelebA attribute vectors). Notebook 07's
-names are re-exported here (``exercises.check_beta_vae_loss``) for its check cells.
+Modules: :mod:`.nb01` (AE limitations), :mod:`.nb02` (ELBO and KL), :mod:`.nb04` (reparameterization),
+:mod:`.nb05` (MLP VAE), :mod:`.nb06` (conv VAE), :mod:`.nb07` (latent dimension), :mod:`.nb08` (β-VAE and
+likelihoods), :mod:`.nb09` (collapse, annealing, free bits, conditional VAE), :mod:`.nb10` (CelebA attribute
+vectors). Notebooks 08 and 09 call their checks through this package (``exercises.check_beta_vae_loss``), so their
+names are re-exported here.
 """
 
 import importlib
@@ -25,8 +26,10 @@ from ._common import (
     ExerciseCheckError,
     fixed_batch,
 )
-from .nb07 import *  # noqa: F403
-from .nb07 import __all__ as _nb07_all
+from .nb08 import *  # noqa: F403
+from .nb08 import __all__ as _nb08_all
+from .nb09 import *  # noqa: F403
+from .nb09 import __all__ as _nb09_all
 
 __all__ = [
     "ExerciseCheckError",
@@ -35,10 +38,11 @@ __all__ = [
     "KNOWN_KL",
     "KNOWN_KL_PER_DIM",
     "KNOWN_GAUSSIAN_NLL_SIGMA_HALF",
-    *_nb07_all,
+    *_nb08_all,
+    *(name for name in _nb09_all if name not in _nb08_all),
 ]
 
-from . import nb01, nb02, nb03, nb04, nb05, nb06, nb08  # noqa: E402,F401  (`from vae_helpers.exercises import nb02`)
+from . import nb01, nb02, nb04, nb05, nb06, nb07, nb10  # noqa: E402,F401  (`from vae_helpers.exercises import nb02`)
 
 #: The teacher's grading package: a folder of this name holding ``__init__.py``.
 GRADING_PACKAGE = "grading"
@@ -53,7 +57,7 @@ def _grading_root(start: Path) -> Path | None:
 
 
 def teacher_grading(notebook: str) -> ModuleType:
-    """The teacher's hidden tests of one notebook (``"nb01"`` ... ``"nb08"``): ``grading.<notebook>``.
+    """The teacher's hidden tests of one notebook (``"nb01"`` ... ``"nb10"``): ``grading.<notebook>``.
 
     Found on ``sys.path`` or else in a ``grading/`` folder in the working directory or one above it: the course
     folder that ``python -m vae_helpers.tools.release --course-dir DIR`` lays out holds a copy, and nbgrader runs a

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 import torch
 import torch.nn.functional as F
 
-from ..losses import kl_per_dim
+from ..losses import LossTerms, kl_per_dim
+from ..models import BaseVAE
+from ..objective import forward_pass
 
 
 class ExerciseCheckError(AssertionError):
@@ -176,7 +178,7 @@ def _grad_of(
 
 
 # --------------------------------------------------------------------------------------------
-# Shared by the loss exercises of notebooks 04 and 07 (and their hidden tests in grading/)
+# Shared by the loss exercises of notebooks 05 and 08 (and their hidden tests in grading/)
 # --------------------------------------------------------------------------------------------
 def _kl_variants(mu: torch.Tensor, logvar: torch.Tensor) -> list[tuple[float, str]]:
     """KL values of typical mistakes, each with its teaching message."""
@@ -303,3 +305,19 @@ def _random_batch(seed: int, n: int = 7, d: int = 5, shape: tuple[int, ...] = (1
         "mu": torch.randn(n, d, generator=g),
         "logvar": torch.randn(n, d, generator=g).clamp(-3, 2),
     }
+
+
+def make_loss_fn(loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> Callable[..., LossTerms]:
+    """Wrap ``loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)`` as ``fit(..., loss_fn=...)``.
+
+    Per batch: encode, one reparameterised sample, decode (``model.likelihood_logits``: teacher-forced
+    for an :class:`AutoregressiveVAE`; with the label for a conditional model), then the student's loss.
+    The per-dimension KL in the result is the library's (for monitoring only).
+    """
+
+    def loss_fn(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
+        mu, logvar, logits = forward_pass(model, x, y)  # teacher-forced for an autoregressive decoder
+        total, recon, kl = loss(logits, x, mu, logvar, beta)
+        return LossTerms(total, recon, kl, kl_per_dim(mu, logvar).mean(0).detach())
+
+    return loss_fn

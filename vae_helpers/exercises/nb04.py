@@ -1,497 +1,85 @@
-"""Checks of notebook 04's exercises: the VAE loss with the right reductions, the linear probe on the codes, and
-the whole VAE module written from scratch (its interface checked here; its training recipe, shared with the grader)."""
+"""Checks of notebook 04's exercises: the reparameterized sample and the score-function gradient."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
 
-from .. import config, losses
-from ..data import ImageDataset
-from ..evaluation import Metrics, evaluate
-from ..losses import LossTerms
-from ..models import BaseVAE, MLPVAEConfig
-from ..training import FitResult, TrainConfig, fit
-from ._common import (
-    KNOWN_KL,
-    KNOWN_RECON,
-    _call,
-    _check_loss_gradients,
-    _diagnose,
-    _fail,
-    _kl_variants,
-    _ok,
-    _recon_variants,
-    _scalar,
-    checks_a_function,
-    fixed_batch,
-)
+from ._common import _call, _fail, _grad_of, _match, _ok, _scalar, _tensor, checks_a_function
 
-__all__ = [
-    "check_vae_loss",
-    "check_linear_probe",
-    "probe_data",
-    "check_vae_module",
-    "BuildRecipe",
-    "build_recipe",
-    "CourseModel",
-    "through_your_forward",
-    "train_briefly",
-]
+__all__ = ["check_reparameterize", "check_score_function"]
 
 
-# --------------------------------------------------------------------------------------------
-# Exercise 1: the VAE loss
-# --------------------------------------------------------------------------------------------
-def _terms(ex: str, vae_loss: Callable, b: dict[str, torch.Tensor]) -> tuple[float, float, float]:
-    out = _call(ex, vae_loss, b["logits"], b["x"], b["mu"], b["logvar"])
-    if not isinstance(out, (tuple, list)) or len(out) != 3:
-        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars: the loss to minimise, then its two terms.")
-    return tuple(_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
-
-
-def _with_beta(vae_loss: Callable) -> Callable:
-    """The student's loss with the ``beta=`` keyword the shared gradient check passes (beta = 1 here)."""
-
-    def loss(logits, x, mu, logvar, beta=1.0):
-        return vae_loss(logits, x, mu, logvar)
-
-    loss.__name__ = getattr(vae_loss, "__name__", "vae_loss")
-    return loss
-
-
-@checks_a_function
-def check_vae_loss(vae_loss: Callable) -> None:
-    """Exercise 1: ``vae_loss(logits, x, mu, logvar) -> (loss, recon, kl)``, the negative ELBO in nats per image:
-    Bernoulli NLL summed over pixels plus KL summed over latent dimensions, both averaged over the batch."""
-    ex = "Exercise 1 (vae_loss)"
-    b = fixed_batch()
-    loss, recon, kl = _terms(ex, vae_loss, b)
-    _diagnose(ex, kl, KNOWN_KL, "the KL", _kl_variants(b["mu"], b["logvar"]))
-    _diagnose(ex, recon, KNOWN_RECON, "the reconstruction term", _recon_variants(b["logits"], b["x"]))
-    _diagnose(
-        ex,
-        loss,
-        KNOWN_RECON + KNOWN_KL,
-        "the loss",
-        [
-            (KNOWN_RECON - KNOWN_KL, "You subtract the KL: the loss is the *negative* ELBO, recon + KL."),
-            (-(KNOWN_RECON + KNOWN_KL), "You return the ELBO, not the loss to minimise: loss = recon + KL."),
-            (KNOWN_RECON, "The loss is only the reconstruction term (that is the AE's loss): add the KL."),
-            ((KNOWN_RECON + KNOWN_KL) * 4, "You sum over the batch: the loss is averaged over the 4 images."),
-        ],
-    )
-    _check_loss_gradients(ex, _with_beta(vae_loss), b, beta=1.0)
-    _ok(f"{ex}: recon {KNOWN_RECON:.4f} + KL {KNOWN_KL:.4f} nats/image on the fixed batch; gradients flow. Well done!")
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise 2: the linear probe
-# --------------------------------------------------------------------------------------------
-def probe_data(
-    seed: int = 0, n_train: int = 45, n_test: int = 400, dim: int = 10, classes: int = 3, spread: float = 1.0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Synthetic "codes": ``classes`` overlapping Gaussian clusters in ``dim`` dimensions.
-
-    Returns ``(train_codes [n_train x dim], train_labels [n_train], test_codes [n_test x dim], test_labels [n_test])``.
-    With few training codes the training accuracy is far above the test accuracy."""
+def _inputs(seed: int, n: int, d: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    centers = torch.randn(classes, dim, generator=g) * spread / dim**0.5 * 2
-
-    def draw(n):
-        y = torch.arange(n) % classes
-        return centers[y] + torch.randn(n, dim, generator=g), y
-
-    return (*draw(n_train), *draw(n_test))
+    return torch.randn(n, d, generator=g), torch.randn(n, d, generator=g), torch.randn(n, d, generator=g)
 
 
-#: A probe result within this distance of the reference passes (with or without standardisation, other solvers).
-PROBE_TOL = 0.02
-
-
-def _probe_mistakes(accuracies: tuple[float, float, float]) -> list[tuple[float, str]]:
-    ref, on_training_codes, fitted_on_test_codes = accuracies
+def _reparam_mistakes(mu, logvar, eps):
     return [
         (
-            on_training_codes,
-            "This is the accuracy on the *training* codes: score the fitted classifier on the test codes "
-            "(a probe measures how well the code generalises, not how well it is memorised).",
+            mu + logvar.exp() * eps,
+            "You multiply eps by the variance exp(logvar): use the standard deviation exp(logvar / 2).",
         ),
-        (
-            fitted_on_test_codes,
-            "You fitted the classifier on the test codes: fit on the training codes, score on the test codes.",
-        ),
-        (100 * ref, "Return the accuracy as a fraction in [0, 1], not a percentage."),
-        (1 - ref, "This is the error rate: return the accuracy (fraction of correct predictions)."),
+        (mu + logvar * eps, "`logvar` is log(sigma^2): sigma = exp(0.5 * logvar), not logvar itself."),
+        (mu + torch.sqrt(logvar.abs()) * eps, "`logvar` is log(sigma^2): sigma = exp(0.5 * logvar)."),
+        (mu + eps, "The noise must be scaled by sigma = exp(0.5 * logvar)."),
+        (mu * eps + logvar.mul(0.5).exp(), "mu and sigma are swapped: z = mu + sigma * eps."),
+        (mu.expand_as(eps).clone(), "You ignore eps: z = mu + sigma * eps."),
     ]
 
 
-def _probe(ex: str, fn: Callable, tr, ytr, te, yte) -> float:
-    value: Any = _call(ex, fn, tr, ytr, te, yte)
-    if isinstance(value, np.ndarray | np.generic):
-        value = value.item() if value.size == 1 else value
-    return _scalar(ex, "the test accuracy", value)
-
-
-def _check_probe(ex: str, fn: Callable, data: tuple, accuracies: tuple[float, float, float]) -> float:
-    """Check ``fn(*data)`` against ``accuracies`` = (the probe's test accuracy, the accuracy of a probe scored on
-    its own training codes, the accuracy of a probe fitted and scored on the test codes), measured beforehand."""
-    tr, ytr, te, yte = data
-    got = _probe(ex, fn, tr, ytr, te, yte)
-    ref = accuracies[0]
-    if abs(got - ref) <= PROBE_TOL:
-        return got
-    for value, message in _probe_mistakes(accuracies):
-        if abs(got - value) <= 0.005 * max(1.0, abs(value)):
-            raise _fail(ex, f"the test accuracy is {got:.4f} but should be about {ref:.4f}. {message}")
-    raise _fail(
-        ex,
-        f"the test accuracy is {got:.4f} but should be about {ref:.4f} (standardised codes, logistic regression "
-        f"fitted on the {len(ytr)} training codes, accuracy on the {len(yte)} test codes).",
-    )
-
-
-#: The accuracies that :func:`_check_probe` compares with on ``probe_data(0)`` (standardised codes, scikit-learn's
-#: default logistic regression): the probe's, one scored on its own training codes, one fitted on the test codes.
-FIXED_PROBE_ACCURACIES = (0.7975, 44 / 45, 0.8925)
-
-
-@checks_a_function
-def check_linear_probe(linear_probe: Callable) -> None:
-    """Exercise 2: ``linear_probe(train_codes, train_labels, test_codes, test_labels) -> float``, the test accuracy
-    of a logistic regression fitted on the training codes (fixed synthetic codes: 3 classes, 10 dimensions)."""
-    ex = "Exercise 2 (linear_probe)"
-    got = _check_probe(ex, linear_probe, probe_data(0), FIXED_PROBE_ACCURACIES)
-    _ok(f"{ex}: test accuracy {got:.3f} on the fixed synthetic codes. Well done!")
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise 3: the whole VAE module, trained briefly
-# --------------------------------------------------------------------------------------------
-#: Pixels per Fashion-MNIST image, and the image shape the course's models use.
-PIXELS = 784
-IMAGE_SHAPE = (1, 28, 28)
-
-
-@dataclass(frozen=True)
-class BuildRecipe:
-    """How exercise 3 trains the students' VAE (the notebook's cell and the grader use the same recipe).
-
-    Attributes:
-        train_images: the first training images of Fashion-MNIST (a seeded, class-mixed subset).
-        epochs: passes over them with :func:`vae_helpers.training.fit` (batch 128, Adam 1e-3, beta 1).
-        target_elbo: the test ELBO (nats per image, one z sample per image) a correct 784-400-20 VAE reaches with
-            this recipe and seed, with a margin. Measured on a CPU (1 thread) with two correct layouts (two heads;
-            one head of 2D outputs split in two), seeds 0 to 4 (a student's layers draw other initial weights
-            than the reference's, like another seed): -261.7 to -264.6, mean -263.1, standard deviation 1.1, so
-            the target -268 is 4.4 standard deviations below the mean. Wrong modules (seeds 0 and 1): eps scaled
-            by logvar -474 to -478, a sigmoid in decode -530 to -531, no sampling in forward -496 to -500, uniform
-            eps -325 to -327, a softplus "logvar" -279; eps scaled by the variance -268.0 to -268.5 (borderline:
-            the interface checks catch it) and a VAE without ReLUs -266.1 to -266.3 (a weaker model that passes).
-            Fast mode (6,000 images, 2 epochs) trains too briefly to separate the small mistakes: correct -294.4
-            to -297.0 (target -310); eps scaled by logvar -328 to -331, no sampling -327 to -330 (the variance
-            -300 to -303, softplus -303 and no ReLUs -292 pass there).
-        seed: seeds the model's initial weights and the batch order.
-    """
-
-    train_images: int
-    epochs: int
-    target_elbo: float
-    seed: int = 0
-
-
-def build_recipe() -> BuildRecipe:
-    """Exercise 3's recipe at full size, or the fast mode's smaller one (``VAE_FAST=1``)."""
-    return config.pick(full=BuildRecipe(20_000, 3, -268.0), fast=BuildRecipe(6_000, 2, -310.0))
-
-
-class CourseModel(BaseVAE):
-    """A VAE written as a plain ``nn.Module`` (``encode``, ``reparameterize``, ``decode``, ``forward``) as a course
-    model, so that :func:`~vae_helpers.training.fit` and :func:`~vae_helpers.evaluation.evaluate` take it.
-
-    ``encode`` and ``decode`` call the module's; ``decode``'s logits ``[N x 784]`` are reshaped to the image shape
-    ``[N x 1 x 28 x 28]``. The module's parameters are this model's (``self.module``).
-    """
-
-    Config = MLPVAEConfig
-
-    def __init__(self, module: nn.Module) -> None:
-        with torch.no_grad():
-            mu, _ = module.encode(torch.zeros(2, *IMAGE_SHAPE))
-        super().__init__(latent_dim=int(mu.shape[-1]))
-        self.module = module
-
-    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.module.encode(x)
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.module.decode(z).reshape(-1, *self.image_shape)
-
-
-def through_your_forward(model: CourseModel, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
-    """``fit``'s ``loss_fn`` for exercise 3: the negative ELBO of a batch ``x`` ``[B x 1 x 28 x 28]`` computed from
-    the module's own ``forward`` (so training samples z with *its* reparameterization), scored with the course's loss."""
-    logits, mu, logvar = model.module(x)
-    return losses.vae_loss(logits.reshape(x.shape), x, mu, logvar, beta)
-
-
-def train_briefly(
-    vae_cls: type, data: ImageDataset, recipe: BuildRecipe | None = None, device: str = "cpu", **kwargs: Any
-) -> tuple[CourseModel, FitResult, Metrics]:
-    """Build ``vae_cls(latent_dim=20, **kwargs)`` with the recipe's seed, train it with ``fit`` on the recipe's first
-    training images (validation: ``data.val``), and evaluate it on ``data.test``.
-
-    Returns ``(model, fit_result, test_metrics)``: the trained :class:`CourseModel`, the
-    :class:`~vae_helpers.training.FitResult` and the :class:`~vae_helpers.evaluation.Metrics` (``.elbo`` in nats
-    per image). On a CPU: at full size about 20 s with 1 thread (6 s per epoch).
-    """
-    recipe = recipe or build_recipe()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(recipe.seed)
-        module = vae_cls(latent_dim=20, **kwargs)
-    model = CourseModel(module)
-    settings = TrainConfig(epochs=recipe.epochs, seed=recipe.seed, progress=False)
-    run = fit(model, data.subset(train=recipe.train_images), settings, device=device, loss_fn=through_your_forward)
-    return model, run, evaluate(model, data.test)
-
-
-def _build(ex: str, vae_cls: type, latent_dim: int, hidden: int) -> nn.Module:
-    if isinstance(vae_cls, nn.Module):
-        raise _fail(
-            ex, "pass the class itself, not an instance of it: check_vae_module(VAE), not check_vae_module(VAE())."
-        )
-    try:
-        module = _call(ex, vae_cls, latent_dim=latent_dim, hidden=hidden)
-    except TypeError as err:
+def _check_reparam(ex: str, fn: Callable, seed: int, n: int, d: int) -> None:
+    mu, logvar, eps = _inputs(seed, n, d)
+    got = _tensor(ex, "z", _call(ex, fn, mu, logvar, eps), (n, d))
+    _match(ex, got, mu + (0.5 * logvar).exp() * eps, "z", _reparam_mistakes(mu, logvar, eps))
+    g_mu, g_lv = _grad_of(ex, fn, "z", [mu, logvar, eps], [0, 1])
+    if g_mu is None or g_lv is None or g_mu.abs().sum() == 0 or g_lv.abs().sum() == 0:
         raise _fail(
             ex,
-            f"`VAE(latent_dim={latent_dim}, hidden={hidden})` failed ({err}): keep the signature "
-            "`__init__(self, latent_dim=20, hidden=400)` and call `super().__init__()` first.",
-        ) from None
-    if not isinstance(module, nn.Module):
-        raise _fail(ex, f"VAE(...) should be an nn.Module (class VAE(nn.Module)), got {type(module).__name__}.")
-    missing = [
-        name for name in ("encode", "reparameterize", "decode", "forward") if not callable(getattr(module, name, None))
-    ]
-    if missing:
-        raise _fail(ex, f"the module has no method {', '.join(missing)}: write all four, with the signatures given.")
-    if not list(module.parameters()):
-        raise _fail(ex, "the module has no parameters: create its nn.Linear layers in __init__ (self.name = ...).")
-    return module
-
-
-def _images(batch: int, seed: int) -> torch.Tensor:
-    """``batch`` fixed images ``[batch x 1 x 28 x 28]`` in [0, 1]."""
-    return torch.rand(batch, *IMAGE_SHAPE, generator=torch.Generator().manual_seed(seed))
-
-
-def _encode(ex: str, module: nn.Module, x: torch.Tensor, latent_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """encode(x) checked; a logvar that is never negative is named when there are enough numbers to tell
-    (at least 1,000: a linear head's outputs on different images take both signs)."""
-    batch = len(x)
-    try:
-        out = _call(ex, module.encode, x)
-    except RuntimeError as err:
-        if "shapes cannot be multiplied" in str(err):
-            raise _fail(
-                ex,
-                f"encode(x) fails on images [{batch} x 1 x 28 x 28]: {err}. A linear layer takes rows of 784 "
-                "numbers: flatten each image first (x.flatten(1) gives [N x 784]).",
-            ) from None
-        raise
-    if isinstance(out, torch.Tensor) and tuple(out.shape) == (batch, 2 * latent_dim):
-        raise _fail(
-            ex,
-            f"encode returns one tensor [{batch} x {2 * latent_dim}]: return the pair (mu, logvar), each "
-            f"[{batch} x {latent_dim}] (split the {2 * latent_dim} outputs in two, e.g. with .chunk(2, dim=1)).",
+            "no gradient reaches mu or logvar: that is exactly what the trick must avoid. Build z with torch "
+            "operations on mu and logvar (no .detach(), no torch.no_grad(), no new tensor from their values).",
         )
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise _fail(ex, f"encode should return a pair (mu, logvar), got {type(out).__name__}.")
-    mu, logvar = out
-    for what, value in (("mu", mu), ("logvar", logvar)):
-        if not isinstance(value, torch.Tensor) or tuple(value.shape) != (batch, latent_dim):
-            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise _fail(
-                ex,
-                f"encode's {what} should be [{batch} x {latent_dim}] for {batch} images and latent_dim="
-                f"{latent_dim}, got {shape}.",
-            )
-    if torch.equal(mu, logvar):
-        raise _fail(ex, "encode returns the same tensor as mu and as logvar: give each its own outputs.")
-    if logvar.numel() >= 1000 and bool((logvar >= 0).all()):
-        raise _fail(
-            ex,
-            "encode's logvar is never negative: is it a standard deviation or a variance (softplus, exp, "
-            "ReLU)? logvar = log(sigma^2) is any real number (negative for sigma < 1): the linear layer's output "
-            "as it is, with no activation.",
-        )
-    return mu, logvar
-
-
-#: The fixed ``(mu, logvar)`` columns on which the reparameterization is checked: their standard deviations
-#: exp(0.5 * logvar) differ by more than 25% from |logvar| (logvar used as sigma), exp(logvar) (the variance) and 1.
-REPARAM_MU = (0.5, -1.0, 2.0, 0.0)
-REPARAM_LOGVAR = (-2.0, 1.5, 0.8, -1.2)
-
-
-def _check_reparameterize(ex: str, module: nn.Module, rows: int = 4000) -> None:
-    mu0 = torch.tensor(REPARAM_MU).repeat(rows, 1)
-    logvar0 = torch.tensor(REPARAM_LOGVAR).repeat(rows, 1)
-    mu, logvar = mu0.clone().requires_grad_(True), logvar0.clone().requires_grad_(True)
-    z = _call(ex, module.reparameterize, mu, logvar)
-    if not isinstance(z, torch.Tensor) or tuple(z.shape) != tuple(mu.shape):
-        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-        raise _fail(
-            ex, f"reparameterize(mu, logvar) with mu, logvar [{rows} x 4] should return z [{rows} x 4], got {shape}."
-        )
-    if not z.requires_grad:
-        raise _fail(
-            ex,
-            "reparameterize's z is not connected to mu and logvar (no .detach(), .item(), numpy or no_grad): "
-            "the trick exists so that gradients reach the encoder through z.",
-        )
-    noise = (z - mu).detach()
-    if bool((noise == 0).all()):
-        raise _fail(
-            ex,
-            "reparameterize returns mu: it must *sample*, z = mu + sigma * eps with eps ~ N(0, I), or the "
-            "decoder never sees the spread of q(z|x) and the KL only shrinks mu.",
-        )
-    again = _call(ex, module.reparameterize, mu0, logvar0)
-    if torch.equal(again.detach(), z.detach()):
-        raise _fail(ex, "reparameterize returns the same z every call: draw a new eps each call (torch.randn_like).")
-    if torch.allclose(noise, noise[:1].expand_as(noise)):
-        raise _fail(ex, "every row of z gets the same eps: draw one eps per image and dimension, shaped like mu.")
-    sigma = torch.exp(0.5 * logvar0[0])
-    eps = noise / sigma
-    if bool((eps >= 0).all()) and bool((eps < 1).all()):
-        raise _fail(ex, "eps is uniform on [0, 1) (torch.rand_like): draw it from N(0, 1) with torch.randn_like.")
-    spread = noise.std(0)
-    if not torch.allclose(spread, sigma, rtol=0.06):
-        mistakes = [
-            (
-                logvar0[0].abs(),
-                "You multiply eps by logvar itself: sigma = exp(0.5 * logvar), since logvar = log(sigma^2).",
-            ),
-            (torch.exp(logvar0[0]), "You multiply eps by exp(logvar), the *variance*: sigma = exp(0.5 * logvar)."),
-            (torch.ones(4), "eps is not scaled by sigma: z = mu + sigma * eps with sigma = exp(0.5 * logvar)."),
-        ]
-        hint = next((m for value, m in mistakes if torch.allclose(spread, value, rtol=0.06)), "")
-        raise _fail(
-            ex,
-            f"the spread of z around mu is {[round(v, 3) for v in spread.tolist()]} for logvar = "
-            f"{list(REPARAM_LOGVAR)}, but sigma = exp(0.5 * logvar) = {[round(v, 3) for v in sigma.tolist()]}. "
-            + (hint or "z = mu + sigma * eps, with sigma = exp(0.5 * logvar) and eps ~ N(0, I)."),
-        )
-    if eps.mean(0).abs().max() > 0.1:
-        raise _fail(ex, "z is not centred on mu: z = mu + sigma * eps, with eps of mean 0.")
-    z.sum().backward()
-    if mu.grad is None or logvar.grad is None:
-        raise _fail(ex, f"no gradient reaches {'mu' if mu.grad is None else 'logvar'} through z: compute z from it.")
-    if not torch.allclose(mu.grad, torch.ones_like(mu.grad)) or not torch.allclose(
-        logvar.grad, 0.5 * noise, rtol=1e-4, atol=1e-5
+    if not torch.allclose(g_mu, torch.ones_like(mu)) or not torch.allclose(
+        g_lv, 0.5 * (0.5 * logvar).exp() * eps, atol=1e-5
     ):
-        raise _fail(
-            ex,
-            "the gradients of z are not those of z = mu + exp(0.5 * logvar) * eps (dz/dmu = 1, "
-            "dz/dlogvar = 0.5 * sigma * eps): is eps computed from mu or logvar, or clamped?",
-        )
-
-
-def _check_decode(ex: str, module: nn.Module, batch: int, latent_dim: int) -> None:
-    z = torch.randn(batch, latent_dim, generator=torch.Generator().manual_seed(1))
-    try:
-        logits = _call(ex, module.decode, z)
-    except RuntimeError as err:
-        raise _fail(ex, f"decode(z) fails on z [{batch} x {latent_dim}]: {err}.") from None
-    shapes = ((batch, PIXELS), (batch, *IMAGE_SHAPE))
-    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) not in shapes:
-        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise _fail(
-            ex,
-            f"decode(z) with z [{batch} x {latent_dim}] should return logits [{batch} x 784] or "
-            f"[{batch} x 1 x 28 x 28], got {shape}.",
-        )
-    if bool((logits >= 0).all()) and bool((logits <= 1).all()):
-        raise _fail(
-            ex,
-            "decode returns numbers in [0, 1]: a sigmoid inside decode? Return the *logits* (the last linear "
-            "layer's output as it is): the loss (BCE with logits) applies the sigmoid itself, so a second one "
-            "squeezes every pixel probability into [0.5, 0.73].",
-        )
-    if bool((logits >= 0).all()):
-        raise _fail(
-            ex, "decode's logits are never negative: no ReLU after the last layer (logits < 0 mean dark pixels)."
-        )
-
-
-def _check_forward(ex: str, module: nn.Module, x: torch.Tensor, latent_dim: int) -> None:
-    batch = len(x)
-    module.train()
-    torch.manual_seed(2)
-    out = _call(ex, module.forward, x)
-    if not isinstance(out, (tuple, list)) or len(out) != 3 or not all(isinstance(v, torch.Tensor) for v in out):
-        raise _fail(ex, "forward(x) should return three tensors (logits, mu, logvar).")
-    logits, mu, logvar = out
-    if logits.shape[-1] == latent_dim and any(tuple(v.shape[1:]) in ((PIXELS,), IMAGE_SHAPE) for v in (mu, logvar)):
-        raise _fail(ex, "forward returns (mu, logvar, logits) or another order: return (logits, mu, logvar).")
-    if tuple(logits.shape) not in ((batch, PIXELS), (batch, *IMAGE_SHAPE)):
-        raise _fail(
-            ex, f"forward's logits should be [{batch} x 784] or [{batch} x 1 x 28 x 28], got {tuple(logits.shape)}."
-        )
-    with torch.no_grad():
-        mu_e, logvar_e = module.encode(x)
-        from_mean = module.decode(mu_e).reshape(logits.shape)
-    if not (torch.allclose(mu, mu_e, atol=1e-6) and torch.allclose(logvar, logvar_e, atol=1e-6)):
-        raise _fail(ex, "forward's mu and logvar differ from encode(x): return the encoder's (mu, logvar).")
-    if torch.allclose(logits.detach(), from_mean, atol=1e-6):
-        raise _fail(
-            ex,
-            "forward decodes mu: at training time z must be *sampled*, z = self.reparameterize(mu, logvar). "
-            "Without sampling the decoder never sees the spread of q(z|x), the KL only pulls mu to 0 and logvar to "
-            "0, and the ELBO, which is measured with sampled z, stays poor.",
-        )
-    terms = losses.vae_loss(logits.reshape(x.shape), x, mu, logvar)
-    module.zero_grad()
-    terms.loss.backward()
-    idle = [name for name, p in module.named_parameters() if p.grad is None or not bool(p.grad.abs().sum() > 0)]
-    if idle:
-        raise _fail(
-            ex,
-            f"the loss of forward's output sends no gradient to {', '.join(idle)}: use every layer in encode or "
-            "decode, and keep z connected (no .detach(), no torch.no_grad() in forward).",
-        )
-
-
-def _check_module(ex: str, vae_cls: type, latent_dim: int, hidden: int, batch: int) -> int:
-    """Check ``vae_cls(latent_dim, hidden)``'s four methods on ``batch`` fixed images; return its parameter count."""
-    torch.manual_seed(0)
-    module = _build(ex, vae_cls, latent_dim, hidden)
-    x = _images(max(batch, 64), seed=latent_dim)  # 64 images: a linear logvar head has some negative outputs
-    _encode(ex, module, x, latent_dim)
-    _encode(ex, module, x[:batch], latent_dim)
-    _check_reparameterize(ex, module)
-    _check_decode(ex, module, batch, latent_dim)
-    _check_decode(ex, module, 64, latent_dim)
-    _check_forward(ex, module, x[:batch], latent_dim)
-    return sum(p.numel() for p in module.parameters())
+        raise _fail(ex, "the gradients are wrong: dz/dmu = 1 and dz/dlogvar = 0.5 * sigma * eps.")
 
 
 @checks_a_function
-def check_vae_module(vae_cls: type) -> None:
-    """Exercise 3: ``VAE(latent_dim=20, hidden=400)``, an ``nn.Module`` with ``encode(x) -> (mu, logvar)``
-    ``[B x D]`` each for images ``x`` ``[B x 1 x 28 x 28]``, ``reparameterize(mu, logvar) -> z`` ``[B x D]``,
-    ``decode(z) -> logits`` ``[B x 784]`` (or ``[B x 1 x 28 x 28]``) and ``forward(x) -> (logits, mu, logvar)``
-    with z sampled. Checked with D=20 and D=3 on fixed images; the training is the hidden test's."""
-    ex = "Exercise 3 (VAE)"
-    n = _check_module(ex, vae_cls, 20, 400, 8)
-    _check_module(ex, vae_cls, 3, 32, 2)
-    _ok(
-        f"{ex}: encode, reparameterize (z = mu + sigma * eps, gradients to mu and logvar), decode (logits) and "
-        f"forward (z sampled) have the right shapes; {n:,} parameters at D=20. Now train it (next cell)."
+def check_reparameterize(reparameterize: Callable) -> None:
+    """Exercise 1: ``reparameterize(mu, logvar, eps) -> z = mu + exp(logvar / 2) * eps``, differentiable."""
+    ex = "Exercise 1 (reparameterize)"
+    _check_reparam(ex, reparameterize, seed=0, n=4, d=3)
+    _ok(f"{ex}: z = mu + sigma * eps, and gradients reach mu and logvar. Well done!")
+
+
+def _score_mistakes(f, z, mu, sigma):
+    return [
+        (-(f * (z - mu) / sigma**2).mean(), "Wrong sign: the score of N(mu, sigma^2) in mu is +(z - mu) / sigma^2."),
+        ((f * (z - mu) / sigma).mean(), "The score in mu is (z - mu) / sigma^2: divide by the variance, not sigma."),
+        ((f * (z - mu)).mean(), "You forgot to divide by sigma^2: the score in mu is (z - mu) / sigma^2."),
+        (((z - mu) / sigma**2).mean(), "Each score must be weighted by f(z): the estimator is mean of f(z) * score."),
+        ((f * (z - mu) / sigma**2).sum(), "Average over the samples (mean), do not sum."),
+    ]
+
+
+@checks_a_function
+def check_score_function(score_function_grad: Callable) -> None:
+    """Exercise 2: ``score_function_grad(f_values, z, mu, sigma) -> scalar``: the REINFORCE estimate of
+    d/dmu E_{z ~ N(mu, sigma^2)}[f(z)] = mean over samples of f(z) * (z - mu) / sigma^2."""
+    ex = "Exercise 2 (score_function_grad)"
+    z = torch.tensor([0.3, -1.2, 2.5, 0.9, -0.4], dtype=torch.float64)
+    f = (z - 3.0) ** 2
+    mu, sigma = 0.5, 1.5
+    got = _scalar(ex, "the gradient estimate", _call(ex, score_function_grad, f, z, mu, sigma))
+    expected = (f * (z - mu) / sigma**2).mean()
+    _match(
+        ex,
+        torch.tensor([got], dtype=torch.float64),
+        expected.reshape(1),
+        "the gradient estimate",
+        [(v.reshape(1), m) for v, m in _score_mistakes(f, z, mu, sigma)],
     )
+    _ok(f"{ex}: {got:.4f} on the fixed samples. Well done!")

@@ -1,167 +1,175 @@
-"""Checks of notebook 06's exercises: active units (Burda et al. 2015) and how the KL is shared between dimensions."""
+"""Checks of notebook 06's exercises: parameter counts of a conv layer against a dense layer, and a conv encoder
+built to a given shape table (checked by tracing the output shape of every layer and counting parameters)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
+from torch import nn
 
-from ._common import _call, _fail, _ok, _tensor, checks_a_function
+from ._common import _call, _fail, _ok, checks_a_function
 
 __all__ = [
-    "check_active_units",
-    "check_kl_dims",
-    "posterior_means",
+    "check_param_counts",
+    "check_conv_encoder",
+    "encoder_shape_table",
 ]
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise 1: active units
+# Exercise 1: parameters of a conv layer and of a dense layer with the same input and output shapes
 # --------------------------------------------------------------------------------------------
-def posterior_means(stds: list[float], n: int = 40, seed: int = 0) -> torch.Tensor:
-    """Posterior means ``[n x D]`` whose column ``i`` has unbiased standard deviation exactly ``stds[i]``
-    (and a different offset and pattern per column), so every variance is known in advance."""
-    g = torch.Generator().manual_seed(seed)
-    cols = []
-    for i, s in enumerate(stds):
-        v = torch.randn(n, generator=g, dtype=torch.float64)
-        v = (v - v.mean()) / v.std()
-        cols.append(0.3 * (i - 2) + s * v)
-    return torch.stack(cols, 1).float()
+#: ``(c_in, size_in, c_out, size_out, k): (conv_params, dense_params)`` of the conv encoder's two layers.
+ENCODER_LAYER_COUNTS = {(1, 28, 32, 14, 4): (544, 4923520), (32, 14, 64, 7, 4): (32832, 19672128)}
 
 
-#: Exercise 1's fixed means: variances 4, 0.25, 0.04, 0.0064, 0.0025, 1e-6, 9e-6; 3 active at threshold 0.01, but 5 of
-#: the standard deviations exceed 0.01.
-FIXED_STDS = [2.0, 0.5, 0.2, 0.08, 0.05, 0.001, 0.003]
-
-
-def _int(ex: str, what: str, value: Any) -> int:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise _fail(ex, f"{what} should be a single number, got a tensor of shape {tuple(value.shape)}.")
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _fail(ex, f"{what} should be an int (a count of dimensions), got {value!r}.")
-    return value
-
-
-def _check_active(ex: str, fn: Callable, mu: torch.Tensor, threshold: float) -> int:
-    n, d = mu.shape
-    out = _call(ex, fn, mu.clone(), threshold)
+def _check_counts(ex: str, fn: Callable, layer: tuple[int, int, int, int, int], want: tuple[int, int]) -> None:
+    """Check ``fn(*layer)`` (``layer`` = c_in, size_in, c_out, size_out, k) against ``want`` = (conv, dense)."""
+    c_in, size_in, c_out, size_out, k = layer
+    out = _call(ex, fn, c_in, size_in, c_out, size_out, k)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise _fail(ex, "return a tuple (count, variances): the number of active units and the [D] variances.")
-    count, variances = out
-    if isinstance(variances, torch.Tensor) and tuple(variances.shape) == (n,) and n != d:
-        raise _fail(
-            ex,
-            f"the variances have shape ({n},), one per image: take the variance over the images (dim 0) of the "
-            f"[N x D] means, one number per latent dimension (shape ({d},)).",
-        )
-    var = _tensor(ex, "the variances", variances, (d,))
-    unbiased, biased = mu.double().var(0, unbiased=True), mu.double().var(0, unbiased=False)
-    if torch.allclose(var, mu.double().std(0), rtol=1e-4, atol=1e-7):
-        raise _fail(ex, "you return the standard deviations: the criterion is on the variance Var_x(E[z_i|x]).")
-    if not (torch.allclose(var, unbiased, rtol=1e-4, atol=1e-7) or torch.allclose(var, biased, rtol=1e-4, atol=1e-7)):
-        raise _fail(
-            ex,
-            "the variances are wrong: for each latent dimension, the variance over the N images of its posterior "
-            "mean, mu.var(0) (the mean over x of (mu - mean)^2).",
-        )
-    got = _int(ex, "the count", count)
-    want = int((unbiased > threshold).sum())
-    if got != want:
-        by_std = int((mu.double().std(0) > threshold).sum())
-        if got == by_std:
-            raise _fail(
-                ex,
-                f"you count {got} active units, expected {want}: you compared the standard deviation with the "
-                f"threshold; Burda et al.'s criterion is Var_x(E[z_i|x]) > {threshold} (the variance).",
-            )
-        if got == d - want:
-            raise _fail(
-                ex, f"you count {got}, expected {want}: you counted the *inactive* units (variance <= threshold)."
-            )
-        raise _fail(
-            ex,
-            f"you count {got} active units, expected {want} (variances {[round(v, 5) for v in var.tolist()]} "
-            f"against the threshold {threshold}). Count the dimensions whose variance exceeds the threshold argument.",
-        )
-    return got
+        raise _fail(ex, "return a tuple (conv_params, dense_params) of two integers.")
+    try:
+        conv, dense = (int(round(float(v))) for v in out)
+    except (TypeError, ValueError):
+        raise _fail(ex, "return two numbers (int), e.g. `return conv, dense`.") from None
+    want_conv, want_dense = want
+    case = f"({c_in}x{size_in}x{size_in} -> {c_out}x{size_out}x{size_out}, {k}x{k} filters)"
+    if (conv, dense) == (want_dense, want_conv) and want_conv != want_dense:
+        raise _fail(ex, f"{case}: you returned (dense, conv): the order is (conv_params, dense_params).")
+    if conv != want_conv:
+        w = c_out * c_in * k * k
+        mistakes = {
+            w: "you forgot the biases: one per output channel (nn.Conv2d has bias=True by default).",
+            c_out * c_in * k + c_out: "a k x k filter has k*k weights per input channel, not k.",
+            c_out * k * k + c_out: "each filter spans *all* input channels: c_out * c_in * k * k weights.",
+            w + c_out * size_out**2: "the conv layer has one bias per output *channel*, not per output position.",
+            (w + c_out) * size_out**2: "you counted a separate filter for every output position: a convolution "
+            "*shares* its filter over all positions, so the count does not depend on the image size.",
+        }
+        hint = mistakes.get(conv, "count the weights of c_out filters of size c_in x k x k, plus one bias each.")
+        raise _fail(ex, f"{case}: conv_params is {conv:,} but should be {want_conv:,}. {hint}")
+    if dense != want_dense:
+        n_in, n_out = c_in * size_in**2, c_out * size_out**2
+        mistakes = {
+            n_in * n_out: "you forgot the dense layer's biases: one per output unit.",
+            c_in * c_out + c_out: "a dense layer connects every input *number* (c_in*size_in*size_in of them) "
+            "with every output number, not channels with channels.",
+            n_in * n_out + n_in: "the biases belong to the output units (c_out*size_out*size_out), not the inputs.",
+            c_in * size_in * c_out * size_out + c_out * size_out: "the image is size x size: square the sizes.",
+        }
+        hint = mistakes.get(dense, "nn.Linear(n_in, n_out) has n_in * n_out weights and n_out biases.")
+        raise _fail(ex, f"{case}: dense_params is {dense:,} but should be {want_dense:,}. {hint}")
 
 
 @checks_a_function
-def check_active_units(active_units: Callable) -> None:
-    """Exercise 1: ``active_units(mu, threshold) -> (count, variances)`` for posterior means ``mu [N x D]``:
-    ``variances [D]`` = Var over the images of each dimension's mean, ``count`` = how many exceed the threshold."""
-    ex = "Exercise 1 (active_units)"
-    got = _check_active(ex, active_units, posterior_means(FIXED_STDS), 0.01)
-    _ok(f"{ex}: {got} of {len(FIXED_STDS)} dimensions active on the fixed means. Well done!")
+def check_param_counts(param_counts: Callable) -> None:
+    """Exercise 1: ``param_counts(c_in, size_in, c_out, size_out, k) -> (conv_params, dense_params)``, biases
+    included, for the two layers of the conv encoder (1x28x28 -> 32x14x14 -> 64x7x7, 4x4 filters)."""
+    ex = "Exercise 1 (param_counts)"
+    for layer, want in ENCODER_LAYER_COUNTS.items():
+        _check_counts(ex, param_counts, layer, want)
+    _ok(f"{ex}: both layers of the conv encoder (4x4 filters), as a convolution and as a dense layer. Well done!")
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise 2: how many dimensions carry a fraction of the KL
+# Exercise 2: a conv encoder to a given shape table
 # --------------------------------------------------------------------------------------------
-#: KL per dimension (nats) of exercise 2's check: total 10.0635; the 3 largest carry 9.5 (94%).
-FIXED_KL = [0.01, 3.0, 0.2, 5.0, 0.001, 1.5, 0.05, 0.3, 0.002, 0.0005]
-#: How many of the ``FIXED_KL`` dimensions carry 90% of its KL.
-FIXED_KL_DIMS_FOR_90_PERCENT = 3
-
-
-def _kl_dims_mistakes(kl: torch.Tensor, fraction: float) -> list[tuple[int, str]]:
-    k = kl.double()
-    s = k.sort(descending=True).values
+def encoder_shape_table(out_features: int) -> list[tuple[str, tuple[int, ...]]]:
+    """The layers and output shapes (without the batch dimension) that exercise 2 asks for."""
     return [
-        (
-            int((s.cumsum(0) < fraction * s.sum()).sum()),
-            "off by one: you count the dimensions *before* the cumulative KL reaches the fraction; the answer is "
-            "the smallest k whose k largest dimensions reach it (that dimension included).",
-        ),
-        (
-            int((k.cumsum(0) < fraction * k.sum()).sum()) + 1,
-            "you accumulate the KL in the dimensions' original order: sort it, largest first, before the cumulative sum.",
-        ),
-        (
-            int((k.sort().values.cumsum(0) < fraction * k.sum()).sum()) + 1,
-            "you sorted in ascending order: take the largest dimensions first (sort(descending=True)).",
-        ),
-        (
-            int(torch.tensor(fraction * len(k)).ceil()),
-            "that is the fraction of the *number* of dimensions: use the fraction of the total KL.",
-        ),
-        (
-            int((s > (1 - fraction) * s.sum() / len(s)).sum()),
-            "count with the cumulative sum of the sorted KL, not with a threshold on each dimension.",
-        ),
+        ("Conv2d(1, 32, 4, stride 2, padding 1)", (32, 14, 14)),
+        ("ReLU", (32, 14, 14)),
+        ("Conv2d(32, 64, 4, stride 2, padding 1)", (64, 7, 7)),
+        ("ReLU", (64, 7, 7)),
+        ("Flatten", (64 * 7 * 7,)),
+        (f"Linear(3136, {out_features})", (out_features,)),
     ]
 
 
-def _check_kl_dims(ex: str, fn: Callable, kl: torch.Tensor, fraction: float, want: int) -> int:
-    """Check ``fn(kl [D], fraction)`` against ``want``, the number of dimensions that carry ``fraction`` of the KL."""
-    original = kl.clone()
-    got = _int(ex, "the number of dimensions", _call(ex, fn, kl, fraction))
-    if not torch.equal(kl, original):
-        raise _fail(ex, "your function changed the KL tensor it was given (an in-place sort?): work on a copy.")
-    if got != want:
-        for value, message in _kl_dims_mistakes(kl, fraction):
-            if got == value:
-                raise _fail(
-                    ex, f"you found {got} dimension(s), expected {want} for {fraction:.0%} of the KL: {message}"
-                )
+def _encoder_params(out_features: int) -> int:
+    return (32 * 16 + 32) + (64 * 32 * 16 + 64) + (3136 * out_features + out_features)
+
+
+def _conv_hint(conv: nn.Conv2d, got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    k, s = conv.kernel_size[0], conv.stride[0]
+    p = conv.padding[0] if isinstance(conv.padding, tuple) else conv.padding
+    if got[0] != want[0]:
+        return f"it has {got[0]} output channels instead of {want[0]}: the channel widths are 32, then 64."
+    if s == 1:
+        return "its stride is 1, so the image keeps its size: stride=2 halves it."
+    if p == 0:
+        return "it has no padding, so a 4x4 filter with stride 2 loses a pixel (28 -> 13): use padding=1."
+    return f"kernel_size={k}, stride={s}, padding={p} give {got[1]}x{got[2]}; the table uses 4x4 filters, stride 2, padding 1."
+
+
+def _check_encoder(ex: str, fn: Callable, out_features: int, batch: int) -> None:
+    torch.manual_seed(0)
+    model = _call(ex, fn, out_features)
+    if not isinstance(model, nn.Sequential):
+        raise _fail(ex, f"return an nn.Sequential of the layers in the table, got {type(model).__name__}.")
+    table = encoder_shape_table(out_features)
+    layers = list(model)
+    convs = [m for m in layers if isinstance(m, nn.Conv2d)]
+    if len(convs) != 2:
+        raise _fail(ex, f"the table has 2 nn.Conv2d layers, your encoder has {len(convs)}.")
+    if sum(isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.GELU, nn.Tanh)) for m in layers) < 2:
         raise _fail(
             ex,
-            f"you found {got} dimension(s), expected {want}: the smallest k such that the k largest KLs sum to at "
-            f"least {fraction:.0%} of the total (KL per dimension {[round(v, 4) for v in kl.tolist()]}).",
+            "an activation (nn.ReLU()) is missing after a convolution: without it two convolutions and the "
+            "linear layer collapse into a single linear map.",
         )
-    return got
+    x = torch.zeros(batch, 1, 28, 28)
+    conv_index = 0
+    with torch.no_grad():
+        for i, layer in enumerate(layers):
+            try:
+                y = layer(x)
+            except RuntimeError as err:
+                if isinstance(layer, nn.Linear) and x.dim() > 2:
+                    raise _fail(
+                        ex,
+                        f"layer {i} ({type(layer).__name__}) receives a [{' x '.join(map(str, x.shape))}] feature "
+                        "map: nn.Flatten() is missing before the linear layer.",
+                    ) from None
+                raise _fail(ex, f"layer {i} ({layer}) cannot take the output of the layer before it: {err}") from None
+            if isinstance(layer, nn.Conv2d):
+                want = table[2 * conv_index][1]
+                got = tuple(y.shape[1:])
+                if got != want:
+                    raise _fail(
+                        ex,
+                        f"convolution {conv_index + 1} outputs {got}, the table says {want}: "
+                        + _conv_hint(layer, got, want),
+                    )
+                conv_index += 1
+            x = y
+    if tuple(x.shape) != (batch, out_features):
+        raise _fail(
+            ex,
+            f"the encoder maps [{batch} x 1 x 28 x 28] to {tuple(x.shape)}, the table ends at ({batch}, {out_features}): "
+            "flatten the 64x7x7 feature map and finish with nn.Linear(64 * 7 * 7, out_features).",
+        )
+    for conv in convs:
+        if conv.kernel_size != (4, 4):
+            raise _fail(
+                ex, f"{conv} has kernel_size={conv.kernel_size[0]}: the table uses 4x4 filters (kernel_size=4)."
+            )
+    n = sum(p.numel() for p in model.parameters())
+    want_n = _encoder_params(out_features)
+    if n != want_n:
+        raise _fail(
+            ex,
+            f"the shapes are right but the encoder has {n:,} parameters instead of {want_n:,}: "
+            "keep the biases (bias=True, the default) and add no extra layers.",
+        )
 
 
 @checks_a_function
-def check_kl_dims(dims_for_kl_fraction: Callable) -> None:
-    """Exercise 2: ``dims_for_kl_fraction(kl [D], fraction) -> int``, the smallest number of dimensions whose KLs
-    (largest first) sum to at least ``fraction`` of the total KL."""
-    ex = "Exercise 2 (dims_for_kl_fraction)"
-    got = _check_kl_dims(ex, dims_for_kl_fraction, torch.tensor(FIXED_KL), 0.9, FIXED_KL_DIMS_FOR_90_PERCENT)
-    _ok(f"{ex}: {got} of {len(FIXED_KL)} dimensions carry 90% of the KL on the fixed vector. Well done!")
+def check_conv_encoder(conv_encoder: Callable) -> None:
+    """Exercise 2: ``conv_encoder(out_features) -> nn.Sequential`` mapping ``[N x 1 x 28 x 28]`` to
+    ``[N x out_features]`` through the layers of :func:`encoder_shape_table`; checked with out_features=40."""
+    ex = "Exercise 2 (conv_encoder)"
+    _check_encoder(ex, conv_encoder, 40, 3)
+    _ok(f"{ex}: every layer's output shape and the {_encoder_params(40):,} parameters match the table. Well done!")

@@ -1,625 +1,167 @@
-"""Check functions and support code for the exercises of notebook 07 (β-VAE and KL annealing).
-
-Each ``check_*`` function takes the student's implementation, evaluates it on small fixed inputs
-whose correct results are known constants (written out below, and verified against
-:mod:`vae_helpers.losses` by ``tests/test_exercises.py``), and either prints a one-line success
-message or raises :class:`ExerciseCheckError` (an ``AssertionError``) whose text says what is
-probably wrong: the checks recompute the typical mistakes (a mean where a sum belongs, a sign, β on
-the wrong term, an off-by-one step, ...) and name the one that matches the student's numbers.
-
-A student function that still raises ``NotImplementedError`` is reported as such (the
-``NotImplementedError`` propagates, with a pointer to the cell to fill in).
-
-Support code, used by the notebook so that the students' functions are what trains the models:
-
-* :func:`make_loss_fn` turns a ``loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)`` function
-  into the ``loss_fn`` hook of :func:`vae_helpers.training.fit`;
-* :func:`decode_soft_label`, the conditional decoder fed a *mixture* of two one-hot labels.
-"""
+"""Checks of notebook 07's exercises: active units (Burda et al. 2015) and how the KL is shared between dimensions."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ..losses import LOG_2PI, LossTerms, kl_per_dim
-from ..models import BaseVAE, ConditionalVAE
-from ..objective import forward_pass
-from ._common import (
-    _TOL,
-    KNOWN_GAUSSIAN_NLL_SIGMA_HALF,
-    KNOWN_KL,
-    KNOWN_KL_PER_DIM,
-    KNOWN_RECON,
-    _call,
-    _check_loss_gradients,
-    _close,
-    _diagnose,
-    _fail,
-    _kl_variants,
-    _ok,
-    _recon_variants,
-    _scalar,
-    checks_a_function,
-    fixed_batch,
-)
+from ._common import _call, _fail, _ok, _tensor, checks_a_function
 
 __all__ = [
-    "check_beta_vae_loss",
-    "check_linear_warmup",
-    "check_cyclical_schedule",
-    "check_free_bits_kl",
-    "check_generate_class",
-    "check_interpolate_classes",
-    "check_gaussian_nll",
-    "check_conditional_vae",
-    "make_loss_fn",
-    "decode_soft_label",
+    "check_active_units",
+    "check_kl_dims",
+    "posterior_means",
 ]
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise 1: the β-VAE loss
+# Exercise 1: active units
 # --------------------------------------------------------------------------------------------
-@checks_a_function
-def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
-    """Exercise 1: ``beta_vae_loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)``.
-
-    Checks, on :func:`fixed_batch`: recon and KL equal the known values (Bernoulli NLL summed over
-    pixels, KL summed over latent dimensions, both averaged over the batch); loss = recon + beta*KL
-    for beta in {0.5, 1, 4}; and the loss is differentiable (d loss / d mu = beta * mu / N).
-    """
-    ex = "Exercise 1 (beta_vae_loss)"
-    b = fixed_batch()
-    out = _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=1.0)
-    if not isinstance(out, (tuple, list)) or len(out) != 3:
-        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars: the loss to minimise, then its two terms.")
-    loss, recon, kl = (_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
-    _diagnose(ex, kl, KNOWN_KL, "the KL", _kl_variants(b["mu"], b["logvar"]))
-    _diagnose(ex, recon, KNOWN_RECON, "the reconstruction term", _recon_variants(b["logits"], b["x"]))
-    for beta in (0.5, 1.0, 4.0):
-        loss = _scalar(ex, "loss", _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)[0])
-        _diagnose(
-            ex,
-            loss,
-            KNOWN_RECON + beta * KNOWN_KL,
-            f"the loss at beta={beta}",
-            [
-                (
-                    beta * KNOWN_RECON + KNOWN_KL,
-                    "You put beta on the reconstruction term: the beta-VAE weights the KL, loss = recon + beta * KL.",
-                ),
-                (
-                    KNOWN_RECON + KNOWN_KL,
-                    "The loss does not change with beta: use the `beta` argument, loss = recon + beta * KL.",
-                ),
-                (
-                    KNOWN_RECON - beta * KNOWN_KL,
-                    "You subtract the KL: the loss is the *negative* ELBO, recon + beta * KL.",
-                ),
-                (-(KNOWN_RECON + beta * KNOWN_KL), "You return the ELBO, not the loss: minimise recon + beta * KL."),
-                (KNOWN_RECON + KNOWN_KL / beta, "You divide by beta: the loss is recon + beta * KL."),
-            ],
-        )
-    for beta in (0.5, 4.0):  # the returned terms are the plain ones; beta only enters the loss
-        _, recon_b, kl_b = _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)
-        kl_b, recon_b = _scalar(ex, "kl", kl_b), _scalar(ex, "recon", recon_b)
-        if _close(kl_b, beta * KNOWN_KL) and not _close(kl_b, KNOWN_KL):
-            raise _fail(
-                ex,
-                f"at beta={beta} you return kl = {kl_b:.4f} = beta * KL: return the plain KL ({KNOWN_KL:.4f}) as "
-                "`kl` and put beta only in the loss (the rate R that the plots and tables report is the plain KL).",
-            )
-        _diagnose(ex, kl_b, KNOWN_KL, f"the returned kl at beta={beta}", [])
-        _diagnose(ex, recon_b, KNOWN_RECON, f"the returned recon at beta={beta}", [])
-    _check_loss_gradients(ex, beta_vae_loss, b, beta=2.0)
-    _ok(
-        f"{ex}: recon {KNOWN_RECON:.4f}, KL {KNOWN_KL:.4f} nats/image on the fixed batch; beta weights the KL; "
-        "gradients flow. Well done!"
-    )
+def posterior_means(stds: list[float], n: int = 40, seed: int = 0) -> torch.Tensor:
+    """Posterior means ``[n x D]`` whose column ``i`` has unbiased standard deviation exactly ``stds[i]``
+    (and a different offset and pattern per column), so every variance is known in advance."""
+    g = torch.Generator().manual_seed(seed)
+    cols = []
+    for i, s in enumerate(stds):
+        v = torch.randn(n, generator=g, dtype=torch.float64)
+        v = (v - v.mean()) / v.std()
+        cols.append(0.3 * (i - 2) + s * v)
+    return torch.stack(cols, 1).float()
 
 
-# --------------------------------------------------------------------------------------------
-# Exercise 2: KL schedules and free bits
-# --------------------------------------------------------------------------------------------
-def _schedule_value(ex: str, fn: Callable, *args: Any, **kwargs: Any) -> float:
-    value = _call(ex, fn, *args, **kwargs)
-    return _scalar(ex, "beta", value)
+#: Exercise 1's fixed means: variances 4, 0.25, 0.04, 0.0064, 0.0025, 1e-6, 9e-6; 3 active at threshold 0.01, but 5 of
+#: the standard deviations exceed 0.01.
+FIXED_STDS = [2.0, 0.5, 0.2, 0.08, 0.05, 0.001, 0.003]
 
 
-@checks_a_function
-def check_linear_warmup(linear_warmup: Callable[..., float]) -> None:
-    """Exercise 2a: ``linear_warmup(step, warmup_steps, beta_max=1.0) -> float``, 0-based steps.
-
-    Known values (warmup_steps=100): 0 at step 0, 0.25 at 25, 0.5 at 50, 0.99 at 99, 1 at 100 and
-    after; with beta_max=2: 1.0 at step 50 and 2.0 at 500.
-    """
-    ex = "Exercise 2a (linear_warmup)"
-    cases = [
-        ((0, 100), {}, 0.0),
-        ((25, 100), {}, 0.25),
-        ((50, 100), {}, 0.5),
-        ((99, 100), {}, 0.99),
-        ((100, 100), {}, 1.0),
-        ((1000, 100), {}, 1.0),
-        ((50, 100), {"beta_max": 2.0}, 1.0),
-        ((500, 100), {"beta_max": 2.0}, 2.0),
-        ((3, 4), {}, 0.75),
-    ]
-    for args, kwargs, expected in cases:
-        got = _schedule_value(ex, linear_warmup, *args, **kwargs)
-        step, warm = args
-        bmax = kwargs.get("beta_max", 1.0)
-        where = f"beta at step {step} (warmup_steps={warm}, beta_max={bmax})"
-        _diagnose(
-            ex,
-            got,
-            expected,
-            where,
-            [
-                (
-                    bmax * min(1.0, (step + 1) / warm),
-                    "Off by one: steps are 0-based, so beta must be exactly 0 at step 0 "
-                    "and reach beta_max at step == warmup_steps: beta = beta_max * min(1, step / warmup_steps).",
-                ),
-                (
-                    bmax * min(1.0, step / (warm - 1)) if warm > 1 else math.nan,
-                    "Off by one: divide by warmup_steps, not warmup_steps - 1 (beta reaches beta_max at step == warmup_steps).",
-                ),
-                (
-                    bmax * step / warm,
-                    "beta keeps growing after the warm-up: clip it, beta = beta_max * min(1, step / warmup_steps).",
-                ),
-                (min(1.0, step / warm), "You ignore beta_max: the ramp goes from 0 to beta_max."),
-                (bmax * (1.0 - min(1.0, step / warm)), "Your ramp goes down: beta starts at 0 and rises to beta_max."),
-            ],
-        )
-    _ok(f"{ex}: 0 at step 0, linear to beta_max at warmup_steps, constant after. Well done!")
+def _int(ex: str, what: str, value: Any) -> int:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise _fail(ex, f"{what} should be a single number, got a tensor of shape {tuple(value.shape)}.")
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _fail(ex, f"{what} should be an int (a count of dimensions), got {value!r}.")
+    return value
 
 
-@checks_a_function
-def check_cyclical_schedule(cyclical_beta: Callable[..., float]) -> None:
-    """Exercise 2b: ``cyclical_beta(step, total_steps, n_cycles=4, ratio=0.5, beta_max=1.0) -> float``.
-
-    Fu et al. (2019): with period T/M and tau = (step mod period) / period, beta = beta_max *
-    min(1, tau / R), steps 0-based. Known values for total_steps=1000, M=4, R=0.5 (period 250,
-    ramp 125 steps): 0 at steps 0, 250 and 750; 0.2 at 25; 0.8 at 100; 1 from 125 to 249; 0.4 at 300.
-    And for M=2, R=0.25 (period 500): 0.4 at 50, 0.8 at 600, 1 at 700.
-    """
-    ex = "Exercise 2b (cyclical_beta)"
-    cases = [  # (step, total, M, R, beta_max, expected)
-        (0, 1000, 4, 0.5, 1.0, 0.0),
-        (25, 1000, 4, 0.5, 1.0, 0.2),
-        (100, 1000, 4, 0.5, 1.0, 0.8),
-        (125, 1000, 4, 0.5, 1.0, 1.0),
-        (249, 1000, 4, 0.5, 1.0, 1.0),
-        (250, 1000, 4, 0.5, 1.0, 0.0),
-        (300, 1000, 4, 0.5, 1.0, 0.4),
-        (750, 1000, 4, 0.5, 1.0, 0.0),
-        (999, 1000, 4, 0.5, 1.0, 1.0),
-        (50, 1000, 2, 0.25, 1.0, 0.4),
-        (600, 1000, 2, 0.25, 1.0, 0.8),
-        (700, 1000, 2, 0.25, 1.0, 1.0),
-        (100, 1000, 4, 0.5, 3.0, 2.4),
-    ]
-    for step, total, m, r, bmax, expected in cases:
-        got = _schedule_value(ex, cyclical_beta, step, total, n_cycles=m, ratio=r, beta_max=bmax)
-        period = total / m
-        tau = (step % period) / period
-        where = f"beta at step {step} (total_steps={total}, n_cycles={m}, ratio={r}, beta_max={bmax})"
-        _diagnose(
-            ex,
-            got,
-            expected,
-            where,
-            [
-                (
-                    bmax * tau,
-                    "The ramp should take only the first `ratio` of each cycle: beta = beta_max * min(1, tau / ratio), "
-                    "then stay at beta_max for the rest of the cycle.",
-                ),
-                (
-                    bmax * min(1.0, (step / period) / r),
-                    "beta must fall back to 0 at the start of every cycle: use the "
-                    "position inside the cycle, tau = (step % period) / period.",
-                ),
-                (
-                    bmax * min(1.0, ((step + 1) % period) / period / r),
-                    "Off by one: steps are 0-based, so beta is exactly 0 "
-                    "at step 0 and at the first step of each cycle.",
-                ),
-                (
-                    bmax * min(1.0, tau * r),
-                    "Divide by the ratio, do not multiply: beta = beta_max * min(1, tau / ratio).",
-                ),
-                (min(1.0, tau / r), "You ignore beta_max: the plateau of each cycle is beta_max."),
-                (
-                    bmax * min(1.0, ((step % m) / m) / r),
-                    "The period is total_steps / n_cycles steps, not n_cycles steps.",
-                ),
-            ],
-        )
-    _ok(f"{ex}: Fu et al.'s schedule: M cycles of a linear ramp over the first R of each, then beta_max. Well done!")
-
-
-@checks_a_function
-def check_free_bits_kl(free_bits_kl: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
-    """Exercise 2c: ``free_bits_kl(mu, logvar, free_bits) -> scalar``: sum_d max(lambda, mean_n KL_nd).
-
-    On :func:`fixed_batch` the per-dimension batch-mean KLs are 0.7705, 0.7961, 0.9563, so
-    lambda = 0 gives the KL (2.5229), lambda = 0.8 gives 0.8 + 0.8 + 0.9563 = 2.5563 and
-    lambda = 1 gives 3.
-    """
-    ex = "Exercise 2c (free_bits_kl)"
-    b = fixed_batch()
-    mu, logvar = b["mu"], b["logvar"]
-    kl = kl_per_dim(mu, logvar)
-    dims = torch.tensor(KNOWN_KL_PER_DIM)
-    for lam in (0.0, 0.8, 1.0):
-        got = _scalar(ex, "the free-bits KL", _call(ex, free_bits_kl, mu, logvar, lam))
-        expected = float(dims.clamp(min=lam).sum())
-        _diagnose(
-            ex,
-            got,
-            expected,
-            f"the free-bits KL with free_bits={lam}",
-            [
-                (
-                    float(kl.clamp(min=lam).sum(1).mean()),
-                    "Apply the floor to the *batch-averaged* KL of each dimension "
-                    "(Kingma et al. 2016), not to each image's KL: average over the batch first, then floor.",
-                ),
-                (
-                    max(float(dims.sum()), lam),
-                    "The floor is per latent dimension: sum_d max(free_bits, KL_d), not max(free_bits, sum_d KL_d).",
-                ),
-                (
-                    float(dims.clamp(max=lam).sum()),
-                    "Use max(KL_d, free_bits) (clamp(min=...)): free bits stop the "
-                    "penalty from pushing a dimension *below* the floor.",
-                ),
-                (
-                    float(dims.mean().clamp(min=lam)) if lam else float(dims.mean()),
-                    "You might be missing a sum over latent dimensions after the floor.",
-                ),
-                (
-                    float((dims - lam).clamp(min=0).sum()),
-                    "Do not subtract the floor: the penalty is max(KL_d, free_bits), "
-                    "so its value never drops below free_bits per dimension.",
-                ),
-            ],
-        )
-    mu_g = mu.clone().requires_grad_(True)
-    value = _call(ex, free_bits_kl, mu_g, logvar, 0.8)
-    if not isinstance(value, torch.Tensor) or not value.requires_grad:
-        raise _fail(
-            ex, "return a tensor connected to mu and logvar (no .item() or float()), so the encoder gets gradients."
-        )
-    value.backward()
-    # With the floor at 0.8, dimensions 0 and 1 sit below it: no gradient may reach their means;
-    # dimension 2 is above it and gets the plain KL gradient mu / N.
-    if mu_g.grad[:, :2].abs().max() > 1e-7 or not torch.allclose(mu_g.grad[:, 2], mu[:, 2] / len(mu), **_TOL):
+def _check_active(ex: str, fn: Callable, mu: torch.Tensor, threshold: float) -> int:
+    n, d = mu.shape
+    out = _call(ex, fn, mu.clone(), threshold)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise _fail(ex, "return a tuple (count, variances): the number of active units and the [D] variances.")
+    count, variances = out
+    if isinstance(variances, torch.Tensor) and tuple(variances.shape) == (n,) and n != d:
         raise _fail(
             ex,
-            "a dimension whose batch-mean KL is below the floor must get *no* gradient (that is the point "
-            "of free bits), and the others must get the full KL gradient. Use clamp(min=free_bits) on the "
-            "per-dimension means.",
+            f"the variances have shape ({n},), one per image: take the variance over the images (dim 0) of the "
+            f"[N x D] means, one number per latent dimension (shape ({d},)).",
         )
-    _ok(f"{ex}: the floor applies per dimension to the batch-mean KL; dimensions under it get no gradient. Well done!")
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise 3: conditional VAE
-# --------------------------------------------------------------------------------------------
-def decode_soft_label(model: ConditionalVAE, z: torch.Tensor, y_soft: torch.Tensor) -> torch.Tensor:
-    """Decode ``z`` ``[N x D]`` with a *soft* label ``y_soft`` ``[N x n_classes]`` (rows summing to 1):
-    the conditional decoder's input is ``[z, y]`` concatenated, so a mixture of one-hots is just
-    another input. Returns logits ``[N x C x H x W]``. A one-hot ``y_soft`` gives ``model.decode(z, y)``.
-    """
-    if not isinstance(model, ConditionalVAE):
-        raise TypeError(f"decode_soft_label needs a ConditionalVAE, got {type(model).__name__}.")
-    if y_soft.shape != (len(z), model.n_classes):
-        raise ValueError(f"y_soft must be [N x {model.n_classes}] for z of {len(z)} rows, got {tuple(y_soft.shape)}.")
-    z, y_soft = z.to(model.device), y_soft.to(model.device, torch.float32)
-    return model.decoder(torch.cat([z, y_soft], 1)).view(-1, *model.image_shape)
-
-
-def _tiny_cvae() -> ConditionalVAE:
-    """A small ConditionalVAE with fixed random weights (the global RNG is left untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(7)
-        model = ConditionalVAE(n_classes=10, hidden=(32,), latent_dim=4)
-    return model.eval()
-
-
-@checks_a_function
-def check_generate_class(generate_class: Callable[..., torch.Tensor]) -> None:
-    """Exercise 3a: ``generate_class(model, label, n, generator) -> [n x C x H x W]`` pixel means.
-
-    Expected: z ~ N(0, I) drawn as ``torch.randn(n, model.latent_dim, generator=generator)`` and
-    decoded with label ``label`` for every row, sigmoid applied (``model.sample(n, y=..., generator=...)``
-    does exactly this).
-    """
-    ex = "Exercise 3a (generate_class)"
-    model = _tiny_cvae()
-    label, n = 3, 5
-    images = _call(ex, generate_class, model, label, n, generator=torch.Generator().manual_seed(11))
-    if not isinstance(images, torch.Tensor) or tuple(images.shape) != (n, *model.image_shape):
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise _fail(ex, f"return a tensor of shape [n x C x H x W] = {(n, *model.image_shape)}, got {shape}.")
-    images = images.detach().cpu().float()
-    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(11))
-    with torch.no_grad():
-        expected = torch.sigmoid(model.decode(z, torch.full((n,), label)))
-        logits = model.decode(z, torch.full((n,), label))
-        wrong_label = {c: torch.sigmoid(model.decode(z, torch.full((n,), c))) for c in range(10) if c != label}
-    if images.min() < 0 or images.max() > 1:
-        if torch.allclose(images, logits, **_TOL):
-            raise _fail(ex, "you return the decoder's logits: apply torch.sigmoid to get pixel means in [0, 1].")
-        raise _fail(ex, "pixel means must lie in [0, 1]; apply torch.sigmoid to the decoder's logits.")
-    if torch.allclose(images, expected, **_TOL):
-        _ok(f"{ex}: samples decoded from the prior with the requested label. Well done!")
-        return
-    for c, other in wrong_label.items():
-        if torch.allclose(images, other, **_TOL):
+    var = _tensor(ex, "the variances", variances, (d,))
+    unbiased, biased = mu.double().var(0, unbiased=True), mu.double().var(0, unbiased=False)
+    if torch.allclose(var, mu.double().std(0), rtol=1e-4, atol=1e-7):
+        raise _fail(ex, "you return the standard deviations: the criterion is on the variance Var_x(E[z_i|x]).")
+    if not (torch.allclose(var, unbiased, rtol=1e-4, atol=1e-7) or torch.allclose(var, biased, rtol=1e-4, atol=1e-7)):
+        raise _fail(
+            ex,
+            "the variances are wrong: for each latent dimension, the variance over the N images of its posterior "
+            "mean, mu.var(0) (the mean over x of (mu - mean)^2).",
+        )
+    got = _int(ex, "the count", count)
+    want = int((unbiased > threshold).sum())
+    if got != want:
+        by_std = int((mu.double().std(0) > threshold).sum())
+        if got == by_std:
             raise _fail(
                 ex,
-                f"your images were decoded with label {c}, not the requested {label}: pass "
-                f"y = torch.full((n,), label) to the decoder.",
+                f"you count {got} active units, expected {want}: you compared the standard deviation with the "
+                f"threshold; Burda et al.'s criterion is Var_x(E[z_i|x]) > {threshold} (the variance).",
             )
-    raise _fail(
-        ex,
-        "the images do not match z ~ N(0, I) drawn with the given generator and decoded with the label. "
-        "Draw z = torch.randn(n, model.latent_dim, generator=generator) (use the generator, draw n x D, "
-        "nothing else first) and decode it with y = torch.full((n,), label); model.sample(n, y=..., "
-        "generator=generator) does both.",
-    )
+        if got == d - want:
+            raise _fail(
+                ex, f"you count {got}, expected {want}: you counted the *inactive* units (variance <= threshold)."
+            )
+        raise _fail(
+            ex,
+            f"you count {got} active units, expected {want} (variances {[round(v, 5) for v in var.tolist()]} "
+            f"against the threshold {threshold}). Count the dimensions whose variance exceeds the threshold argument.",
+        )
+    return got
 
 
 @checks_a_function
-def check_interpolate_classes(interpolate_classes: Callable[..., torch.Tensor]) -> None:
-    """Exercise 3b: ``interpolate_classes(model, z, class_a, class_b, steps) -> [steps x C x H x W]``.
+def check_active_units(active_units: Callable) -> None:
+    """Exercise 1: ``active_units(mu, threshold) -> (count, variances)`` for posterior means ``mu [N x D]``:
+    ``variances [D]`` = Var over the images of each dimension's mean, ``count`` = how many exceed the threshold."""
+    ex = "Exercise 1 (active_units)"
+    got = _check_active(ex, active_units, posterior_means(FIXED_STDS), 0.01)
+    _ok(f"{ex}: {got} of {len(FIXED_STDS)} dimensions active on the fixed means. Well done!")
 
-    Expected: one fixed ``z`` ``[D]``; soft labels (1 - t) * onehot(a) + t * onehot(b) for t in
-    ``torch.linspace(0, 1, steps)``, decoded with :func:`decode_soft_label`, sigmoid applied.
-    """
-    ex = "Exercise 3b (interpolate_classes)"
-    model = _tiny_cvae()
-    z = torch.linspace(-1.0, 1.5, model.latent_dim)
-    a, b, steps = 2, 7, 6
-    images = _call(ex, interpolate_classes, model, z, a, b, steps)
-    if not isinstance(images, torch.Tensor) or tuple(images.shape) != (steps, *model.image_shape):
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise _fail(ex, f"return a tensor of shape [steps x C x H x W] = {(steps, *model.image_shape)}, got {shape}.")
-    images = images.detach().cpu().float()
-    eye = torch.eye(model.n_classes)
-    zz = z.reshape(1, -1).repeat(steps, 1)
 
-    def decode(t: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return torch.sigmoid(decode_soft_label(model, zz, (1 - t)[:, None] * eye[a] + t[:, None] * eye[b]))
+# --------------------------------------------------------------------------------------------
+# Exercise 2: how many dimensions carry a fraction of the KL
+# --------------------------------------------------------------------------------------------
+#: KL per dimension (nats) of exercise 2's check: total 10.0635; the 3 largest carry 9.5 (94%).
+FIXED_KL = [0.01, 3.0, 0.2, 5.0, 0.001, 1.5, 0.05, 0.3, 0.002, 0.0005]
+#: How many of the ``FIXED_KL`` dimensions carry 90% of its KL.
+FIXED_KL_DIMS_FOR_90_PERCENT = 3
 
-    t = torch.linspace(0, 1, steps)
-    expected = decode(t)
-    if torch.allclose(images, expected, **_TOL):
-        _ok(f"{ex}: z held fixed, label moved from class {a} to class {b} through soft labels. Well done!")
-        return
-    with torch.no_grad():
-        end_a = torch.sigmoid(model.decode(z.reshape(1, -1), torch.tensor([a])))[0]
-    mistakes = [
+
+def _kl_dims_mistakes(kl: torch.Tensor, fraction: float) -> list[tuple[int, str]]:
+    k = kl.double()
+    s = k.sort(descending=True).values
+    return [
         (
-            decode(1 - t),
-            f"your path runs from class_b to class_a: row 0 must be class_a ({a}), the last row class_b ({b}).",
+            int((s.cumsum(0) < fraction * s.sum()).sum()),
+            "off by one: you count the dimensions *before* the cumulative KL reaches the fraction; the answer is "
+            "the smallest k whose k largest dimensions reach it (that dimension included).",
         ),
         (
-            decode(torch.arange(steps) / steps),
-            "the last row must be exactly class_b: use t = torch.linspace(0, 1, steps), which includes both ends.",
+            int((k.cumsum(0) < fraction * k.sum()).sum()) + 1,
+            "you accumulate the KL in the dimensions' original order: sort it, largest first, before the cumulative sum.",
         ),
-        (decode(torch.arange(1, steps + 1) / (steps + 1)), "include both end points: t = torch.linspace(0, 1, steps)."),
-        (torch.logit(expected.clamp(1e-6, 1 - 1e-6)), "apply torch.sigmoid to the decoder's logits."),
+        (
+            int((k.sort().values.cumsum(0) < fraction * k.sum()).sum()) + 1,
+            "you sorted in ascending order: take the largest dimensions first (sort(descending=True)).",
+        ),
+        (
+            int(torch.tensor(fraction * len(k)).ceil()),
+            "that is the fraction of the *number* of dimensions: use the fraction of the total KL.",
+        ),
+        (
+            int((s > (1 - fraction) * s.sum() / len(s)).sum()),
+            "count with the cumulative sum of the sorted KL, not with a threshold on each dimension.",
+        ),
     ]
-    for candidate, message in mistakes:
-        if torch.allclose(images, candidate, rtol=1e-3, atol=1e-3):
-            raise _fail(ex, message)
-    if not torch.allclose(images[0], end_a, **_TOL):
+
+
+def _check_kl_dims(ex: str, fn: Callable, kl: torch.Tensor, fraction: float, want: int) -> int:
+    """Check ``fn(kl [D], fraction)`` against ``want``, the number of dimensions that carry ``fraction`` of the KL."""
+    original = kl.clone()
+    got = _int(ex, "the number of dimensions", _call(ex, fn, kl, fraction))
+    if not torch.equal(kl, original):
+        raise _fail(ex, "your function changed the KL tensor it was given (an in-place sort?): work on a copy.")
+    if got != want:
+        for value, message in _kl_dims_mistakes(kl, fraction):
+            if got == value:
+                raise _fail(
+                    ex, f"you found {got} dimension(s), expected {want} for {fraction:.0%} of the KL: {message}"
+                )
         raise _fail(
             ex,
-            f"the first image should be z decoded with the one-hot label of class_a ({a}); hold z fixed "
-            "(the same z for every row) and change only the label.",
+            f"you found {got} dimension(s), expected {want}: the smallest k such that the k largest KLs sum to at "
+            f"least {fraction:.0%} of the total (KL per dimension {[round(v, 4) for v in kl.tolist()]}).",
         )
-    raise _fail(
-        ex,
-        "the intermediate images do not match a straight line between the two one-hot labels with z held "
-        "fixed: y_t = (1 - t) * one_hot(class_a) + t * one_hot(class_b), decoded with "
-        "decode_soft_label(model, z repeated [steps x D], y_t).",
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise 4: the Gaussian likelihood behind MSE
-# --------------------------------------------------------------------------------------------
-@checks_a_function
-def check_gaussian_nll(gaussian_nll: Callable[..., torch.Tensor]) -> None:
-    """Exercise 4: ``gaussian_nll(logits, x, sigma) -> [N]``: -log N(x; sigmoid(logits), sigma^2 I) per image.
-
-    = sum_pixels [ (x - sigmoid(logits))^2 / (2 sigma^2) + log sigma + 0.5 log(2 pi) ].
-    Known values (fixed batch, sigma = 0.5): :data:`KNOWN_GAUSSIAN_NLL_SIGMA_HALF`.
-    """
-    ex = "Exercise 4 (gaussian_nll)"
-    b = fixed_batch()
-    logits, x = b["logits"], b["x"]
-    out = _call(ex, gaussian_nll, logits, x, sigma=0.5)
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(x),):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise _fail(
-            ex,
-            f"return one value per image, shape [N] = ({len(x)},), got {shape}: sum over pixels, "
-            "do not average over the batch here.",
-        )
-    expected = torch.tensor(KNOWN_GAUSSIAN_NLL_SIGMA_HALF)
-    got = out.detach().float()
-    if not torch.allclose(got, expected, **_TOL):
-        d = x[0].numel()
-        sq = (torch.sigmoid(logits) - x).pow(2).flatten(1)
-        const = d * (math.log(0.5) + 0.5 * LOG_2PI)
-        mistakes = [
-            (
-                sq.sum(1) / (2 * 0.25),
-                "You are missing the normalising constant: each pixel adds log(sigma) + 0.5*log(2*pi). "
-                "Without it the value is not a likelihood in nats (it still trains the same way).",
-            ),
-            (sq.sum(1) / 0.25 + const, "You might be missing the 1/2 in (x - mean)^2 / (2 sigma^2)."),
-            (sq.sum(1) / (2 * 0.5) + const, "Divide by sigma^2, not sigma: (x - mean)^2 / (2 sigma^2)."),
-            (
-                sq.mean(1) / (2 * 0.25) + const / d,
-                "You might be averaging over pixels: sum over pixels (nats per image).",
-            ),
-            (
-                (logits - x).pow(2).flatten(1).sum(1) / (2 * 0.25) + const,
-                "The mean of the Gaussian is sigmoid(logits) (the decoder returns logits).",
-            ),
-            (
-                sq.sum(1) / (2 * 0.25) - const,
-                "The constant has the wrong sign: -log N(x; m, s^2) = (x-m)^2/(2s^2) + log s + 0.5 log 2pi.",
-            ),
-        ]
-        for candidate, message in mistakes:
-            if torch.allclose(got, candidate.float(), **_TOL):
-                raise _fail(ex, f"got {got.tolist()}, expected {expected.tolist()}. {message}")
-        raise _fail(
-            ex,
-            f"got {got.tolist()}, expected {expected.tolist()} on the fixed batch with sigma=0.5. "
-            "Compute sum_pixels (x - sigmoid(logits))^2 / (2 sigma^2) + D * (log sigma + 0.5 log 2pi).",
-        )
-    # sigma must be used, not hard-coded
-    other = _call(ex, gaussian_nll, logits, x, sigma=2.0)
-    sq = (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(1)
-    if not torch.allclose(other.detach().float(), sq / 8.0 + 6 * (math.log(2.0) + 0.5 * LOG_2PI), **_TOL):
-        raise _fail(ex, "the result is right for sigma=0.5 but not for sigma=2: use the `sigma` argument.")
-    lg = logits.clone().requires_grad_(True)
-    value = _call(ex, gaussian_nll, lg, x, sigma=0.5)
-    if not isinstance(value, torch.Tensor) or not value.requires_grad:
-        raise _fail(
-            ex,
-            "the result must stay a tensor connected to `logits` (no .detach(), .item(), numpy or "
-            "torch.no_grad()), or the decoder cannot be trained with it.",
-        )
-    value.sum().backward()
-    p = torch.sigmoid(logits)
-    want = (p - x) / 0.25 * p * (1 - p)
-    if lg.grad is None or not torch.allclose(lg.grad, want, **_TOL):
-        raise _fail(
-            ex,
-            "the value is right but its gradient with respect to `logits` is not (sum over images of "
-            "(mean - x) / sigma^2 * sigmoid'(logits)): part of it is detached or computed outside torch.",
-        )
-    _ok(f"{ex}: the Gaussian negative log-likelihood in nats per image, constant included. Well done!")
-
-
-# --------------------------------------------------------------------------------------------
-# Training support: the students' loss as fit's loss_fn, a strong decoder, ELBO evaluation
-# --------------------------------------------------------------------------------------------
-def make_loss_fn(loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> Callable[..., LossTerms]:
-    """Wrap ``loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)`` as ``fit(..., loss_fn=...)``.
-
-    Per batch: encode, one reparameterised sample, decode (``model.likelihood_logits``: teacher-forced
-    for an :class:`AutoregressiveVAE`; with the label for a conditional model), then the student's loss.
-    The per-dimension KL in the result is the library's (for monitoring only).
-    """
-
-    def loss_fn(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
-        mu, logvar, logits = forward_pass(model, x, y)  # teacher-forced for an autoregressive decoder
-        total, recon, kl = loss(logits, x, mu, logvar, beta)
-        return LossTerms(total, recon, kl, kl_per_dim(mu, logvar).mean(0).detach())
-
-    return loss_fn
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise 3a: the conditioning of a conditional VAE
-# --------------------------------------------------------------------------------------------
-def _reference_pair(student_cls: type, **config: Any) -> tuple[ConditionalVAE, ConditionalVAE]:
-    """The library's ConditionalVAE and the student's class with the same (seeded) weights."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(3)
-        reference = ConditionalVAE(**config).eval()
-    student = student_cls(**config).eval()
-    student.load_state_dict(reference.state_dict())
-    return reference, student
-
-
-def _cvae_outputs(ex: str, model: ConditionalVAE, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple:
-    try:
-        mu, logvar = _call(ex, model.encode, x, y)
-        logits = _call(ex, model.decode, z, y)
-    except RuntimeError as err:
-        if "shape" in str(err) or "size" in str(err):
-            raise _fail(
-                ex,
-                "a layer got an input of the wrong size. The encoder's first layer takes 784 + n_classes numbers "
-                "per image (the flattened image, then the one-hot label); the decoder's first layer takes "
-                f"D + n_classes (z, then the one-hot label). Labels are integers: turn them into one-hot rows "
-                f"first. ({str(err).splitlines()[0]})",
-            ) from None
-        raise
-    return mu, logvar, logits
+    return got
 
 
 @checks_a_function
-def check_conditional_vae(cvae_cls: type) -> None:
-    """Exercise 3a: ``ConditionalVAE.encode(x, y)`` and ``.decode(z, y)`` with the label in both networks.
-
-    The student's class is loaded with the weights of the library's ConditionalVAE; on fixed inputs its
-    mu, logvar and logits must equal the library's: encoder input [x flattened, one_hot(y)], decoder input
-    [z, one_hot(y)], both in that order.
-    """
-    ex = "Exercise 3a (conditional VAE)"
-    ref, stu = _reference_pair(cvae_cls, n_classes=10, hidden=(32,), latent_dim=4)
-    x = torch.linspace(0, 30, 4 * 784).view(4, 1, 28, 28).sin().abs()
-    y = torch.tensor([0, 3, 7, 9])
-    z = torch.linspace(-1.5, 1.5, 16).view(4, 4)
-    with torch.no_grad():
-        mu, logvar, logits = _cvae_outputs(ex, stu, x, y, z)
-        (rmu, rlogvar), rlogits = ref.encode(x, y), ref.decode(z, y)
-        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (4, 1, 28, 28):
-            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-            raise _fail(ex, f"decode must return logits shaped like the images, [N x 1 x 28 x 28]; got {shape}.")
-        if torch.allclose(mu, rlogvar, **_TOL) and torch.allclose(logvar, rmu, **_TOL):
-            raise _fail(ex, "mu and logvar are swapped: self._split(stats) returns (mu, logvar) in that order.")
-        mu_other = stu.encode(x, (y + 1) % 10)[0]
-        logits_other = stu.decode(z, (y + 1) % 10)
-        if torch.allclose(mu, mu_other, **_TOL):
-            raise _fail(
-                ex,
-                "the encoder's output does not depend on the label: concatenate the one-hot label to the "
-                "flattened image before self.encoder (q(z | x, y)).",
-            )
-        if torch.allclose(logits, logits_other, **_TOL):
-            raise _fail(
-                ex,
-                "the decoder's output does not depend on the label: concatenate the one-hot label to z "
-                "before self.decoder (p(x | z, y)).",
-            )
-        onehot = torch.eye(10)[y]
-        swapped_enc = ref._split(ref.to_stats(ref.encoder(torch.cat([onehot, x.flatten(1)], 1))))[0]
-        swapped_dec = ref.decoder(torch.cat([onehot, z], 1)).view(-1, 1, 28, 28)
-        if torch.allclose(mu, swapped_enc, **_TOL):
-            raise _fail(ex, "the encoder's input is [one_hot(y), x]: the layers were built for [x, one_hot(y)].")
-        if torch.allclose(logits, swapped_dec, **_TOL):
-            raise _fail(ex, "the decoder's input is [one_hot(y), z]: the layers were built for [z, one_hot(y)].")
-        if not torch.allclose(mu, rmu, **_TOL) or not torch.allclose(logvar, rlogvar, **_TOL):
-            raise _fail(
-                ex,
-                "encode(x, y) differs from q(z | x, y) = self._split(self.to_stats(self.encoder([x flattened, "
-                "one_hot(y)]))) on fixed inputs.",
-            )
-        if not torch.allclose(logits, rlogits, **_TOL):
-            raise _fail(
-                ex,
-                "decode(z, y) differs from self.decoder([z, one_hot(y)]) reshaped to [N x 1 x 28 x 28] on fixed "
-                "inputs (return logits: no sigmoid here).",
-            )
-    _ok(f"{ex}: the label enters both the encoder and the decoder. Well done!")
+def check_kl_dims(dims_for_kl_fraction: Callable) -> None:
+    """Exercise 2: ``dims_for_kl_fraction(kl [D], fraction) -> int``, the smallest number of dimensions whose KLs
+    (largest first) sum to at least ``fraction`` of the total KL."""
+    ex = "Exercise 2 (dims_for_kl_fraction)"
+    got = _check_kl_dims(ex, dims_for_kl_fraction, torch.tensor(FIXED_KL), 0.9, FIXED_KL_DIMS_FOR_90_PERCENT)
+    _ok(f"{ex}: {got} of {len(FIXED_KL)} dimensions carry 90% of the KL on the fixed vector. Well done!")

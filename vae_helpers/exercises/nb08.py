@@ -1,138 +1,190 @@
-"""Checks of notebook 08's exercises: an attribute vector (mean code with the attribute minus mean code without),
-and the edited codes ``z + alpha * v``. Everything is checked on small fixed tensors: no CelebA needed."""
+"""Check functions and support code for the exercises of notebook 08 (the β-VAE and the likelihood behind the loss).
+
+Each ``check_*`` function takes the student's implementation, evaluates it on small fixed inputs
+whose correct results are known constants (written out below, and verified against
+:mod:`vae_helpers.losses` by ``tests/test_exercises.py``), and either prints a one-line success
+message or raises :class:`ExerciseCheckError` (an ``AssertionError``) whose text says what is
+probably wrong: the checks recompute the typical mistakes (a mean where a sum belongs, a sign, β on
+the wrong term, ...) and name the one that matches the student's numbers.
+
+A student function that still raises ``NotImplementedError`` is reported as such (the
+``NotImplementedError`` propagates, with a pointer to the cell to fill in).
+
+:func:`make_loss_fn` (from :mod:`._common`) turns the student's ``loss(logits, x, mu, logvar, beta) -> (loss, recon,
+kl)`` into the ``loss_fn`` hook of :func:`vae_helpers.training.fit`, so that the student's function trains the models.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
-from ._common import _call, _fail, _match, _ok, _tensor, checks_a_function
+from ..losses import LOG_2PI
+from ._common import (
+    _TOL,
+    KNOWN_GAUSSIAN_NLL_SIGMA_HALF,
+    KNOWN_KL,
+    KNOWN_RECON,
+    _call,
+    _check_loss_gradients,
+    _close,
+    _diagnose,
+    _fail,
+    _kl_variants,
+    _ok,
+    _recon_variants,
+    _scalar,
+    checks_a_function,
+    fixed_batch,
+    make_loss_fn,
+)
 
 __all__ = [
-    "fixed_codes_and_labels",
-    "check_attribute_vector",
-    "check_edit",
+    "check_beta_vae_loss",
+    "check_gaussian_nll",
+    "make_loss_fn",
 ]
 
 
-def fixed_codes_and_labels(n: int = 8, d: int = 4, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Deterministic codes ``[n x d]`` and 0/1 labels ``[n]`` with unequal groups (both non-empty)."""
-    if seed is None:
-        i = torch.arange(n * d, dtype=torch.float64).view(n, d)
-        codes = 0.5 + torch.arange(d, dtype=torch.float64) + 2.0 * torch.sin(1.3 * i + 0.4)
-        labels = (torch.arange(n) % 3 == 0).long()  # 3 of 8 have the attribute
-    else:
-        g = torch.Generator().manual_seed(seed)
-        codes = 2 * torch.randn(n, d, generator=g, dtype=torch.float64) + torch.randn(
-            d, generator=g, dtype=torch.float64
-        )
-        labels = (torch.rand(n, generator=g) < 0.3).long()
-        labels[0], labels[1] = 1, 0
-    return codes.float(), labels
-
-
 # --------------------------------------------------------------------------------------------
-# Exercise 1: the attribute vector
+# Exercise 1: the β-VAE loss
 # --------------------------------------------------------------------------------------------
-def _check_vector(ex: str, fn: Callable, codes: torch.Tensor, labels: torch.Tensor) -> None:
-    n, d = codes.shape
-    has = labels > 0
-    c = codes.double()
-    with_, without = c[has].mean(0), c[~has].mean(0)
-    want = with_ - without
-    out = _call(ex, fn, codes.clone(), labels.clone())
-    if (
-        isinstance(out, torch.Tensor)
-        and out.dim() == 1
-        and len(out) in (int(has.sum()), int((~has).sum()), n)
-        and len(out) != d
-    ):
-        raise _fail(
+@checks_a_function
+def check_beta_vae_loss(beta_vae_loss: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
+    """Exercise 1: ``beta_vae_loss(logits, x, mu, logvar, beta) -> (loss, recon, kl)``.
+
+    Checks, on :func:`fixed_batch`: recon and KL equal the known values (Bernoulli NLL summed over
+    pixels, KL summed over latent dimensions, both averaged over the batch); loss = recon + beta*KL
+    for beta in {0.5, 1, 4}; and the loss is differentiable (d loss / d mu = beta * mu / N).
+    """
+    ex = "Exercise 1 (beta_vae_loss)"
+    b = fixed_batch()
+    out = _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=1.0)
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        raise _fail(ex, "return a tuple (loss, recon, kl) of three scalars: the loss to minimise, then its two terms.")
+    loss, recon, kl = (_scalar(ex, name, v) for name, v in zip(("loss", "recon", "kl"), out))
+    _diagnose(ex, kl, KNOWN_KL, "the KL", _kl_variants(b["mu"], b["logvar"]))
+    _diagnose(ex, recon, KNOWN_RECON, "the reconstruction term", _recon_variants(b["logits"], b["x"]))
+    for beta in (0.5, 1.0, 4.0):
+        loss = _scalar(ex, "loss", _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)[0])
+        _diagnose(
             ex,
-            f"the vector has shape ({len(out)},), one value per *face*: you averaged over the latent dimensions. "
-            f"Average over the faces (dim=0) to get one value per latent dimension, shape ({d},).",
+            loss,
+            KNOWN_RECON + beta * KNOWN_KL,
+            f"the loss at beta={beta}",
+            [
+                (
+                    beta * KNOWN_RECON + KNOWN_KL,
+                    "You put beta on the reconstruction term: the beta-VAE weights the KL, loss = recon + beta * KL.",
+                ),
+                (
+                    KNOWN_RECON + KNOWN_KL,
+                    "The loss does not change with beta: use the `beta` argument, loss = recon + beta * KL.",
+                ),
+                (
+                    KNOWN_RECON - beta * KNOWN_KL,
+                    "You subtract the KL: the loss is the *negative* ELBO, recon + beta * KL.",
+                ),
+                (-(KNOWN_RECON + beta * KNOWN_KL), "You return the ELBO, not the loss: minimise recon + beta * KL."),
+                (KNOWN_RECON + KNOWN_KL / beta, "You divide by beta: the loss is recon + beta * KL."),
+            ],
         )
-    got = _tensor(ex, "the attribute vector", out, (d,))
-    if torch.isnan(got).any():
-        raise _fail(
-            ex,
-            "the vector contains NaN: one of your groups is empty (the mean of no codes). The labels here are "
-            f"{sorted(set(labels.tolist()))}: select the faces *with* the attribute by `labels > 0` (or `== 1`) and "
-            "those *without* by the rest (`labels <= 0`), which works for 0/1 and for CelebA's -1/+1 labels alike.",
-        )
-    lab = labels.double()
-    _match(
-        ex,
-        got,
-        want,
-        "the attribute vector",
-        [
-            (
-                -want,
-                "It points the wrong way: you computed mean(without) - mean(with); the text asks for with minus without.",
-            ),
-            (want / want.norm(), "It has length 1: the text asks for the raw difference of the means, not normalised."),
-            (c[has].sum(0) - c[~has].sum(0), "You subtracted *sums*: the groups have different sizes, use the means."),
-            (with_ - c.mean(0), "You subtracted the mean of *all* codes: subtract the mean of the codes without it."),
-            (with_, "This is the mean code of the faces with the attribute: subtract the mean of those without it."),
-            (
-                (lab[:, None] * c).mean(0),
-                "You multiplied the codes by the labels: use the labels to *select* the faces.",
-            ),
-            (
-                (lab[:, None] * c).mean(0) - ((1 - lab)[:, None] * c).mean(0),
-                "You weighted the codes by the labels and averaged over all N faces: average each group over its own faces.",
-            ),
-        ],
+    for beta in (0.5, 4.0):  # the returned terms are the plain ones; beta only enters the loss
+        _, recon_b, kl_b = _call(ex, beta_vae_loss, b["logits"], b["x"], b["mu"], b["logvar"], beta=beta)
+        kl_b, recon_b = _scalar(ex, "kl", kl_b), _scalar(ex, "recon", recon_b)
+        if _close(kl_b, beta * KNOWN_KL) and not _close(kl_b, KNOWN_KL):
+            raise _fail(
+                ex,
+                f"at beta={beta} you return kl = {kl_b:.4f} = beta * KL: return the plain KL ({KNOWN_KL:.4f}) as "
+                "`kl` and put beta only in the loss (the rate R that the plots and tables report is the plain KL).",
+            )
+        _diagnose(ex, kl_b, KNOWN_KL, f"the returned kl at beta={beta}", [])
+        _diagnose(ex, recon_b, KNOWN_RECON, f"the returned recon at beta={beta}", [])
+    _check_loss_gradients(ex, beta_vae_loss, b, beta=2.0)
+    _ok(
+        f"{ex}: recon {KNOWN_RECON:.4f}, KL {KNOWN_KL:.4f} nats/image on the fixed batch; beta weights the KL; "
+        "gradients flow. Well done!"
     )
 
 
-@checks_a_function
-def check_attribute_vector(attribute_vector: Callable) -> None:
-    """Exercise 1: ``attribute_vector(codes [N x D], labels [N]) -> v [D]``, mean code with the attribute minus mean
-    code without, on 8 fixed codes with 0/1 labels (3 with) and the same codes with -1/+1 labels."""
-    ex = "Exercise 1 (attribute_vector)"
-    codes, labels = fixed_codes_and_labels()
-    _check_vector(ex, attribute_vector, codes, labels)
-    _check_vector(ex, attribute_vector, codes, 2 * labels - 1)
-    _ok(f"{ex}: with minus without on 8 fixed codes, for 0/1 and for -1/+1 labels. Well done!")
-
-
 # --------------------------------------------------------------------------------------------
-# Exercise 2: the edits z + alpha * v
+# Exercise 2: the Gaussian likelihood behind MSE
 # --------------------------------------------------------------------------------------------
-def _check_edit(ex: str, fn: Callable, z: torch.Tensor, v: torch.Tensor, alphas: list[float]) -> None:
-    m, d = z.shape
-    s = len(alphas)
-    out = _call(ex, fn, z.clone(), v.clone(), list(alphas))
-    a = torch.tensor(alphas, dtype=torch.float64)[None, :, None]  # [1 x S x 1]
-    zz, vv = z.double()[:, None, :], v.double()[None, None, :]  # [M x 1 x D], [1 x 1 x D]
-    if isinstance(out, torch.Tensor) and tuple(out.shape) == (s, m, d) and s != m:
-        raise _fail(ex, f"the result has shape {(s, m, d)}: the order is [faces x alphas x D], i.e. ({m}, {s}, {d}).")
-    got = _tensor(ex, "the edited codes", out, (m, s, d))
-    _match(
-        ex,
-        got,
-        zz + a * vv,
-        "the edited codes",
-        [
-            (a * zz + vv, "You applied alpha to z: the code stays, the *vector* is scaled, z + alpha * v."),
-            (a * (zz + vv), "You scaled z + v by alpha: only v is scaled, z + alpha * v."),
-            ((zz + vv).expand(m, s, d), "Every alpha gives the same code z + v: scale v by each alpha."),
-            (zz - a * vv, "The sign is reversed: the edit adds alpha * v, z + alpha * v."),
-            (zz + a * vv / v.double().norm(), "You normalised v: the text asks for the raw vector, z + alpha * v."),
-            (zz.expand(m, s, d), "These are the unedited codes: add alpha * v."),
-        ],
-    )
-
-
 @checks_a_function
-def check_edit(edit: Callable) -> None:
-    """Exercise 2: ``edit(z [M x D], v [D], alphas) -> [M x S x D]`` with row i, column j = ``z[i] + alphas[j] * v``;
-    on 2 fixed codes, D=4, alphas (-1, 0, 0.5, 2)."""
-    ex = "Exercise 2 (edit)"
-    codes, _ = fixed_codes_and_labels()
-    v = torch.tensor([1.5, -0.5, 2.0, 0.7])
-    _check_edit(ex, edit, codes[:2], v, [-1.0, 0.0, 0.5, 2.0])
-    _ok(f"{ex}: 2 fixed codes moved along a fixed vector by 4 strengths. Well done!")
+def check_gaussian_nll(gaussian_nll: Callable[..., torch.Tensor]) -> None:
+    """Exercise 2: ``gaussian_nll(logits, x, sigma) -> [N]``: -log N(x; sigmoid(logits), sigma^2 I) per image.
+
+    = sum_pixels [ (x - sigmoid(logits))^2 / (2 sigma^2) + log sigma + 0.5 log(2 pi) ].
+    Known values (fixed batch, sigma = 0.5): :data:`KNOWN_GAUSSIAN_NLL_SIGMA_HALF`.
+    """
+    ex = "Exercise 2 (gaussian_nll)"
+    b = fixed_batch()
+    logits, x = b["logits"], b["x"]
+    out = _call(ex, gaussian_nll, logits, x, sigma=0.5)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(x),):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise _fail(
+            ex,
+            f"return one value per image, shape [N] = ({len(x)},), got {shape}: sum over pixels, "
+            "do not average over the batch here.",
+        )
+    expected = torch.tensor(KNOWN_GAUSSIAN_NLL_SIGMA_HALF)
+    got = out.detach().float()
+    if not torch.allclose(got, expected, **_TOL):
+        d = x[0].numel()
+        sq = (torch.sigmoid(logits) - x).pow(2).flatten(1)
+        const = d * (math.log(0.5) + 0.5 * LOG_2PI)
+        mistakes = [
+            (
+                sq.sum(1) / (2 * 0.25),
+                "You are missing the normalising constant: each pixel adds log(sigma) + 0.5*log(2*pi). "
+                "Without it the value is not a likelihood in nats (it still trains the same way).",
+            ),
+            (sq.sum(1) / 0.25 + const, "You might be missing the 1/2 in (x - mean)^2 / (2 sigma^2)."),
+            (sq.sum(1) / (2 * 0.5) + const, "Divide by sigma^2, not sigma: (x - mean)^2 / (2 sigma^2)."),
+            (
+                sq.mean(1) / (2 * 0.25) + const / d,
+                "You might be averaging over pixels: sum over pixels (nats per image).",
+            ),
+            (
+                (logits - x).pow(2).flatten(1).sum(1) / (2 * 0.25) + const,
+                "The mean of the Gaussian is sigmoid(logits) (the decoder returns logits).",
+            ),
+            (
+                sq.sum(1) / (2 * 0.25) - const,
+                "The constant has the wrong sign: -log N(x; m, s^2) = (x-m)^2/(2s^2) + log s + 0.5 log 2pi.",
+            ),
+        ]
+        for candidate, message in mistakes:
+            if torch.allclose(got, candidate.float(), **_TOL):
+                raise _fail(ex, f"got {got.tolist()}, expected {expected.tolist()}. {message}")
+        raise _fail(
+            ex,
+            f"got {got.tolist()}, expected {expected.tolist()} on the fixed batch with sigma=0.5. "
+            "Compute sum_pixels (x - sigmoid(logits))^2 / (2 sigma^2) + D * (log sigma + 0.5 log 2pi).",
+        )
+    # sigma must be used, not hard-coded
+    other = _call(ex, gaussian_nll, logits, x, sigma=2.0)
+    sq = (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(1)
+    if not torch.allclose(other.detach().float(), sq / 8.0 + 6 * (math.log(2.0) + 0.5 * LOG_2PI), **_TOL):
+        raise _fail(ex, "the result is right for sigma=0.5 but not for sigma=2: use the `sigma` argument.")
+    lg = logits.clone().requires_grad_(True)
+    value = _call(ex, gaussian_nll, lg, x, sigma=0.5)
+    if not isinstance(value, torch.Tensor) or not value.requires_grad:
+        raise _fail(
+            ex,
+            "the result must stay a tensor connected to `logits` (no .detach(), .item(), numpy or "
+            "torch.no_grad()), or the decoder cannot be trained with it.",
+        )
+    value.sum().backward()
+    p = torch.sigmoid(logits)
+    want = (p - x) / 0.25 * p * (1 - p)
+    if lg.grad is None or not torch.allclose(lg.grad, want, **_TOL):
+        raise _fail(
+            ex,
+            "the value is right but its gradient with respect to `logits` is not (sum over images of "
+            "(mean - x) / sigma^2 * sigmoid'(logits)): part of it is detached or computed outside torch.",
+        )
+    _ok(f"{ex}: the Gaussian negative log-likelihood in nats per image, constant included. Well done!")

@@ -177,7 +177,10 @@ def _short_error(err: Exception) -> str:
 #: Notebooks that train their zoo models themselves on the retrain path, with the student's own code
 #: (``zoo.get(..., loss_fn=...)`` or ``model_class=``), which the retrain cache never serves: a parallel run
 #: does not train their recipes ahead of them. ``tests/test_course.py`` checks this against the notebooks.
-TRAINS_ITS_OWN_MODELS = {"07": "its beta-VAE, annealing, CVAE and likelihood models train with the student's losses"}
+TRAINS_ITS_OWN_MODELS = {
+    "08": "its beta-VAE and likelihood models train with the student's losses",
+    "09": "its annealing runs and conditional VAE train with the student's schedules, free bits and conditioning",
+}
 
 
 def default_jobs() -> int:
@@ -203,7 +206,7 @@ class Job:
     into the retrain cache.
 
     Attributes:
-        label: what the report calls it (``"05_conv_vae.ipynb"``, ``"train fashion-conv-vae-d20"``).
+        label: what the report calls it (``"06_conv_vae.ipynb"``, ``"train fashion-conv-vae-d20"``).
         task: a module-level function (the pool's processes import it by name) and ``args``, its arguments.
         needs: labels of the jobs that must have ended first.
         notebook: the notebook's file name, for notebook jobs (they make the report's rows).

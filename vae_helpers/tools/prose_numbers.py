@@ -18,7 +18,7 @@ notebook) or :data:`ALLOWED_IN` (for one notebook).
 Usage::
 
     python -m vae_helpers.tools.prose_numbers              # every notebooks/NN_*.ipynb
-    python -m vae_helpers.tools.prose_numbers notebooks/04_mlp_vae.ipynb
+    python -m vae_helpers.tools.prose_numbers notebooks/05_mlp_vae.ipynb
 
 prints one line per unmatched number (notebook, cell index, number, sentence) and exits 1 if there is any.
 """
@@ -50,17 +50,17 @@ ALLOWED: dict[str, str] = {
 
 # Numbers allowed in one notebook only (keyed by the notebook's file name), each with the reason.
 ALLOWED_IN: dict[str, dict[str, str]] = {
-    "03_reparameterization.ipynb": {
+    "04_reparameterization.ipynb": {
         "13.8": "log(1e-6), the log-variance of sigma = 1e-3 (an equation constant)",
         "87.3": "log of float32's smallest normal number, 1.18e-38 (a constant of the number format)",
         "453.75": "the exact single-sample variance of the score-function gradient for f(z) = (z - 3)^2, mu = 0, "
         "sigma = 0.5, derived in the expected answer of the prediction",
         "454": "that variance over the reparameterized one (exactly 1), rounded: the theory the measurement is read against",
     },
-    "05_conv_vae.ipynb": {
+    "06_conv_vae.ipynb": {
         "0.01": "the active-unit threshold of Burda et al. 2016 (a setting)",
     },
-    "08_celeba_faces.ipynb": {
+    "10_celeba_faces.ipynb": {
         "178": "CelebA's published Align&Cropped image width (Liu et al. 2015)",
         "218": "CelebA's published Align&Cropped image height (Liu et al. 2015)",
         "12288": "3 x 64 x 64 colour values per image (a constant of the data)",
@@ -251,7 +251,7 @@ def check_paths(paths: list[Path]) -> list[Finding]:
     findings = []
     for path in paths:
         if not path.is_file():
-            raise ConfigError(f"{path}: no such notebook; pass paths such as notebooks/04_mlp_vae.ipynb")
+            raise ConfigError(f"{path}: no such notebook; pass paths such as notebooks/05_mlp_vae.ipynb")
         findings += check_notebook(nbformat.read(path, as_version=4), path.name)
     return findings
 
