@@ -227,13 +227,16 @@ def plot_prior_mismatch(
     mean_sigma2: torch.Tensor,
     title: str = "Codes of real faces against the prior",
 ):
-    """Two panels: histograms of the code norms with the prior's shell sqrt(D) marked, and the
-    per-dimension variance of the aggregate posterior (``Var(mu_j) + E[sigma_j^2]``, stacked, dimensions
-    sorted by it) against the prior's 1.
+    """Two panels: outlines of the histograms of the code norms with the prior's shell sqrt(D) marked, and the
+    per-dimension variance of the aggregate posterior against the prior's 1: its total ``Var(mu_j) + E[sigma_j^2]``
+    and both parts, dimensions sorted by the total, on a log axis (so a part far smaller than the other still
+    shows; the total is a wide grey band under the parts' markers). The legends sit under the panels and hide
+    no data.
 
     Args:
-        norms: from :func:`code_norms`.
+        norms: from :func:`code_norms`, ``{label: [N]}``.
         var_mu, mean_sigma2: ``[D]`` each, from :func:`aggregate_variance`.
+        title: the figure's title.
 
     Returns:
         The matplotlib ``Figure``.
@@ -241,29 +244,41 @@ def plot_prior_mismatch(
     import matplotlib.pyplot as plt
 
     d = len(var_mu)
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(13, 4.2))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(13, 5.2))
     hi = max(float(v.max()) for v in norms.values())
     bins = torch.linspace(0, hi * 1.05, 60).numpy()
-    for label, values in norms.items():
+    for i, (label, values) in enumerate(norms.items()):
         weights = torch.full_like(values, 1.0 / len(values)).numpy()  # each histogram sums to 1
-        ax0.hist(
-            values.numpy(), bins=bins, weights=weights, alpha=0.55, label=f"{label} (mean {float(values.mean()):.1f})"
+        ax0.hist(  # the first filled, the others outlined: two that coincide both stay visible
+            values.numpy(),
+            bins=bins,
+            weights=weights,
+            histtype="stepfilled" if i == 0 else "step",
+            alpha=0.35 if i == 0 else 1.0,
+            lw=1.8,
+            color=f"C{i}",
+            label=f"{label} (mean {float(values.mean()):.1f})",
         )
     ax0.axvline(d**0.5, color="k", ls="--", lw=1.2, label=f"prior shell sqrt(D) = {d**0.5:.1f}")
     ax0.set_xlabel("code norm ||z|| (latent units)")
     ax0.set_ylabel("share of the codes per bin")
     ax0.set_title("Norms of codes and of prior samples")
-    ax0.legend(fontsize=8)
+    ax0.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)
+    var_mu, mean_sigma2 = torch.as_tensor(var_mu).float(), torch.as_tensor(mean_sigma2).float()
     order = torch.argsort(var_mu + mean_sigma2, descending=True)
-    idx = torch.arange(d).numpy()
-    ax1.bar(idx, var_mu[order].numpy(), width=1.0, label="Var over faces of mu_j")
-    ax1.bar(idx, mean_sigma2[order].numpy(), width=1.0, bottom=var_mu[order].numpy(), label="mean of sigma_j^2")
+    rank = torch.arange(1, d + 1).numpy()
+    tiny = 1e-12  # a log axis cannot show 0: an exactly constant dimension sits at the bottom
+    total = (var_mu + mean_sigma2)[order].clamp_min(tiny).numpy()  # a wide band under the parts' markers
+    ax1.plot(rank, total, "-", color="0.6", lw=6, alpha=0.6, label="total Var(z_j) under q(z)")
+    ax1.plot(rank, var_mu[order].clamp_min(tiny).numpy(), "o", ms=3.5, color="C0", label="part: Var over faces of mu_j")
+    ax1.plot(rank, mean_sigma2[order].clamp_min(tiny).numpy(), "s", ms=3.5, color="C1", label="part: mean of sigma_j^2")
     ax1.axhline(1.0, color="k", ls="--", lw=1.2, label="prior: 1 per dimension")
-    ax1.set_xlabel("latent dimension j (sorted by total variance)")
-    ax1.set_ylabel("variance of z_j under q(z) (latent units²)")
-    ax1.set_xlim(-0.5, d - 0.5)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("latent dimension j, ranked by total variance")
+    ax1.set_ylabel("variance of z_j under q(z)\n(latent units², log scale)")
+    ax1.set_xlim(0, d + 1)
     ax1.set_title("Spread of the codes per dimension")
-    ax1.legend(fontsize=8)
+    ax1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

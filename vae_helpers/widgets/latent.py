@@ -131,12 +131,12 @@ class LatentExplorer(LiveDecoder):
 
     def static_preview(self, values: Sequence[float] = (-2.5, -1.25, 0.0, 1.25, 2.5)):
         """A matplotlib figure of what the sliders do, from the current code (for GitHub and PDFs)."""
-        from ..plots import plot_traversal
+        from ..plots import plot_coordinate_sweep
 
-        return plot_traversal(
+        return plot_coordinate_sweep(
             self.model,
             self.z,
             self.dims,
             values,
-            title="Static preview of the sliders: each row moves one latent coordinate",
+            title="Static preview of the sliders: each row sets one latent coordinate to the values below",
         )
