@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vae_helpers.exercises.nb06 import _check_counts, _check_encoder, _ok
+import torch
+import torch.nn.functional as F
 
-__all__ = ["reference_param_counts", "hidden_param_counts", "hidden_conv_encoder"]
+from vae_helpers.exercises.nb06 import _check_counts, _check_decoder, _check_encoder, _fail, _ok, fixed_codes
+
+__all__ = ["reference_param_counts", "hidden_param_counts", "hidden_conv_encoder", "hidden_conv_decoder"]
 
 
 def reference_param_counts(c_in: int, size_in: int, c_out: int, size_out: int, k: int) -> tuple[int, int]:
@@ -34,4 +37,27 @@ def hidden_conv_encoder(conv_encoder: Callable) -> None:
     ex = "Exercise 2 (conv_encoder), hidden tests"
     _check_encoder(ex, conv_encoder, 4, 1)
     _check_encoder(ex, conv_encoder, 64, 5)
+    _ok(f"{ex}: passed.")
+
+
+def hidden_conv_decoder(conv_decoder: Callable) -> None:
+    """Hidden tests of exercise 3: other latent sizes (2 and 50) and batch sizes (1 and 5), so neither may be
+    hard-coded, each traced and loaded with ``ConvVAE``'s decoder weights as in the visible check; and a training
+    step's gradient reaches every parameter (nothing detached, frozen or computed under ``torch.no_grad``)."""
+    ex = "Exercise 3 (conv_decoder), hidden tests"
+    _check_decoder(ex, conv_decoder, 2, 1)
+    decoder = _check_decoder(ex, conv_decoder, 50, 5)
+    decoder.zero_grad()
+    logits = decoder(fixed_codes(5, 50))
+    target = torch.full_like(logits, 0.25)
+    if not logits.requires_grad:
+        raise _fail(ex, "the logits are not connected to the decoder's weights (torch.no_grad or .detach()?).")
+    F.binary_cross_entropy_with_logits(logits, target).backward()
+    for name, p in decoder.named_parameters():
+        if p.grad is None or p.grad.abs().max() == 0:
+            raise _fail(
+                ex,
+                f"no gradient reaches `{name}`: a training step could not change it (requires_grad=False, a "
+                ".detach() or torch.no_grad inside the decoder?).",
+            )
     _ok(f"{ex}: passed.")

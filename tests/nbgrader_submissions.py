@@ -29,9 +29,15 @@ SUBMISSIONS = {
                         "nn.Conv2d(1, 32, kernel_size=4, stride=2)",
                     )
                 ],
+                "ex3_conv_decoder": [
+                    (
+                        "nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1)",
+                        "nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2)",
+                    )
+                ],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
-            "messages": ["you forgot the biases", "it has no padding"],
+            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden", "ex3_check", "ex3_hidden"],
+            "messages": ["you forgot the biases", "it has no padding", "kernel 4, stride 2 needs padding 1"],
         },
     },
     "08_beta_vae_and_likelihoods": {

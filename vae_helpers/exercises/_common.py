@@ -63,7 +63,8 @@ def checks_a_function(check: CheckFn) -> CheckFn:
     """Decorate every visible ``check_*``: the student's function (or class) must be passed itself.
 
     ``check_x(my_fn(...))`` hands the check a tensor or a number, which would fail deep inside the check with
-    "'Tensor' object is not callable"; this names the mistake instead.
+    "'Tensor' object is not callable"; this names the mistake instead. A module (``nn.Sequential``, a model) is
+    callable but is what such a function or class returns, never the function itself: it is named the same way.
     """
     parameter = next(iter(inspect.signature(check).parameters))
     what = "class" if parameter.endswith("_cls") else "function"
@@ -71,7 +72,7 @@ def checks_a_function(check: CheckFn) -> CheckFn:
 
     @functools.wraps(check)
     def checked(submitted: Any, *args: Any, **kwargs: Any) -> Any:
-        if not callable(submitted):
+        if not callable(submitted) or isinstance(submitted, torch.nn.Module):
             result = "an instance of it" if what == "class" else "its result"
             raise _fail(
                 check.__name__,
