@@ -118,14 +118,24 @@ def grading_keys() -> dict[str, str]:
     return found
 
 
+def reading_notebooks() -> list[Path]:
+    """The notebooks without an exercise (00, 03, the appendix 11): the student kit ships them from ``notebooks/``."""
+    return [
+        p
+        for p in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+        if not any("nbgrader" in c.metadata for c in nbformat.read(p, as_version=4).cells)
+    ]
+
+
 def received_files() -> list[Path]:
-    """Everything a student receives: the student notebooks and the package's text files."""
+    """Everything a student receives: the student notebooks, the notebooks without an exercise and the package's
+    text files."""
     package = [
         p
         for p in sorted(PACKAGE_DIR.rglob("*"))
         if p.is_file() and p.suffix in TEXT_SUFFIXES and "__pycache__" not in p.parts
     ]
-    return sorted(STUDENT_DIR.glob("*.ipynb")) + package
+    return sorted(STUDENT_DIR.glob("*.ipynb")) + reading_notebooks() + package
 
 
 def rel_path(path: Path) -> Path:
