@@ -63,9 +63,9 @@ def course_runs() -> list[tuple[str, nn.Module, int, int, int, int]]:
         epochs = int(manifest.get(name, {}).get("epochs_run", r.train["epochs"]))
         val = 10_000 if r.full_training_set else 6_000
         runs.append((name, build_model(r.model), images, val, epochs, r.train.get("batch_size", 128)))
-    runs.append(("08: CelebA VAE, D=128", ConvVAE64(latent_dim=128), 4_560, 780, celeba_epochs(), 64))
-    runs.append(("05: one timed epoch, MLP VAE", MLPVAE(), 54_000, 6_000, 1, 128))
-    runs.append(("05: one timed epoch, conv VAE", ConvVAE(), 54_000, 6_000, 1, 128))
+    runs.append(("10: CelebA VAE, D=128", ConvVAE64(latent_dim=128), 4_560, 780, celeba_epochs(), 64))
+    runs.append(("06: one timed epoch, MLP VAE", MLPVAE(), 54_000, 6_000, 1, 128))
+    runs.append(("06: one timed epoch, conv VAE", ConvVAE(), 54_000, 6_000, 1, 128))
     return runs
 
 

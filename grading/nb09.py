@@ -11,11 +11,10 @@ from collections.abc import Callable
 
 import torch
 
-from vae_helpers.exercises._common import _random_batch
+from vae_helpers.exercises._common import _close, _random_batch
 from vae_helpers.exercises.nb09 import (
     _TOL,
     _call,
-    _close,
     _cvae_outputs,
     _fail,
     _ok,

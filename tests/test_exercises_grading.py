@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from grading import nb01 as g01
-from grading import nb05 as g04
-from grading import nb06 as g05
-from grading import nb07 as g06
+from grading import nb05 as g05
+from grading import nb06 as g06
+from grading import nb07 as g07
 from vae_helpers.exercises import nb01, nb05, nb06, nb07, teacher_grading
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -27,22 +27,22 @@ def test_nb01_constants_are_the_reference_answers():
     assert torch.allclose(torch.tensor(nb01.FIXED_DECODED), want.flatten(), atol=1e-6)
 
 
-def test_nb04_probe_constants_are_the_reference_accuracies():
+def test_nb05_probe_constants_are_the_reference_accuracies():
     tr, ytr, te, yte = nb05.probe_data(0)
-    measured = (g04.reference_probe(tr, ytr, te, yte), g04.reference_probe(tr, ytr, tr, ytr))
-    measured += (g04.reference_probe(te, yte, te, yte),)
+    measured = (g05.reference_probe(tr, ytr, te, yte), g05.reference_probe(tr, ytr, tr, ytr))
+    measured += (g05.reference_probe(te, yte, te, yte),)
     assert nb05.FIXED_PROBE_ACCURACIES == pytest.approx(measured, abs=1e-9)
 
 
-def test_nb05_layer_counts_are_the_reference_counts():
+def test_nb06_layer_counts_are_the_reference_counts():
     for layer, counts in nb06.ENCODER_LAYER_COUNTS.items():
-        assert counts == g05.reference_param_counts(*layer)
+        assert counts == g06.reference_param_counts(*layer)
         c_in, _, c_out, size_out, k = layer
         assert counts[0] == sum(p.numel() for p in torch.nn.Conv2d(c_in, c_out, k).parameters())
 
 
-def test_nb06_kl_dims_constant_is_the_reference_count():
-    assert nb07.FIXED_KL_DIMS_FOR_90_PERCENT == g06.reference_dims_for_kl_fraction(torch.tensor(nb07.FIXED_KL), 0.9)
+def test_nb07_kl_dims_constant_is_the_reference_count():
+    assert nb07.FIXED_KL_DIMS_FOR_90_PERCENT == g07.reference_dims_for_kl_fraction(torch.tensor(nb07.FIXED_KL), 0.9)
 
 
 def test_teacher_grading_is_found_from_a_submission_folder_below_the_course(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Notebook 08's measurements: log p(x) of a conditional VAE (labels summed out) and how much z is used."""
+"""Notebook 09's measurements: log p(x) of a conditional VAE (labels summed out) and how much z is used."""
 
 import math
 

@@ -42,18 +42,18 @@ TEACHER_NAME = re.compile(r"(?<!self\.)(?<!\w)(hidden|reference)_\w+\s*\(")  # n
 #: ``(received file, key): reason`` for the hits that are not answers (see the module doc).
 ACCEPTED = {
     ("vae_helpers/latent.py", "int((variances > threshold).sum()), variances"): (
-        "the library's active_units, which notebooks 02 and 07 use on whole models; notebook 07's text says so"
+        "the library's active_units, which notebooks 03 and 07 use on whole models; notebook 07's text says so"
     ),
     ("notebooks/student/06_conv_vae.ipynb", "kl.sort(descending=True).values"): (
-        "05 plots the KL per dimension largest first; 07's exercise is the cumulative count, not the sort"
+        "06 plots the KL per dimension largest first; 07's exercise is the cumulative count, not the sort"
     ),
     ("notebooks/student/08_beta_vae_and_likelihoods.ipynb", "recon + beta * kl, recon, kl"): (
         "08's likelihood comparison combines the student's own KL with a Gaussian reconstruction; the text states "
         "L = D + beta R before exercise 1, whose answer is computing the two terms"
     ),
-    ("vae_helpers/exercises/nb08.py", "torch.eye(model.n_classes)"): (
-        "the visible check of exercise 3b builds its expected soft labels; its docstring and message state "
-        "y_t = (1 - t) one_hot(a) + t one_hot(b), which the notebook's text gives too"
+    ("vae_helpers/exercises/nb09.py", "torch.eye(model.n_classes)"): (
+        "the visible check of exercise 2c (interpolate_classes) builds its expected soft labels; its docstring and "
+        "message state y_t = (1 - t) one_hot(a) + t one_hot(b), which the notebook's text gives too"
     ),
 }
 TEXT_SUFFIXES = {".py", ".md", ".txt", ".json", ".toml", ".cfg", ".ipynb", ".yml", ".yaml"}
@@ -118,14 +118,24 @@ def grading_keys() -> dict[str, str]:
     return found
 
 
+def reading_notebooks() -> list[Path]:
+    """The notebooks without an exercise (00, 03, the appendix 11): the student kit ships them from ``notebooks/``."""
+    return [
+        p
+        for p in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+        if not any("nbgrader" in c.metadata for c in nbformat.read(p, as_version=4).cells)
+    ]
+
+
 def received_files() -> list[Path]:
-    """Everything a student receives: the student notebooks and the package's text files."""
+    """Everything a student receives: the student notebooks, the notebooks without an exercise and the package's
+    text files."""
     package = [
         p
         for p in sorted(PACKAGE_DIR.rglob("*"))
         if p.is_file() and p.suffix in TEXT_SUFFIXES and "__pycache__" not in p.parts
     ]
-    return sorted(STUDENT_DIR.glob("*.ipynb")) + package
+    return sorted(STUDENT_DIR.glob("*.ipynb")) + reading_notebooks() + package
 
 
 def rel_path(path: Path) -> Path:

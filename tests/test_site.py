@@ -304,9 +304,9 @@ def test_every_page_renders_offline_in_a_real_browser(built_site, server):
                 if name == SCREENSHOT_PAGE:
                     page.screenshot(path=str(ARTIFACTS / "notebook_04.png"))
                     page.locator("details.hide.above-input summary").first.scroll_into_view_if_needed()
-                    page.screenshot(path=str(ARTIFACTS / "notebook_04_solution.png"))
+                    page.screenshot(path=str(ARTIFACTS / "notebook_05_solution.png"))
                     page.locator(".admonition.note", has_text="live sliders").first.scroll_into_view_if_needed()
-                    page.screenshot(path=str(ARTIFACTS / "notebook_04_slider.png"))
+                    page.screenshot(path=str(ARTIFACTS / "notebook_05_slider.png"))
                 for error in errors:
                     problems.append(f"{name}: console error or failed request: {error}")
                 page.close()

@@ -3,11 +3,11 @@
 ``make student-kit`` (``python -m tools.student_kit``) writes ``build/student-kit/vae-course-student-kit.tar.gz``,
 which unpacks to one folder ``vae-course-student-kit/`` holding:
 
-* ``notebooks/student/``: the released exercise notebooks ``01``-``08`` (``notebooks/student/``, byte for byte: what
-  nbgrader's ``generate_assignment`` gives, so submissions from the kit grade like any other) and notebook ``00``
-  (no exercise), taken from ``notebooks/`` with its outputs cleared like the others: it is the notebook that checks
-  the student's own setup, and the course machine's outputs (its data paths, its "found" lines, its figures) would
-  look like a passing check before anything ran;
+* ``notebooks/student/``: the released exercise notebooks (``notebooks/student/``, byte for byte: what nbgrader's
+  ``generate_assignment`` gives, so submissions from the kit grade like any other) and the notebooks without an
+  exercise, which nbgrader does not release (``00``, ``03`` and the appendix ``11``), taken from ``notebooks/`` with
+  their outputs cleared like the others: ``00`` checks the student's own setup, and the course machine's outputs
+  (its data paths, its "found" lines, its figures) would look like a passing check before anything ran;
 * ``assets/figures/diagrams/``: the diagrams the notebooks' Markdown shows (``../../assets/...`` from the notebooks);
 * ``vae_helpers-<version>-py3-none-any.whl``: the package built from this repository (``pip wheel --no-deps``), with
   the verified zoo weights and the feature classifier as package data, checked to hold no answer (no ``grading/``,
@@ -70,11 +70,24 @@ def student_notebooks() -> list[Path]:
     return notebooks
 
 
-def setup_notebook() -> nbformat.NotebookNode:
-    """Notebook 00 as the kit holds it: no outputs, no run metadata, links one folder deeper (``notebooks/student/``)."""
+def reading_notebooks() -> list[Path]:
+    """The numbered notebooks without an exercise (``00``, ``03``, the appendix ``11``): nbgrader releases nothing for
+    them, so the kit takes them from ``notebooks/``."""
+    from vae_helpers.tools.release import has_nbgrader_cells
+
+    return [
+        p
+        for p in sorted(SETUP_NOTEBOOK.parent.glob("[0-9][0-9]_*.ipynb"))
+        if not has_nbgrader_cells(nbformat.read(p, as_version=4))
+    ]
+
+
+def setup_notebook(path: Path = SETUP_NOTEBOOK) -> nbformat.NotebookNode:
+    """A notebook without an exercise as the kit holds it (notebook 00 unless ``path`` is given): no outputs, no run
+    metadata, links one folder deeper (``notebooks/student/``)."""
     from vae_helpers.tools.release import source_notebook
 
-    nb = source_notebook(nbformat.read(SETUP_NOTEBOOK, as_version=4))
+    nb = source_notebook(nbformat.read(path, as_version=4))
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -149,8 +162,9 @@ def readme(wheel_name: str) -> str:
     """The kit's README: the two commands, the notebooks, and where the data comes from."""
     return f"""# Variational autoencoders in PyTorch: student kit
 
-`notebooks/student/` holds the course's notebooks: `00_setup_and_data` checks your setup, `01` to `08` carry the
-exercises (fill in each `# YOUR CODE HERE`, then run the check cell below it). `{wheel_name}` is the
+`notebooks/student/` holds the course's notebooks: `00_setup_and_data` checks your setup, `03` and the appendix `11`
+have no exercise, and the others carry the exercises (fill in each `# YOUR CODE HERE`, then run the check cell below
+it). `{wheel_name}` is the
 course's Python package `vae_helpers`, with the pretrained models the notebooks load. `requirements.txt` pins the
 exact versions the course is tested with (Python 3.10 or newer; tested on 3.11).
 
@@ -200,7 +214,8 @@ def build(out_dir: Path = DEFAULT_OUT_DIR) -> Path:
     notebooks_dir.mkdir(parents=True)
     for path in student_notebooks():
         shutil.copyfile(path, notebooks_dir / path.name)
-    nbformat.write(setup_notebook(), notebooks_dir / SETUP_NOTEBOOK.name)
+    for path in reading_notebooks():
+        nbformat.write(setup_notebook(path), notebooks_dir / path.name)
     shipped = [nbformat.read(p, as_version=4) for p in sorted(notebooks_dir.glob("*.ipynb"))]
     for relative in diagram_paths(shipped):
         (kit / relative).parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Each ``check_*`` function takes the student's implementation, evaluates it on small fixed inputs
 whose correct results are known constants (written out below, and verified against
-:mod:`vae_helpers.losses` by ``tests/test_exercises.py``), and either prints a one-line success
+:mod:`vae_helpers.losses` by ``tests/test_exercises_08.py``), and either prints a one-line success
 message or raises :class:`ExerciseCheckError` (an ``AssertionError``) whose text says what is
 probably wrong: the checks recompute the typical mistakes (a mean where a sum belongs, a sign, β on
 the wrong term, ...) and name the one that matches the student's numbers.

@@ -10,7 +10,7 @@ import torch
 from _solutions import solutions as _solutions
 
 from grading import nb02 as g02
-from grading import nb04 as g03
+from grading import nb04 as g04
 from vae_helpers.exercises import ExerciseCheckError, nb02, nb04
 
 
@@ -23,12 +23,12 @@ def test_notebook_02_solutions_pass(capsys):
     assert capsys.readouterr().out.count("✓") == 4
 
 
-def test_notebook_03_solutions_pass(capsys):
+def test_notebook_04_solutions_pass(capsys):
     s = _solutions("04_reparameterization.ipynb")
     nb04.check_reparameterize(s["reparameterized_sample"])
-    g03.hidden_reparameterize(s["reparameterized_sample"])
+    g04.hidden_reparameterize(s["reparameterized_sample"])
     nb04.check_score_function(s["score_function_grad"])
-    g03.hidden_score_function(s["score_function_grad"])
+    g04.hidden_score_function(s["score_function_grad"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
@@ -111,4 +111,4 @@ def test_score_function_check_teaches(name, fn, message):
 
 def test_hidden_tests_catch_a_biased_score_function():
     with pytest.raises(ExerciseCheckError, match="exact gradient"):
-        g03.hidden_score_function(lambda f, z, m, s: (f * (z - m) / s**2).mean() + 1.0)
+        g04.hidden_score_function(lambda f, z, m, s: (f * (z - m) / s**2).mean() + 1.0)

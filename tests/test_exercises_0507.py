@@ -11,31 +11,31 @@ import torch.nn.functional as F
 from _solutions import solutions as _solutions
 from sklearn.linear_model import LogisticRegression
 
-from grading import nb05 as g04
-from grading import nb07 as g06
+from grading import nb05 as g05
+from grading import nb07 as g07
 from vae_helpers.exercises import ExerciseCheckError, nb05, nb07
 from vae_helpers.losses import kl_per_dim
 
 
-def test_notebook_04_solutions_pass(capsys):
+def test_notebook_05_solutions_pass(capsys):
     s = _solutions("05_mlp_vae.ipynb")
     nb05.check_vae_loss(s["vae_loss"])
-    g04.hidden_vae_loss(s["vae_loss"])
+    g05.hidden_vae_loss(s["vae_loss"])
     nb05.check_linear_probe(s["linear_probe"])
-    g04.hidden_linear_probe(s["linear_probe"])
+    g05.hidden_linear_probe(s["linear_probe"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
-def test_notebook_06_solutions_pass(capsys):
+def test_notebook_07_solutions_pass(capsys):
     s = _solutions("07_latent_dimension_study.ipynb")
     nb07.check_active_units(s["active_units"])
-    g06.hidden_active_units(s["active_units"])
+    g07.hidden_active_units(s["active_units"])
     nb07.check_kl_dims(s["dims_for_kl_fraction"])
-    g06.hidden_kl_dims(s["dims_for_kl_fraction"])
+    g07.hidden_kl_dims(s["dims_for_kl_fraction"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
-# ------------------------------------------------------------------------------------------------ 04: the loss
+# ------------------------------------------------------------------------------------------------ 05: the loss
 def _loss(recon_fn, kl_fn, combine=lambda r, k: r + k):
     def vae_loss(logits, x, mu, logvar):
         r, k = recon_fn(logits, x), kl_fn(mu, logvar)
@@ -84,7 +84,7 @@ def test_vae_loss_hidden_catches_a_hard_coded_answer():
     with pytest.raises(ExerciseCheckError):
         nb05.check_vae_loss(hard_coded)  # no gradient: caught already by the visible check
     with pytest.raises(ExerciseCheckError, match="another batch"):
-        g04.hidden_vae_loss(lambda lg, x, m, lv: _loss(_bce, _kl)(lg, x, m, lv) if len(x) == 4 else (0 * lg.sum(),) * 3)
+        g05.hidden_vae_loss(lambda lg, x, m, lv: _loss(_bce, _kl)(lg, x, m, lv) if len(x) == 4 else (0 * lg.sum(),) * 3)
 
 
 def test_not_implemented_points_to_the_cell():
@@ -97,7 +97,7 @@ def test_not_implemented_points_to_the_cell():
         nb07.check_active_units(stub)
 
 
-# ------------------------------------------------------------------------------------------------ 04: the probe
+# ------------------------------------------------------------------------------------------------ 05: the probe
 def _probe(fit_x, fit_y, score_x, score_y, scale=1.0, error=False, unscaled=False):
     def linear_probe(train_codes, train_labels, test_codes, test_labels):
         data = {"train": (train_codes, train_labels), "test": (test_codes, test_labels)}
@@ -105,7 +105,7 @@ def _probe(fit_x, fit_y, score_x, score_y, scale=1.0, error=False, unscaled=Fals
             clf = LogisticRegression(max_iter=1000).fit(np.asarray(data[fit_x][0]), np.asarray(data[fit_y][1]))
             acc = clf.score(np.asarray(data[score_x][0]), np.asarray(data[score_y][1]))
         else:
-            acc = g04.reference_probe(data[fit_x][0], data[fit_y][1], data[score_x][0], data[score_y][1])
+            acc = g05.reference_probe(data[fit_x][0], data[fit_y][1], data[score_x][0], data[score_y][1])
         return scale * (1 - acc if error else acc)
 
     return linear_probe
@@ -129,26 +129,26 @@ def test_linear_probe_check_teaches(name, fn, message):
 def test_linear_probe_accepts_unscaled_and_tensor_results():
     no_scaler = _probe("train", "train", "test", "test", unscaled=True)  # within the tolerance
     nb05.check_linear_probe(no_scaler)
-    g04.hidden_linear_probe(no_scaler)
-    nb05.check_linear_probe(lambda *a: torch.tensor(g04.reference_probe(*a)))
+    g05.hidden_linear_probe(no_scaler)
+    nb05.check_linear_probe(lambda *a: torch.tensor(g05.reference_probe(*a)))
 
 
 def test_linear_probe_hidden_catches_a_hard_coded_answer():
-    ref = g04.reference_probe(*nb05.probe_data(0))
+    ref = g05.reference_probe(*nb05.probe_data(0))
     nb05.check_linear_probe(lambda *a: ref)
     with pytest.raises(ExerciseCheckError):
-        g04.hidden_linear_probe(lambda *a: ref)
+        g05.hidden_linear_probe(lambda *a: ref)
 
 
 def test_probe_mistakes_are_distinct_from_the_answer():
     for args in ((0,), (7, 100, 500, 16, 5, 1.2), (8, 200, 600, 6, 4, 0.8)):
         data = nb05.probe_data(*args)
-        ref = g04.reference_probe(*data)
-        for value, _ in nb05._probe_mistakes(g04._accuracies(*data)):
+        ref = g05.reference_probe(*data)
+        for value, _ in nb05._probe_mistakes(g05._accuracies(*data)):
             assert abs(value - ref) > nb05.PROBE_TOL + 0.01, (args, value, ref)
 
 
-# ------------------------------------------------------------------------------------------------ 06
+# ------------------------------------------------------------------------------------------------ 07
 def _active(var_fn, count_fn=lambda v, t: int((v > t).sum())):
     def active_units(mu, threshold=0.01):
         v = var_fn(mu)
@@ -173,7 +173,7 @@ def test_active_units_checks_teach(name, fn, message):
     if message is None:  # the visible check uses 0.01: only the hidden tests (other thresholds) catch it
         nb07.check_active_units(fn)
         with pytest.raises(ExerciseCheckError, match="Count the dimensions whose variance exceeds the threshold"):
-            g06.hidden_active_units(fn)
+            g07.hidden_active_units(fn)
         return
     with pytest.raises(ExerciseCheckError, match=re.escape(message)):
         nb07.check_active_units(fn)
@@ -182,7 +182,7 @@ def test_active_units_checks_teach(name, fn, message):
 def test_active_units_accepts_the_biased_variance_where_it_does_not_matter():
     fn = _active(lambda m: m.var(0, unbiased=False))
     nb07.check_active_units(fn)
-    g06.hidden_active_units(fn)
+    g07.hidden_active_units(fn)
 
 
 def test_active_units_fixed_means_are_what_the_docstring_says():
@@ -223,10 +223,10 @@ def test_kl_dims_check_teaches(name, fn, message):
 def test_kl_dims_hidden_catches_a_hard_coded_answer():
     nb07.check_kl_dims(lambda kl, fraction=0.9: 3)
     with pytest.raises(ExerciseCheckError):
-        g06.hidden_kl_dims(lambda kl, fraction=0.9: 3)
+        g07.hidden_kl_dims(lambda kl, fraction=0.9: 3)
 
 
 def test_kl_dims_mistakes_differ_from_the_answer_on_the_fixed_vector():
     kl = torch.tensor(nb07.FIXED_KL)
     values = [v for v, _ in nb07._kl_dims_mistakes(kl, 0.9)]
-    assert g06.reference_dims_for_kl_fraction(kl, 0.9) == 3 and 3 not in values[:4]
+    assert g07.reference_dims_for_kl_fraction(kl, 0.9) == 3 and 3 not in values[:4]

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from _solutions import solutions as _solutions
 from torch import nn
 
-from grading import nb05 as g04
+from grading import nb05 as g05
 from vae_helpers.exercises import ExerciseCheckError, nb05
 
 
@@ -178,10 +178,10 @@ def test_hidden_test_trains_to_the_target_and_fails_a_wrong_module(solution_vae,
     """In fast mode (a few seconds each): the solution reaches the fast target, a module that decodes mu in forward
     (it passes the interface checks of the hidden test only when they are skipped) stays below it."""
     monkeypatch.setenv("VAE_FAST", "1")
-    g04.hidden_vae_module(solution_vae)
+    g05.hidden_vae_module(solution_vae)
     assert "hidden tests: passed" in capsys.readouterr().out
     _, _, metrics = nb05.train_briefly(_with(forward=_forward_mean), fashion)
     assert metrics.elbo < nb05.build_recipe().target_elbo - 10
-    monkeypatch.setattr(g04, "_check_module", lambda *args: 0)  # the training alone must fail it
+    monkeypatch.setattr(g05, "_check_module", lambda *args: 0)  # the training alone must fail it
     with pytest.raises(ExerciseCheckError, match=r"test ELBO is -\d+\.\d nats per image .* at least -310"):
-        g04.hidden_vae_module(_with(forward=_forward_mean))
+        g05.hidden_vae_module(_with(forward=_forward_mean))

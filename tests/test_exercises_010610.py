@@ -1,4 +1,5 @@
-"""Notebooks 01, 06 and 10: the checks and hidden tests accept the solution notebooks' code and name typical mistakes."""
+"""Notebooks 01, 06 and 10: the checks and hidden tests accept the solution notebooks' code and name typical
+mistakes."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import torch
 from _solutions import solutions as _solutions
 
 from grading import nb01 as g01
-from grading import nb06 as g05
-from grading import nb10 as g08
+from grading import nb06 as g06
+from grading import nb10 as g10
 from vae_helpers.exercises import ExerciseCheckError, nb01, nb06, nb10
 
 
@@ -86,14 +87,14 @@ def test_not_implemented_points_at_the_exercise_cell():
 
 
 # ------------------------------------------------------------------------------------------------
-# 05: parameter counts, conv encoder
+# 06: parameter counts, conv encoder
 # ------------------------------------------------------------------------------------------------
-def test_notebook_05_solutions_pass(capsys):
+def test_notebook_06_solutions_pass(capsys):
     s = _solutions("06_conv_vae.ipynb")
     nb06.check_param_counts(s["param_counts"])
-    g05.hidden_param_counts(s["param_counts"])
+    g06.hidden_param_counts(s["param_counts"])
     nb06.check_conv_encoder(s["conv_encoder"])
-    g05.hidden_conv_encoder(s["conv_encoder"])
+    g06.hidden_conv_encoder(s["conv_encoder"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
@@ -130,7 +131,7 @@ def test_param_counts_names_the_mistake(wrong, message):
 
 def test_param_counts_hidden_tests_catch_hard_coded_values():
     with pytest.raises(ExerciseCheckError):
-        g05.hidden_param_counts(lambda *a: (544, 784 * 6272 + 6272))
+        g06.hidden_param_counts(lambda *a: (544, 784 * 6272 + 6272))
 
 
 def _encoder(conv1=None, conv2=None, flatten=True, relu=True, linear_in=3136, extra=()):
@@ -167,18 +168,18 @@ def test_conv_encoder_names_the_mistake(wrong, message):
 
 def test_conv_encoder_hidden_tests_catch_a_fixed_output_size():
     with pytest.raises(ExerciseCheckError, match="table ends at"):
-        g05.hidden_conv_encoder(lambda out_features: _encoder()(40))
+        g06.hidden_conv_encoder(lambda out_features: _encoder()(40))
 
 
 # ------------------------------------------------------------------------------------------------
-# 08: attribute vector, edits
+# 10: attribute vector, edits
 # ------------------------------------------------------------------------------------------------
-def test_notebook_08_solutions_pass(capsys):
+def test_notebook_10_solutions_pass(capsys):
     s = _solutions("10_celeba_faces.ipynb")
     nb10.check_attribute_vector(s["attribute_vector"])
-    g08.hidden_attribute_vector(s["attribute_vector"])
+    g10.hidden_attribute_vector(s["attribute_vector"])
     nb10.check_edit(s["edit"])
-    g08.hidden_edit(s["edit"])
+    g10.hidden_edit(s["edit"])
     assert capsys.readouterr().out.count("✓") == 4
 
 
@@ -223,7 +224,7 @@ def test_attribute_vector_hidden_tests_catch_hard_coded_values():
     codes, labels = nb10.fixed_codes_and_labels()
     known = _with(codes, labels) - _without(codes, labels)
     with pytest.raises(ExerciseCheckError):
-        g08.hidden_attribute_vector(lambda c, lab: known)
+        g10.hidden_attribute_vector(lambda c, lab: known)
 
 
 def _a(alphas, z):
@@ -251,4 +252,4 @@ def test_edit_names_the_mistake(wrong, message):
 
 def test_edit_hidden_tests_catch_a_fixed_number_of_alphas():
     with pytest.raises(ExerciseCheckError):
-        g08.hidden_edit(lambda z, v, al: z[:, None] + _a(al[:4], z) * v)
+        g10.hidden_edit(lambda z, v, al: z[:, None] + _a(al[:4], z) * v)

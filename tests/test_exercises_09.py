@@ -1,18 +1,18 @@
-"""Notebook 08's exercises: the student/solution pair, the check functions, and the training support code.
+"""Notebook 09's exercises (the KL schedules and free bits; the conditional VAE, generation by class and between
+classes): the student/solution pair, the check functions, and the training support code.
 
 What CI checks here (the solution notebook itself runs under nbval in `make test`'s notebook stage):
 
 1. every exercise cell of the solution is followed by its visible check and its hidden tests (nbgrader cells);
 2. in the student version (nbgrader's release, tested in tests/test_nbgrader.py), each check stops with
    NotImplementedError and a pointer to the cell to fill in;
-4. every check function passes on the solution notebook's own code and fails, with its teaching
+3. every check function passes on the solution notebook's own code and fails, with its teaching
    message, on the typical wrong implementations;
-5. the `loss_fn` hook and `TrainConfig.beta` schedules of `fit`, the autoregressive VAE and its ELBO.
+4. the `TrainConfig.beta` schedules of `fit`, the autoregressive VAE and its ELBO, the soft-label decoder.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
 import nbformat
@@ -20,16 +20,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grading import nb08 as g07
+from grading import nb09 as g09
 from vae_helpers import exercises as ex
 from vae_helpers.config import REPO_ROOT, seed_everything
 from vae_helpers.evaluation import evaluate
-from vae_helpers.losses import KLSchedule, bernoulli_nll, gaussian_nll, kl_per_dim, vae_loss
+from vae_helpers.exercises import nb09
+from vae_helpers.losses import KLSchedule, bernoulli_nll, kl_per_dim
 from vae_helpers.models import MLPVAE, AutoregressiveVAE, ConditionalVAE
 from vae_helpers.training import TrainConfig, fit
 
-SOLUTION = REPO_ROOT / "notebooks" / "08_beta_vae_and_likelihoods.ipynb"
-STUDENT = REPO_ROOT / "notebooks" / "student" / "08_beta_vae_and_likelihoods.ipynb"
+SOLUTION = REPO_ROOT / "notebooks" / "09_collapse_and_conditional_vae.ipynb"
+STUDENT = REPO_ROOT / "notebooks" / "student" / "09_collapse_and_conditional_vae.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +50,14 @@ def solution() -> dict:
 
 
 # ------------------------------------------------------------------------------------------------
-# 1-3: the solution notebook's exercise cells (the release itself is tested in tests/test_nbgrader.py)
+# 1-2: the solution notebook's exercise cells (the release itself is tested in tests/test_nbgrader.py)
 # ------------------------------------------------------------------------------------------------
 def test_each_exercise_is_followed_by_its_check_and_hidden_tests():
     cells = nbformat.read(SOLUTION, as_version=4).cells
     checks = {
-        "beta_vae_loss": "check_beta_vae_loss",
         "linear_warmup": "check_linear_warmup",
         "class ConditionalVAE": "check_conditional_vae",
         "generate_class": "check_generate_class",
-        "gaussian_nll": "check_gaussian_nll",
     }
     seen = 0
     for i, cell in enumerate(cells):
@@ -67,9 +66,25 @@ def test_each_exercise_is_followed_by_its_check_and_hidden_tests():
             check, hidden = cells[i + 1], cells[i + 2]
             assert check.metadata["nbgrader"]["grade"] and hidden.metadata["nbgrader"]["grade"]
             assert any(key in cell.source and f"exercises.{chk}(" in check.source for key, chk in checks.items())
-            assert "### BEGIN HIDDEN TESTS" in hidden.source and 'teacher_grading("nb08").hidden_' in hidden.source
+            assert "### BEGIN HIDDEN TESTS" in hidden.source and 'teacher_grading("nb09").hidden_' in hidden.source
             seen += 1
     assert seen == len(checks)
+
+
+def test_exercise_grade_ids_follow_the_exercise_numbers():
+    cells = nbformat.read(SOLUTION, as_version=4).cells
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in cells if c.cell_type == "code" and "nbgrader" in c.metadata]
+    assert ids == [
+        "ex1_schedules",
+        "ex1_check",
+        "ex1_hidden",
+        "ex2a_cvae",
+        "ex2a_check",
+        "ex2a_hidden",
+        "ex2bc_generation",
+        "ex2bc_check",
+        "ex2bc_hidden",
+    ]
 
 
 def test_student_exercise_cells_make_their_checks_stop_with_not_implemented_error():
@@ -92,22 +107,12 @@ def test_student_exercise_cells_make_their_checks_stop_with_not_implemented_erro
         with pytest.raises(NotImplementedError, match="not implemented yet"):
             exec(cells[i + 1].source, namespace)
         checked += 1
-    assert checked == 5
+    assert checked == 3
 
 
 # ------------------------------------------------------------------------------------------------
-# 4: the check functions
+# 3: the check functions
 # ------------------------------------------------------------------------------------------------
-def test_known_constants_agree_with_the_library():
-    b = ex.fixed_batch()
-    assert bernoulli_nll(b["logits"], b["x"]).mean().item() == pytest.approx(ex.KNOWN_RECON, abs=1e-5)
-    assert kl_per_dim(b["mu"], b["logvar"]).sum(1).mean().item() == pytest.approx(ex.KNOWN_KL, abs=1e-5)
-    assert kl_per_dim(b["mu"], b["logvar"]).mean(0).tolist() == pytest.approx(ex.KNOWN_KL_PER_DIM, abs=1e-5)
-    assert gaussian_nll(b["logits"], b["x"], 0.5).tolist() == pytest.approx(ex.KNOWN_GAUSSIAN_NLL_SIGMA_HALF, abs=1e-5)
-    terms = vae_loss(b["logits"], b["x"], b["mu"], b["logvar"], beta=2.0, free_bits=0.8)
-    assert terms.loss.item() == pytest.approx(ex.KNOWN_RECON + 2.0 * (0.8 + 0.8 + ex.KNOWN_KL_PER_DIM[2]), abs=1e-5)
-
-
 def test_schedule_known_values_agree_with_klschedule(solution):
     cyc = KLSchedule("cyclical", beta_max=1.0, total_steps=1000, n_cycles=4, ratio=0.5)
     lin = KLSchedule("linear", beta_max=2.0, warmup_steps=100)
@@ -117,96 +122,25 @@ def test_schedule_known_values_agree_with_klschedule(solution):
 
 
 def test_checks_pass_on_the_solution_notebook(solution, capsys):
-    ex.check_beta_vae_loss(solution["beta_vae_loss"])
     ex.check_linear_warmup(solution["linear_warmup"])
     ex.check_cyclical_schedule(solution["cyclical_beta"])
     ex.check_free_bits_kl(solution["free_bits_kl"])
+    ex.check_conditional_vae(solution["ConditionalVAE"])
     ex.check_generate_class(solution["generate_class"])
     ex.check_interpolate_classes(solution["interpolate_classes"])
-    ex.check_gaussian_nll(solution["gaussian_nll"])
-    ex.check_conditional_vae(solution["ConditionalVAE"])
-    assert capsys.readouterr().out.count("✓") == 8
+    assert capsys.readouterr().out.count("✓") == 6
 
 
 def test_hidden_tests_pass_on_the_solution_notebook(solution, capsys):
-    g07.hidden_beta_vae_loss(solution["beta_vae_loss"])
-    g07.hidden_schedules(solution["linear_warmup"], solution["cyclical_beta"], solution["free_bits_kl"])
-    g07.hidden_conditional_vae(solution["ConditionalVAE"])
-    g07.hidden_generation(solution["generate_class"], solution["interpolate_classes"])
-    g07.hidden_gaussian_nll(solution["gaussian_nll"])
-    assert capsys.readouterr().out.count("✓") == 5
+    g09.hidden_schedules(solution["linear_warmup"], solution["cyclical_beta"], solution["free_bits_kl"])
+    g09.hidden_conditional_vae(solution["ConditionalVAE"])
+    g09.hidden_generation(solution["generate_class"], solution["interpolate_classes"])
+    assert capsys.readouterr().out.count("✓") == 3
 
 
-def _bce(logits, x):
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
-
-
-def _kl(mu, logvar):
-    return (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).sum(1).mean()
-
-
-def _loss(recon_fn=_bce, kl_fn=_kl, combine=lambda r, k, b: r + b * k):
-    def f(logits, x, mu, logvar, beta=1.0):
-        r, k = recon_fn(logits, x), kl_fn(mu, logvar)
-        return combine(r, k, beta), r, k
-
-    return f
-
-
-WRONG_LOSSES = [
-    (
-        "KL mean over dims",
-        _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv - 1)).mean()),
-        "missing a sum over latent dimensions",
-    ),
-    (
-        "KL summed over batch",
-        _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv - 1)).sum()),
-        "summing over the batch",
-    ),
-    ("KL sign", _loss(kl_fn=lambda m, lv: -_kl(m, lv)), "wrong sign"),
-    ("KL without -1", _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + lv.exp() - lv)).sum(1).mean()), "'- 1'"),
-    (
-        "logvar as log sigma",
-        _loss(kl_fn=lambda m, lv: (0.5 * (m.pow(2) + (2 * lv).exp() - 2 * lv - 1)).sum(1).mean()),
-        "log(sigma^2)",
-    ),
-    (
-        "recon mean over pixels",
-        _loss(recon_fn=lambda lo, x: F.binary_cross_entropy_with_logits(lo, x)),
-        "averaging the reconstruction term over pixels",
-    ),
-    (
-        "double sigmoid",
-        _loss(
-            recon_fn=lambda lo, x: F.binary_cross_entropy(torch.sigmoid(torch.sigmoid(lo)), x, reduction="sum") / len(x)
-        ),
-        "sigmoid twice",
-    ),
-    (
-        "squared error",
-        _loss(recon_fn=lambda lo, x: (torch.sigmoid(lo) - x).pow(2).flatten(1).sum(1).mean()),
-        "squared error",
-    ),
-    ("beta on recon", _loss(combine=lambda r, k, b: b * r + k), "beta on the reconstruction"),
-    ("beta ignored", _loss(combine=lambda r, k, b: r + k), "does not change with beta"),
-    ("ELBO not loss", _loss(combine=lambda r, k, b: -(r + b * k)), "return the ELBO"),
-    ("detached", _loss(combine=lambda r, k, b: (r + b * k).detach()), "stay a tensor connected"),
-    ("detached recon", _loss(recon_fn=lambda lo, x: _bce(lo.detach(), x)), "no gradient reaches `logits`"),
-    ("detached kl", _loss(kl_fn=lambda m, lv: _kl(m.detach(), lv.detach())), "no gradient reaches `mu`"),
-    (
-        "beta on the returned kl",
-        lambda lo, x, mu, lv, beta=1.0: (_bce(lo, x) + beta * _kl(mu, lv), _bce(lo, x), beta * _kl(mu, lv)),
-        "= beta * KL",
-    ),
-    ("returns only loss", lambda lo, x, mu, lv, beta=1.0: _bce(lo, x) + beta * _kl(mu, lv), "return a tuple"),
-]
-
-
-@pytest.mark.parametrize("name, fn, message", WRONG_LOSSES, ids=[w[0] for w in WRONG_LOSSES])
-def test_beta_vae_loss_check_teaches(name, fn, message):
-    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
-        ex.check_beta_vae_loss(fn)
+def test_the_package_re_exports_notebook_09s_checks_and_support_code():
+    for name in nb09.__all__:
+        assert getattr(ex, name) is getattr(nb09, name), name
 
 
 WRONG_LINEAR = [
@@ -341,71 +275,14 @@ def test_interpolate_check_teaches(name, fn, message):
         ex.check_interpolate_classes(fn)
 
 
-def _g(body):
-    def f(logits, x, sigma=1.0):
-        sq = (x - torch.sigmoid(logits)).pow(2).flatten(1)
-        return body(sq, x[0].numel(), sigma, logits, x)
-
-    return f
-
-
-_C = 0.5 * math.log(2 * math.pi)
-WRONG_GAUSSIAN = [
-    ("no constant", _g(lambda sq, d, s, lo, x: sq.sum(1) / (2 * s**2)), "normalising constant"),
-    ("no half", _g(lambda sq, d, s, lo, x: sq.sum(1) / s**2 + d * (math.log(s) + _C)), "1/2"),
-    ("sigma not squared", _g(lambda sq, d, s, lo, x: sq.sum(1) / (2 * s) + d * (math.log(s) + _C)), "not sigma"),
-    (
-        "mean over pixels",
-        _g(lambda sq, d, s, lo, x: sq.mean(1) / (2 * s**2) + math.log(s) + _C),
-        "averaging over pixels",
-    ),
-    (
-        "logits as mean",
-        _g(lambda sq, d, s, lo, x: (lo - x).pow(2).flatten(1).sum(1) / (2 * s**2) + d * (math.log(s) + _C)),
-        "sigmoid(logits)",
-    ),
-    (
-        "batch mean",
-        _g(lambda sq, d, s, lo, x: (sq.sum(1) / (2 * s**2) + d * (math.log(s) + _C)).mean()),
-        "one value per image",
-    ),
-    (
-        "sigma hard-coded",
-        _g(lambda sq, d, s, lo, x: sq.sum(1) / 0.5 + d * (math.log(0.5) + _C)),
-        "use the `sigma` argument",
-    ),
-]
-
-
-WRONG_GAUSSIAN.append(
-    (
-        "detached mean",
-        _g(
-            lambda sq, d, s, lo, x: (
-                (x - torch.sigmoid(lo).detach()).pow(2).flatten(1).sum(1) / (2 * s**2) + d * (math.log(s) + _C)
-            )
-        ),
-        "connected to `logits`",
-    )
-)
-
-
-@pytest.mark.parametrize("name, fn, message", WRONG_GAUSSIAN, ids=[w[0] for w in WRONG_GAUSSIAN])
-def test_gaussian_nll_check_teaches(name, fn, message):
-    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
-        ex.check_gaussian_nll(fn)
-
-
 @pytest.mark.parametrize(
     "check",
     [
-        ex.check_beta_vae_loss,
         ex.check_linear_warmup,
         ex.check_cyclical_schedule,
         ex.check_free_bits_kl,
         ex.check_generate_class,
         ex.check_interpolate_classes,
-        ex.check_gaussian_nll,
     ],
 )
 def test_unimplemented_exercise_raises_not_implemented(check):
@@ -414,6 +291,22 @@ def test_unimplemented_exercise_raises_not_implemented(check):
 
     with pytest.raises(NotImplementedError, match="not implemented yet"):
         check(todo)
+
+
+@pytest.mark.parametrize(
+    "check, fn, exercise",
+    [
+        (ex.check_linear_warmup, WRONG_LINEAR[0][1], "Exercise 1a (linear_warmup)"),
+        (ex.check_cyclical_schedule, WRONG_CYCLICAL[0][1], "Exercise 1b (cyclical_beta)"),
+        (ex.check_free_bits_kl, WRONG_FREE_BITS[0][1], "Exercise 1c (free_bits_kl)"),
+        (ex.check_generate_class, WRONG_GENERATE[0][1], "Exercise 2b (generate_class)"),
+        (ex.check_interpolate_classes, WRONG_INTERP[0][1], "Exercise 2c (interpolate_classes)"),
+    ],
+    ids=["1a", "1b", "1c", "2b", "2c"],
+)
+def test_messages_name_the_exercise_of_notebook_09(check, fn, exercise):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(exercise)):
+        check(fn)
 
 
 def test_checks_leave_the_global_rng_alone(solution):
@@ -425,21 +318,87 @@ def test_checks_leave_the_global_rng_alone(solution):
     assert torch.equal(torch.rand(3), expected)
 
 
-# ------------------------------------------------------------------------------------------------
-# 5: training support
-# ------------------------------------------------------------------------------------------------
-def test_fit_with_students_loss_equals_builtin_objective(small_fashion, solution):
-    data = small_fashion.subset(train=512, val=256)
-    histories = []
-    for loss_fn in (None, ex.make_loss_fn(solution["beta_vae_loss"])):
-        seed_everything(0)
-        model = MLPVAE(hidden=(64,), latent_dim=4)
-        run = fit(model, data, TrainConfig(epochs=2, beta=2.0, seed=0, progress=False), loss_fn=loss_fn, device="cpu")
-        histories.append(run.history)
-    for key in ("train_loss", "train_recon", "train_kl", "val_loss", "val_kl"):
-        assert histories[0][key] == pytest.approx(histories[1][key], rel=1e-4), key
+def _cvae_variant(encode_input=None, decode_input=None, swap_stats=False):
+    class Variant(ConditionalVAE):
+        def encode(self, x, y=None):
+            onehot = F.one_hot(y, self.n_classes).float()
+            inp = (encode_input or (lambda x, o: torch.cat([x.flatten(1), o], 1)))(x, onehot)
+            mu, logvar = self._split(self.to_stats(self.encoder(inp)))
+            return (logvar, mu) if swap_stats else (mu, logvar)
+
+        def decode(self, z, y=None):
+            onehot = F.one_hot(y, self.n_classes).float()
+            inp = (decode_input or (lambda z, o: torch.cat([z, o], 1)))(z, onehot)
+            return self.decoder(inp).view(-1, *self.image_shape)
+
+    return Variant
 
 
+WRONG_CVAE = [
+    (
+        "no label in encoder",
+        _cvae_variant(encode_input=lambda x, o: torch.cat([x.flatten(1), 0 * o], 1)),
+        "encoder's output does not depend",
+    ),
+    (
+        "no label in decoder",
+        _cvae_variant(decode_input=lambda z, o: torch.cat([z, 0 * o], 1)),
+        "decoder's output does not depend",
+    ),
+    (
+        "label first in encoder",
+        _cvae_variant(encode_input=lambda x, o: torch.cat([o, x.flatten(1)], 1)),
+        "[one_hot(y), x]",
+    ),
+    ("label first in decoder", _cvae_variant(decode_input=lambda z, o: torch.cat([o, z], 1)), "[one_hot(y), z]"),
+    (
+        "integer label",
+        _cvae_variant(decode_input=lambda z, o: torch.cat([z, o.argmax(1, keepdim=True).float()], 1)),
+        "one-hot",
+    ),
+    ("mu and logvar swapped", _cvae_variant(swap_stats=True), "swapped"),
+]
+
+
+@pytest.mark.parametrize("name, cls, message", WRONG_CVAE, ids=[w[0] for w in WRONG_CVAE])
+def test_conditional_vae_check_teaches(name, cls, message):
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
+        ex.check_conditional_vae(cls)
+
+
+def test_conditional_vae_messages_name_exercise_2a():
+    with pytest.raises(ex.ExerciseCheckError, match=re.escape("Exercise 2a")):
+        ex.check_conditional_vae(WRONG_CVAE[0][1])
+
+
+def test_hidden_tests_catch_what_the_visible_checks_cannot():
+    """Hard-coded sizes and a detached decoder fail the hidden tests of exercise 2a; a schedule that ignores beta_max
+    fails those of exercise 1."""
+
+    class HardCoded(ConditionalVAE):
+        def encode(self, x, y=None):
+            return self._split(self.to_stats(self.encoder(torch.cat([x.view(-1, 784), F.one_hot(y, 10).float()], 1))))
+
+        def decode(self, z, y=None):
+            return self.decoder(torch.cat([z, F.one_hot(y, 10).float()], 1)).view(-1, 1, 28, 28)
+
+    ex.check_conditional_vae(HardCoded)  # right for the visible check's 28x28, 10 classes
+    with pytest.raises((ex.ExerciseCheckError, RuntimeError)):
+        g09.hidden_conditional_vae(HardCoded)
+
+    class DetachedDecoder(ConditionalVAE):
+        def decode(self, z, y=None):
+            return super().decode(z.detach(), y).detach()
+
+    with pytest.raises(ex.ExerciseCheckError, match="no gradient reaches self.decoder"):
+        g09.hidden_conditional_vae(DetachedDecoder)
+    with pytest.raises(ex.ExerciseCheckError, match="linear_warmup"):
+        g09.hidden_schedules(lambda s, w, beta_max=1.0: min(1.0, s / w), lambda *a, **k: 0.0, lambda *a: 0.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# 4: training support
+# ------------------------------------------------------------------------------------------------
 def test_fit_beta_schedule_hook(small_fashion):
     data = small_fashion.subset(train=256, val=128)
     seen = []
@@ -456,13 +415,6 @@ def test_fit_beta_schedule_hook(small_fashion):
         device="cpu",
     )
     assert seen == list(range(8)) and run.history["beta"] == [0.25, 0.25]
-
-
-def test_fit_rejects_a_loss_fn_returning_a_tuple(small_fashion):
-    data = small_fashion.subset(train=64, val=64)
-    bad = lambda model, x, y, beta: (torch.zeros((), requires_grad=True),) * 3  # noqa: E731
-    with pytest.raises(TypeError, match="LossTerms"):
-        fit(MLPVAE(hidden=(8,), latent_dim=2), data, TrainConfig(epochs=1, progress=False), loss_fn=bad, device="cpu")
 
 
 def test_autoregressive_decoder_sees_only_earlier_pixels():
@@ -518,83 +470,3 @@ def test_decode_soft_label_with_one_hot_equals_decode():
         ex.decode_soft_label(model, z, torch.zeros(4, 9))
     with pytest.raises(TypeError, match="ConditionalVAE"):
         ex.decode_soft_label(MLPVAE(hidden=(8,), latent_dim=3), z, torch.zeros(4, 10))
-
-
-def _cvae_variant(encode_input=None, decode_input=None, swap_stats=False):
-    class Variant(ConditionalVAE):
-        def encode(self, x, y=None):
-            onehot = F.one_hot(y, self.n_classes).float()
-            inp = (encode_input or (lambda x, o: torch.cat([x.flatten(1), o], 1)))(x, onehot)
-            mu, logvar = self._split(self.to_stats(self.encoder(inp)))
-            return (logvar, mu) if swap_stats else (mu, logvar)
-
-        def decode(self, z, y=None):
-            onehot = F.one_hot(y, self.n_classes).float()
-            inp = (decode_input or (lambda z, o: torch.cat([z, o], 1)))(z, onehot)
-            return self.decoder(inp).view(-1, *self.image_shape)
-
-    return Variant
-
-
-WRONG_CVAE = [
-    (
-        "no label in encoder",
-        _cvae_variant(encode_input=lambda x, o: torch.cat([x.flatten(1), 0 * o], 1)),
-        "encoder's output does not depend",
-    ),
-    (
-        "no label in decoder",
-        _cvae_variant(decode_input=lambda z, o: torch.cat([z, 0 * o], 1)),
-        "decoder's output does not depend",
-    ),
-    (
-        "label first in encoder",
-        _cvae_variant(encode_input=lambda x, o: torch.cat([o, x.flatten(1)], 1)),
-        "[one_hot(y), x]",
-    ),
-    ("label first in decoder", _cvae_variant(decode_input=lambda z, o: torch.cat([o, z], 1)), "[one_hot(y), z]"),
-    (
-        "integer label",
-        _cvae_variant(decode_input=lambda z, o: torch.cat([z, o.argmax(1, keepdim=True).float()], 1)),
-        "one-hot",
-    ),
-    ("mu and logvar swapped", _cvae_variant(swap_stats=True), "swapped"),
-]
-
-
-@pytest.mark.parametrize("name, cls, message", WRONG_CVAE, ids=[w[0] for w in WRONG_CVAE])
-def test_conditional_vae_check_teaches(name, cls, message):
-    with pytest.raises(ex.ExerciseCheckError, match=re.escape(message)):
-        ex.check_conditional_vae(cls)
-
-
-def test_hidden_tests_catch_what_the_visible_checks_cannot():
-    """Hard-coded sizes, detached terms and beta on the returned KL fail the hidden tests."""
-
-    class HardCoded(ConditionalVAE):
-        def encode(self, x, y=None):
-            return self._split(self.to_stats(self.encoder(torch.cat([x.view(-1, 784), F.one_hot(y, 10).float()], 1))))
-
-        def decode(self, z, y=None):
-            return self.decoder(torch.cat([z, F.one_hot(y, 10).float()], 1)).view(-1, 1, 28, 28)
-
-    ex.check_conditional_vae(HardCoded)  # right for the visible check's 28x28, 10 classes
-    with pytest.raises((ex.ExerciseCheckError, RuntimeError)):
-        g07.hidden_conditional_vae(HardCoded)
-
-    class DetachedDecoder(ConditionalVAE):
-        def decode(self, z, y=None):
-            return super().decode(z.detach(), y).detach()
-
-    with pytest.raises(ex.ExerciseCheckError, match="no gradient reaches self.decoder"):
-        g07.hidden_conditional_vae(DetachedDecoder)
-    with pytest.raises(ex.ExerciseCheckError, match="beta \\* KL"):
-        g07.hidden_beta_vae_loss(
-            lambda lo, x, mu, lv, beta=1.0: (_bce(lo, x) + beta * _kl(mu, lv), _bce(lo, x), beta * _kl(mu, lv))
-        )
-    with pytest.raises(ex.ExerciseCheckError, match="no gradient reaches `logits`"):
-        g07.hidden_beta_vae_loss(_loss(recon_fn=lambda lo, x: _bce(lo.detach(), x)))
-    with pytest.raises(ex.ExerciseCheckError, match="detached"):
-        g07.hidden_gaussian_nll(lambda lo, x, sigma=1.0: gaussian_nll(lo, x, sigma).detach())
-    with pytest.raises(ex.ExerciseCheckError, match="linear_warmup"):
-        g07.hidden_schedules(lambda s, w, beta_max=1.0: min(1.0, s / w), lambda *a, **k: 0.0, lambda *a: 0.0)
