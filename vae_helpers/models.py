@@ -19,84 +19,37 @@ Each model has a frozen config dataclass (``MLPVAEConfig``, ...) and is register
 the one way the package evaluates a model (eval mode and no autograd, the caller's mode restored).
 
 The conditional VAE takes the class label ``y`` (``int64 [N]``) as a second argument of each.
+
+Where each part lives: the interface (:class:`BaseVAE`), the config base, the registry and :func:`eval_mode` in
+:mod:`vae_helpers.model_base`; the MLP VAE, the autoencoder and the two convolutional VAEs here, with
+:func:`build_model` and the layer table; the MLP VAE's two variants (:class:`ConditionalVAE`,
+:class:`AutoregressiveVAE`) in :mod:`vae_helpers.vae_variants`. Every name is importable from here.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, replace
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .errors import ConfigError
-from .losses import clamp_logvar, reparameterize
-
-
-@contextmanager
-def eval_mode(*modules: nn.Module, no_grad: bool = True) -> Iterator[None]:
-    """Run a block with ``modules`` in eval mode (BatchNorm uses its running statistics, dropout is
-    off) and, by default, without autograd; afterwards every submodule gets back the train/eval flag
-    it had, also when the block raises. The one way the package evaluates a model::
-
-        with eval_mode(model):
-            mu, logvar = model.encode(x)
-    """
-    saved = [(sub, sub.training) for module in modules for sub in module.modules()]
-    for module in modules:
-        module.eval()
-    try:
-        with torch.no_grad() if no_grad else nullcontext():
-            yield
-    finally:
-        for sub, flag in saved:
-            sub.training = flag
-
-
-@dataclass
-class VAEOutput:
-    """What ``forward`` returns.
-
-    Attributes:
-        logits: ``[N x C x H x W]`` decoder logits.
-        mu: ``[N x D]`` posterior means (the code itself for an autoencoder).
-        logvar: ``[N x D]`` posterior log-variances, already clamped (``None`` for an autoencoder).
-        z: ``[N x D]`` the latent code that was decoded.
-    """
-
-    logits: torch.Tensor
-    mu: torch.Tensor
-    logvar: torch.Tensor | None
-    z: torch.Tensor
+from .model_base import (
+    MODEL_REGISTRY,
+    BaseVAE,
+    ModelConfig,
+    VAEOutput,
+    _mlp,
+    _numel,
+    eval_mode,
+    register_model,
+)
 
 
 # --------------------------------------------------------------------------------------------
 # Configs: one frozen dataclass per model, plain values only (they go into checkpoints)
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelConfig:
-    """Base of the per-model configs: validates the fields every model has."""
-
-    latent_dim: int = 20
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            values = value if isinstance(value, (tuple, list)) else (value,)
-            if name in ("image_shape", "hidden", "channels") and not values:
-                raise ConfigError(f"{type(self).__name__}.{name} is empty; give at least one size.")
-            for v in values:
-                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                    raise ConfigError(f"{type(self).__name__}.{name}={value!r}: sizes must be whole numbers >= 1.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Checkpoint-safe plain values (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-
 @dataclass(frozen=True)
 class MLPVAEConfig(ModelConfig):
     """:class:`MLPVAE` and :class:`AE`: input ``(C, H, W)``, encoder widths (the decoder mirrors them), D."""
@@ -122,159 +75,6 @@ class ConvVAE64Config(ModelConfig):
 
     latent_dim: int = 128
     channels: tuple[int, ...] = (32, 64, 128, 256)
-
-
-@dataclass(frozen=True)
-class ConditionalVAEConfig(ModelConfig):
-    """:class:`ConditionalVAE`: the number of classes, then as :class:`MLPVAEConfig`."""
-
-    n_classes: int = 10
-    image_shape: tuple[int, ...] = (1, 28, 28)
-    hidden: tuple[int, ...] = (400,)
-    latent_dim: int = 20
-
-
-@dataclass(frozen=True)
-class AutoregressiveVAEConfig(ModelConfig):
-    """:class:`AutoregressiveVAE`: as :class:`MLPVAEConfig`, plus the width of the masked decoder layer."""
-
-    image_shape: tuple[int, ...] = (1, 28, 28)
-    hidden: tuple[int, ...] = (400,)
-    latent_dim: int = 20
-    made_hidden: int = 500
-
-
-# --------------------------------------------------------------------------------------------
-# The interface, and the registry that rebuilds a model from its checkpoint
-# --------------------------------------------------------------------------------------------
-#: Every model class by name; :func:`register_model` adds one, :func:`build_model` rebuilds from a config dict.
-MODEL_REGISTRY: dict[str, type[BaseVAE]] = {}
-
-M = TypeVar("M", bound="type[BaseVAE]")
-
-
-def register_model(cls: M) -> M:
-    """Class decorator: make ``cls`` rebuildable from checkpoints (:func:`build_model`)."""
-    MODEL_REGISTRY[cls.__name__] = cls
-    return cls
-
-
-class BaseVAE(nn.Module):
-    """The interface every course model implements (see the module docstring).
-
-    A subclass sets ``Config`` (its config dataclass) and builds its layers from ``self.model_config``.
-    Construct with a config, keyword overrides, or both: ``MLPVAE(latent_dim=2)``,
-    ``MLPVAE(MLPVAEConfig(latent_dim=2))``.
-    """
-
-    Config: ClassVar[type[ModelConfig]] = ModelConfig
-    conditional: ClassVar[bool] = False
-
-    def __init__(self, config: ModelConfig | None = None, **overrides: Any) -> None:
-        super().__init__()
-        if config is None:
-            config = self.Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
-        elif overrides:
-            config = replace(config, **overrides)
-        if not isinstance(config, self.Config):
-            raise ConfigError(f"{type(self).__name__} takes a {self.Config.__name__}, got {type(config).__name__}.")
-        self.model_config = config
-        self.latent_dim = config.latent_dim
-        self.image_shape: tuple[int, ...] = tuple(getattr(config, "image_shape", None) or self._image_shape())
-
-    def _image_shape(self) -> tuple[int, ...]:
-        raise NotImplementedError(
-            f"{type(self).__name__} has no image_shape: give its config an image_shape field (C, H, W), or define "
-            "_image_shape(self) returning it."
-        )
-
-    # -- to implement ------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``x`` ``[N x C x H x W]`` in [0, 1] -> ``(mu [N x D], logvar [N x D])`` (``logvar`` None for an AE)."""
-        raise NotImplementedError(
-            f"{type(self).__name__}.encode is not implemented: define encode(self, x, y=None) returning "
-            "(mu [N x D], logvar [N x D]) for images x [N x C x H x W] in [0, 1]."
-        )
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """``z`` ``[N x D]`` -> logits ``[N x C x H x W]``."""
-        raise NotImplementedError(
-            f"{type(self).__name__}.decode is not implemented: define decode(self, z, y=None) returning "
-            "logits [N x C x H x W] for codes z [N x D]."
-        )
-
-    # -- shared ------------------------------------------------------------------------------
-    def likelihood_logits(self, z: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits ``[N x C x H x W]`` of p(x | z) *at the observed* ``x``: what every loss scores.
-
-        For most models that is ``decode(z)``; an autoregressive decoder overrides it to condition
-        each pixel on the true earlier pixels of ``x`` (teacher forcing)."""
-        return self.decode(z, y)
-
-    @property
-    def is_variational(self) -> bool:
-        return True
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> VAEOutput:
-        mu, logvar = self.encode(x, y)
-        z = reparameterize(mu, logvar) if (self.training and logvar is not None) else mu
-        return VAEOutput(self.likelihood_logits(z, x, y), mu, logvar, z)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        y: torch.Tensor | None = None,
-        mean: torch.Tensor | None = None,
-        std: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Decode ``n`` latents drawn from N(mean, diag(std^2)) (default the prior N(0, I)).
-
-        Returns pixel means ``[n x C x H x W]`` in [0, 1].  ``generator`` is a CPU generator.
-        """
-        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
-        if std is not None:
-            z = z * std.to(self.device)
-        if mean is not None:
-            z = z + mean.to(self.device)
-        return torch.sigmoid(self.decode(z, y))
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode the posterior mean of each input: ``[N x C x H x W]`` pixel means in [0, 1]."""
-        mu, _ = self.encode(x.to(self.device), y)
-        return torch.sigmoid(self.decode(mu, y))
-
-    def config(self) -> dict[str, Any]:
-        """The registry name plus the config's fields (plain Python values, checkpoint-safe)."""
-        return {"name": type(self).__name__, **self.model_config.to_dict()}
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def _split(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[N x 2D] -> (mu [N x D], clamped logvar [N x D])``."""
-        mu, logvar = h.chunk(2, dim=-1)
-        return mu, clamp_logvar(logvar)
-
-
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
-    """Linear layers with ReLU between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-def _numel(shape: Sequence[int]) -> int:
-    return int(math.prod(shape))
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,100 +197,6 @@ class ConvVAE64(BaseVAE):
         return self.decoder(self.from_latent(z))
 
 
-@register_model
-class ConditionalVAE(BaseVAE):
-    """MLP VAE conditioned on a class label: q(z|x, y) and p(x|z, y) (:class:`ConditionalVAEConfig`).
-
-    The one-hot label is concatenated to the encoder's input and to the decoder's input.
-    """
-
-    Config = ConditionalVAEConfig
-    conditional = True
-
-    def __init__(self, config: ConditionalVAEConfig | None = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        hidden, n_in = self.model_config.hidden, _numel(self.image_shape)
-        self.n_classes = self.model_config.n_classes
-        self.encoder = nn.Sequential(*_mlp([n_in + self.n_classes, *hidden]), nn.ReLU())  # [N x 794] -> [N x 400]
-        self.to_stats = nn.Linear(hidden[-1], 2 * self.latent_dim)
-        self.decoder = _mlp([self.latent_dim + self.n_classes, *reversed(hidden), n_in])  # [N x D+10] -> [N x 784]
-
-    def _onehot(self, y: torch.Tensor | None, n: int) -> torch.Tensor:
-        if y is None:
-            raise ValueError("ConditionalVAE needs the class labels y (int64 [N]).")
-        y = torch.as_tensor(y, device=self.device).long().reshape(-1)
-        if y.numel() == 1 and n > 1:
-            y = y.expand(n)
-        return nn.functional.one_hot(y, self.n_classes).float()
-
-    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._split(self.to_stats(self.encoder(torch.cat([x.flatten(1), self._onehot(y, len(x))], 1))))
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decoder(torch.cat([z, self._onehot(y, len(z))], 1)).view(-1, *self.image_shape)
-
-
-class MaskedLinear(nn.Linear):
-    """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` ``[out x in]``."""
-
-    def __init__(self, n_in: int, n_out: int, mask: torch.Tensor) -> None:
-        super().__init__(n_in, n_out)
-        self.register_buffer("mask", mask.float())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.mask, self.bias)
-
-
-@register_model
-class AutoregressiveVAE(BaseVAE):
-    """A VAE with a *strong* decoder: p(x | z) = prod_i p(x_i | x_<i, z), a MADE conditioned on z.
-
-    The encoder is :class:`MLPVAE`'s. The decoder sees every earlier pixel (raster order) through
-    masked weights (Germain et al. 2015): a hidden layer (``made_hidden`` units, MADE degrees
-    assigned cyclically) plus a direct masked connection from each earlier pixel, and ``z`` enters
-    both the hidden layer and the output. Because the previous pixels already predict the next one
-    well, the decoder can model the images *without* z: trained on the plain ELBO, the KL term
-    pushes q(z|x) onto the prior and the latent code is ignored, which is posterior collapse
-    (Bowman et al. 2016; Chen et al. 2017). Notebook 09 uses it. Config: :class:`AutoregressiveVAEConfig`.
-    """
-
-    Config = AutoregressiveVAEConfig
-
-    def __init__(self, config: AutoregressiveVAEConfig | None = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        hidden, made_hidden, n = self.model_config.hidden, self.model_config.made_hidden, _numel(self.image_shape)
-        self.encoder = nn.Sequential(*_mlp([n, *hidden]), nn.ReLU())  # [N x n] -> [N x hidden]
-        self.to_stats = nn.Linear(hidden[-1], 2 * self.latent_dim)
-        degree_in = torch.arange(1, n + 1)  # pixel i (1-based, raster order)
-        degree_hidden = torch.arange(made_hidden) % (n - 1) + 1  # each hidden unit sees pixels 1..m_k
-        self.x_to_hidden = MaskedLinear(n, made_hidden, degree_hidden[:, None] >= degree_in[None, :])
-        self.hidden_to_out = MaskedLinear(made_hidden, n, degree_in[:, None] > degree_hidden[None, :])
-        self.direct = MaskedLinear(n, n, degree_in[:, None] > degree_in[None, :])  # strictly earlier pixels
-        self.z_to_hidden = nn.Linear(self.latent_dim, made_hidden)
-        self.z_to_out = nn.Linear(self.latent_dim, n)
-
-    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._split(self.to_stats(self.encoder(x.flatten(1))))
-
-    def likelihood_logits(self, z: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits ``[N x C x H x W]`` of every pixel given z ``[N x D]`` and the *true* earlier pixels of x."""
-        xf = x.flatten(1)  # [N x n]
-        h = torch.relu(self.x_to_hidden(xf) + self.z_to_hidden(z))  # [N x made_hidden]
-        return (self.hidden_to_out(h) + self.direct(xf) + self.z_to_out(z)).view(-1, *self.image_shape)
-
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Generate pixel by pixel (one pass per pixel), each set to its conditional mean sigmoid(logit):
-        a greedy decoding of the autoregressive model. Returns the logits of the final pass."""
-        x = torch.zeros(len(z), *self.image_shape, device=z.device)
-        flat = x.view(len(z), -1)
-        logits = self.likelihood_logits(z, x)
-        for i in range(flat.shape[1]):
-            logits = self.likelihood_logits(z, x)
-            flat[:, i] = torch.sigmoid(logits.view(len(z), -1)[:, i])
-        return logits
-
-
 @torch.no_grad()
 def layer_table(model: BaseVAE, batch: int = 2) -> list[tuple[str, str, tuple[int, ...], int]]:
     """Trace a dummy batch through the encoder and the decoder, layer by layer.
@@ -546,3 +252,38 @@ def build_model(config: dict[str, Any]) -> BaseVAE:
             "defined elsewhere must be decorated with @register_model before its checkpoints load."
         )
     return MODEL_REGISTRY[name](**config)
+
+
+# The MLP VAE's variants are registered after the models above (the order build_model's message lists them in),
+# and importable from here as before.
+from .vae_variants import (  # noqa: E402
+    AutoregressiveVAE,
+    AutoregressiveVAEConfig,
+    ConditionalVAE,
+    ConditionalVAEConfig,
+    MaskedLinear,
+)
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "AE",
+    "AutoregressiveVAE",
+    "AutoregressiveVAEConfig",
+    "BaseVAE",
+    "ConditionalVAE",
+    "ConditionalVAEConfig",
+    "ConvVAE",
+    "ConvVAE64",
+    "ConvVAE64Config",
+    "ConvVAEConfig",
+    "MLPVAE",
+    "MLPVAEConfig",
+    "MaskedLinear",
+    "ModelConfig",
+    "VAEOutput",
+    "build_model",
+    "eval_mode",
+    "format_layer_table",
+    "layer_table",
+    "register_model",
+]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -29,6 +29,10 @@ from .errors import ConfigError, PerformanceWarning
 from .losses import LossTerms
 from .models import BaseVAE
 
+#: ``TrainConfig.precision``: float32 throughout, bfloat16 autocast for the training forward pass, or bf16 where the
+#: device computes it natively.
+Precision = Literal["fp32", "bf16", "auto"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "auto")
 #: The objective of one batch: ``objective(model, x, y, beta) -> LossTerms``.
 Objective = Callable[[BaseVAE, torch.Tensor, torch.Tensor, float], LossTerms]
 

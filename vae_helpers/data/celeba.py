@@ -1,9 +1,10 @@
 """CelebA in the official layout, with any number of its images present.
 
-Reading order: :func:`find_celeba_root` (the search chain of :mod:`.sources`), :func:`read_celeba_annotations`
-(``list_attr_celeba.txt`` and ``list_eval_partition.txt``, checked line by line), :func:`celeba_present_by_split`
-(the rows whose image exists, by official partition), then :func:`load_celeba` decodes each partition's JPEGs
-(CenterCrop 148, Resize 64) into a uint8 tensor.
+Reading order: :func:`find_celeba_root` (the search chain of :mod:`.sources`, in :mod:`.celeba_folder`),
+:func:`read_celeba_annotations` (``list_attr_celeba.txt`` and ``list_eval_partition.txt``, checked line by line),
+:func:`celeba_present_by_split` (the rows whose image exists, by official partition; both in
+:mod:`.celeba_annotations`), then :func:`load_celeba`, here, decodes each partition's JPEGs (CenterCrop 148,
+Resize 64) into a uint8 tensor.
 
 The decode cache: each decoded partition is saved as one ``.pt`` file in ``cache_dir`` (default ``data/cache/`` in
 the repo). Its name is a hash of what it was built from: the resolved image folder, every image's name, size and
@@ -15,7 +16,6 @@ records its source folder and image names, checked on load. Writes are atomic (a
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import warnings
@@ -28,20 +28,11 @@ import torch
 from ..atomic import atomic_torch_save
 from ..config import display_path
 from ..errors import CacheWarning, CorruptDataError, DataNotFoundError, IncompleteCelebAWarning
+from .celeba_annotations import celeba_present_by_split, read_celeba_annotations
+from .celeba_folder import CELEBA_HOWTO, _layout_hint, celeba_image_dir, find_celeba_root
 from .containers import ImageDataset, ImageSplit
-from .roots import not_found, repo_paths, search_roots
+from .roots import not_found, repo_paths
 
-CELEBA_HOWTO = (
-    "How to get CelebA: download 'Align&Cropped Images' (img_align_celeba.zip) plus list_attr_celeba.txt and "
-    "list_eval_partition.txt from the official site https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html "
-    "(Google Drive / Baidu links) or a well-known mirror such as the Kaggle dataset 'jessicali9530/celeba-dataset'. "
-    "torchvision's CelebA(download=True) uses Google Drive and often fails with a quota or HTML-page error "
-    "(torchvision issues #1920, #3708, #8501). Lay it out as <root>/celeba/img_align_celeba/000001.jpg ... plus "
-    "<root>/celeba/list_attr_celeba.txt and <root>/celeba/list_eval_partition.txt, then set VAE_DATA_DIR=<root> "
-    "or put it in the repo's data/. CelebA is for non-commercial research only."
-)
-#: Official partition codes in ``list_eval_partition.txt``.
-PARTITIONS = {0: "train", 1: "valid", 2: "test"}
 #: Size of the official aligned-and-cropped images.
 ALIGNED_SIZE = (178, 218)
 #: At most this many file names are printed in one message (the count is always given).
@@ -49,241 +40,6 @@ _SHOW = 20
 _CACHE_FORMAT = 2
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Finding the folder
-# --------------------------------------------------------------------------------------------------------------
-def celeba_image_dir(folder: Path) -> Path:
-    """``folder/img_align_celeba``, or the Kaggle mirror's nested ``img_align_celeba/img_align_celeba`` when the
-    images are only there."""
-    images = Path(folder) / "img_align_celeba"
-    nested = images / "img_align_celeba"
-    if nested.is_dir() and not any(images.glob("*.jpg")):
-        return nested
-    return images
-
-
-def _layout_hint(folder: Path) -> str:
-    """What is wrong with a ``celeba/`` folder that is not usable as it is (empty when nothing useful can be said)."""
-    if not folder.is_dir():
-        return ""
-    hints = []
-    if (folder / "list_attr_celeba.csv").is_file() and not (folder / "list_attr_celeba.txt").is_file():
-        hints.append(
-            "it holds the Kaggle mirror's CSV files: convert them with "
-            f"`python -c \"from vae_helpers.data import celeba_txt_from_csv; celeba_txt_from_csv('{folder}')\"`"
-        )
-    if (folder / "img_align_celeba.zip").is_file() and not (folder / "img_align_celeba").is_dir():
-        hints.append(f"img_align_celeba.zip is not extracted: `cd {folder} && unzip img_align_celeba.zip`")
-    return "; ".join(hints)
-
-
-def find_celeba_root() -> tuple[Path | None, list[str]]:
-    """Return the first ``celeba/`` folder holding images and annotation files, plus the places searched."""
-    searched = []
-    for label, root in search_roots():
-        folder = root / "celeba"
-        hint = _layout_hint(folder)
-        searched.append(
-            f"{label}: {folder} (needs img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt)"
-            + (f" -- found but unusable: {hint}" if hint else "")
-        )
-        if (
-            (folder / "list_attr_celeba.txt").is_file()
-            and (folder / "list_eval_partition.txt").is_file()
-            and (folder / "img_align_celeba").is_dir()
-        ):
-            return folder, searched
-    return None, searched
-
-
-def celeba_instructions() -> str:
-    """Multi-line, printable instructions for getting CelebA and where to put it (the places searched, in order).
-
-    Same facts as :data:`CELEBA_HOWTO` (which ends the one-line error message), laid out for a notebook cell.
-    """
-    roots = search_roots()
-    if not any(label == "$VAE_DATA_DIR" for label, _ in roots):
-        roots.insert(0, ("$VAE_DATA_DIR", Path("<not set>")))
-    places = "\n".join(f"     {i}. {label}: {root / 'celeba'}" for i, (label, root) in enumerate(roots, 1))
-    return (
-        "CelebA was not found. It is never downloaded automatically: it is large (1.4 GB of images) and licensed for\n"
-        "non-commercial research only.\n"
-        "1. Get it from the official site https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (Google Drive or Baidu links:\n"
-        "   'Align&Cropped Images' -> img_align_celeba.zip, and the annotation files list_attr_celeba.txt and\n"
-        "   list_eval_partition.txt), or from the well-known Kaggle mirror 'jessicali9530/celeba-dataset'\n"
-        "   (`kaggle datasets download -d jessicali9530/celeba-dataset`). The mirror nests the images one level deeper\n"
-        "   (img_align_celeba/img_align_celeba/*.jpg: move them up one level) and ships the annotations as CSV: convert them\n"
-        "   with `python -c \"from vae_helpers.data import celeba_txt_from_csv; celeba_txt_from_csv('<root>/celeba')\"`.\n"
-        "   torchvision's CelebA(download=True) fetches from Google Drive and often fails with a quota or HTML-page error\n"
-        "   (torchvision issues #1920, #3708, #8501), so download by hand.\n"
-        "2. Lay it out as the official download (any number of images works; only the rows whose image is present are used):\n"
-        "     <root>/celeba/img_align_celeba/000001.jpg, 000002.jpg, ...\n"
-        "     <root>/celeba/list_attr_celeba.txt\n"
-        "     <root>/celeba/list_eval_partition.txt\n"
-        "   (list_bbox_celeba.txt and list_landmarks_align_celeba.txt are not needed.)\n"
-        "3. Make <root>/celeba one of these folders, searched in this order:\n"
-        f"{places}\n"
-        "   e.g. `export VAE_DATA_DIR=/path/to/root` before starting Jupyter, or put celeba/ in the repo's data/.\n"
-        "Licence: CelebA is available for non-commercial research purposes only; never commit its images, or weights\n"
-        "trained on it, to a repository."
-    )
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Annotation files
-# --------------------------------------------------------------------------------------------------------------
-def celeba_txt_from_csv(folder: str | os.PathLike) -> tuple[Path, Path]:
-    """Write the official ``list_attr_celeba.txt`` / ``list_eval_partition.txt`` from the Kaggle mirror's CSV files.
-
-    The Kaggle dataset 'jessicali9530/celeba-dataset' holds ``list_attr_celeba.csv`` (``image_id,<40 attributes>``,
-    values -1/1) and ``list_eval_partition.csv`` (``image_id,partition``): the same table as the official files.
-
-    Returns:
-        The two paths written in ``folder``.
-    """
-    folder = Path(folder)
-    with open(folder / "list_attr_celeba.csv", newline="") as handle:
-        rows = list(csv.reader(handle))
-    header, body = rows[0], [r for r in rows[1:] if r]
-    if header[0] != "image_id" or any(len(r) != len(header) for r in body):
-        raise CorruptDataError(
-            f"{folder / 'list_attr_celeba.csv'}: expected the Kaggle layout 'image_id,<attributes>' "
-            f"with {len(header)} fields on every row."
-        )
-    attr_path, part_path = folder / "list_attr_celeba.txt", folder / "list_eval_partition.txt"
-    lines = [str(len(body)), " ".join(header[1:])] + [" ".join(r) for r in body]
-    attr_path.write_text("\n".join(lines) + "\n")
-    with open(folder / "list_eval_partition.csv", newline="") as handle:
-        parts = [r for r in list(csv.reader(handle))[1:] if r]
-    part_path.write_text("\n".join(f"{name} {int(p)}" for name, p in parts) + "\n")
-    return attr_path, part_path
-
-
-def _annotation_lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise DataNotFoundError(
-            f"CelebA: {path} is missing (the annotation files are needed with the images).\nHow to fix: {CELEBA_HOWTO}"
-        )
-    try:
-        return path.read_text().splitlines()
-    except UnicodeDecodeError as err:
-        raise CorruptDataError(
-            f"{path}: not a text file ({err}). Delete it and fetch the official file again."
-        ) from err
-
-
-def read_partition(path: Path) -> dict[str, int]:
-    """``list_eval_partition.txt`` as ``{filename: 0 | 1 | 2}``; a malformed line is a :class:`CorruptDataError`."""
-    partition = {}
-    for lineno, line in enumerate(_annotation_lines(path), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 2 or parts[1] not in {"0", "1", "2"}:
-            raise CorruptDataError(
-                f"{path}, line {lineno}: expected '<image>.jpg <partition>' with partition 0 (train), 1 (valid) or "
-                f"2 (test), found {line.strip()!r}. Fetch the official list_eval_partition.txt again."
-            )
-        partition[parts[0]] = int(parts[1])
-    return partition
-
-
-def _first_bad_attribute_line(path: Path, body: list[tuple[int, str]], names: list[str]) -> None:
-    """Raise the :class:`CorruptDataError` naming the first malformed row of ``list_attr_celeba.txt``."""
-    for lineno, line in body:
-        row = line.split()
-        if len(row) != len(names) + 1:
-            raise CorruptDataError(
-                f"{path}, line {lineno}: {len(row)} columns, expected {len(names) + 1} (the image name and "
-                f"{len(names)} attributes). Fetch the official list_attr_celeba.txt again."
-            )
-        for attribute, value in zip(names, row[1:]):
-            if value not in {"1", "-1"}:
-                raise CorruptDataError(
-                    f"{path}, line {lineno}: attribute {attribute} is {value!r}; every value must be 1 or -1. "
-                    "Fetch the official list_attr_celeba.txt again."
-                )
-    raise CorruptDataError(
-        f"{path}: the attribute table does not parse. Fetch the official list_attr_celeba.txt again."
-    )
-
-
-def read_celeba_annotations(folder: Path) -> tuple[list[str], list[str], np.ndarray, dict[str, int]]:
-    """Parse the official annotation files.
-
-    Returns:
-        ``(filenames, attribute_names, attributes int8 [R x 40] in {0, 1}, partition by filename)``.
-
-    Raises:
-        CorruptDataError: a header, row or value is malformed (the message names the file and line).
-    """
-    path = Path(folder) / "list_attr_celeba.txt"
-    lines = _annotation_lines(path)
-    try:
-        n_rows = int(lines[0])
-        names = lines[1].split()
-    except (IndexError, ValueError) as err:
-        raise CorruptDataError(
-            f"{path}: not the official format ({err}): line 1 must be the row count and line 2 the "
-            "attribute names. Fetch the official file again."
-        ) from err
-    body = [(i, line) for i, line in enumerate(lines[2:], 3) if line.strip()]
-    if len(body) != n_rows:
-        raise CorruptDataError(
-            f"{path}: header announces {n_rows:,} rows of {len(names)} attributes, "
-            f"found {len(body):,} rows. Fetch a fresh copy."
-        )
-    # Fast path (about 0.3 s for the 202,599 official rows): all tokens at once; the slow per-line check below runs
-    # only when the table does not parse, to name the first bad line.
-    width = len(names) + 1
-    tokens = "\n".join(line for _, line in body).split()
-    filenames = tokens[0::width]
-    del tokens[0::width]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", DeprecationWarning)  # older NumPy warns where newer raises ValueError
-            values = np.fromstring(" ".join(tokens), dtype=np.int8, sep=" ") if tokens else np.zeros(0, np.int8)
-    except (ValueError, DeprecationWarning):  # a token that is not an integer
-        values = None
-    if (
-        values is None
-        or len(filenames) != len(body)
-        or len(values) != len(body) * len(names)
-        or not np.isin(values, (-1, 1)).all()
-    ):
-        _first_bad_attribute_line(path, body, names)
-    attrs = (values.reshape(len(body), len(names)) > 0).astype(np.int8)
-    partition = read_partition(Path(folder) / "list_eval_partition.txt")
-    return filenames, names, attrs, partition
-
-
-def celeba_present_by_split(folder: Path, filenames: list[str], partition: dict[str, int]) -> dict[int, list[str]]:
-    """Image names present in ``folder/img_align_celeba``, grouped by official partition (0 train, 1 valid, 2 test).
-
-    Raises:
-        CorruptDataError: present images have no line in ``list_eval_partition.txt`` (the message names them).
-    """
-    present = {p.name for p in celeba_image_dir(folder).glob("*.jpg")}
-    by_split: dict[int, list[str]] = {0: [], 1: [], 2: []}
-    unassigned = []
-    for name in filenames:
-        if name in present:
-            if name in partition:
-                by_split[partition[name]].append(name)
-            else:
-                unassigned.append(name)
-    if unassigned:
-        raise CorruptDataError(
-            f"{Path(folder) / 'list_eval_partition.txt'}: {len(unassigned):,} images present on disk have no partition "
-            f"line (first: {', '.join(unassigned[:5])}), so their split is unknown. Fetch the official "
-            "list_eval_partition.txt (202,599 lines) again."
-        )
-    return by_split
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Decoding and the decode cache
-# --------------------------------------------------------------------------------------------------------------
 def _decode_face(path: Path, crop: int, size: int) -> np.ndarray:
     """JPEG -> CenterCrop(crop) -> Resize(size) (antialiased) -> uint8 ``[3 x size x size]``.
 

@@ -1,0 +1,183 @@
+"""The zoo's weights files: safetensors with the model's record as JSON strings in its metadata.
+
+Writing and reading a file (:func:`write_file`, :func:`read_file`: loading one can never run code), its sha256,
+the float16 packing of a model's weights (a masked layer keeps only its unmasked entries, masks are rebuilt by the
+model), what a file records besides its tensors, and the checks of that record against the manifest entry and the
+recipe. :mod:`vae_helpers.zoo` uses them to save, load and cache the zoo's models, and re-exports the public names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from . import __version__
+from .atomic import atomic_write_bytes
+from .config import display_path
+from .errors import CheckpointError
+from .models import BaseVAE
+from .run_state import FitResult
+from .zoo_recipes import recipe, recipe_record
+
+#: 1: byte-shuffled xz torch pickles (``.vaezoo``); 2: safetensors with JSON metadata.
+FILE_FORMAT = 2
+SUFFIX = ".safetensors"
+#: Keys every manifest entry must have (what :func:`~vae_helpers.zoo.load` and :func:`~vae_helpers.zoo.get` read).
+ENTRY_KEYS = ("file", "sha256", "model", "epochs_run")
+RETRAIN_HINT = "retrain it with `make weights NAMES={name}` (python -m vae_helpers.tools.weights {name})"
+
+
+# --------------------------------------------------------------------------------------------
+# The file format: safetensors, with the model's record as JSON strings in its metadata
+# --------------------------------------------------------------------------------------------
+def write_file(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
+    """Write ``tensors`` with ``metadata`` (plain JSON-able values, each stored as a JSON string) atomically
+    to ``path`` as safetensors."""
+    tensors = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
+    data = safetensors_bytes(tensors, metadata={key: json.dumps(value) for key, value in metadata.items()})
+    atomic_write_bytes(path, data)
+
+
+def read_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(tensors, metadata)`` of a weights file (safetensors: loading it can never run code); a foreign,
+    cut or damaged file is a :class:`CheckpointError`."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            raw = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        metadata = {key: json.loads(value) for key, value in raw.items()}
+    except (SafetensorError, OSError, ValueError) as err:  # ValueError: metadata that is not JSON
+        raise CheckpointError(
+            f"{path} is not a readable vae_helpers weights file (safetensors with JSON metadata): {err}. "
+            "Restore it (git checkout, or reinstall vae_helpers) or retrain it with `make weights`."
+        ) from err
+    return tensors, metadata
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_metadata(name: str, model: BaseVAE, run: FitResult, packed: list[str]) -> dict[str, Any]:
+    """What a weights file records besides its tensors: plain data only, stored as JSON strings."""
+    return {
+        "format": FILE_FORMAT,
+        "package_version": __version__,
+        "name": name,
+        "model_class": type(model).__name__,
+        "model_config": model.config(),
+        "recipe": recipe_record(recipe(name)),
+        "packed": packed,
+        "training": {
+            "history": run.history,
+            "best_epoch": run.best_epoch,
+            "best_val": run.best_val,
+            "stopped": run.stopped,
+            "device": run.device,
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# float16 weights, masked layers packed
+# --------------------------------------------------------------------------------------------
+def _state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """float16 weights; a masked layer's weight keeps only its unmasked entries; masks are dropped."""
+    state = model.state_dict()
+    stored, packed = {}, []
+    for key, value in state.items():
+        if key.endswith("mask"):
+            continue  # rebuilt by the model's constructor
+        mask_key = key.rsplit(".", 1)[0] + ".mask" if "." in key else "mask"
+        if key.endswith("weight") and mask_key in state:
+            value, _ = value[state[mask_key].bool()], packed.append(key)
+        stored[key] = value.detach().cpu().to(torch.float16) if value.is_floating_point() else value.detach().cpu()
+    return stored, packed
+
+
+def _load_stored(model: BaseVAE, stored: dict[str, torch.Tensor], packed: list[str]) -> None:
+    state = model.state_dict()
+    full = {}
+    for key, target in state.items():
+        if key.endswith("mask"):
+            full[key] = target
+        elif key in packed:
+            weight = torch.zeros_like(target)
+            weight[state[key.rsplit(".", 1)[0] + ".mask"].bool()] = stored[key].to(target.dtype)
+            full[key] = weight
+        else:
+            full[key] = stored[key].to(target.dtype)
+    model.load_state_dict(full)
+
+
+def _tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over the tensors' names, dtypes, shapes and bytes (the retrain cache's check, which has no manifest)."""
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        value = tensors[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{value.dtype}|{tuple(value.shape)}|".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# The checks of a file against its manifest entry and recipe
+# --------------------------------------------------------------------------------------------
+def _restore_hint(path: Path) -> str:
+    """How to get a committed zoo file back: ``git checkout`` in a clone, or reinstall the package."""
+    return f"`git checkout -- {display_path(path)}` in a clone of the course, or reinstall vae_helpers"
+
+
+def _check_entry(name: str, info: Any, manifest: Path) -> None:
+    """Refuse an entry of the manifest ``manifest`` that lacks a key :func:`~vae_helpers.zoo.load_file` reads, naming
+    the entry, the key and the fix."""
+    if not isinstance(info, dict):
+        raise CheckpointError(
+            f"The zoo manifest's entry {name!r} ({manifest}) is {type(info).__name__}, not a JSON object: restore "
+            f"the manifest ({_restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}."
+        )
+    missing = [key for key in ENTRY_KEYS if key not in info]
+    if missing:
+        raise CheckpointError(
+            f"The zoo manifest's entry {name!r} ({manifest}) lacks {', '.join(map(repr, missing))} (every entry needs "
+            f"{', '.join(ENTRY_KEYS)}): the manifest was edited by hand or cut. Restore it "
+            f"({_restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}, which rewrites the entry."
+        )
+
+
+def _check_record(name: str, info: dict[str, Any], path: Path, metadata: dict[str, Any], manifest: Path) -> None:
+    """The file's own record (name, class, config) must be the entry's (of the manifest ``manifest``) and the recipe's."""
+    fix = f"Restore the manifest and the file ({_restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}."
+    if metadata.get("format", 0) > FILE_FORMAT:
+        raise CheckpointError(
+            f"{path} has zoo format {metadata['format']}; this package reads {FILE_FORMAT}. "
+            "Update the course (git pull, then make setup)."
+        )
+    recorded = metadata.get("name")
+    if recorded != name:
+        raise CheckpointError(
+            f"The zoo manifest's entry {name!r} points at {path.name}, but that file holds {recorded!r}: the manifest "
+            f"was edited or mixed up, and loading it would give another model under this name. {fix}"
+        )
+    config = metadata.get("model_config")
+    wanted = recipe(name).model
+    if (
+        config != info["model"]
+        or metadata.get("model_class") != wanted["name"]
+        or any(config.get(key) != value for key, value in wanted.items())
+    ):
+        raise CheckpointError(
+            f"{path.name} records the model {metadata.get('model_class')!r} {config}, but the manifest entry "
+            f"{name!r} says {info['model']} and its recipe {wanted}: they must agree. {fix}"
+        )
