@@ -162,7 +162,7 @@ def plot_history(
                     color=colour,
                     clip_on=False,
                     zorder=5,
-                    label=f"{label}, epoch {epochs[0]}: {_format_value(first)} (off scale)",
+                    label=f"{label}, epoch {epochs[0]:g}: {_format_value(first)} (off scale)",
                 )
         ax.set_title(name)
         ax.set_xlabel("epoch")
