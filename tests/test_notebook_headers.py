@@ -28,7 +28,9 @@ def test_header_states_prerequisites_goals_and_a_true_reading_time(path):
     header = nb.cells[0].source
     assert header.startswith(f"# {path.name[:2]} · "), f"{path.name}: the first cell's title must start with its number"
     assert "**Learning goals**" in header, f"{path.name}: the header has no learning goals"
-    assert re.search(r"\*\*(Prerequisites|Before this notebook)", header), f"{path.name}: the header has no prerequisites"
+    assert re.search(r"\*\*(Prerequisites|Before this notebook)", header), (
+        f"{path.name}: the header has no prerequisites"
+    )
     found = READ_TIME.search(header)
     assert found, f"{path.name}: the header gives no reading time ('**Time.** About N minutes to read')"
     measured = prose_words(nb) / READING_WORDS_PER_MINUTE
@@ -44,4 +46,6 @@ def test_notebook_ends_with_key_takeaways_in_prose(path):
     # The solution notebook: 07's takeaways answer its graded written question, so they are teacher-only there.
     nb = nbformat.read(path, as_version=4)
     markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    assert any(s.startswith("## Key takeaways") for s in markdown[-3:]), f"{path.name}: no '## Key takeaways' at the end"
+    assert any(s.startswith("## Key takeaways") for s in markdown[-3:]), (
+        f"{path.name}: no '## Key takeaways' at the end"
+    )
