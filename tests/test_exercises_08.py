@@ -22,6 +22,7 @@ import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
+from _solutions import solutions
 
 from grading import nb08 as g08
 from vae_helpers import exercises as ex
@@ -37,15 +38,8 @@ STUDENT = REPO_ROOT / "notebooks" / "student" / "08_beta_vae_and_likelihoods.ipy
 @pytest.fixture(scope="module")
 def solution() -> dict:
     """The solution notebook's exercise cells, executed: the reference implementations the course ships."""
-    namespace: dict = {}
-    exec(
-        "import math\nimport torch\nimport torch.nn.functional as F\n"
-        "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers import exercises\n",
-        namespace,
-    )
-    for cell in nbformat.read(SOLUTION, as_version=4).cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            exec(cell.source, namespace)
+    namespace = solutions("08_beta_vae_and_likelihoods.ipynb")
+    namespace.update(kl_per_dim=kl_per_dim, exercises=ex)
     return namespace
 
 

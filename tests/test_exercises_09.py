@@ -19,6 +19,7 @@ import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
+from _solutions import solutions
 
 from grading import nb09 as g09
 from vae_helpers import exercises as ex
@@ -36,16 +37,8 @@ STUDENT = REPO_ROOT / "notebooks" / "student" / "09_collapse_and_conditional_vae
 @pytest.fixture(scope="module")
 def solution() -> dict:
     """The solution notebook's exercise cells, executed: the reference implementations the course ships."""
-    namespace: dict = {}
-    exec(
-        "import math\nimport torch\nimport torch.nn.functional as F\n"
-        "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers.models import ConditionalVAE\n"
-        "from vae_helpers.exercises import decode_soft_label\nfrom vae_helpers import exercises\n",
-        namespace,
-    )
-    for cell in nbformat.read(SOLUTION, as_version=4).cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            exec(cell.source, namespace)
+    namespace = solutions("09_collapse_and_conditional_vae.ipynb")
+    namespace.update(kl_per_dim=kl_per_dim, decode_soft_label=nb09.decode_soft_label, exercises=ex)
     return namespace
 
 
