@@ -116,9 +116,8 @@ def test_course_training_counts_every_run_of_the_retrain_path(capsys):
     rows = course.course_training(min_run_time=0.005)
     names = [r.name for r in rows]
     assert set(RECIPES) <= set(names) and any(n.startswith("10:") for n in names)
-    assert (
-        next(r for r in rows if r.name.startswith("10:")).epochs == 60
-    )  # notebook 10's committed run: all 60 epochs (best 51)
+    # notebook 10's committed run: all 60 epochs (best 51)
+    assert next(r for r in rows if r.name.startswith("10:")).epochs == 60
     ar = next(r for r in rows if r.name == "fashion-ar-vae-none")
     assert ar.images == 30_000 and ar.epochs == 12
     assert all(r.flops > 0 and r.limit > 0 and r.limit_1thread > 0 for r in rows)
