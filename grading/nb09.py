@@ -15,17 +15,17 @@ from vae_helpers.exercises._common import _close, _random_batch
 from vae_helpers.exercises.nb09 import (
     _TOL,
     _call,
-    _cvae_outputs,
     _fail,
     _ok,
-    _reference_pair,
     _scalar,
-    _tiny_cvae,
-    decode_soft_label,
+    judge_used_code,
     kl_per_dim,
+    used_code_data,
+    used_code_recipe,
 )
+from vae_helpers.exercises.nb09_conditional import _cvae_outputs, _reference_pair, _tiny_cvae, decode_soft_label
 
-__all__ = ["hidden_schedules", "hidden_conditional_vae", "hidden_generation"]
+__all__ = ["hidden_schedules", "hidden_used_code", "hidden_conditional_vae", "hidden_generation"]
 
 
 def hidden_schedules(linear_warmup: Callable, cyclical_beta: Callable, free_bits_kl: Callable) -> None:
@@ -115,3 +115,14 @@ def hidden_generation(generate_class: Callable, interpolate_classes: Callable) -
     if not isinstance(out, torch.Tensor) or out.shape != want.shape or not torch.allclose(out.cpu(), want, **_TOL):
         raise _fail(ex, "interpolate_classes(model, z, 9, 1, steps=4) differs from the reference path from 9 to 1.")
     _ok(f"{ex}: passed.")
+
+
+def hidden_used_code(train_with_a_used_code: Callable) -> None:
+    """Hidden tests of exercise 1d: the student's function trains again from another seed (1) and is judged on
+    other test images, with the visible check's targets: a setting that only passed by a lucky seed fails here."""
+    ex = "Exercise 1d (a code in use), hidden tests"
+    recipe = used_code_recipe()
+    data, test = used_code_data(recipe, hidden=True)
+    model = _call(ex, train_with_a_used_code, data, recipe.epochs, seed=1)
+    measured = judge_used_code(ex, model, data, test, recipe)
+    _ok(f"{ex}: passed with seed 1 on {len(test):,} other test images ({measured}).")

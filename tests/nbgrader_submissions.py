@@ -56,7 +56,7 @@ SUBMISSIONS = {
         },
     },
     "09_collapse_and_conditional_vae": {
-        "free_bits_per_image_unconditioned_decoder": {
+        "free_bits_per_image_plain_elbo_unconditioned_decoder": {
             "edits": {
                 "ex1_schedules": [
                     (
@@ -64,10 +64,15 @@ SUBMISSIONS = {
                         "kl_per_dim(mu, logvar).clamp(min=free_bits).sum(1).mean()",
                     )
                 ],
+                "ex1d_train": [("free_bits=0.5", "free_bits=0.0")],  # the plain ELBO: the code collapses
                 "ex2a_cvae": [("torch.cat([z, onehot], 1)", "torch.cat([z, torch.zeros_like(onehot)], 1)")],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2a_check", "ex2a_hidden"],
-            "messages": ["batch-averaged", "the decoder's output does not depend on the label"],
+            "loses": ["ex1_check", "ex1_hidden", "ex1d_check", "ex1d_hidden", "ex2a_check", "ex2a_hidden"],
+            "messages": [
+                "batch-averaged",
+                "The code is hardly used",
+                "the decoder's output does not depend on the label",
+            ],
         },
     },
     "05_mlp_vae": {

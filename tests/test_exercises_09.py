@@ -14,6 +14,7 @@ What CI checks here (the solution notebook itself runs under nbval in `make test
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -49,6 +50,7 @@ def test_each_exercise_is_followed_by_its_check_and_hidden_tests():
     cells = nbformat.read(SOLUTION, as_version=4).cells
     checks = {
         "linear_warmup": "check_linear_warmup",
+        "train_with_a_used_code": "check_used_code",
         "class ConditionalVAE": "check_conditional_vae",
         "generate_class": "check_generate_class",
     }
@@ -56,6 +58,9 @@ def test_each_exercise_is_followed_by_its_check_and_hidden_tests():
     for i, cell in enumerate(cells):
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("solution"):
+            if "train_with_a_used_code" in cell.source:  # exercise 1d: its training run comes before the check
+                assert "exercises.run_used_code(train_with_a_used_code" in cells[i + 1].source
+                i += 1
             check, hidden = cells[i + 1], cells[i + 2]
             assert check.metadata["nbgrader"]["grade"] and hidden.metadata["nbgrader"]["grade"]
             assert any(key in cell.source and f"exercises.{chk}(" in check.source for key, chk in checks.items())
@@ -71,6 +76,9 @@ def test_exercise_grade_ids_follow_the_exercise_numbers():
         "ex1_schedules",
         "ex1_check",
         "ex1_hidden",
+        "ex1d_train",
+        "ex1d_check",
+        "ex1d_hidden",
         "ex2a_cvae",
         "ex2a_check",
         "ex2a_hidden",
@@ -88,7 +96,7 @@ def test_student_exercise_cells_make_their_checks_stop_with_not_implemented_erro
     exec(
         "import math\nimport torch\nimport torch.nn.functional as F\nfrom vae_helpers import exercises\n"
         "from vae_helpers.losses import kl_per_dim\nfrom vae_helpers.models import ConditionalVAE\n"
-        "from vae_helpers.exercises import decode_soft_label\n",
+        "from vae_helpers.exercises import decode_soft_label\nSEED = 0\n",
         namespace,
     )
     checked = 0
@@ -98,9 +106,9 @@ def test_student_exercise_cells_make_their_checks_stop_with_not_implemented_erro
         assert "raise NotImplementedError()" in cell.source
         exec(cell.source, namespace)
         with pytest.raises(NotImplementedError, match="not implemented yet"):
-            exec(cells[i + 1].source, namespace)
+            exec(cells[i + 1].source, namespace)  # exercise 1d: its training run, which stops before training
         checked += 1
-    assert checked == 3
+    assert checked == 4
 
 
 # ------------------------------------------------------------------------------------------------
@@ -387,6 +395,77 @@ def test_hidden_tests_catch_what_the_visible_checks_cannot():
         g09.hidden_conditional_vae(DetachedDecoder)
     with pytest.raises(ex.ExerciseCheckError, match="linear_warmup"):
         g09.hidden_schedules(lambda s, w, beta_max=1.0: min(1.0, s / w), lambda *a, **k: 0.0, lambda *a: 0.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Exercise 1d: the verdict on a trained run (the training itself is graded by tests/test_nbgrader.py's autograde,
+# where the solution keeps all its points and the wrong submission's plain ELBO loses them)
+# ------------------------------------------------------------------------------------------------
+class _Usage:
+    def __init__(self, probe):
+        self.probe_accuracy, self.probe_accuracy_mu, self.swap_cost = probe, 0.78, 9.0
+
+
+class _Scores:
+    def __init__(self, elbo):
+        self.elbo, self.kl = elbo, 5.0
+
+
+@pytest.mark.parametrize(
+    "probe, elbo, message",
+    [
+        (0.214, -223.8, "The code is hardly used"),  # the plain ELBO at full size (measured, see UsedCodeRecipe)
+        (0.44, -226.0, "The code is hardly used"),
+        (0.725, -236.6, "the bound paid too much"),  # free bits of 1 nat per dimension
+        (0.62, -229.4, None),  # free bits of 0.5: the reference solution
+    ],
+)
+def test_used_code_verdict_judges_the_probe_then_the_price(monkeypatch, capsys, probe, elbo, message):
+    monkeypatch.setattr(nb09, "used_code_recipe", lambda: nb09.UsedCodeRecipe(100, 1, 10, 0.45, -234.0))
+    monkeypatch.setattr(nb09, "latent_usage", lambda *a, **k: _Usage(probe))
+    monkeypatch.setattr(nb09, "evaluate", lambda *a, **k: _Scores(elbo))
+    data = SimpleNamespace(train=range(100))  # what the verdict reads of the training data: its size
+    if message is None:
+        ex.check_used_code(AutoregressiveVAE(), data, None)
+        assert f"probe from z {probe:.1%}" in capsys.readouterr().out
+    else:
+        with pytest.raises(ex.ExerciseCheckError, match=message):
+            ex.check_used_code(AutoregressiveVAE(), data, None)
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (MLPVAE(latent_dim=20), "return the trained AutoregressiveVAE, got MLPVAE"),
+        (AutoregressiveVAE(made_hidden=50), "use the course's architecture"),
+        (lambda data, epochs, seed=0: None, "pass the trained model"),
+    ],
+)
+def test_used_code_check_names_the_wrong_model(model, message):
+    with pytest.raises(ex.ExerciseCheckError, match=message):
+        ex.check_used_code(model, None, None)
+
+
+def test_used_code_hidden_test_judges_other_images_than_the_visible_check(fashion, monkeypatch):
+    monkeypatch.setattr(nb09, "load_dataset", lambda name: fashion)
+    recipe = nb09.UsedCodeRecipe(300, 1, 50, 0.45, -234.0)
+    data, visible = nb09.used_code_data(recipe)
+    _, hidden = nb09.used_code_data(recipe, hidden=True)
+    assert len(data.train) == 300 and len(visible) == len(hidden) == 50
+    assert torch.equal(visible.images, fashion.test.images[:50])
+    assert torch.equal(hidden.images, fashion.test.images[50:100])
+
+
+def test_the_used_code_recipe_keeps_its_budget_in_both_modes(monkeypatch):
+    """The targets were measured with these budgets (UsedCodeRecipe's docstring): fewer steps and the plain ELBO has
+    not collapsed yet (3 epochs on 10,000 images: its probe from z read 49%, above the 45% target)."""
+    monkeypatch.setenv("VAE_FAST", "0")
+    full = nb09.used_code_recipe()
+    monkeypatch.setenv("VAE_FAST", "1")
+    fast = nb09.used_code_recipe()
+    assert (full.train_images, full.epochs, full.test_images) == (30_000, 4, 2_000)
+    assert (fast.train_images, fast.epochs, fast.test_images) == (5_000, 12, 1_000)
+    assert full.min_probe == fast.min_probe == 0.45 and (full.min_elbo, fast.min_elbo) == (-234.0, -240.0)
 
 
 # ------------------------------------------------------------------------------------------------

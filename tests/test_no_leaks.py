@@ -51,7 +51,7 @@ ACCEPTED = {
         "08's likelihood comparison combines the student's own KL with a Gaussian reconstruction; the text states "
         "L = D + beta R before exercise 1, whose answer is computing the two terms"
     ),
-    ("vae_helpers/exercises/nb09.py", "torch.eye(model.n_classes)"): (
+    ("vae_helpers/exercises/nb09_conditional.py", "torch.eye(model.n_classes)"): (
         "the visible check of exercise 2c (interpolate_classes) builds its expected soft labels; its docstring and "
         "message state y_t = (1 - t) one_hot(a) + t one_hot(b), which the notebook's text gives too"
     ),
