@@ -1,6 +1,6 @@
 """Hidden tests of notebook 05's exercises (the teacher's grading module; never shipped to students).
 
-Called only from the hidden-test regions of ``notebooks/04_*.ipynb``, which nbgrader removes from the student
+Called only from the hidden-test regions of ``notebooks/05_*.ipynb``, which nbgrader removes from the student
 version and restores when it autogrades. They reuse the visible checks' helpers of
 :mod:`vae_helpers.exercises.nb05` on other inputs and sizes, and test the mistakes a visible check could let through.
 """
@@ -16,15 +16,8 @@ from sklearn.preprocessing import StandardScaler
 
 from vae_helpers.data import load_dataset
 from vae_helpers.exercises._common import _check_loss_gradients, _close, _fail, _ok, _random_batch
-from vae_helpers.exercises.nb05 import (
-    _check_module,
-    _check_probe,
-    _terms,
-    _with_beta,
-    build_recipe,
-    probe_data,
-    train_briefly,
-)
+from vae_helpers.exercises.nb05 import _check_probe, _terms, _with_beta, probe_data
+from vae_helpers.exercises.nb05_vae_module import _check_module, build_recipe, train_briefly
 from vae_helpers.losses import bernoulli_nll, kl_per_dim
 
 __all__ = ["hidden_vae_loss", "reference_probe", "hidden_linear_probe", "hidden_vae_module"]

@@ -17,7 +17,7 @@ import torch
 
 from vae_helpers import zoo
 from vae_helpers.errors import CorruptDataError, DataNotFoundError
-from vae_helpers.tools import course
+from vae_helpers.tools import course, course_jobs
 
 
 def _notebook(path, source: str, requires: list[str] | None = None):
@@ -169,7 +169,7 @@ def test_an_interrupt_stops_the_running_jobs(tmp_path, monkeypatch):
             time.sleep(0.05)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(course, "_pause", interrupt_once_the_job_runs)
+    monkeypatch.setattr(course_jobs, "_pause", interrupt_once_the_job_runs)
     with pytest.raises(KeyboardInterrupt):
         course.run_jobs(jobs, slots=1, log_dir=tmp_path / "logs")
     assert jobs[0].status == "interrupted"
