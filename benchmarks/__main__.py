@@ -12,7 +12,7 @@ import torch
 
 from vae_helpers.config import get_device
 
-from . import course, gpu_check, iwae, jobs, loglik, steps, throughput
+from . import course, gpu_check, grading, iwae, jobs, loglik, steps, throughput
 from .report import DOCS, captured_stdout, write_section
 
 BENCHMARKS = {
@@ -22,6 +22,7 @@ BENCHMARKS = {
     "iwae": iwae,
     "course": course,
     "jobs": jobs,
+    "grading": grading,
 }
 
 
@@ -64,9 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     jb.add_argument("--models", default="mlp,conv,ar")
     jb.add_argument("--images", type=int, default=54_000)
     jb.add_argument("--fast", action="store_true", help="the MLP only, on 1,000 images")
+    gr = sub.add_parser("grading", help="nbgrader autograde of one submission per exercise notebook, timed")
+    gr.add_argument("names", nargs="*", help="only notebooks whose file name contains one of these")
+    gr.add_argument("--fast", action="store_true", help="fast mode (VAE_FAST=1) instead of full size")
     for p in (t, l_, st, iw, co):
         p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best one present)")
-    for p in (t, l_, st, iw, co, jb):
+    for p in (t, l_, st, iw, co, jb, gr):
         p.add_argument(
             "--write-docs",
             action="store_true",
@@ -78,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     """Run the benchmark ``args.command`` with its options (printing its tables)."""
+    if args.command == "grading":
+        grading.grading_times(args.names, fast=args.fast)
+        return
     if args.command == "jobs":  # CPU processes side by side
         if args.fast:
             jobs.jobs_side_by_side(("mlp",), images=1000, min_run_time=0.02)

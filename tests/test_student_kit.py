@@ -154,6 +154,8 @@ def test_the_wheel_has_the_weights_and_no_answers(kit):
     assert any(n.startswith("vae_helpers/assets/zoo/") and n.endswith(".safetensors") for n in names)
     assert "vae_helpers/assets/classifier_fashion-mnist.pt" in names
     assert not [n for n in names if n.startswith(("grading/", "tests/")) or "hidden_" in n or "reference_" in n]
+    assert not [n for n in names if n.startswith("vae_helpers/tools/")], "the maintainer's tools reach students"
+    assert "vae_helpers/exercises/nb09.py" in names and "vae_helpers/zoo.py" in names
     assert student_kit.check_wheel(kit["wheel"]) == names
 
 

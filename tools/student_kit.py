@@ -41,6 +41,8 @@ STUDENT_DIR = REPO_ROOT / "notebooks" / "student"
 SETUP_NOTEBOOK = REPO_ROOT / "notebooks" / "00_setup_and_data.ipynb"
 #: What the wheel is built from (copied first, so that setuptools' build/ and egg-info never land in the repository).
 WHEEL_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "vae_helpers")
+#: Folders of the package that only maintainers and teachers run (``vae_helpers/tools``): left out of the wheel.
+MAINTAINER_ONLY = ("tools",)
 #: Package data every student needs: the zoo's weights and manifest, the feature classifier.
 REQUIRED_PACKAGE_DATA = (
     "vae_helpers/assets/zoo/manifest.json",
@@ -102,8 +104,9 @@ def build_wheel(out_dir: Path) -> Path:
         source.mkdir()
         for name in WHEEL_SOURCES:
             path = REPO_ROOT / name
-            if path.is_dir():
-                shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            if path.is_dir():  # without the maintainer's tools (course runner, release, site): students run none
+                ignore = shutil.ignore_patterns("__pycache__", "*.pyc", *MAINTAINER_ONLY)
+                shutil.copytree(path, source / name, ignore=ignore)
             else:
                 shutil.copy(path, source / name)
         # Offline, with the course environment's setuptools (pinned by the environment that builds the kit).
@@ -131,6 +134,7 @@ def check_wheel(wheel: Path) -> list[str]:
             for m in [TEACHER_NAME.search(archive.read(n).decode("utf-8", errors="replace"))]
             if m
         ]
+    teacher_paths += [n for n in names if n.startswith("vae_helpers/tools/")]
     if teacher_paths or teacher_names:
         raise StudentKitError(
             f"{wheel.name} holds teacher-only material, which must never reach students: "
