@@ -70,11 +70,8 @@ student-kit: venv
 weights: setup
 	$(PY) -m vae_helpers.tools.weights $(NAMES)
 
-# Two worker processes of one thread each (pytest-xdist; each file's tests stay together, see conftest.py): on 2
-# cores they do nearly twice the work of one process with two threads. UNIT_WORKERS=0 runs them in this process.
-UNIT_WORKERS ?= 2
 unit: setup
-	$(if $(filter 0,$(UNIT_WORKERS)),,OMP_NUM_THREADS=1) $(PY) -m pytest -n $(UNIT_WORKERS) --dist loadgroup tests
+	$(PY) -m pytest tests
 
 # Once, in fast mode, with the verified pretrained weights (every notebook's default); cells marked
 # "# NBVAL_CHECK_OUTPUT" must reproduce the committed (full-run) outputs exactly. Then the retrain path.

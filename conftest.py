@@ -32,12 +32,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{sum(seconds.values()):8.1f} s  total ({len(seconds)} {kind}s)")
 
 
-#: The test groups that run longest (about 2-7 minutes each on 2 cores): pytest-xdist starts them first.
-LONGEST_GROUPS = ("nbgrader-B", "nbgrader-A", "tests/test_student_kit.py", "tests/test_teaching_doc.py")
-
-
 def pytest_configure(config):
-    config.addinivalue_line("markers", "xdist_group(name): tests that pytest-xdist runs in one worker (loadgroup)")
     config.addinivalue_line(
         "markers", "vae_data_problem(message): the notebook's data is missing or corrupt (fails it)"
     )
@@ -57,22 +52,11 @@ def _data_problems(notebook) -> list[str]:
         return [f"{type(err).__name__}: {err}"]
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): every test without an ``xdist_group`` mark
-    is grouped by its file, so a file's tests, and the fixtures they share, stay in one worker; a file may split its
-    tests into groups of its own (tests/test_nbgrader.py grades two halves side by side).
-
-    A notebook whose declared data (metadata ``vae_course.requires``) is absent or corrupt: outside CI its cells are
+    """A notebook whose declared data (metadata ``vae_course.requires``) is absent or corrupt: outside CI its cells are
     skipped with the message (how to get or fix the data); under ``CI=true`` they fail with it, never skip."""
     from vae_helpers.config import in_ci
 
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-    # the longest groups first, so that the two workers end together (the order is the same in every worker)
-    first = {name: rank for rank, name in enumerate(LONGEST_GROUPS)}
-    items.sort(key=lambda item: first.get(item.get_closest_marker("xdist_group").args[0], len(first)))
     problems: dict = {}
     for item in items:
         path = item.path

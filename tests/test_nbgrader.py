@@ -4,15 +4,11 @@ One course directory is laid out for the whole session (`vae_helpers.tools.relea
 
 1. `nbgrader generate_assignment` on every exercise notebook; the committed `notebooks/student/` must be
    exactly its release, and the release must leak nothing (solutions, hidden tests, teacher-only cells, outputs);
-2. each notebook autograded once per kind of submission (fast mode, real data): its solution (full marks on every
-   autograded cell), its blank student version (a low score, no crash, and its first error is the
-   NotImplementedError of exercise 1, nowhere earlier), and its wrong submission of `tests/nbgrader_submissions.py`
-   (it loses exactly the expected cells);
-3. `nbgrader generate_feedback`: the feedback of each wrong submission shows the teaching messages.
-
-The notebooks are graded in two halves (:data:`HALVES`), each in ONE `nbgrader autograde` run and ONE
-`generate_feedback` run of its own course folder, so that `make test`'s two pytest workers (`-n 2`, one thread each)
-grade one half each at the same time; without workers the two runs follow each other.
+2. ONE `nbgrader autograde` run over every notebook and every submission (fast mode, real data): each
+   notebook's solution (full marks on every autograded cell), its blank student version (a low score, no crash,
+   and its first error is the NotImplementedError of exercise 1, nowhere earlier), and its wrong submission of
+   `tests/nbgrader_submissions.py` (it loses exactly the expected cells);
+3. ONE `nbgrader generate_feedback` run: the feedback of each wrong submission shows the teaching messages.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -33,17 +28,6 @@ from vae_helpers.tools.nbgrader_ext import is_teacher_only
 NOTEBOOKS = release.exercise_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-#: The two halves graded side by side, of about equal fast-mode run time (three submissions each).
-HALVES = {"A": ("01", "02", "04", "05", "08"), "B": ("06", "07", "09", "10")}
-
-
-def half(assignment: str) -> str:
-    return next(name for name, numbers in HALVES.items() if assignment[:2] in numbers)
-
-
-def by_half(assignments: list[str]) -> list:
-    """``assignments`` as parameters that pytest-xdist sends to the worker grading their half."""
-    return [pytest.param(a, marks=pytest.mark.xdist_group(f"nbgrader-{half(a)}"), id=a) for a in assignments]
 
 
 def test_exercise_notebooks_cover_the_course():
@@ -169,78 +153,57 @@ def _submission(solution, edits: dict) -> nbformat.NotebookNode:
     return nb
 
 
-_GRADED: dict[str, tuple[Path, dict]] = {}
-
-
-def grade_half(course: Path, name: str) -> tuple[Path, dict]:
-    """Autograde and generate feedback for the notebooks of half ``name``, each in ONE nbgrader run over those notebooks
-    and every submission of each (the solution, the blank student version and the wrong submission), in a course
-    folder of their own (a copy of the released ``course``). Once per pytest process.
-    Returns ``(course folder, {(assignment, student): {grade_id: (score, max, cell type)}})``."""
+@pytest.fixture(scope="session")
+def graded(course, fashion):
+    """Autograde and generate feedback, each in ONE nbgrader run over every notebook and every submission: the
+    solution, the blank student version and the wrong submission of each notebook.
+    Returns {(assignment, student): {grade_id: (score, max, cell type)}}."""
     from nbgrader.api import Gradebook
 
-    if name in _GRADED:
-        return _GRADED[name]
-    folder = course.parent / f"{course.name}-half-{name}"
-    assignments = [a for a in IDS if half(a) == name]
-    shutil.copytree(course, folder)  # the config, the grading package, the sources, the releases and the gradebook
-    for assignment in assignments:
-        source = nbformat.read(folder / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-        submissions = {"solution": source, "blank": nbformat.read(_released(folder, assignment), as_version=4)}
+    for assignment in IDS:
+        source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+        submissions = {"solution": source, "blank": nbformat.read(_released(course, assignment), as_version=4)}
         for student, spec in SUBMISSIONS.get(assignment, {}).items():
             submissions[student] = _submission(source, spec["edits"])
         for student, nb in submissions.items():
-            target = folder / "submitted" / student / assignment / f"{assignment}.ipynb"
+            target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, target)
     old_env = dict(os.environ)
     os.environ["VAE_FAST"] = "1"  # the kernels nbgrader starts inherit fast mode
     try:
-        release.nbgrader(folder, "autograde", "*", "--force")
-        release.nbgrader(folder, "generate_feedback", "*", "--force")
+        release.nbgrader(course, "autograde", "*", "--force")
+        release.nbgrader(course, "generate_feedback", "*", "--force")
     finally:
         os.environ.clear()
         os.environ.update(old_env)
     scores = {}
-    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gb:
-        for assignment in assignments:
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for assignment in IDS:
             for sub in gb.assignment_submissions(assignment):
                 nb = gb.find_submission_notebook(assignment, assignment, sub.student.id)
                 scores[assignment, sub.student.id] = {
                     g.name: (g.auto_score, g.max_score, g.cell_type) for g in nb.grades
                 }
-    _GRADED[name] = (folder, scores)
-    return _GRADED[name]
+    return scores
 
 
-@pytest.fixture
-def graded(course, fashion, assignment) -> dict:
-    """The scores of every submission of the half that ``assignment`` belongs to (see :func:`grade_half`)."""
-    return grade_half(course, half(assignment))[1]
-
-
-@pytest.fixture
-def graded_course(course, fashion, assignment) -> Path:
-    """The course folder in which ``assignment``'s half was autograded (its ``autograded/`` and ``feedback/``)."""
-    return grade_half(course, half(assignment))[0]
-
-
-@pytest.mark.parametrize("assignment", by_half([numbers[0] for numbers in HALVES.values()]))
-def test_every_submission_was_graded_in_the_one_run(graded, assignment):
-    """Every notebook of the half, and every submission of each, in the half's one autograde run; the score of each
-    is printed (the report's table; `pytest -s` shows it)."""
-    name = half(assignment)
-    expected = {(a, s) for a in IDS if half(a) == name for s in ("solution", "blank", *SUBMISSIONS.get(a, {}))}
+def test_every_submission_was_graded_in_the_one_run(graded):
+    expected = {(a, s) for a in IDS for s in ("solution", "blank", *SUBMISSIONS.get(a, {}))}
     assert set(graded) == expected
-    print(f"\nautograded points (code cells) per notebook and submission, half {name}:")
-    for (a, student), scores in sorted(graded.items()):
+
+
+def test_scores_per_notebook_are_reported(graded, capsys):
+    """Print the autograded score of every submission (the report's table; `pytest -s` shows it)."""
+    lines = ["autograded points (code cells) per notebook and submission, fast mode:"]
+    for (assignment, student), scores in sorted(graded.items()):
         got, full = _auto(scores)
-        print(f"  {a:30s} {student:70s} {got:g} / {full:g}")
-
-
-def test_the_halves_hold_every_exercise_notebook_once():
-    numbers = [n for half_numbers in HALVES.values() for n in half_numbers]
-    assert sorted(numbers) == sorted(a[:2] for a in IDS) and len(numbers) == len(set(numbers))
+        lines.append(f"  {assignment:34s} {student:56s} {got:g} / {full:g}")
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    report = release.REPO_ROOT / "build" / "nbgrader_scores.txt"  # the same table, kept for the report
+    report.parent.mkdir(exist_ok=True)
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _auto(scores: dict) -> tuple[float, float]:
@@ -248,18 +211,18 @@ def _auto(scores: dict) -> tuple[float, float]:
     return sum(s for s, _ in code), sum(m for _, m in code)
 
 
-@pytest.mark.parametrize("assignment", by_half(IDS))
+@pytest.mark.parametrize("assignment", IDS)
 def test_autograde_gives_the_solution_full_marks(graded, assignment):
     got, full = _auto(graded[assignment, "solution"])
     assert full > 0 and got == full, {g: v for g, v in graded[assignment, "solution"].items() if v[0] != v[1]}
 
 
-@pytest.mark.parametrize("assignment", by_half(IDS))
-def test_autograde_of_the_blank_student_version_is_low(graded, graded_course, assignment):
+@pytest.mark.parametrize("assignment", IDS)
+def test_autograde_of_the_blank_student_version_is_low(graded, course, assignment):
     got, full = _auto(graded[assignment, "blank"])
     assert got <= 0.1 * full, f"a blank notebook scores {got} of {full}"
     # it ran to the end without crashing nbgrader, and its first error is exercise 1's NotImplementedError
-    nb = nbformat.read(graded_course / "autograded" / "blank" / assignment / f"{assignment}.ipynb", as_version=4)
+    nb = nbformat.read(course / "autograded" / "blank" / assignment / f"{assignment}.ipynb", as_version=4)
     first_error = next(
         (i, o) for i, c in enumerate(nb.cells) if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
     )
@@ -274,14 +237,10 @@ def test_autograde_of_the_blank_student_version_is_low(graded, graded_course, as
             assert cell.execution_count is not None
 
 
-WRONG = [
-    pytest.param(a, s, marks=pytest.mark.xdist_group(f"nbgrader-{half(a)}"), id=s)
-    for a, subs in SUBMISSIONS.items()
-    for s in subs
-]
+WRONG = [(a, s) for a, subs in SUBMISSIONS.items() for s in subs]
 
 
-@pytest.mark.parametrize("assignment, student", WRONG)
+@pytest.mark.parametrize("assignment, student", WRONG, ids=[s for _, s in WRONG])
 def test_wrong_submission_loses_the_expected_points(graded, assignment, student):
     scores = graded[assignment, student]
     loses = set(SUBMISSIONS[assignment][student]["loses"])
@@ -302,16 +261,16 @@ def _feedback_text(course: Path, assignment: str, student: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-@pytest.mark.parametrize("assignment, student", WRONG)
-def test_feedback_shows_the_teaching_messages(graded_course, assignment, student):
-    text = _feedback_text(graded_course, assignment, student)
+@pytest.mark.parametrize("assignment, student", WRONG, ids=[s for _, s in WRONG])
+def test_feedback_shows_the_teaching_messages(graded, course, assignment, student):
+    text = _feedback_text(course, assignment, student)
     for message in SUBMISSIONS[assignment][student]["messages"]:
         assert message in text, f"feedback for {student} lacks {message!r}"
 
 
-@pytest.mark.parametrize("assignment", by_half(IDS))
-def test_feedback_of_the_solution_has_no_errors(graded_course, assignment):
-    text = _feedback_text(graded_course, assignment, "solution")
+@pytest.mark.parametrize("assignment", IDS)
+def test_feedback_of_the_solution_has_no_errors(graded, course, assignment):
+    text = _feedback_text(course, assignment, "solution")
     assert "Traceback (most recent call last)" not in text
     assert "✓" in text  # the checks' success lines are shown
 

@@ -216,16 +216,22 @@ def test_latent_usage_on_a_model_for_other_images():
 # ---------------------------------------------------------------------------------------------
 # Exercise checks given the function's result instead of the function
 # ---------------------------------------------------------------------------------------------
-def _every_check():
+#: Checks that judge what the student's function *returned* (a trained model), not the function itself.
+CHECKS_OF_A_TRAINED_MODEL = {"check_used_code"}
+
+
+def _every_check(of_a_trained_model: bool = False):
     import vae_helpers.exercises as exercises
 
-    numbered = sorted(p.stem for p in Path(exercises.__file__).parent.glob("nb[0-9][0-9].py"))
-    assert numbered[0] == "nb01" and numbered[-1] == "nb10", numbered  # one module per notebook with exercises
+    # one module per notebook with exercises (nbNN.py), and the modules that hold one exercise of a notebook
+    numbered = sorted(p.stem for p in Path(exercises.__file__).parent.glob("nb[0-9][0-9]*.py"))
+    assert numbered[0] == "nb01" and numbered[-1] == "nb10" and "nb09_conditional" in numbered, numbered
     for module_name in (f"vae_helpers.exercises.{stem}" for stem in numbered):
         module = importlib.import_module(module_name)
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if name.startswith("check_") and fn.__module__ == module_name:
-                yield pytest.param(fn, id=f"{module_name.rsplit('.', 1)[1]}.{name}")
+                if (name in CHECKS_OF_A_TRAINED_MODEL) == of_a_trained_model:
+                    yield pytest.param(fn, id=f"{module_name.rsplit('.', 1)[1]}.{name}")
 
 
 @pytest.mark.parametrize("check", list(_every_check()))
@@ -235,6 +241,14 @@ def test_every_exercise_check_says_to_pass_the_function_itself(check):
         match=r"pass the (function|class) itself, not (its result|an instance of it).*check_\w+\(\w+\), not",
     ):
         check(torch.zeros(3))
+
+
+@pytest.mark.parametrize("check", list(_every_check(of_a_trained_model=True)))
+def test_a_check_of_a_trained_model_names_what_it_got_instead(check):
+    with pytest.raises(ExerciseCheckError, match=r"return the trained \w+, got Tensor"):
+        check(torch.zeros(3), None, None)
+    with pytest.raises(ExerciseCheckError, match="pass the trained model"):
+        check(lambda data, epochs, seed=0: None, None, None)
 
 
 # ---------------------------------------------------------------------------------------------
