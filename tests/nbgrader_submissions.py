@@ -2,33 +2,47 @@
 solution cells edited (``grade_id: [(old, new), ...]``, every ``old`` must occur); ``loses`` are the grade cells
 that must score 0 (all other autograded cells keep their points), and ``messages`` must appear in the feedback.
 
-One wrong submission per notebook: every submission is a full run of the notebook, so the typical mistakes of a
-notebook are combined in one (each in its own exercise); the checks' other diagnoses are unit-tested in
-tests/test_exercises*.py without running notebooks."""
+One submission per notebook, autograded once: every submission is a full run of the notebook, so each one is wrong
+in some exercises and right in at least one other. The run then shows both halves of grading under nbgrader: the
+wrong exercises lose exactly their cells (with the teaching message in the feedback) and the right ones keep every
+point. The checks' other diagnoses are unit-tested in tests/test_exercises*.py without running notebooks."""
 
 SUBMISSIONS = {
     "01_autoencoder_limitations": {
-        "variance_and_prior_noise": {
+        "variance_instead_of_std": {
             "edits": {
                 "ex1_empirical_gaussian": [
                     ("return codes.mean(0), codes.std(0)", "return codes.mean(0), codes.var(0)")
                 ],
-                "ex2_decode_samples": [("decode(mean + std * eps)", "decode(eps)")],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
-            "messages": ["This is the *variance*", "a sample of N(0, I)"],
+            "loses": ["ex1_check", "ex1_hidden"],
+            "messages": ["This is the *variance*"],
+        },
+    },
+    "02_elbo_and_kl": {
+        "kl_averaged_over_dimensions": {
+            "edits": {
+                "ex1_kl_closed_form": [("logvar.exp() - logvar - 1).sum(-1)", "logvar.exp() - logvar - 1).mean(-1)")]
+            },
+            "loses": ["ex1_check", "ex1_hidden"],
+            "messages": ["You average over latent dimensions"],
+        },
+    },
+    "04_reparameterization": {
+        "noise_scaled_by_the_variance": {
+            "edits": {
+                "ex1_reparameterize": [
+                    ("return mu + torch.exp(0.5 * logvar) * eps", "return mu + torch.exp(logvar) * eps")
+                ]
+            },
+            "loses": ["ex1_check", "ex1_hidden"],
+            "messages": ["You multiply eps by the variance exp(logvar)"],
         },
     },
     "06_conv_vae": {
-        "conv_without_bias_no_padding": {
+        "conv_without_bias_decoder_without_padding": {
             "edits": {
                 "ex1_param_counts": [("conv = c_out * c_in * k * k + c_out", "conv = c_out * c_in * k * k")],
-                "ex2_conv_encoder": [
-                    (
-                        "nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1)",
-                        "nn.Conv2d(1, 32, kernel_size=4, stride=2)",
-                    )
-                ],
                 "ex3_conv_decoder": [
                     (
                         "nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1)",
@@ -36,12 +50,12 @@ SUBMISSIONS = {
                     )
                 ],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden", "ex3_check", "ex3_hidden"],
-            "messages": ["you forgot the biases", "it has no padding", "kernel 4, stride 2 needs padding 1"],
+            "loses": ["ex1_check", "ex1_hidden", "ex3_check", "ex3_hidden"],
+            "messages": ["you forgot the biases", "kernel 4, stride 2 needs padding 1"],
         },
     },
     "08_beta_vae_and_likelihoods": {
-        "detached_recon_detached_gaussian": {
+        "detached_reconstruction": {
             "edits": {
                 "ex1_beta_vae_loss": [
                     (
@@ -49,10 +63,9 @@ SUBMISSIONS = {
                         "binary_cross_entropy_with_logits(logits.detach(), x,",
                     )
                 ],
-                "ex2_gaussian_nll": [("(x - torch.sigmoid(logits))", "(x - torch.sigmoid(logits).detach())")],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
-            "messages": ["no gradient reaches `logits`", "connected to `logits`"],
+            "loses": ["ex1_check", "ex1_hidden"],
+            "messages": ["no gradient reaches `logits`"],
         },
     },
     "09_collapse_and_conditional_vae": {
@@ -76,18 +89,12 @@ SUBMISSIONS = {
         },
     },
     "05_mlp_vae": {
-        "recon_mean_over_pixels_probe_on_training_codes_sigmoid_in_decode": {
+        "recon_mean_over_pixels_sigmoid_in_decode": {
             "edits": {
                 "ex1_vae_loss": [
                     (
                         'F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()',
                         "F.binary_cross_entropy_with_logits(logits, x)",
-                    )
-                ],
-                "ex2_linear_probe": [
-                    (
-                        "clf.score(scaler.transform(test_codes.numpy()), test_labels.numpy())",
-                        "clf.score(scaler.transform(train_codes.numpy()), train_labels.numpy())",
                     )
                 ],
                 "ex3_vae_module": [
@@ -97,28 +104,23 @@ SUBMISSIONS = {
                     )
                 ],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden", "ex3_check", "ex3_hidden"],
-            "messages": [
-                "averaging the reconstruction term over pixels",
-                "accuracy on the *training* codes",
-                "a sigmoid inside decode",
-            ],
+            "loses": ["ex1_check", "ex1_hidden", "ex3_check", "ex3_hidden"],
+            "messages": ["averaging the reconstruction term over pixels", "a sigmoid inside decode"],
         },
     },
     "07_latent_dimension_study": {
-        "threshold_on_std_unsorted_kl": {
+        "threshold_on_std": {
             "edits": {
                 "ex1_active_units": [
                     ("int((variances > threshold).sum())", "int((variances.sqrt() > threshold).sum())")
                 ],
-                "ex2_kl_dims": [("s = kl.sort(descending=True).values", "s = kl")],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
-            "messages": ["compared the standard deviation with the threshold", "original order"],
+            "loses": ["ex1_check", "ex1_hidden"],
+            "messages": ["compared the standard deviation with the threshold"],
         },
     },
     "10_celeba_faces": {
-        "reversed_vector_alpha_on_z": {
+        "reversed_vector": {
             "edits": {
                 "ex1_attribute_vector": [
                     (
@@ -126,15 +128,9 @@ SUBMISSIONS = {
                         "return codes[~has].mean(0) - codes[has].mean(0)",
                     )
                 ],
-                "ex2_edit": [
-                    (
-                        "z[:, None, :] + a[None, :, None] * v[None, None, :]",
-                        "a[None, :, None] * z[:, None, :] + v[None, None, :]",
-                    )
-                ],
             },
-            "loses": ["ex1_check", "ex1_hidden", "ex2_check", "ex2_hidden"],
-            "messages": ["It points the wrong way", "You applied alpha to z"],
+            "loses": ["ex1_check", "ex1_hidden"],
+            "messages": ["It points the wrong way"],
         },
     },
 }
