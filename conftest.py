@@ -1,7 +1,7 @@
 """Repo-wide pytest hooks: print how long each notebook (nbval) and each unit-test file took.
 
 ``make test`` runs pytest twice (unit tests, then notebooks), so both summaries appear in its log: this is the CI
-budget report (issue: the whole fast suite should stay within about 10 minutes on 2 CPU cores).
+budget report (the whole fast suite should stay short on 2 CPU cores).
 
 Also: the notebooks whose declared data is missing or corrupt are skipped (failed under ``CI=true``) with the reason,
 and a broken data folder never crashes collection (tests/test_data_conftest_hook.py).
