@@ -10,6 +10,7 @@ and a broken data folder never crashes collection (tests/test_data_conftest_hook
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -71,7 +72,12 @@ LONGEST_FIRST = (
 
 def _longest_first(items) -> None:
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: cells keep their order
+
+    def key(item) -> int:  # by the file's folder and name: item.path is absolute
+        path = Path(item.path)
+        return rank.get(f"{path.parent.name}/{path.name}", len(rank))
+
+    items.sort(key=key)  # stable: the cells of a notebook keep their order
 
 
 def pytest_collection_modifyitems(config, items):

@@ -108,3 +108,17 @@ def test_collecting_a_notebook_with_corrupt_celeba_is_not_an_internal_error(tmp_
     )
     assert "INTERNALERROR" not in result.stdout + result.stderr, result.stdout + result.stderr
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_longest_files_go_first_and_cells_keep_their_order(monkeypatch):
+    """Two pytest-xdist workers finish together only if the long files start first (conftest.LONGEST_FIRST)."""
+    hooks = _root_conftest()
+    monkeypatch.setattr(hooks, "_data_problems", lambda notebook: [])
+    quick = [_Item(REPO_ROOT / "tests" / "test_config.py") for _ in range(2)]
+    cells = [_Item(REPO_ROOT / "notebooks" / "09_collapse_and_conditional_vae.ipynb") for _ in range(3)]
+    grading = _Item(REPO_ROOT / "tests" / "test_nbgrader.py")
+    items = [quick[0], cells[0], quick[1], cells[1], grading, cells[2]]
+    hooks.pytest_collection_modifyitems(None, items)
+    assert items == [grading, *cells, *quick]
+    for listed in hooks.LONGEST_FIRST:  # every name is a file that exists (a renamed one would lose its place)
+        assert (REPO_ROOT / listed).is_file(), listed
