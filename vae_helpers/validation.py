@@ -55,13 +55,3 @@ def check_split(split: Any, where: str) -> None:
             "[N x C x H x W] as ImageSplit(images, labels)."
         )
     raise ConfigError(f"{where} takes an ImageSplit (e.g. data.test), got {type(split).__name__}.")
-
-
-def check_image_shape(model: Any, images: torch.Tensor, where: str) -> None:
-    """Refuse images ``[N x C x H x W]`` that are not the shape ``model`` was built for (as ``check_fits`` does)."""
-    found = tuple(images.shape[1:])
-    if found != tuple(model.image_shape):
-        raise ConfigError(
-            f"{where}: {type(model).__name__} was built for images of shape {tuple(model.image_shape)} (C, H, W), "
-            f"but the images are {found}. Use the model made for these images, or images of its shape."
-        )
