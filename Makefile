@@ -73,8 +73,10 @@ weights: setup
 # Two workers, one test file each at a time, one thread per process: the notebooks the tests start are mostly
 # Python and small tensors, so two one-thread jobs finish sooner than one two-thread job (TEST_WORKERS=1: in order).
 TEST_WORKERS ?= 2
+# pytest-xdist flags: two workers, one file each at a time, longest files first (conftest.LONGEST_FIRST)
+XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 unit: setup
-	OMP_NUM_THREADS=1 $(PY) -m pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest $(XDIST) tests
 
 # Once, in fast mode, with the verified pretrained weights (every notebook's default); cells marked
 # "# NBVAL_CHECK_OUTPUT" must reproduce the committed (full-run) outputs exactly. TEST_WORKERS workers, one notebook each
@@ -84,7 +86,7 @@ NBVAL_RUNS ?= 1
 notebooks: setup
 	@for run in $$(seq 1 $(NBVAL_RUNS)); do \
 	  echo "== notebooks under nbval, fast mode, run $$run of $(NBVAL_RUNS)"; \
-	  VAE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --ignore=notebooks/student notebooks || exit $$?; \
+	  VAE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(XDIST) --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --ignore=notebooks/student notebooks || exit $$?; \
 	done
 	@echo "== the retrain path: TRAIN = True (each model trained by its zoo recipe), fast mode, one job per core; 02 has no TRAIN switch and 10 always trains under nbval"
 	$(PY) -m vae_helpers.tools.course --fast --train --out build/course-train-path 00 01 03 04 05 06 07 08 09 11
