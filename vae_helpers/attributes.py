@@ -1,16 +1,8 @@
-"""Attribute vectors in a VAE's latent space ("latent arithmetic", as in White 2016 and Larsen et al. 2016).
+"""Attribute vectors in a VAE's latent space (White 2016; Larsen et al. 2016), and a CNN that judges attributes.
 
-For a binary attribute *a* (CelebA's ``Smiling``, ``Eyeglasses``, ...) and posterior means
-``mu(x)`` of labelled images, the attribute vector is
-
-    v_a = mean{ mu(x) : x has a } - mean{ mu(x) : x does not have a }      ([D])
-
-and an edit moves a code along it: ``z' = z + alpha * v_a``. ``alpha = 1`` adds the whole average
-difference, ``alpha = -1`` removes it, and ``alpha = 0`` is the unedited code.
-
-Everything here works on plain tensors (codes ``[N x D]`` and a 0/1 or -1/+1 attribute table
-``[N x A]``) so that it is tested on synthetic codes whose answer is known; the notebook gets the
-codes from :func:`vae_helpers.latent.encode_split`.
+The vector of a binary attribute a is ``v_a = mean{mu(x) : x has a} - mean{mu(x) : x lacks a}`` (``[D]``); an edit
+moves a code along it, ``z' = z + alpha * v_a``. Functions take plain tensors: codes ``[N x D]`` and a 0/1 or -1/+1
+attribute table ``[N x A]``.
 """
 
 from __future__ import annotations
@@ -30,16 +22,7 @@ from .models import BaseVAE, eval_mode
 
 @dataclass
 class AttributeDirection:
-    """One attribute vector and the statistics behind it.
-
-    Attributes:
-        name: the attribute's name (e.g. ``"Smiling"``).
-        vector: ``[D]`` mean code with the attribute minus mean code without it.
-        mean_with: ``[D]`` mean code of the images that have the attribute.
-        mean_without: ``[D]`` mean code of the images that do not.
-        n_with: how many images have the attribute.
-        n_without: how many do not.
-    """
+    """One attribute ``vector = mean_with - mean_without`` (each ``[D]``) and the image counts behind it."""
 
     name: str
     vector: torch.Tensor
@@ -75,18 +58,11 @@ def attribute_directions(
     which: Sequence[str] | None = None,
     min_count: int = 1,
 ) -> dict[str, AttributeDirection]:
-    """Attribute vectors (mean code with minus mean code without) for each attribute in ``which``.
+    """``{name: AttributeDirection}`` for each attribute in ``which`` (default: all), in that order.
 
-    Args:
-        codes: ``[N x D]`` latent codes, usually posterior means ``mu(x)``.
-        attributes: ``[N x A]`` attribute table, 0/1 (as ``ImageSplit.labels`` holds CelebA) or -1/+1.
-        attribute_names: the ``A`` column names.
-        which: attributes to compute (default: all ``A``).
-        min_count: an attribute needs at least this many images on *each* side, otherwise a
-            ``ValueError`` says how many there are (a mean over 0 or 2 faces is no direction).
-
-    Returns:
-        ``{name: AttributeDirection}`` in the order of ``which``.
+    ``codes [N x D]`` are usually posterior means; ``attributes [N x A]`` is a 0/1 or -1/+1 table with the columns
+    ``attribute_names``. Raises ValueError for mismatched shapes, non-finite codes or fewer than ``min_count``
+    images on either side of an attribute, KeyError for an unknown name.
     """
     codes = torch.as_tensor(codes).detach().float().cpu()
     if codes.dim() != 2:
@@ -122,15 +98,10 @@ def attribute_directions(
 
 
 def apply_direction(z: torch.Tensor, direction: torch.Tensor, strengths: Sequence[float]) -> torch.Tensor:
-    """Codes moved along ``direction`` by each strength: ``z + alpha * direction``.
+    """Codes ``z`` (``[D]`` or ``[N x D]``) moved along ``direction [D]`` by each of the S ``strengths`` alpha.
 
-    Args:
-        z: ``[D]`` one code or ``[N x D]`` several.
-        direction: ``[D]`` (an :attr:`AttributeDirection.vector`).
-        strengths: the ``S`` values of alpha.
-
-    Returns:
-        ``[N x S x D]`` (``N = 1`` for a single code): row ``i``, column ``j`` is ``z[i] + strengths[j] * direction``.
+    Returns ``[N x S x D]`` (N = 1 for a single code) holding ``z[i] + strengths[j] * direction``. Raises ValueError
+    if the D differ, ConfigError for no or non-finite strengths.
     """
     z = torch.as_tensor(z)
     z = z.unsqueeze(0) if z.dim() == 1 else z
@@ -168,16 +139,8 @@ def plot_attribute_grid(
     strengths: Sequence[float],
     title: str = "Attribute vectors added at several strengths",
 ):
-    """One panel per attribute: rows are faces, columns are strengths alpha (``z + alpha * v``).
-
-    Args:
-        z: ``[N x D]`` codes of the faces to edit.
-        directions: from :func:`attribute_directions`.
-        strengths: the column values of alpha; the column at alpha = 0 is the unedited reconstruction.
-
-    Returns:
-        The matplotlib ``Figure``.
-    """
+    """One panel per attribute: rows are the faces ``z [N x D]``, columns the ``strengths`` alpha (0: unedited);
+    returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
     from .plots import image_grid
@@ -210,17 +173,11 @@ def plot_attribute_grid(
     return fig
 
 
-# ------------------------------------------------------------------------------------------------
-# An independent judge: a small CNN that reads pixels, never the VAE's codes.
-# ------------------------------------------------------------------------------------------------
 class AttributeCNN(torch.nn.Module):
-    """A small multi-label CNN for 64x64 RGB faces: one logit per attribute.
+    """A small multi-label CNN for 64x64 RGB faces: one logit per attribute (about 60k parameters by default).
 
-    ``x [N x 3 x 64 x 64]`` in [0, 1] -> four stride-2 3x3 convolutions with BatchNorm and ReLU
-    (``[N x c1 x 32 x 32]`` ... ``[N x c4 x 4 x 4]``) -> global average pool ``[N x c4]`` -> Linear
-    -> logits ``[N x A]``. About 60k parameters with the default channels: cheap enough to train on a
-    2-core CPU in a notebook, and it sees only pixels, so it can judge images that a VAE decoded
-    without sharing that VAE's notion of the attribute.
+    Four stride-2 3x3 conv-BatchNorm-ReLU blocks, global average pooling and a linear head. It sees only pixels, so
+    it judges decoded images independently of the VAE's codes.
     """
 
     def __init__(self, num_attributes: int, channels: Sequence[int] = (16, 32, 64, 64)) -> None:
@@ -264,17 +221,11 @@ def train_attribute_judge(
     flip: bool = True,
     channels: Sequence[int] = (16, 32, 64, 64),
 ) -> AttributeCNN:
-    """Train an :class:`AttributeCNN` on real images with one binary cross-entropy per attribute.
+    """Train an :class:`AttributeCNN` on the CPU (Adam, one binary cross-entropy per attribute), returned in eval mode.
 
-    Args:
-        images: ``[N x 3 x H x W]``, uint8 0..255 (``ImageSplit.images``) or float in [0, 1].
-        labels: ``[N x A]`` 0/1 or -1/+1, the attributes to learn (select the columns beforehand).
-        epochs, batch_size, lr: Adam on shuffled mini-batches.
-        seed: initial weights and the order of the batches (the global RNG is left as it was).
-        flip: mirror each batch left-right with probability 1/2 (faces' attributes do not change).
-
-    Returns:
-        The trained judge in eval mode, on the CPU.
+    ``images [N x 3 x H x W]`` are uint8 0..255 or float in [0, 1]; ``labels [N x A]`` are 0/1 or -1/+1, only the
+    columns to learn. ``seed`` sets the initial weights and batch order (the global RNG is left as it was); ``flip``
+    mirrors each image left-right with probability 1/2.
     """
     x_all = torch.as_tensor(images)
     y_all = _binary(torch.as_tensor(labels)).float()
@@ -320,14 +271,11 @@ def judge_probabilities(judge: AttributeCNN, images: torch.Tensor, batch_size: i
 
 @dataclass
 class JudgeScore:
-    """How well a judge does on labelled images, for one attribute.
+    """How well a judge does on labelled images for one attribute (threshold 0.5).
 
     Attributes:
-        accuracy: share of images judged correctly (threshold 0.5).
         majority: accuracy of always answering the more common label (the bar to beat).
-        tpr: share of the images *with* the attribute judged positive (sensitivity).
-        fpr: share of the images *without* it judged positive (false alarms).
-        n_with, n_without: how many images of each kind.
+        tpr, fpr: shares of the images with and without the attribute that are judged positive.
     """
 
     accuracy: float
@@ -339,13 +287,8 @@ class JudgeScore:
 
 
 def score_judge(probabilities: torch.Tensor, labels: torch.Tensor, names: Sequence[str]) -> dict[str, JudgeScore]:
-    """Accuracy, majority rate, true- and false-positive rates per attribute.
-
-    Args:
-        probabilities: ``[N x A]`` from :func:`judge_probabilities`.
-        labels: ``[N x A]`` 0/1 or -1/+1, the same columns.
-        names: the ``A`` attribute names.
-    """
+    """``{name: JudgeScore}`` from ``probabilities`` and 0/1 or -1/+1 ``labels``, both ``[N x A]`` with columns
+    ``names``."""
     has = _binary(torch.as_tensor(labels))
     said = torch.as_tensor(probabilities) > 0.5
     if has.shape != said.shape or has.shape[1] != len(names):
@@ -371,13 +314,10 @@ def score_judge(probabilities: torch.Tensor, labels: torch.Tensor, names: Sequen
 def load_or_train_judge(
     path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor, **settings: Any
 ) -> tuple[AttributeCNN, bool]:
-    """The judge saved at ``path`` if it was trained with these settings on a table of the same size and
-    label counts; otherwise train it (:func:`train_attribute_judge` with ``settings``) and save it there.
+    """``(judge, trained)``: the judge saved at ``path`` if it was trained with these ``settings`` on labels of the
+    same size and counts (``trained`` False), else one trained by :func:`train_attribute_judge` and saved there.
 
-    For judges trained on CelebA: ``path`` belongs in the git-ignored ``build/`` folder, never in the repository.
-
-    Returns:
-        ``(judge, trained)``: ``trained`` is False when the saved judge was reused.
+    A judge trained on CelebA belongs in the git-ignored ``build/`` folder, never in the repository.
     """
     has = _binary(torch.as_tensor(labels))
     key = {"settings": dict(sorted(settings.items())), "n": int(has.shape[0]), "counts": has.sum(0).tolist()}

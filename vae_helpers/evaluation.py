@@ -1,13 +1,7 @@
-"""Evaluation in nats per image: the test ELBO, per-image ELBOs, the IWAE bound, reconstruction MSE.
+"""Evaluation in nats per image: the test ELBO, per-image ELBOs, the IWAE bound, reconstruction MSE, sweep tables.
 
-One path: :func:`evaluate` and :func:`per_image_elbo` score a split with
-:func:`vae_helpers.objective.per_image_terms`, the objective :func:`vae_helpers.training.fit` trains and validates
-with, drawing z in one seeded loop (so the ELBO of every notebook, of fit's validation and of the exercises is one
-computation, and the per-image values average to :func:`evaluate`'s). Every function runs the model under
-:func:`vae_helpers.models.eval_mode` (BatchNorm uses its running statistics; the caller's train/eval mode comes
-back afterwards) and refuses an empty split. :func:`score_model` and :func:`sweep_table` build the tables of a
-sweep. Latent diagnostics (active units, KL per dimension, probes) are in :mod:`vae_helpers.latent`; intervals
-in :mod:`vae_helpers.stats`.
+ELBOs come from :func:`vae_helpers.objective.per_image_terms`, the objective training uses. The model runs under
+:func:`~vae_helpers.models.eval_mode` (the caller's train/eval mode comes back) and an empty split is refused.
 """
 
 from __future__ import annotations
@@ -43,16 +37,8 @@ def _positive_int(value: Any, name: str) -> int:
 
 @dataclass
 class Metrics:
-    """Test-set summary (means over the split).
-
-    Attributes:
-        elbo: one-sample ELBO estimate, nats per image (higher is better).
-        recon: reconstruction NLL, nats per image.
-        kl: KL(q(z|x) || p(z)) summed over dimensions, nats per image.
-        mse: mean squared error per pixel of the reconstruction decoded from mu (pixel values in [0, 1]).
-        kl_per_dim: ``[D]`` mean KL of each latent dimension.
-        loss: the objective evaluate() was asked for (``beta``, ``free_bits``, ``loss_fn``); -elbo by default.
-    """
+    """Means over a split in nats per image: ``elbo = -(recon + kl)``, ``kl_per_dim [D]``, ``mse`` per pixel of the
+    reconstruction from mu, and ``loss``, the objective :func:`evaluate` was asked for (-elbo by default)."""
 
     elbo: float
     recon: float
@@ -80,12 +66,9 @@ def evaluate(
 ) -> Metrics:
     """ELBO, reconstruction, KL and MSE over ``split``, in nats per image.
 
-    z is sampled once per image with the global generator forked and seeded with ``seed``, so
-    the result does not depend on (and does not disturb) the random state of the caller. ``beta``
-    and ``free_bits`` only change :attr:`Metrics.loss`, the training objective (fit validates on
-    it); ``elbo``, ``recon`` and ``kl`` are always the true bound's terms. ``loss_fn`` (see
-    :func:`vae_helpers.training.fit`) replaces the built-in objective. ``with_mse=False`` skips the
-    extra decoder pass that the MSE of the reconstruction from mu needs.
+    z is drawn once per image from the global generator, forked and seeded with ``seed`` (the caller's random state
+    is untouched). ``beta`` and ``free_bits`` change only :attr:`Metrics.loss`; ``loss_fn`` (see
+    :func:`vae_helpers.training.fit`) replaces the built-in objective; ``with_mse=False`` skips the MSE's decoder pass.
     """
     device = model.device
     sums = torch.zeros(5, dtype=torch.float64, device=device)  # loss, recon, KL, MSE, images
@@ -112,8 +95,7 @@ def evaluate(
 def _seeded_batches(
     model: BaseVAE, split: ImageSplit, batch_size: int, seed: int, what: str
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """The batches ``(x, y)`` of ``split`` in eval mode, with the global generator forked and seeded with ``seed``:
-    :func:`evaluate` and :func:`per_image_elbo` draw their z inside this loop, so they draw the same z."""
+    """The batches of ``split`` in eval mode under a forked global RNG seeded with ``seed`` (so the z draws match)."""
     check_seed(seed, f"{what[:-2]}(seed=...)")
     check_split(split, what)
     check_fits(model, split, what)
@@ -125,8 +107,8 @@ def _seeded_batches(
 
 
 def check_loss_terms(terms: Any, batch: int) -> LossTerms:
-    """``terms`` if a ``loss_fn`` returned proper :class:`LossTerms` (scalar loss, recon and KL); else a
-    :class:`ConfigError` that says what came back and what is expected."""
+    """``terms`` if a ``loss_fn`` returned :class:`LossTerms` with scalar loss, recon and KL; raises TypeError for
+    another type and :class:`ConfigError` for a term that is not one number."""
     if not isinstance(terms, LossTerms):
         raise TypeError(
             f"loss_fn must return a vae_helpers.losses.LossTerms(loss, recon, kl, kl_per_dim), got "
@@ -158,28 +140,12 @@ def iwae_log_likelihood(
     tile: int = 1024,
     precision: str = "fp32",
 ):
-    """Importance-weighted estimate of log p(x) (Burda et al. 2015), in nats per image.
+    """Importance-weighted bound on log p(x) (Burda et al. 2015), nats per image: the mean, or ``[N]`` values.
 
-    log p(x) >= E[ log (1/k) sum_i p(x, z_i) / q(z_i | x) ],  z_i ~ q(z | x).
-    k=1 is the ELBO; the bound tightens as k grows. The noise is drawn ``chunk`` samples of
-    ``batch_size`` images at a time from a CPU generator seeded with ``seed`` (so the estimate does
-    not depend on ``tile``); the decoder then runs on ``tile`` samples of one image at a time, so
-    its output stays in cache.
-
-    The Bernoulli term of each decoded tile is scored by ``_tile_nll``, the speed path of the package's one
-    Bernoulli NLL (:func:`~vae_helpers.losses.bernoulli_nll`): the same value to float32 rounding (tests compare
-    them), computed with vectorised ``sigmoid`` and one ``log`` per group of pixels, since torch's ``softplus`` and
-    ``log1p`` are slow on CPU and would cost as much as the decoder's products at large ``k``.
-
-    Args:
-        tile: samples decoded at once, at most ``chunk`` (memory: ``tile x C x H x W`` floats); large enough to
-            pay the per-op overhead once per tile, small enough to stay in cache.
-        precision: ``"fp32"`` (default) or ``"bf16"``: the decoder under bfloat16 autocast, logits
-            scored in float32. Not recommended: on CPU the products return bfloat16, so the logits are
-            rounded to 8 significant bits and the bound moves by nats; kept for measuring only.
-
-    Returns:
-        The mean over ``split`` (a float), or ``[N]`` per-image values with ``return_per_image``.
+    log p(x) >= E[log (1/k) sum_i p(x, z_i) / q(z_i|x)], z_i ~ q(z|x); k = 1 is the ELBO. The noise is drawn
+    ``chunk`` samples of ``batch_size`` images at a time from a CPU generator seeded with ``seed``, so the result does
+    not depend on ``tile`` (samples of one image decoded at once). A Gaussian decoder is scored with sigma = 1.
+    ``precision="bf16"`` runs the decoder under bfloat16 autocast; on CPU that moves the bound by nats (measuring only).
     """
     check_seed(seed, "iwae_log_likelihood(seed=...)")
     if not model.is_variational:
@@ -229,18 +195,16 @@ def iwae_log_likelihood(
     return per_image if return_per_image else float(per_image.mean())
 
 
-# Pixels per group whose sigmoids are multiplied before one log: sigmoid(|l|) lies in [1/2, 1], so a product of
-# 98 stays above 2**-98, far from float32's smallest normal number (2**-126).
+# Pixels per log: a product of 98 sigmoids in [1/2, 1] stays above 2**-98, far from float32's smallest normal 2**-126.
 _LOG_GROUP = 98
 
 
 def _tile_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.Tensor:
     """-log p(x|z) ``[n]`` of ``n`` decoded samples of one image (``x``: that image expanded to ``n``).
 
-    Bernoulli: sum_p (|l_p|/2 - log sigmoid(|l_p|)) + (1/2 - x) . l. The log of a sum is taken as the log of
-    a product over groups of ``_LOG_GROUP`` pixels: one ``log`` per 98 pixels instead of one per pixel, since
-    ``log`` costs about 3x a ``sigmoid`` on CPU (and torch's ``log1p``/``softplus`` about 10x). The product's
-    float32 rounding (about 1e-6 relative per group) is below the sum's own.
+    Bernoulli: sum_p (|l_p|/2 - log sigmoid(|l_p|)) + (1/2 - x) . l, with one ``log`` per ``_LOG_GROUP`` pixels (of
+    the product of their sigmoids) since ``log`` is slow on CPU; equal to :func:`~vae_helpers.losses.bernoulli_nll`
+    to float32 rounding.
     """
     if likelihood != "bernoulli":
         return reconstruction_nll(logits.float(), x.contiguous(), likelihood)
@@ -266,12 +230,10 @@ def per_image_elbo(
     sigma: float = 1.0,
     seed: int = 0,
 ) -> torch.Tensor:
-    """The one-sample ELBO of every image of ``split``: ``[N]`` nats, on the CPU.
+    """The one-sample ELBO of every image of ``split``: ``[N]`` nats, on the CPU (``-recon`` for an autoencoder).
 
-    The same z draws as :func:`evaluate` with the same ``seed`` and ``batch_size`` (its ``elbo`` is
-    the mean of these values, up to float32 rounding), so per-image differences between two models
-    can be bootstrapped (:func:`vae_helpers.stats.paired_bootstrap_difference`). A deterministic autoencoder gets
-    ``-recon`` (no KL term).
+    The same z draws as :func:`evaluate` with the same ``seed`` and ``batch_size`` (its ``elbo`` is the mean), so
+    per-image differences of two models can be bootstrapped (:func:`vae_helpers.stats.paired_bootstrap_difference`).
     """
     values = [
         per_image_terms(model, x, y, likelihood, sigma).elbo.double().cpu()
@@ -288,17 +250,11 @@ def conditional_log_likelihood(
     batch_size: int = 100,
     seed: int = 0,
 ) -> torch.Tensor:
-    """Importance-weighted bound on log p(x | y = c) of a conditional VAE for *every* class c: ``[N x C]`` nats.
+    """Importance-weighted bound on log p(x | y = c) of a conditional VAE for every class c: ``[N x C]`` nats.
 
-    Column ``c`` is :func:`iwae_log_likelihood` (``k`` samples from q(z | x, y = c), the same seed for every
-    class) of ``split``'s images with every label set to ``c``; column ``split.labels[n]`` of row ``n`` is the
-    usual bound with the true label. :func:`log_marginal_over_labels` turns the matrix into a bound on log p(x).
-
-    Args:
-        model: a conditional model (``model.conditional``), e.g. :class:`~vae_helpers.models.ConditionalVAE`.
-        split: the images (their own labels are not used).
-        k: importance samples per image and class (k = 1 is the ELBO of each class).
-        n_classes: number of classes (default ``model.n_classes``).
+    Column c is :func:`iwae_log_likelihood` (Bernoulli, ``k`` samples, the same seed for every class) of the images
+    with every label set to c; ``n_classes`` defaults to ``model.n_classes``. :func:`log_marginal_over_labels` turns
+    the matrix into a bound on log p(x).
     """
     if not model.conditional:
         raise ConfigError("conditional_log_likelihood() needs a conditional model (one that takes labels y).")
@@ -314,12 +270,9 @@ def conditional_log_likelihood(
 
 
 def log_marginal_over_labels(log_px_given_y: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
-    """log p(x) = log sum_y p(y) p(x | y) from per-class values ``[N x C]``: ``[N]`` nats.
-
-    With importance-weighted bounds of log p(x | y) (:func:`conditional_log_likelihood`) the result is again
-    a stochastic lower bound on log p(x): sum_y p(y) p_hat(x | y) is an unbiased estimate of p(x), and the log
-    of an unbiased estimate is a lower bound in expectation (Jensen). ``prior``: p(y) ``[C]`` (default uniform).
-    """
+    """log p(x) = log sum_y p(y) p(x | y) from per-class values ``[N x C]``: ``[N]`` nats (``prior`` p(y) ``[C]``,
+    default uniform). From importance-weighted bounds of log p(x | y) it is again a stochastic lower bound on log p(x)
+    (the log of an unbiased estimate of p(x), by Jensen)."""
     if log_px_given_y.dim() != 2:
         raise ConfigError(f"log_px_given_y must be [N x C], got shape {tuple(log_px_given_y.shape)}.")
     n_classes = log_px_given_y.shape[1]
@@ -344,10 +297,8 @@ def score_model(
     likelihood: Likelihood = "bernoulli",
     sigma: float = 1.0,
 ) -> dict[str, float]:
-    """The standard row of a sweep: ``ELBO``, ``recon``, ``KL``, ``MSE`` and ``active units`` on ``test``
-    (nats per image), plus ``ELBO (IWAE images)`` and ``IWAE`` on the first ``iwae_images`` test
-    images when ``iwae_k`` is given. The notebooks add their own columns and pass the rows of all
-    runs to :func:`sweep_table`."""
+    """A sweep's row on ``test``, nats per image: ``ELBO``, ``recon``, ``KL``, ``MSE``; for a VAE also ``active units``
+    and, with ``iwae_k``, ``ELBO (IWAE images)`` and ``IWAE`` on the first ``iwae_images`` (default: all)."""
     metrics = evaluate(model, test, likelihood, sigma=sigma, seed=seed)
     row = {"ELBO": metrics.elbo, "recon": metrics.recon, "KL": metrics.kl, "MSE": metrics.mse}
     if model.is_variational:
@@ -360,12 +311,8 @@ def score_model(
 
 
 def sweep_table(rows: Mapping[Any, Mapping[str, Any]], index: str = "run") -> pandas.DataFrame:
-    """One row per run of a sweep (``{run: {column: value}}``, e.g. ``{beta: {"ELBO": ..., "KL": ...}}``)
-    as a pandas DataFrame with the runs as its index (named ``index``), columns in first-seen order.
-
-    Jupyter shows it as a table; ``.to_markdown()``/``.round(2)`` format it; notebooks build their
-    summaries from its cells instead of typing numbers.
-    """
+    """A pandas DataFrame of a sweep ``{run: {column: value}}``: one row per run, the index named ``index``, columns in
+    first-seen order."""
     import pandas as pd
 
     if not rows:

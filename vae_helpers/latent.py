@@ -1,21 +1,7 @@
-"""Latent diagnostics: what a model's codes hold and where they lie, apart from the ELBO and IWAE scores.
+"""Latent diagnostics beyond the ELBO: active units, KL per dimension, whether the code is used, codes vs the prior.
 
-* :func:`encode_split`: ``(mu, logvar, labels)`` of a whole split, the one encode loop of the package;
-* how many dimensions carry information: :func:`active_units`, :func:`kl_per_dimension`;
-* whether the decoder and a linear read-out use the code: :func:`latent_usage` (:func:`swap_reconstruction_nll`);
-* where the codes lie compared with the prior N(0, I): the aggregate posterior against the prior.
-
-A VAE is trained so that each posterior q(z|x) is close to the prior, but prior samples decode to good
-images only if the *aggregate* posterior q(z) = mean_x q(z|x) (the cloud of codes of the training images)
-covers the prior. Two quick measurements show whether it does:
-
-* norms: in D dimensions a prior sample has norm close to sqrt(D) (a thin shell); codes of real images
-  may sit inside or outside that shell;
-* per-dimension variance of q(z), by the law of total variance ``Var_x(mu_j) + E_x[sigma_j^2]``: 1 in
-  every dimension if q(z) matched the prior's spread;
-
-and the radius of a prior sample measured in the units of a Gaussian fitted to the codes says whether
-the prior sends the decoder where the training codes are.
+Prior samples decode well only if the *aggregate* posterior q(z) = mean_x q(z|x) covers the prior N(0, I):
+:func:`code_norms`, :func:`aggregate_variance` and :func:`fitted_radius` show whether it does.
 """
 
 from __future__ import annotations
@@ -36,11 +22,8 @@ from .objective import check_fits, check_split
 def encode_split(
     model: BaseVAE, split: ImageSplit, batch_size: int = 1000
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """``(mu [N x D], logvar [N x D], labels [N])`` of q(z|x) for every image of ``split``, on the CPU.
-
-    Encoded in eval mode (the model's modes come back afterwards), with the labels reaching a conditional
-    model. ``logvar`` is None for a deterministic autoencoder.
-    """
+    """``(mu [N x D], logvar [N x D] or None for an AE, labels [N])`` of every image of ``split``, on the CPU (in
+    eval mode; the model's mode is restored)."""
     check_split(split, "encode_split()")
     check_fits(model, split, "encode_split()")
     mus, logvars, labels = [], [], []
@@ -54,11 +37,8 @@ def encode_split(
 
 
 def active_units(model: BaseVAE, split: ImageSplit, threshold: float = 0.01) -> tuple[int, torch.Tensor]:
-    """Active units (Burda et al. 2015): dimensions whose Var_x( E_q[z_i | x] ) exceeds ``threshold``.
-
-    Returns:
-        ``(count, variances [D])``.
-    """
+    """Active units (Burda et al. 2015): ``(count, variances [D])``, counting the dimensions whose Var_x(E_q[z_i|x])
+    exceeds ``threshold``."""
     if len(split) < 2:
         raise ConfigError(f"active_units() needs at least 2 images to measure a variance; the split has {len(split)}.")
     mu, _, _ = encode_split(model, split)
@@ -67,11 +47,7 @@ def active_units(model: BaseVAE, split: ImageSplit, threshold: float = 0.01) -> 
 
 
 def kl_per_dimension(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) -> torch.Tensor:
-    """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over ``split``: ``[D]`` nats.
-
-    The KL term of the training objective (:func:`~vae_helpers.losses.kl_per_dim`), averaged over the split in
-    float64; :attr:`vae_helpers.evaluation.Metrics.kl_per_dim` holds the same values without this encoder-only pass.
-    """
+    """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over ``split``: ``[D]`` nats."""
     if not model.is_variational:
         raise ValueError("kl_per_dimension needs a posterior q(z|x); a deterministic autoencoder has none.")
     mu, logvar, _ = encode_split(model, split, batch_size)
@@ -80,16 +56,13 @@ def kl_per_dimension(model: BaseVAE, split: ImageSplit, batch_size: int = 1000) 
 
 @dataclass
 class LatentUsage:
-    """How much a model's decoder and a linear read-out *use* the code z (not only how many nats it holds).
+    """How much a model's decoder and a linear read-out *use* the code z.
 
     Attributes:
-        probe_accuracy: test accuracy of a logistic-regression probe of the class from one sample
-            z ~ q(z|x) per image: what the decoder receives.
-        probe_accuracy_mu: the same probe from the posterior mean mu: what the encoder computes. The two differ
-            when mu varies with the class on a scale far below the posterior's noise (a collapsed dimension).
-        majority_rate: the test accuracy of always answering the most frequent training class (the probe's floor).
-        own_nll: ``[N]`` reconstruction NLL of each test image decoded from its own posterior mean (nats).
-        swapped_nll: ``[N]`` the same pixels scored with another image's posterior mean (nats).
+        probe_accuracy: test accuracy of a logistic-regression probe of the class from one z ~ q(z|x) per image.
+        probe_accuracy_mu: the same from mu (the two differ when mu varies with the class far below the noise).
+        majority_rate: test accuracy of always answering the most frequent training class (the probe's floor).
+        own_nll, swapped_nll: ``[N]`` NLL (nats) of each test image decoded from its own and from another's mu.
     """
 
     probe_accuracy: float
@@ -107,11 +80,10 @@ class LatentUsage:
 def swap_reconstruction_nll(
     model: BaseVAE, split: ImageSplit, seed: int = 0, batch_size: int = 500
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reconstruction NLL of every image from its own posterior mean and from another image's: two ``[N]`` (nats).
+    """Bernoulli NLL of every image from its own posterior mean and from another image's: two ``[N]`` (nats).
 
-    Image n is scored under p(x_n | z = mu_m) with m = a random derangement of the images (seeded; m != n), the
-    decoder teacher-forced on x_n's own pixels where it is autoregressive (``likelihood_logits``). If the
-    decoder ignores z the two agree; the mean difference is what the code is worth to the decoder.
+    Image n is scored under p(x_n | z = mu_m) with m != n drawn at random (seeded), an autoregressive decoder
+    teacher-forced on x_n. If the decoder ignores z the two agree.
     """
     check_seed(seed, "swap_reconstruction_nll(seed=...)")
     check_split(split, "swap_reconstruction_nll()")
@@ -135,9 +107,8 @@ def swap_reconstruction_nll(
 def latent_usage(
     model: BaseVAE, train: ImageSplit, test: ImageSplit, probe_images: int = 5000, seed: int = 0
 ) -> LatentUsage:
-    """Linear probes of the class (trained on the first ``probe_images`` of ``train``, scored on ``test``;
-    features standardised on the training features) from one sample z ~ q(z|x) per image (drawn with ``seed``)
-    and from mu, and :func:`swap_reconstruction_nll` on ``test``."""
+    """:class:`LatentUsage`: class probes from z ~ q(z|x) (drawn with ``seed``) and from mu, trained on the first
+    ``probe_images`` of ``train`` and scored on ``test``, and :func:`swap_reconstruction_nll` on ``test``."""
     check_seed(seed, "latent_usage(seed=...)")
     check_split(test, "latent_usage()")
     check_fits(model, test, "latent_usage()")
@@ -165,9 +136,6 @@ def latent_usage(
     return LatentUsage(probe(1), probe(0), float((test.labels.cpu() == majority).float().mean()), own, swapped)
 
 
-# --------------------------------------------------------------------------------------------
-# The aggregate posterior against the prior
-# --------------------------------------------------------------------------------------------
 def code_norms(
     mu: torch.Tensor,
     logvar: torch.Tensor,
@@ -175,17 +143,10 @@ def code_norms(
     n_prior: int | None = None,
     seed: int = 0,
 ) -> dict[str, torch.Tensor]:
-    """Euclidean norms of the codes of real images and of prior samples.
+    """Euclidean norms of the codes of real images (``mu``, ``logvar`` ``[N x D]``) and of prior samples, seeded.
 
-    Args:
-        mu, logvar: ``[N x D]`` posterior parameters of N images.
-        temperatures: prior samples ``z ~ N(0, T^2 I)`` are drawn for each T.
-        n_prior: how many prior samples per temperature (default N).
-        seed: for the posterior and prior draws.
-
-    Returns:
-        ``{label: norms [N or n_prior]}``: ``"posterior mean mu(x)"``, ``"z ~ q(z|x)"`` (one draw per image),
-        then ``"prior, T = <T>"`` for each temperature.
+    Returns ``{label: norms}`` for ``"posterior mean mu(x)"``, ``"z ~ q(z|x)"`` (one draw per image) and, for each T
+    of ``temperatures``, ``"prior, T = <T>"`` (``n_prior`` samples of N(0, T^2 I), default N).
     """
     check_seed(seed, "code_norms(seed=...)")
     gen = torch.Generator().manual_seed(seed)
@@ -206,14 +167,10 @@ def aggregate_variance(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Te
 
 
 def fitted_radius(z: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """Radius of each code in the units of a diagonal Gaussian N(mean, diag(std^2)): ``sqrt(sum_j ((z_j - mean_j) / std_j)^2)``.
+    """Radius ``||(z - mean) / std||`` ``[M]`` of codes ``z [M x D]`` in the units of N(mean, diag(std^2)).
 
-    Args:
-        z: ``[M x D]`` codes; mean, std: ``[D]`` (e.g. fitted to the codes of the training images).
-
-    Returns:
-        ``[M]``. Samples of that Gaussian have radius close to sqrt(D) (its typical shell); a much smaller
-        radius means the code sits in the middle of the cloud, where the Gaussian puts almost no codes.
+    Samples of that Gaussian have radius close to sqrt(D); a much smaller one means the code sits in the middle of
+    the cloud, where the Gaussian puts almost no codes.
     """
     z, mean, std = torch.as_tensor(z).float(), torch.as_tensor(mean).float(), torch.as_tensor(std).float()
     if z.shape[-1] != mean.shape[0] or mean.shape != std.shape:
@@ -227,20 +184,9 @@ def plot_prior_mismatch(
     mean_sigma2: torch.Tensor,
     title: str = "Codes of real faces against the prior",
 ):
-    """Two panels: outlines of the histograms of the code norms with the prior's shell sqrt(D) marked, and the
-    per-dimension variance of the aggregate posterior against the prior's 1: its total ``Var(mu_j) + E[sigma_j^2]``
-    and both parts, dimensions sorted by the total, on a log axis (so a part far smaller than the other still
-    shows; the total is a wide grey band under the parts' markers). The legends sit under the panels and hide
-    no data.
-
-    Args:
-        norms: from :func:`code_norms`, ``{label: [N]}``.
-        var_mu, mean_sigma2: ``[D]`` each, from :func:`aggregate_variance`.
-        title: the figure's title.
-
-    Returns:
-        The matplotlib ``Figure``.
-    """
+    """Two panels: histograms of the code ``norms`` (from :func:`code_norms`) with the prior's shell sqrt(D), and the
+    per-dimension variance of q(z) (``var_mu``, ``mean_sigma2`` ``[D]`` from :func:`aggregate_variance`), its parts
+    and their total against the prior's 1, on a log axis. Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
     d = len(var_mu)

@@ -1,16 +1,8 @@
 """VAE objectives, in nats per image.
 
-Conventions used throughout the course:
-
-* the encoder gives ``mu`` and ``logvar`` (``[N x D]``), the log-variance of a diagonal Gaussian
-  q(z|x) = N(mu, diag(exp(logvar)));
-* the decoder gives *logits* ``[N x C x H x W]``; the Bernoulli likelihood is evaluated with
-  ``binary_cross_entropy_with_logits`` (stable, no sigmoid-then-log);
-* reconstruction terms are **summed over pixels** and **averaged over the batch**, and the KL is
-  summed over latent dimensions and averaged over the batch, so every figure is "nats per image"
-  and the balance between the two terms is that of the true ELBO.
-
-The objective of a *model* on a batch (encode, sample, decode, score) is :mod:`vae_helpers.objective`.
+The encoder gives ``mu``, ``logvar`` ``[N x D]`` of q(z|x) = N(mu, diag(exp(logvar))); the decoder gives *logits*
+``[N x C x H x W]``. Reconstruction terms are **summed over pixels** and the KL over latent dimensions, both
+averaged over the batch, so the two terms keep the balance of the true ELBO.
 """
 
 from __future__ import annotations
@@ -33,10 +25,7 @@ LIKELIHOODS: tuple[str, ...] = ("bernoulli", "gaussian")
 ScheduleKind = Literal["constant", "linear", "cyclical"]
 SCHEDULE_KINDS: tuple[str, ...] = ("constant", "linear", "cyclical")
 
-#: logvar is clamped to this range before use. exp(-30/2) ~ 3e-7 and exp(20/2) ~ 2e4 bound the
-#: standard deviation far outside anything a trained model uses, while keeping exp(logvar) finite
-#: in float32 (the variance exp(20) ~ 4.9e8 would overflow float16; the std would not) when a large
-#: learning rate throws the encoder off.
+#: logvar is clamped to this range: std ~3e-7 to ~2e4, beyond any trained model, exp(logvar) finite in float32.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -49,14 +38,10 @@ def clamp_logvar(logvar: torch.Tensor) -> torch.Tensor:
 def reparameterize(
     mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Draw z = mu + sigma * eps with eps ~ N(0, I), differentiable in ``mu`` and ``logvar``.
+    """Draw z = mu + sigma * eps with eps ~ N(0, I), differentiable in ``mu`` and ``logvar`` ``[N x D]``.
 
-    Args:
-        mu, logvar: ``[N x D]``.
-        n_samples: ``None`` for one sample ``[N x D]``; an integer S for ``[S x N x D]``.
-        generator: draw eps from this generator (e.g. a seeded CPU generator, for an evaluation that
-            must not depend on, or disturb, the global random state); eps is drawn on the
-            generator's device and moved to ``mu``'s. ``None``: torch's global generator.
+    ``n_samples`` S gives ``[S x N x D]`` instead of ``[N x D]``. eps comes from ``generator`` (drawn on its device,
+    then moved to ``mu``'s), or from torch's global generator if None.
     """
     std = torch.exp(0.5 * logvar)
     shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
@@ -68,11 +53,8 @@ def reparameterize(
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Analytic KL( N(mu, exp(logvar)) || N(0, 1) ) for each latent dimension, ``[N x D]``.
-
-    KL = 0.5 * (mu^2 + sigma^2 - log sigma^2 - 1).  Examples: (mu=0, logvar=0) -> 0;
-    (mu=2, logvar=0) -> 2; (mu=0, log sigma=1, i.e. logvar=2) -> 0.5 (e^2 - 3) = 2.194528.
-    """
+    """Analytic KL(N(mu, exp(logvar)) || N(0, 1)) of each latent dimension, ``[N x D]``:
+    0.5 * (mu^2 + sigma^2 - log sigma^2 - 1)."""
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
 
 
@@ -87,20 +69,15 @@ def standard_normal_log_density(z: torch.Tensor) -> torch.Tensor:
 
 
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """-log p(x|z) for a Bernoulli decoder, summed over pixels: ``[N]``.
-
-    For continuous x in [0, 1] (the pytorch/examples convention) this is the cross-entropy, *not*
-    a normalised likelihood (see notebook 02).
-    """
+    """-log p(x|z) for a Bernoulli decoder, summed over pixels: ``[N]``. For continuous x in [0, 1] (as in
+    pytorch/examples) this is the cross-entropy, *not* a normalised likelihood."""
     check_pixels(x, "bernoulli_nll(logits, x)")
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
 def gaussian_nll(logits: torch.Tensor, x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    """-log p(x|z) for a Gaussian decoder N(sigmoid(logits), sigma^2 I), summed over pixels: ``[N]``.
+    """-log p(x|z) for a Gaussian decoder N(sigmoid(logits), sigma^2 I), summed over pixels, in true nats: ``[N]``.
 
-    Includes the normalising constant, so values are true nats. With sigma=1 this is
-    0.5 * MSE-sum + const: a very weak likelihood for [0, 1] pixels (blurry images). The negative ELBO
     SSE / (2 sigma^2) + beta * KL has the minimisers of SSE + 2 sigma^2 beta * KL: the effective beta is
     2 sigma^2 beta, so a smaller sigma acts like a smaller beta (more weight on reconstruction).
     """
@@ -114,7 +91,7 @@ def gaussian_nll(logits: torch.Tensor, x: torch.Tensor, sigma: float = 1.0) -> t
 def reconstruction_nll(
     logits: torch.Tensor, x: torch.Tensor, likelihood: Likelihood = "bernoulli", sigma: float = 1.0
 ) -> torch.Tensor:
-    """Per-image reconstruction term ``[N]`` for ``likelihood`` in ``{"bernoulli", "gaussian"}``."""
+    """Per-image reconstruction NLL ``[N]`` for ``likelihood`` ``"bernoulli"`` or ``"gaussian"`` (else ConfigError)."""
     check_pixels(x, "reconstruction_nll(logits, x) (the reconstruction term of vae_loss and of training)")
     if likelihood == "bernoulli":
         return bernoulli_nll(logits, x)
@@ -125,14 +102,8 @@ def reconstruction_nll(
 
 @dataclass
 class LossTerms:
-    """Batch-averaged terms of one loss evaluation (nats per image).
-
-    Attributes:
-        loss: the quantity to minimise (with beta and free bits applied).
-        recon: mean reconstruction NLL.
-        kl: mean KL summed over latent dimensions (the *true* KL, before free bits or beta).
-        kl_per_dim: ``[D]`` mean KL of each dimension (empty for a plain autoencoder).
-    """
+    """Batch means of one loss evaluation, nats per image: ``loss`` (beta and free bits applied), ``recon``, the
+    *true* ``kl`` summed over dimensions, and ``kl_per_dim [D]`` (empty for an autoencoder)."""
 
     loss: torch.Tensor
     recon: torch.Tensor
@@ -155,19 +126,11 @@ def vae_loss(
     free_bits: float = 0.0,
     sigma: float = 1.0,
 ) -> LossTerms:
-    """Negative (beta-weighted) ELBO, averaged over the batch.
+    """Negative (beta-weighted) ELBO, averaged over the batch: recon + beta * sum_d max(KL_d, free_bits).
 
-    loss = recon + beta * sum_d max(KL_d, free_bits), where KL_d is averaged over the batch
-    before the free-bits floor (Kingma et al. 2016 apply it per dimension over a minibatch).
-
-    Args:
-        logits: decoder output ``[N x C x H x W]``.
-        x: targets in [0, 1], same shape.
-        mu, logvar: ``[N x D]``; both ``None`` for a deterministic autoencoder (KL = 0).
-        beta: weight of the KL term (1 gives the ELBO).
-        likelihood: ``"bernoulli"`` or ``"gaussian"``.
-        free_bits: nats per dimension below which the KL is not penalised (0 disables).
-        sigma: the Gaussian likelihood's standard deviation.
+    KL_d is averaged over the batch before the free-bits floor (Kingma et al. 2016). ``logits`` and the targets ``x``
+    in [0, 1] are ``[N x C x H x W]``; ``mu``, ``logvar`` ``[N x D]`` are both None for a deterministic autoencoder;
+    ``sigma`` is the Gaussian likelihood's standard deviation.
     """
     return add_kl_term(reconstruction_nll(logits, x, likelihood, sigma).mean(), mu, logvar, beta, free_bits)
 
@@ -194,27 +157,13 @@ def batch_terms(
     return LossTerms(recon + beta * penalised, recon, kl, kl_dims.detach())
 
 
-# --------------------------------------------------------------------------------------------
-# KL weight schedules: beta as a function of the optimisation step
-# --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class KLSchedule:
     """Weight of the KL term at each optimisation step: pass one as ``TrainConfig(beta=...)``.
 
-    Attributes:
-        kind: ``"constant"``, ``"linear"`` (warm-up from 0 to ``beta_max`` over ``warmup_steps``,
-            then constant) or ``"cyclical"`` (Fu et al. 2019: ``n_cycles`` cycles over
-            ``total_steps``; in each, a linear ramp over the first ``ratio`` of the cycle, then
-            ``beta_max`` for the rest).
-        beta_max: the final / plateau weight.
-        warmup_steps: ramp length of the linear schedule.
-        total_steps: length of training for the cyclical schedule.
-        n_cycles: M in Fu et al. (default 4).
-        ratio: R in Fu et al. (default 0.5).
-
-    Steps are optimisation steps: ``epochs * ceil(n_train / batch_size)`` in all
-    (:func:`vae_helpers.training.steps_per_epoch`). The shortcuts :meth:`linear` and
-    :meth:`cyclical` name only what each kind uses.
+    ``"linear"``: a warm-up from 0 to ``beta_max`` over ``warmup_steps``, then constant. ``"cyclical"`` (Fu et al.
+    2019): ``n_cycles`` (M) cycles over ``total_steps``, each a linear ramp over its first ``ratio`` (R), then
+    ``beta_max``. Steps are optimisation steps, ``epochs * ceil(n_train / batch_size)`` in all.
     """
 
     kind: ScheduleKind = "constant"
@@ -264,8 +213,7 @@ class KLSchedule:
         return self.beta_max * min(1.0, position / self.ratio)
 
 
-#: The KL weight, given in one way everywhere (``TrainConfig.beta``): a number, a
-#: :class:`KLSchedule`, or any function ``step -> beta`` of the 0-based optimisation step.
+#: The KL weight (``TrainConfig.beta``): a number, a :class:`KLSchedule`, or a function of the 0-based step.
 Beta = float | KLSchedule | Callable[[int], float]
 
 

@@ -1,9 +1,6 @@
 """The objective of one batch for any course model, per image: encode, z = mu + sigma * eps, score x.
 
-One path for every loss of the course: training and validation (:func:`vae_helpers.training.fit`),
-:func:`vae_helpers.evaluation.evaluate`, :func:`~vae_helpers.evaluation.per_image_elbo` and the exercises'
-``make_loss_fn`` all start from :func:`forward_pass`, and all but the exercises (whose students write the loss)
-score it with :func:`per_image_terms`.
+Training, validation, evaluation and the exercises' ``make_loss_fn`` all start from :func:`forward_pass`.
 """
 
 from __future__ import annotations
@@ -29,10 +26,9 @@ def forward_pass(
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """``(mu [B x D], logvar [B x D] or None for an AE, logits [B x C x H x W])`` of the batch ``x``.
 
-    ``y`` reaches conditional models only; x is scored by ``model.likelihood_logits(z, x, y)`` (the decoder's
-    logits; teacher-forced for an autoregressive decoder). ``generator``: draw eps from it (a seeded evaluation);
-    ``None`` uses the global generator. ``autocast_dtype`` (e.g. ``torch.bfloat16``): run the encoder and decoder
-    under ``torch.autocast`` in that dtype; their outputs come back as float32, so z is sampled in float32.
+    The logits are ``model.likelihood_logits(z, x, y)`` (teacher-forced if autoregressive; ``y`` reaches conditional
+    models only). eps comes from ``generator`` (None: the global RNG). ``autocast_dtype`` runs encoder and decoder
+    under ``torch.autocast``; their outputs come back as float32.
     """
     y = y if model.conditional else None
     with _autocast(x.device, autocast_dtype):
@@ -46,13 +42,8 @@ def forward_pass(
 
 @dataclass
 class ImageTerms:
-    """The negative ELBO's two terms for each image of a batch, in nats.
-
-    Attributes:
-        recon: ``[B]`` reconstruction NLL -log p(x|z) of one z ~ q(z|x).
-        kl_per_dim: ``[B x D]`` KL(q(z_d|x) || N(0, 1)) of each latent dimension (``[B x 0]`` for an AE).
-        mu, logvar: ``[B x D]`` the posterior (``logvar`` None for an AE).
-    """
+    """The negative ELBO's terms per image, in nats: ``recon [B]`` (one z ~ q(z|x)) and ``kl_per_dim [B x D]``
+    (``[B x 0]`` for an AE), with the posterior ``mu``, ``logvar`` ``[B x D]`` (``logvar`` None for an AE)."""
 
     recon: torch.Tensor
     kl_per_dim: torch.Tensor

@@ -1,10 +1,7 @@
-"""Measuring generated images instead of describing them.
+"""Scores of generated images from a small CNN classifier, trained once on the real training set and cached.
 
-A small CNN classifier is trained once on the real training set and cached in ``assets/``.
-Its 128-d penultimate layer is the feature space for a Fréchet distance (the FID recipe of
-Heusel et al. 2017, with this classifier in place of Inception), and its softmax gives two
-more scores: the mean top-class confidence and the mean predictive entropy of the samples
-(sharp, recognisable images get high confidence and low entropy).
+Its 128-d penultimate layer is the feature space of a Fréchet distance (FID, Heusel et al. 2017, with this classifier
+in place of Inception); its softmax gives the mean top-class confidence and the mean predictive entropy.
 """
 
 from __future__ import annotations
@@ -48,8 +45,8 @@ class FeatureClassifier(nn.Module):
 
 
 def classifier_path(dataset_name: str) -> Path:
-    """Where the cached classifier lives: ``vae_helpers/assets/classifier_<name>.pt``, package data (``build/`` in
-    fast mode when none has been committed, so a small fast-mode classifier never replaces the real one)."""
+    """The classifier's cache: ``vae_helpers/assets/classifier_<name>.pt``, or in fast mode, when none is committed,
+    a file in ``build/`` (a fast-mode classifier never replaces the real one)."""
     committed = PACKAGE_DATA_DIR / f"classifier_{dataset_name}.pt"
     if committed.is_file() or not fast_mode():
         return committed
@@ -68,7 +65,7 @@ def accuracy(model: nn.Module, split: ImageSplit, batch_size: int = 1000) -> flo
 def train_classifier(
     data: ImageDataset, epochs: int = 5, seed: int = 0, lr: float = 1e-3
 ) -> tuple[FeatureClassifier, float]:
-    """Train the feature classifier on ``data.train``; returns it with its test accuracy."""
+    """Train the feature classifier on ``data.train``; returns it with its test accuracy. Reseeds the global RNGs."""
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     model = FeatureClassifier(n_classes=len(data.class_names))
@@ -87,15 +84,9 @@ def train_classifier(
 def load_or_train_classifier(
     data: ImageDataset, epochs: int = 5, path: Path | None = None
 ) -> tuple[FeatureClassifier, dict]:
-    """The cached classifier for ``data`` (trained and cached on first use).
-
-    Returns:
-        ``(classifier in eval mode, info)`` with ``info`` holding ``test_accuracy``, ``epochs`` and ``path``.
-
-    Raises:
-        CorruptDataError: the cache file exists but is empty, truncated or not a classifier of this kind;
-            the message names it and says to delete it (the next call retrains it).
-    """
+    """``(classifier in eval mode, info)`` for ``data``, trained and cached at ``path`` on first use (default
+    :func:`classifier_path`); ``info`` has ``test_accuracy``, ``epochs``, ``path`` and ``cached``. Raises
+    :class:`CorruptDataError` if the cache file is empty, truncated or not such a classifier (delete it to retrain)."""
     path = Path(path) if path is not None else classifier_path(data.name)
     if path.is_file():
         try:
@@ -140,8 +131,7 @@ def _damaged_cache_message(path: Path, err: Exception) -> str:
 def features_and_probs(
     classifier: FeatureClassifier, images: torch.Tensor, batch_size: int = 1000
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features ``[N x 128]`` and class probabilities ``[N x 10]`` of images ``[N x 1 x 28 x 28]`` in [0, 1]
-    (computed in eval mode; the classifier keeps its own train/eval mode)."""
+    """Features ``[N x 128]`` and class probabilities of images ``[N x 1 x 28 x 28]`` in [0, 1] (in eval mode)."""
     feats, probs = [], []
     with eval_mode(classifier):
         for start in range(0, len(images), batch_size):
@@ -152,15 +142,13 @@ def features_and_probs(
     return torch.cat(feats), torch.cat(probs)
 
 
-# A tiny ridge keeps the square root stable when some ReLU features never fire (singular covariance),
-# as the reference FID code does on failure.
+# Keeps the square root stable when ReLU features never fire (singular covariance), as the reference FID code does.
 _RIDGE = 1e-6
 
 
 @dataclass(frozen=True)
 class _GaussianFit:
-    """A Gaussian fitted to a feature set (float64): ``mean [F]`` and ``cov [F x F]`` (N - 1 normalised, as
-    ``np.cov``)."""
+    """A Gaussian fitted to a feature set (float64): ``mean [F]`` and ``cov [F x F]`` (normalised by N - 1)."""
 
     mean: torch.Tensor
     cov: torch.Tensor
@@ -176,8 +164,7 @@ class _GaussianFit:
 
     @classmethod
     def of(cls, feats: torch.Tensor, counts: torch.Tensor | None = None) -> _GaussianFit:
-        """Fit to ``feats [N x F]``, or to the resample that takes row i ``counts[i]`` times (``counts [N]``
-        summing to N): the same mean and covariance as ``feats[idx]``, without building the copy."""
+        """Fit to ``feats [N x F]``, or to the resample that takes row i ``counts[i]`` times, without building it."""
         x = feats.detach().double().cpu()
         n = len(x)
         if n < 2:
@@ -195,14 +182,8 @@ class _GaussianFit:
 
 
 def _frechet(a: _GaussianFit, b: _GaussianFit, b_root: torch.Tensor | None = None) -> float:
-    """||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^{1/2}), both covariances ridged as in the FID code.
-
-    The eigenvalues of (C_a C_b) equal those of the symmetric R_b C_a R_b (R_b = C_b^{1/2}), so the
-    trace of the matrix square root is the sum of their square roots: one symmetric eigenvalue problem
-    instead of a general matrix square root (``scipy.linalg.sqrtm``), the same value to rounding and
-    about 15x faster at F = 128, which is what makes a few hundred bootstrap resamples cheap.
-    ``b_root`` is ``b.ridged_root()`` when the caller has it already (a fixed reference set).
-    """
+    """:func:`frechet_distance` of two fits, ridged inside the root: Tr((C_a C_b)^{1/2}) is the sum of the square
+    roots of the eigenvalues of the symmetric R_b C_a R_b, R_b = C_b^{1/2} (``b_root``, if already computed)."""
     root = b.ridged_root() if b_root is None else b_root
     inner = root @ a.ridged() @ root
     trace_root = torch.linalg.eigvalsh((inner + inner.T) / 2).clamp_min(0).sqrt().sum()
@@ -211,10 +192,8 @@ def _frechet(a: _GaussianFit, b: _GaussianFit, b_root: torch.Tensor | None = Non
 
 
 def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets ``[N x F]`` and ``[M x F]``:
-
-    ||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^{1/2}).
-    """
+    """Fréchet distance between Gaussians fitted to ``feats_a [N x F]`` and ``feats_b [M x F]``:
+    ||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^{1/2})."""
     return _frechet(_GaussianFit.of(feats_a), _GaussianFit.of(feats_b))
 
 
@@ -246,15 +225,11 @@ def _check_bootstrap(n_boot: int, level: float) -> None:
 def bootstrap_frechet(
     feats: torch.Tensor, reference_features: torch.Tensor, n_boot: int = 200, seed: int = 0, level: float = 0.95
 ) -> BootstrapInterval:
-    """The Fréchet distance of generated-image features ``[N x F]`` to ``reference_features [M x F]``,
-    with a bootstrap interval over the *generated* set (its N rows resampled with replacement
-    ``n_boot`` times; the reference set stays fixed).
+    """Fréchet distance of generated features ``[N x F]`` to ``reference_features [M x F]``, with a bootstrap interval.
 
-    The Fréchet distance of a finite sample is biased upwards, and a resample (which repeats rows)
-    more so, so the interval is the *spread* of the resampled distances centred on the full-sample
-    estimate (see :func:`_centred_interval`). It measures how much the score depends on which N
-    samples were drawn; it says nothing about the finite-sample bias itself, about training-seed
-    variation, or about the finite size of the reference set.
+    The N generated rows are resampled ``n_boot`` times, the reference stays fixed. Resamples are biased upwards, so
+    the interval is their spread centred on the estimate (:func:`~vae_helpers.stats.centred_interval`): it shows how
+    much the score depends on which samples were drawn, not the finite-sample bias itself.
     """
     _check_bootstrap(n_boot, level)
     generator = torch.Generator().manual_seed(seed)
@@ -270,11 +245,9 @@ def bootstrap_frechet_difference(
     seed: int = 0,
     level: float = 0.95,
 ) -> BootstrapInterval:
-    """``FD(a) - FD(b)`` for two sets of generated-image features ``[N_a x F]``, ``[N_b x F]`` against one
-    reference ``[M x F]``, with a bootstrap interval (see :func:`bootstrap_frechet`): each draw resamples
-    both generated sets independently (they are independent samples of two models) and scores them against the
-    same fixed reference. An interval that excludes 0 means the ranking does not hinge on which
-    samples were drawn."""
+    """``FD(a) - FD(b)`` of generated features ``[N_a x F]``, ``[N_b x F]`` against one fixed reference ``[M x F]``,
+    with a bootstrap interval (as :func:`bootstrap_frechet`, both sets resampled independently). An interval that
+    excludes 0 means the ranking does not hinge on which samples were drawn."""
     _check_bootstrap(n_boot, level)
     generator = torch.Generator().manual_seed(seed)
     draws_a = _frechet_resamples(feats_a, reference_features, int(n_boot), generator)
@@ -285,14 +258,8 @@ def bootstrap_frechet_difference(
 
 @dataclass
 class QualityScores:
-    """Scores of a set of images against real reference images.
-
-    Attributes:
-        frechet: Fréchet distance in classifier feature space (lower is better; real-vs-real is the floor).
-        confidence: mean top-class probability (higher: more recognisable).
-        entropy: mean predictive entropy in nats (lower: more recognisable; log 10 = 2.303 is chance).
-        class_histogram: fraction of images assigned to each class.
-    """
+    """Scores of images: Fréchet distance to real ones (lower is better; real-vs-real is the floor), mean top-class
+    ``confidence``, mean predictive ``entropy`` in nats (log 10 = 2.303 is uniform) and the share of each class."""
 
     frechet: float
     confidence: float
@@ -319,7 +286,7 @@ def score_images(
 
 
 def format_scores(scores: dict[str, QualityScores], first_column: str = "samples") -> str:
-    """A text table of several :class:`QualityScores`, one row per image set (the course prints these)."""
+    """A text table of several :class:`QualityScores`, one row per image set."""
     width = max(len(first_column), *(len(name) for name in scores))
     lines = [f"{first_column:{width}s} {'Fréchet distance':>17s} {'confidence':>11s} {'entropy':>8s}"]
     lines += [f"{name:{width}s} {s.frechet:17.2f} {s.confidence:11.3f} {s.entropy:8.3f}" for name, s in scores.items()]

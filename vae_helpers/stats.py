@@ -1,14 +1,7 @@
-"""Sampling uncertainty of the course's scores, behind :mod:`scipy.stats`.
+"""Sampling uncertainty of the course's scores: bootstrap and Wilson intervals, on :mod:`scipy.stats`.
 
-* :func:`bootstrap_interval`: a percentile bootstrap interval of the mean of per-item values (per-image ELBOs,
-  0/1 correctness), :func:`paired_bootstrap_difference` the same for the difference of two models scored on the
-  same items (``scipy.stats.bootstrap``);
-* :func:`share_interval`: the Wilson score interval of a share (``scipy.stats.binomtest(...).proportion_ci``);
-* :func:`centred_interval`: the interval of a biased statistic from its bootstrap draws (the Fréchet distance's
-  bootstrap in :mod:`vae_helpers.quality` uses it).
-
-Every interval measures the noise of the *evaluation* (which items were drawn), not the variation between
-training runs with different seeds. Seeded: the same call gives the same interval.
+Every interval measures the noise of the *evaluation* (which items were drawn), not the variation between training
+runs with different seeds. Seeded: the same call gives the same interval.
 """
 
 from __future__ import annotations
@@ -25,14 +18,8 @@ from .errors import ConfigError
 
 @dataclass
 class BootstrapInterval:
-    """A point estimate with a percentile bootstrap interval.
-
-    Attributes:
-        estimate: the statistic on the full sample (e.g. the mean of the per-item values).
-        low, high: the ``level`` percentile interval of the statistic over ``n_boot`` resamples.
-        level: the coverage the interval aims at (0.95 for a 95% interval).
-        n_boot: the number of resamples.
-    """
+    """A statistic's full-sample ``estimate`` with its bootstrap interval ``[low, high]`` at coverage ``level`` (e.g.
+    0.95) from ``n_boot`` resamples."""
 
     estimate: float
     low: float
@@ -79,9 +66,8 @@ def _as_values(values: torch.Tensor | Any) -> np.ndarray:
 def bootstrap_interval(
     values: torch.Tensor | Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95, chunk: int = 200
 ) -> BootstrapInterval:
-    """Percentile bootstrap interval of the mean of per-item values ``[N]`` (e.g. per-image ELBOs, or the 0/1
-    correctness of a classifier on each test image): the N items resampled with replacement ``n_boot`` times
-    (``scipy.stats.bootstrap``, seeded with ``seed``, ``chunk`` resamples at a time)."""
+    """Percentile bootstrap interval of the mean of per-item values ``[N]`` (e.g. per-image ELBOs, 0/1 correctness):
+    ``n_boot`` resamples with replacement (``scipy.stats.bootstrap``, seeded with ``seed``, ``chunk`` at a time)."""
     n_boot = _check_level(level, n_boot)
     x = _as_values(values)
     if len(x) < 2:
@@ -104,12 +90,8 @@ def bootstrap_interval(
 def paired_bootstrap_difference(
     a: torch.Tensor | Any, b: torch.Tensor | Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95
 ) -> BootstrapInterval:
-    """Bootstrap interval of ``mean(a) - mean(b)`` for two models scored on the *same* items ``[N]``.
-
-    The items are resampled jointly (one index draws ``a[i]`` and ``b[i]``: the bootstrap of the per-item
-    differences), so what the two models share (an easy or a hard test image) cancels: the interval is much
-    narrower than two separate intervals would suggest when the per-item values are correlated.
-    """
+    """Bootstrap interval of ``mean(a) - mean(b)`` for two models scored on the *same* items ``[N]``, resampled
+    jointly, so what the two share (an easy or a hard item) cancels."""
     a, b = _as_values(a), _as_values(b)
     if a.shape != b.shape:
         raise ConfigError(f"a paired bootstrap needs one value per item in both: got {len(a)} and {len(b)} values.")
@@ -125,13 +107,8 @@ def centred_interval(estimate: float, draws: torch.Tensor, level: float) -> Boot
 
 
 def share_interval(flags: torch.Tensor | Any, level: float = 0.95) -> tuple[float, float, float]:
-    """Share of True in ``flags [N]`` with its Wilson score interval (``scipy.stats.binomtest(...).proportion_ci``):
-    the sampling error of a share of N items. Unlike ``p +- z sqrt(p (1 - p) / N)`` it does not shrink to nothing
-    at p = 0 or 1.
-
-    Returns:
-        ``(p, low, high)``.
-    """
+    """``(p, low, high)``: the share of True in ``flags [N]`` and its Wilson score interval, which unlike
+    ``p +- z sqrt(p (1 - p) / N)`` does not shrink to nothing at p = 0 or 1."""
     flags = torch.as_tensor(flags).bool().flatten()
     if len(flags) == 0:
         raise ConfigError("share_interval() needs at least one value.")

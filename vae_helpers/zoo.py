@@ -1,30 +1,9 @@
-"""Pretrained, verified weights: the course's model zoo (``vae_helpers/assets/zoo/``, package data).
+"""The course's model zoo: pretrained, verified weights in ``vae_helpers/assets/zoo/`` (package data).
 
-Every model a notebook uses is trained in one place, by one :class:`Recipe` (the model,
-the dataset and split, the training config and seed), and its weights are committed as
-safetensors files with a manifest, ``manifest.json``: the recipe, the sha256 of the weights file and the
-metrics measured on the test set when it was saved. Each file also records, in its safetensors metadata
-(plain JSON strings), the model's name, class, config, recipe and training history, and :func:`load`
-compares that record with the manifest entry. A notebook asks for a model by name::
-
-    vae, run = zoo.get("fashion-vae-d20", train=TRAIN, device=device)
-
-With ``train=False`` (every notebook's default) :func:`load` checks the file's hash, rebuilds the
-model and returns it with its training history, so loss curves and "best epoch" lines still show.
-With ``train=True`` the recipe is run (:func:`train_from_recipe`: its full settings; fast mode shrinks epochs
-and images as the notebooks do) and the weights are kept in the retrain cache, ``build/retrained/``,
-keyed by a hash of the recipe and the mode, so a recipe that several notebooks use is trained once
-(:func:`train_into_cache`; delete the file to train it again). ``python -m vae_helpers.tools.weights``
-(``make weights``) retrains the zoo and rewrites the manifest.
-
-Recipes are in :mod:`vae_helpers.zoo_recipes`, the file format and its checks in :mod:`vae_helpers.zoo_files`; both
-modules' public names are importable from here.
-
-Weights are stored as float16 (halving the files); the manifest's metrics are measured on the
-float16 weights as loaded, so what a notebook prints is what the manifest says. Weights of
-masked layers (:class:`~vae_helpers.models.MaskedLinear`) are stored without their masked-out
-entries, and masks are rebuilt by the model. CelebA models are never here (the dataset's terms):
-notebook 10 trains its own.
+Each model is made by one :class:`Recipe` (:mod:`vae_helpers.zoo_recipes`) and stored as float16 safetensors
+(:mod:`vae_helpers.zoo_files`), listed in ``manifest.json`` with its sha256 and the test metrics of the stored weights.
+:func:`get` loads and checks a model, or with ``train=True`` runs its recipe and caches the weights in
+``build/retrained/``. ``make weights`` retrains the zoo. CelebA models are never stored (the dataset's terms).
 """
 
 from __future__ import annotations
@@ -66,26 +45,21 @@ from .zoo_recipes import EARLY_STOPPING, RECIPES, Recipe, recipe, recipe_record
 
 ZOO_DIR: Path = PACKAGE_DATA_DIR / "zoo"
 MANIFEST: Path = ZOO_DIR / "manifest.json"
-#: Where ``get(name, train=True)`` keeps retrained weights: ``build/retrained/`` of the course folder
-#: (of the working directory when the package is installed rather than run from a clone).
+#: Where ``get(name, train=True)`` keeps retrained weights (``build/`` of the clone, else of the working directory).
 RETRAIN_CACHE_DIR: Path = (
     REPO_ROOT / "build" / "retrained"
     if (REPO_ROOT / "pyproject.toml").is_file()
     else Path.cwd() / "build" / "retrained"
 )
-#: The fixed test subset every weights file is re-checked on (CI): its first images, z seeded with 0.
+#: CI re-checks every weights file on this many first test images (z seeded with 0).
 CHECK_IMAGES = 1000
-#: Nats per image the re-checked ELBO may differ from the manifest (float32 sums differ between CPU kinds).
+#: Nats per image the re-checked ELBO may differ from the manifest's (float32 sums vary between CPUs).
 CHECK_TOLERANCE = 0.02
 
 
-# --------------------------------------------------------------------------------------------
-# Train, save, load
-# --------------------------------------------------------------------------------------------
 @dataclass
 class Pretrained:
-    """A zoo model ready to use: ``model`` (eval mode), ``run`` (its training history as a
-    :class:`FitResult`), and ``entry`` (its manifest entry; empty for a model just trained)."""
+    """A zoo model: ``model`` (eval mode), its history ``run`` and manifest ``entry`` (empty if just trained)."""
 
     model: BaseVAE
     run: FitResult
@@ -118,8 +92,7 @@ def dataset_for(r: Recipe) -> tuple[ImageDataset, ImageDataset]:
 
 
 def _builder(model_config: dict[str, Any], model_class: type[BaseVAE] | None) -> BaseVAE:
-    """The recipe's model, or the same architecture as ``model_class`` (a subclass, e.g. a student's own
-    ``ConditionalVAE`` whose ``encode``/``decode`` an exercise fills in)."""
+    """The recipe's model, or ``model_class`` (a subclass of its class, e.g. a student's) with the same config."""
     if model_class is None:
         return build_model(model_config)
     fields = {k: v for k, v in model_config.items() if k != "name"}
@@ -141,9 +114,8 @@ def train_from_recipe(
 ) -> Pretrained:
     """Train the zoo model ``name`` by its recipe (fast mode: its ``fast`` settings).
 
-    ``loss_fn`` and ``overrides`` (``TrainConfig`` fields, e.g. ``beta=`` a schedule function) let an
-    exercise train the recipe's model on the same data and budget with the student's own loss or schedule;
-    ``model_class`` (a subclass of the recipe's class) trains the student's own model.
+    ``loss_fn``, ``overrides`` (``TrainConfig`` fields) and ``model_class`` (a subclass of the recipe's class) train
+    a student's own loss, schedule or model on the recipe's data and budget.
     """
     r = recipe(name)
     _, data = dataset_for(r)
@@ -211,16 +183,15 @@ def entry(name: str) -> dict[str, Any]:
 
 
 def load(name: str, device: torch.device | str | None = None, model_class: type[BaseVAE] | None = None) -> Pretrained:
-    """The verified zoo model ``name``: the file's sha256 must equal the manifest's, and the file's own record
-    of its model name and config must match the entry; the model is rebuilt from its config, on ``device``
-    (default :func:`get_device`), in eval mode, with its training history."""
+    """The zoo model ``name``, checked against the manifest (sha256, recorded name and config), in eval mode on
+    ``device`` (default :func:`get_device`), with its training history."""
     return load_file(name, entry(name), device, model_class)
 
 
 def load_file(
     name: str, info: dict[str, Any], device: torch.device | str | None = None, model_class: type[BaseVAE] | None = None
 ) -> Pretrained:
-    """:func:`load` with the manifest entry ``info`` given (the retrain tool measures a file before it enters the manifest)."""
+    """:func:`load` with the manifest entry ``info`` given (for a file not yet in the manifest)."""
     _check_entry(name, info, MANIFEST)
     path = ZOO_DIR / info["file"]
     fix = RETRAIN_HINT.format(name=name)
@@ -254,9 +225,6 @@ def load_file(
     return Pretrained(model, run, info)
 
 
-# --------------------------------------------------------------------------------------------
-# The retrain cache: each recipe trained once, kept as safetensors under build/retrained/
-# --------------------------------------------------------------------------------------------
 def recipe_key(name: str) -> str:
     """A hash of the recipe ``name`` and the mode (fast or full): a changed recipe or mode never reuses a run."""
     record = {k: v for k, v in recipe_record(recipe(name)).items() if k not in ("notebooks", "purpose")}  # docs only
@@ -270,8 +238,7 @@ def retrain_cache_file(name: str) -> Path:
 
 
 def train_into_cache(name: str, device: torch.device | str | None = None) -> Pretrained:
-    """Train the recipe ``name`` (:func:`train_from_recipe`) and keep its weights in :func:`retrain_cache_file`,
-    replacing any earlier run there. The course runner pre-trains shared recipes with it."""
+    """Train the recipe ``name`` and keep its weights in :func:`retrain_cache_file`, replacing any earlier run."""
     trained = train_from_recipe(name, device=device)
     state = {key: value.detach().cpu() for key, value in trained.model.state_dict().items()}
     metadata = _file_metadata(name, trained.model, trained.run, packed=[])
@@ -295,8 +262,8 @@ def train_into_cache(name: str, device: torch.device | str | None = None) -> Pre
 
 
 def load_from_cache(name: str, device: torch.device | str | None = None) -> Pretrained | None:
-    """The cached run of the recipe ``name`` in the current mode, verified (its recipe hash, model name, config
-    and tensors digest), or None when there is none. A damaged or foreign file is reported and ignored."""
+    """The verified cached run of the recipe ``name`` in the current mode, or None; a damaged or foreign file is
+    ignored with a :class:`CacheWarning`."""
     path = retrain_cache_file(name)
     if not path.is_file():
         return None
@@ -338,13 +305,11 @@ def get(
     model_class: type[BaseVAE] | None = None,
     **overrides: Any,
 ) -> Pretrained:
-    """What the notebooks call: the verified pretrained model (``train=False``) or a run of its recipe
-    (``train=True``; ``loss_fn`` and ``overrides`` as :func:`train_from_recipe`, used only then). ``model_class``
-    (a subclass of the recipe's class) is built instead of the recipe's class, to train or to load into.
+    """The verified pretrained model ``name``, or with ``train=True`` a run of its recipe (what notebooks call).
 
-    With ``train=True`` and the recipe as it is (no ``loss_fn``, ``model_class`` or ``overrides``), a run kept
-    in the retrain cache (:func:`retrain_cache_file`, ``build/retrained/``) is reused; otherwise the recipe is
-    trained and kept there (:func:`train_into_cache`). Delete the file to train it again.
+    ``loss_fn`` and ``overrides`` (see :func:`train_from_recipe`) apply to training only; ``model_class`` (a subclass
+    of the recipe's class) is built instead, to train or to load into. An unchanged recipe is trained once and
+    reused from the retrain cache (:func:`retrain_cache_file`; delete the file to train again).
     """
     train = parse_switch(train, "TRAIN")  # papermill's `-p TRAIN false` passes the string "false"
     if train:
@@ -375,8 +340,7 @@ def get(
 
 
 def measure(model: BaseVAE, name: str) -> dict[str, float]:
-    """The manifest's metrics of a zoo model, on its dataset's test set: ELBO, recon, KL, MSE, active units,
-    and ``check ELBO``, the ELBO on the first :data:`CHECK_IMAGES` test images that CI recomputes."""
+    """The manifest's test-set metrics of a zoo model, with ``check ELBO`` on the first :data:`CHECK_IMAGES` images."""
     r = recipe(name)
     test = load_dataset(r.dataset).test
     likelihood = r.train.get("likelihood", "bernoulli")

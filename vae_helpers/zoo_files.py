@@ -1,9 +1,6 @@
-"""The zoo's weights files: safetensors with the model's record as JSON strings in its metadata.
+"""The zoo's weights files: safetensors (loading one never runs code) with the model's record as JSON metadata.
 
-Writing and reading a file (:func:`write_file`, :func:`read_file`: loading one can never run code), its sha256,
-the float16 packing of a model's weights (a masked layer keeps only its unmasked entries, masks are rebuilt by the
-model), what a file records besides its tensors, and the checks of that record against the manifest entry and the
-recipe. :mod:`vae_helpers.zoo` uses them to save, load and cache the zoo's models, and re-exports the public names.
+Also the float16 packing of a model's weights and the checks of a file against its manifest entry and recipe.
 """
 
 from __future__ import annotations
@@ -25,28 +22,23 @@ from .models import BaseVAE
 from .run_state import FitResult
 from .zoo_recipes import recipe, recipe_record
 
-#: 1: byte-shuffled xz torch pickles (``.vaezoo``); 2: safetensors with JSON metadata.
+#: Version of the weights file format (safetensors with JSON metadata); files of a newer version are refused.
 FILE_FORMAT = 2
 SUFFIX = ".safetensors"
-#: Keys every manifest entry must have (what :func:`~vae_helpers.zoo.load` and :func:`~vae_helpers.zoo.get` read).
+#: Keys every manifest entry must have (what :func:`~vae_helpers.zoo.load` reads).
 ENTRY_KEYS = ("file", "sha256", "model", "epochs_run")
 RETRAIN_HINT = "retrain it with `make weights NAMES={name}` (python -m vae_helpers.tools.weights {name})"
 
 
-# --------------------------------------------------------------------------------------------
-# The file format: safetensors, with the model's record as JSON strings in its metadata
-# --------------------------------------------------------------------------------------------
 def write_file(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
-    """Write ``tensors`` with ``metadata`` (plain JSON-able values, each stored as a JSON string) atomically
-    to ``path`` as safetensors."""
+    """Write ``tensors`` and ``metadata`` (JSON-able values) to ``path`` as safetensors, atomically."""
     tensors = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
     data = safetensors_bytes(tensors, metadata={key: json.dumps(value) for key, value in metadata.items()})
     atomic_write_bytes(path, data)
 
 
 def read_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """``(tensors, metadata)`` of a weights file (safetensors: loading it can never run code); a foreign,
-    cut or damaged file is a :class:`CheckpointError`."""
+    """``(tensors, metadata)`` of a weights file; a foreign, cut or damaged file raises :class:`CheckpointError`."""
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
@@ -62,6 +54,7 @@ def read_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 
 def sha256(path: Path) -> str:
+    """Hex sha256 of the file at ``path``."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -89,11 +82,8 @@ def _file_metadata(name: str, model: BaseVAE, run: FitResult, packed: list[str])
     }
 
 
-# --------------------------------------------------------------------------------------------
-# float16 weights, masked layers packed
-# --------------------------------------------------------------------------------------------
 def _state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """float16 weights; a masked layer's weight keeps only its unmasked entries; masks are dropped."""
+    """``(float16 weights, packed keys)``: a masked weight keeps only its unmasked entries; masks are dropped."""
     state = model.state_dict()
     stored, packed = {}, []
     for key, value in state.items():
@@ -131,17 +121,13 @@ def _tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-# --------------------------------------------------------------------------------------------
-# The checks of a file against its manifest entry and recipe
-# --------------------------------------------------------------------------------------------
 def _restore_hint(path: Path) -> str:
     """How to get a committed zoo file back: ``git checkout`` in a clone, or reinstall the package."""
     return f"`git checkout -- {display_path(path)}` in a clone of the course, or reinstall vae_helpers"
 
 
 def _check_entry(name: str, info: Any, manifest: Path) -> None:
-    """Refuse an entry of the manifest ``manifest`` that lacks a key :func:`~vae_helpers.zoo.load_file` reads, naming
-    the entry, the key and the fix."""
+    """Raise :class:`CheckpointError` unless ``info`` is a dict with every key of :data:`ENTRY_KEYS`."""
     if not isinstance(info, dict):
         raise CheckpointError(
             f"The zoo manifest's entry {name!r} ({manifest}) is {type(info).__name__}, not a JSON object: restore "
@@ -157,7 +143,7 @@ def _check_entry(name: str, info: Any, manifest: Path) -> None:
 
 
 def _check_record(name: str, info: dict[str, Any], path: Path, metadata: dict[str, Any], manifest: Path) -> None:
-    """The file's own record (name, class, config) must be the entry's (of the manifest ``manifest``) and the recipe's."""
+    """Raise :class:`CheckpointError` unless the file's record (format, name, config) fits the entry and the recipe."""
     fix = f"Restore the manifest and the file ({_restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}."
     if metadata.get("format", 0) > FILE_FORMAT:
         raise CheckpointError(

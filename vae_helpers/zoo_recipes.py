@@ -1,7 +1,4 @@
-"""How each model of the course's zoo is made: one :class:`Recipe` per model (the model, the dataset and split, the
-training config and seed), in :data:`RECIPES`; :func:`recipe` looks one up by name. :mod:`vae_helpers.zoo` trains,
-stores and loads them, and re-exports these names.
-"""
+"""The recipes of the zoo's models (model, dataset, training config and seed), in :data:`RECIPES` by name."""
 
 from __future__ import annotations
 
@@ -17,21 +14,14 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one zoo model is made.
+    """How one zoo model is made: trained on 90% of the official training set (seed 0), scored on the test set.
 
     Attributes:
-        name: the zoo name, e.g. ``"fashion-vae-d20"``.
-        model: the model's registry name and config fields (``{"name": "MLPVAE", "latent_dim": 20}``).
-        dataset: ``"fashion-mnist"`` or ``"mnist"``; the split is the course's: 90/10 train/validation
-            of the official training set (seed 0), the official test set for metrics.
-        train: :class:`TrainConfig` fields of the full run (``beta`` may be ``{"linear": fraction}``
-            or ``{"cyclical": n_cycles}``, turned into a :class:`KLSchedule` once the steps are known).
-        train_images: training images (``None``: all 54,000).
-        fast: overrides for fast mode (``VAE_FAST=1``), e.g. ``{"epochs": 2, "train_images": 4000}``.
-        full_training_set: train on all 60,000 official training images and monitor on the test set
-            (pytorch/examples' protocol) instead of the 54,000 / 6,000 split.
-        purpose: one line for the manifest and docs/pretrained-weights.md.
-        notebooks: the notebooks that use it.
+        model: registry name and config fields, e.g. ``{"name": "MLPVAE", "latent_dim": 20}``.
+        train: :class:`TrainConfig` fields; ``beta`` may be ``{"linear": fraction}`` or ``{"cyclical": n_cycles}``.
+        train_images: training images (``None``: the whole training split).
+        fast: overrides for fast mode (``VAE_FAST=1``).
+        full_training_set: train on all 60,000 official training images, validating on the test set.
     """
 
     name: str
@@ -53,7 +43,7 @@ class Recipe:
         return train, images
 
 
-#: The course's budget: at most 30 epochs, early stopping on the validation loss (patience 5), the best epoch's weights.
+#: At most 30 epochs, early stopping on the validation loss (patience 5), keeping the best epoch's weights.
 EARLY_STOPPING = {"epochs": 30, "patience": 5, "seed": 0}
 
 
