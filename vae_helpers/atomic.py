@@ -1,10 +1,7 @@
-"""One way to write a file so that a reader never sees half of it: :func:`atomic_write`.
+"""Write a file so that a reader never sees half of it: :func:`atomic_write`.
 
-The bytes go to a temporary file with a unique name in the target's folder, are flushed to disk
-(``fsync``), and the temporary file is then renamed over the target with :func:`os.replace`, which is
-atomic on POSIX and Windows file systems. A crash or Ctrl-C during the write leaves the previous file
-untouched; two processes writing the same target never mix their bytes (each has its own temporary
-file, the last rename wins). Checkpoints, caches, the model zoo and the attribute judge all save through it.
+The bytes go to a unique temporary file beside the target, are fsynced, then renamed over it (:func:`os.replace`):
+a crash leaves the previous file; of two writers, the last rename wins and their bytes never mix.
 """
 
 from __future__ import annotations
@@ -17,18 +14,14 @@ from typing import Any, BinaryIO
 
 import torch
 
-# The process's umask, read once (os.umask can only be read by setting it): a finished file gets the permissions
-# any other new file would get (mkstemp makes its temporary file readable by its owner only).
+# Read once (only setting it reads it): finished files get the umask's permissions, not mkstemp's owner-only ones.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(handle)`` on a unique temporary file beside ``path``, then rename it over ``path``.
-
-    The folder is created if needed. On any failure (an ``OSError`` such as a full disk, an error inside
-    ``write``, an interrupt) the temporary file is removed and the error propagates; ``path`` is unchanged.
-    """
+    """Call ``write(handle)`` on a temporary file beside ``path`` (folder created), then rename it over ``path``.
+    On any failure or interrupt the temporary file is removed, ``path`` is unchanged and the error propagates."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -50,8 +43,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save(obj)`` to ``path`` atomically (see :func:`atomic_write`). Save only tensors and plain
-    values (dicts, lists, numbers, strings), so the file loads with ``torch.load(..., weights_only=True)``."""
+    """``torch.save(obj)`` to ``path`` atomically; save only tensors and plain values, for ``weights_only`` loads."""
     atomic_write(path, lambda handle: torch.save(obj, handle))
 
 

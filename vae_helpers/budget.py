@@ -1,8 +1,7 @@
 """How long a training run will take on this device, said before it starts, and a budget that fits on a CPU.
 
-CelebA's full training partition is 162,770 faces: 60 epochs of the 64x64 convolutional VAE are more than a day of
-one CPU core. On a CPU, :func:`training_budget` trains on as many images as fit :data:`CPU_IMAGE_EPOCHS`
-(images x epochs, about an hour on one core) unless the full run is asked for; on a GPU it never caps.
+On a CPU, :func:`training_budget` caps the images at :data:`CPU_IMAGE_EPOCHS` unless a full run is asked for
+(all of CelebA would take more than a day); on a GPU it never caps.
 """
 
 from __future__ import annotations
@@ -17,25 +16,15 @@ from .config import describe_device
 from .data.containers import ImageDataset
 from .errors import ConfigError
 
-#: Images x epochs trained on a CPU by default: 300,000 is about an hour of the 64x64 convolutional VAE on one
-#: core (notebook 10's committed run: 53 epochs of 4,560 faces in 2,951 s, 12.2 ms per image and epoch). The 6,000
-#: faces of the course machines (4,560 training, 60 epochs: 273,600) fit within it, so the cap changes nothing there.
+#: Images x epochs trained on a CPU by default: about an hour of the 64x64 convolutional VAE on one core.
 CPU_IMAGE_EPOCHS = 300_000
 
 
 @dataclass(frozen=True)
 class TrainingBudget:
-    """What a run will train on, and how long that should take here.
-
-    Attributes:
-        available_images: images in the training split.
-        train_images: images the run trains on (the first ones of the split, which is in a seeded random order).
-        epochs: the run's epoch budget (early stopping may end it sooner).
-        seconds_per_image: measured seconds of one training step per image on ``device``.
-        device: where the run trains.
-        capped: whether ``train_images`` is below ``available_images``.
-        switch: the setting that lifts the cap (named in the message).
-    """
+    """What a run will train on (``train_images``: the first of the split, which is in a seeded random order), how
+    long that should take here (``seconds_per_image``: of a training step on ``device``), and the ``switch`` that
+    lifts the cap."""
 
     available_images: int
     train_images: int
@@ -79,11 +68,8 @@ def _duration(seconds: float) -> str:
 def measure_seconds_per_image(
     model: torch.nn.Module, device: torch.device | str, batch_size: int = 64, steps: int = 2
 ) -> float:
-    """Seconds per image of a training step (forward, backward, Adam) of a copy of ``model`` on ``device``.
-
-    The copy is trained on random images of the model's shape after one warm-up step; ``model``, its BatchNorm
-    statistics and the global random state are left as they were.
-    """
+    """Seconds per image of a training step (forward, backward, Adam) of a copy of ``model`` on random images,
+    after a warm-up step; ``model`` and the global random state are left as they were."""
     from .objective import model_objective
 
     device = torch.device(device)
@@ -119,15 +105,9 @@ def training_budget(
 ) -> TrainingBudget:
     """The images a run of ``epochs`` trains on here, and the time it should take.
 
-    On a CPU (and ``full_run`` False) the training images are capped at ``max_image_epochs // epochs``; on any
-    other device, or with ``full_run``, every image is used. ``seconds_per_image`` skips the measurement (given
-    by a test or a caller that knows it); otherwise :func:`measure_seconds_per_image` times ``model``.
-
-    Args:
-        model: the model to be trained (copied for the timing, never changed); may be None with ``seconds_per_image``.
-        available_images: images in the training split.
-        epochs: the run's epoch budget.
-        device: where it will train.
+    On a CPU without ``full_run`` the training images are capped at ``max_image_epochs // epochs``.
+    :func:`measure_seconds_per_image` times ``model`` unless ``seconds_per_image`` is given (``model`` may then be
+    None). Counts below 1, or neither a model nor ``seconds_per_image``, raise :class:`ConfigError`.
     """
     device = torch.device(device)
     for name, value in (("available_images", available_images), ("epochs", epochs)):

@@ -1,11 +1,8 @@
-"""Safe checkpoints: atomic writes (:mod:`vae_helpers.atomic`), ``weights_only`` loads, clear messages.
+"""Safe checkpoints: atomic writes, ``weights_only`` loads (opening one never runs code), clear messages.
 
-A checkpoint is a plain dict of tensors and Python values (loadable with
-``torch.load(weights_only=True)``, so opening one can never run code):
-
-``format``, ``package_version``, ``model_config`` (see :meth:`BaseVAE.config`), ``model_state``
-(the *best* weights), ``best_epoch``, ``best_val``, ``history`` and, for resuming, ``resume``
-(last-epoch weights, optimiser state, epoch counter and RNG state).
+A checkpoint is a dict of tensors and plain values: ``format``, ``package_version``, ``model_config``,
+``model_state`` (the *best* weights) and, from fit, ``best_epoch``, ``best_val``, ``history``, ``train_config``
+and ``resume`` (last weights, optimiser, counters and RNG state).
 """
 
 from __future__ import annotations
@@ -27,8 +24,8 @@ CHECKPOINT_FORMAT = 1
 def save_checkpoint(
     path: str | os.PathLike, model: BaseVAE, state: dict[str, torch.Tensor] | None = None, **extra: Any
 ) -> None:
-    """Write ``model``'s config with its weights (or ``state``, e.g. the best weights seen so far)
-    plus ``extra`` fields atomically to ``path``."""
+    """Write ``model``'s config with its weights (or ``state``) plus ``extra`` fields to ``path``, atomically: a
+    failed write leaves the old file (an ``OSError`` becomes a :class:`CheckpointError`)."""
     state = model.state_dict() if state is None else state
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -124,16 +121,9 @@ def load_into(
 def load_checkpoint(
     path: str | os.PathLike, model: BaseVAE | None = None, device: torch.device | str | None = None
 ) -> tuple[BaseVAE, dict[str, Any]]:
-    """Load the best weights of a checkpoint.
+    """Load the best weights of a checkpoint; returns ``(model, checkpoint dict)``, the model in eval mode.
 
-    Args:
-        path: the checkpoint file.
-        model: load into this model (must have the same architecture); by default the model is
-            rebuilt from the saved config.
-        device: where to put the model.
-
-    Returns:
-        ``(model, checkpoint dict)``; the model is in eval mode.
+    ``model`` (same architecture) is loaded into if given, else rebuilt from the saved config; ``device``: move it.
     """
     payload = read_checkpoint(path)
     if model is None:

@@ -1,11 +1,8 @@
 """Run-wide settings: fast mode, device choice, seeding and project paths.
 
-Every on/off switch (``VAE_FAST``, ``CI``, ``VAE_OFFLINE`` in the environment; ``TRAIN`` in the notebooks'
-parameters cells, which papermill may hand over as a string) is read by :func:`parse_switch`: it accepts the
-spellings people use and refuses anything else by name. This is the *only* module that reads ``VAE_FAST``.  Notebooks call
-:func:`fast_mode` / :func:`pick` in their single ``parameters`` cell, so CI (which
-sets ``VAE_FAST=1``) and papermill (which can override that cell) both shrink a run
-through the same door.
+Every on/off switch (``VAE_FAST``, ``CI``, ``VAE_OFFLINE``, a notebook's ``TRAIN``) is read by :func:`parse_switch`.
+Notebooks call :func:`fast_mode` / :func:`pick` in their ``parameters`` cell, so CI (``VAE_FAST=1``) and papermill
+shrink a run the same way.
 """
 
 from __future__ import annotations
@@ -24,14 +21,11 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
-#: The course folder: the repository (the folder holding ``pyproject.toml``) when the package runs from a clone;
-#: when it is installed (``pip install .``, the student kit) the folder the notebooks run in, so that ``build/``
-#: (figures, checkpoints, caches) and downloaded data land beside the notebooks, never inside site-packages.
+#: The course folder, where ``build/`` and data go: the clone (with ``pyproject.toml``), else the working folder.
 REPO_ROOT: Path = _PACKAGE_PARENT if (_PACKAGE_PARENT / "pyproject.toml").is_file() else Path.cwd().resolve()
 #: Figures and small checkpoints produced by the notebooks.
 ASSETS_DIR: Path = REPO_ROOT / "assets"
-#: Data the package itself reads (the zoo's weights, the feature classifier): package data, found through
-#: importlib.resources so that an installed package (``pip install .``, not only ``-e``) finds it too.
+#: Package data (the zoo's weights, the feature classifier), found through importlib.resources as installed.
 PACKAGE_DATA_DIR: Path = Path(str(resources.files(__package__) / "assets"))
 #: The repo's own data folder (a download cache; never committed).
 REPO_DATA_DIR: Path = REPO_ROOT / "data"
@@ -42,15 +36,9 @@ _SPELLINGS = "1/0, true/false, yes/no, on/off (any case)"
 
 
 def parse_switch(value: object, setting: str, allow_none: bool = False) -> bool | None:
-    """An on/off setting as a bool: ``True``/``False``, 1/0, or a string such as ``"false"`` or ``"On"``.
-
-    A string is what papermill passes for ``-p TRAIN false`` and what an environment variable holds; a plain
-    ``bool("False")`` would be True. ``allow_none``: ``None`` (or the string ``"none"``) is a third state and
-    comes back as ``None``.
-
-    Raises:
-        ConfigError: any other value, naming ``setting``, the value and the accepted spellings.
-    """
+    """An on/off setting as a bool: ``True``/``False``, 1/0, or a string such as ``"false"`` or ``"On"`` (from
+    papermill or the environment). With ``allow_none``, ``None`` or ``"none"`` gives ``None``; any other value is a
+    :class:`ConfigError` naming ``setting``."""
     if allow_none and (value is None or (isinstance(value, str) and value.strip().lower() == "none")):
         return None
     if isinstance(value, bool):
@@ -80,16 +68,10 @@ def env_switch(name: str, default: bool = False) -> bool:
 
 
 def display_path(path: str | Path) -> str:
-    """``path`` as a reader should see it in a notebook's output: relative to the course folder.
-
-    Committed outputs must not carry the machine that ran them (``/home/alice/...``): a path inside
-    the repository is shown relative to it (``assets/figures/x.png``), one beside it relative to it
-    (``../shared/data/celeba``), one in the home folder with ``~``; anything else unchanged. Error
-    messages keep absolute paths, which a reader may need to act on.
-    """
+    """``path`` as a notebook's output shows it, with no local absolute path: relative to the course folder (with
+    ``../`` beside it, ``~/`` in the home folder), else unchanged. Error messages keep absolute paths."""
     path = Path(path)
-    # Made absolute and normalised (".." removed) *without* following symbolic links first: a data folder reached
-    # through a link inside the course folder is shown where the reader put it, not where the link points. The
+    # Normalised *without* following links first, so a linked data folder shows where the reader put it; the
     # resolved path is the fallback, for a course folder that is itself reached through a link.
     absolute = Path(os.path.normpath(Path.cwd() / path.expanduser()))
     candidates = [absolute]
@@ -107,24 +89,17 @@ def display_path(path: str | Path) -> str:
 
 
 def fast_mode() -> bool:
-    """True when ``VAE_FAST`` is set to 1/true/yes/on (CI sets it); 0/false/no/off or unset: False.
-
-    Any other value is a :class:`ConfigError` (``VAE_FAST=2`` must not quietly mean a full-size run).
-    Read at call time, not import time, so a test or a notebook can flip it.
-    """
+    """True when ``VAE_FAST`` is on (CI sets it), read at each call; a value like ``2`` is a :class:`ConfigError`."""
     return env_switch("VAE_FAST")
 
 
-#: Set to 1 by the maintainer's course runner with ``--in-place`` (its kernels inherit it): only then do the
-#: notebooks' figures go into the tracked ``assets/figures/``.
+#: Set by ``python -m vae_helpers.tools.course --in-place``: only then do figures go into ``assets/figures/``.
 COURSE_FIGURES_ENV = "VAE_UPDATE_COURSE_FIGURES"
 
 
 def figure_dir() -> Path:
-    """Where :func:`vae_helpers.plots.save_figure` writes: ``build/figures`` for a learner's full run,
-    ``build/figures-fast`` in fast mode (CI, tests), both git-ignored, so a learner's run or an autograde never
-    overwrites the course's committed figures; ``assets/figures`` only when ``VAE_UPDATE_COURSE_FIGURES=1``
-    (``python -m vae_helpers.tools.course --in-place``, which refreshes the committed full-run outputs)."""
+    """Where :func:`vae_helpers.plots.save_figure` writes: ``build/figures-fast`` in fast mode, else the committed
+    ``assets/figures`` when :data:`COURSE_FIGURES_ENV` is on, else the git-ignored ``build/figures``."""
     if fast_mode():
         return REPO_ROOT / "build" / "figures-fast"
     if os.environ.get(COURSE_FIGURES_ENV, "0").strip().lower() in _TRUE:
@@ -138,22 +113,13 @@ def in_ci() -> bool:
 
 
 def pick(full: T, fast: T) -> T:
-    """Return ``fast`` in fast mode and ``full`` otherwise.
-
-    Example (a notebook's parameters cell)::
-
-        EPOCHS = pick(full=50, fast=2)
-    """
+    """Return ``fast`` in fast mode and ``full`` otherwise, e.g. ``EPOCHS = pick(full=50, fast=2)``."""
     return fast if fast_mode() else full
 
 
 def get_device(prefer: str | None = None) -> torch.device:
-    """Pick the training device: ``cuda``, then ``mps``, then ``cpu``.
-
-    Args:
-        prefer: force a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``; any case; ``"auto"`` picks).
-            The ``VAE_DEVICE`` environment variable does the same without code changes.
-    """
+    """Pick the training device: ``cuda``, then ``mps``, then ``cpu``. ``prefer``, else ``$VAE_DEVICE``, forces one
+    (``"cpu"``, ``"cuda:1"``, ``"mps"``, any case; ``"auto"`` picks); a bad or absent one is a :class:`ConfigError`."""
     given = prefer or os.environ.get("VAE_DEVICE") or ""
     choice = given.strip().lower()
     if choice and choice != "auto":  # "auto" (or unset) picks the best device below
@@ -195,17 +161,8 @@ def describe_device(device: torch.device) -> str:
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
-    """Seed every random number generator the course uses, in one call.
-
-    Sets Python's ``random``, NumPy's global generator, torch's CPU generator and every
-    CUDA device's generator.  With ``deterministic=True`` it also sets
-    ``torch.backends.cudnn.deterministic = True`` and ``cudnn.benchmark = False``
-    (spelled exactly so: a misspelt attribute would be silently created and do nothing).
-
-    Returns:
-        A fresh ``torch.Generator`` seeded with ``seed``, for code that wants its own
-        stream (batch order, for example) independent of the global one.
-    """
+    """Seed Python's, NumPy's and torch's global generators (``deterministic``: cuDNN too); return a fresh
+    ``torch.Generator`` seeded with ``seed``, a stream of its own (e.g. for the batch order)."""
     check_seed(seed, f"seed_everything(seed={seed!r})")
     random.seed(seed)
     np.random.seed(seed % (2**32))
@@ -231,13 +188,8 @@ def check_seed(seed: object, setting: str) -> int:
 
 
 def native_bf16(device: torch.device | str) -> bool:
-    """Whether ``device`` computes bfloat16 matrix products natively (so bf16 can be faster than float32).
-
-    CUDA: ``torch.cuda.is_bf16_supported()``. x86 CPUs: AVX512-BF16 or AMX tiles (``torch.cpu``'s
-    cpuinfo checks). Note ``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` is *not* this test: oneDNN
-    reports bf16 "support" on any AVX512-BW/VL/DQ CPU, where it emulates the products (slower than
-    float32). ARM CPUs: oneDNN's check, which there means the BF16 extension. Other devices: False.
-    """
+    """Whether ``device`` computes bfloat16 matrix products natively (so bf16 can be faster than float32); on x86,
+    AVX512-BF16 or AMX, not oneDNN's check, which is also true where it only emulates bf16."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()

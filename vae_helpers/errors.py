@@ -1,16 +1,6 @@
 """Every error and warning the package raises on bad input, one type per failure family.
 
-Each message names the file or setting, says what is wrong and what to do; the tables of
-docs/troubleshooting.md list them. Import them from here (the modules that raise them re-export
-them too, so ``from vae_helpers.data import DataNotFoundError`` keeps working).
-
-| type | family |
-| --- | --- |
-| :class:`DataNotFoundError` | no usable copy of a dataset was found |
-| :class:`CorruptDataError` | a data or cache file exists but is truncated, damaged or inconsistent |
-| :class:`CheckpointError` | a checkpoint cannot be read, is of another format, or does not fit |
-| :class:`TrainingDivergedError` | the training or validation loss became NaN or infinite |
-| :class:`ConfigError` | a setting (a config field or argument) has an invalid value |
+Each message names the file or setting, says what is wrong and what to do (docs/troubleshooting.md lists them).
 """
 
 from __future__ import annotations
@@ -43,11 +33,7 @@ class ConfigError(ValueError):
 
 
 class CourseWarning(UserWarning):
-    """A message to the reader from the course's own code (the base of the warnings below).
-
-    Shown as ``Name: message``, without the package's file name and line number: they would only
-    print the machine's paths into a notebook's output, and the message already says what to do.
-    """
+    """Base of the course's warnings, shown as ``Name: message`` (no file and line: no local paths in outputs)."""
 
 
 _default_formatwarning = warnings.formatwarning

@@ -1,10 +1,5 @@
-"""Checks of what :func:`vae_helpers.training.fit` is given, each called in one line where the setting is made or
-at the start of fit: the fields of a :class:`~vae_helpers.training.TrainConfig` (from its ``__post_init__``), the
-model, the dataset and its splits, and a checkpoint path a new run would overwrite.
-
-Each names the argument or setting, says what is wrong and how to fix it (a :class:`ConfigError`, or a
-:class:`CheckpointError` for the checkpoint). They are :mod:`vae_helpers.validation`'s kind of check, apart because
-they need the models and the losses, which import that module.
+"""Checks of what :func:`vae_helpers.training.fit` is given: TrainConfig's fields, the model, the dataset, the
+checkpoint path. Each raises a :class:`ConfigError` (:class:`CheckpointError` for the checkpoint) naming the fix.
 """
 
 from __future__ import annotations
@@ -89,8 +84,7 @@ def check_fit_arguments(model: Any, data: Any, config: Any, config_type: type) -
 
 
 def check_splits(data: ImageDataset) -> None:
-    """Refuse a dataset whose training or validation split is empty (fit learns from one, picks the best epoch on
-    the other)."""
+    """Refuse a dataset whose training or validation split is empty."""
     for name in ("train", "val"):
         if len(getattr(data, name)) == 0:
             raise ConfigError(

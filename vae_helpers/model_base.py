@@ -1,10 +1,5 @@
-"""The interface every model of the course implements, and what rebuilds a model from a checkpoint.
-
-:class:`BaseVAE` (``encode``, ``decode``, ``forward``, ``sample``, ``reconstruct``, ``likelihood_logits``,
-``config``: see :mod:`vae_helpers.models`), :class:`ModelConfig` (the base of the per-model config dataclasses),
-the registry a model class joins with :func:`register_model`, :class:`VAEOutput` (what ``forward`` returns) and
-:func:`eval_mode`, the one way the package evaluates a model. The models themselves are in
-:mod:`vae_helpers.models`, which also re-exports every name of this module.
+"""The interface every model of the course implements (:class:`BaseVAE`), its config base, the registry that
+rebuilds a model from a checkpoint, and :func:`eval_mode`. :mod:`vae_helpers.models` re-exports every name.
 """
 
 from __future__ import annotations
@@ -24,13 +19,8 @@ from .losses import clamp_logvar, reparameterize
 
 @contextmanager
 def eval_mode(*modules: nn.Module, no_grad: bool = True) -> Iterator[None]:
-    """Run a block with ``modules`` in eval mode (BatchNorm uses its running statistics, dropout is
-    off) and, by default, without autograd; afterwards every submodule gets back the train/eval flag
-    it had, also when the block raises. The one way the package evaluates a model::
-
-        with eval_mode(model):
-            mu, logvar = model.encode(x)
-    """
+    """Run a block with ``modules`` in eval mode and (``no_grad``) without autograd, then give every submodule back
+    its train/eval flag, also on error: ``with eval_mode(model): ...``, the one way the package evaluates a model."""
     saved = [(sub, sub.training) for module in modules for sub in module.modules()]
     for module in modules:
         module.eval()
@@ -44,14 +34,8 @@ def eval_mode(*modules: nn.Module, no_grad: bool = True) -> Iterator[None]:
 
 @dataclass
 class VAEOutput:
-    """What ``forward`` returns.
-
-    Attributes:
-        logits: ``[N x C x H x W]`` decoder logits.
-        mu: ``[N x D]`` posterior means (the code itself for an autoencoder).
-        logvar: ``[N x D]`` posterior log-variances, already clamped (``None`` for an autoencoder).
-        z: ``[N x D]`` the latent code that was decoded.
-    """
+    """What ``forward`` returns: decoder ``logits`` ``[N x C x H x W]``, the posterior ``mu`` and clamped ``logvar``
+    ``[N x D]`` (an autoencoder: its code and ``None``), and the decoded code ``z`` ``[N x D]``."""
 
     logits: torch.Tensor
     mu: torch.Tensor
@@ -59,12 +43,9 @@ class VAEOutput:
     z: torch.Tensor
 
 
-# --------------------------------------------------------------------------------------------
-# The config base: each model has a frozen dataclass of plain values (they go into checkpoints)
-# --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelConfig:
-    """Base of the per-model configs: validates the fields every model has."""
+    """Base of the frozen per-model configs (plain values, for checkpoints): every size must be a whole number >= 1."""
 
     latent_dim: int = 20
 
@@ -82,9 +63,6 @@ class ModelConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-# --------------------------------------------------------------------------------------------
-# The interface, and the registry that rebuilds a model from its checkpoint
-# --------------------------------------------------------------------------------------------
 #: Every model class by name; :func:`register_model` adds one, :func:`build_model` rebuilds from a config dict.
 MODEL_REGISTRY: dict[str, type[BaseVAE]] = {}
 
@@ -98,11 +76,10 @@ def register_model(cls: M) -> M:
 
 
 class BaseVAE(nn.Module):
-    """The interface every course model implements (see the module docstring).
+    """The interface every course model implements; a conditional model takes labels ``y`` (int64 ``[N]``) too.
 
-    A subclass sets ``Config`` (its config dataclass) and builds its layers from ``self.model_config``.
-    Construct with a config, keyword overrides, or both: ``MLPVAE(latent_dim=2)``,
-    ``MLPVAE(MLPVAEConfig(latent_dim=2))``.
+    A subclass sets ``Config`` and builds its layers from ``self.model_config``. Construct with a config, keyword
+    overrides, or both: ``MLPVAE(latent_dim=2)``, ``MLPVAE(MLPVAEConfig(latent_dim=2))``.
     """
 
     Config: ClassVar[type[ModelConfig]] = ModelConfig
@@ -135,7 +112,7 @@ class BaseVAE(nn.Module):
         )
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """``z`` ``[N x D]`` -> logits ``[N x C x H x W]``."""
+        """``z`` ``[N x D]`` -> logits ``[N x C x H x W]`` (``torch.sigmoid`` gives the pixel means)."""
         raise NotImplementedError(
             f"{type(self).__name__}.decode is not implemented: define decode(self, z, y=None) returning "
             "logits [N x C x H x W] for codes z [N x D]."
@@ -143,10 +120,8 @@ class BaseVAE(nn.Module):
 
     # -- shared ------------------------------------------------------------------------------
     def likelihood_logits(self, z: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits ``[N x C x H x W]`` of p(x | z) *at the observed* ``x``: what every loss scores.
-
-        For most models that is ``decode(z)``; an autoregressive decoder overrides it to condition
-        each pixel on the true earlier pixels of ``x`` (teacher forcing)."""
+        """Logits ``[N x C x H x W]`` of p(x | z) *at the observed* ``x``, what every loss scores: ``decode(z)``,
+        or for an autoregressive decoder each pixel given the true earlier pixels of ``x`` (teacher forcing)."""
         return self.decode(z, y)
 
     @property
@@ -154,6 +129,7 @@ class BaseVAE(nn.Module):
         return True
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> VAEOutput:
+        """Encode and decode ``x``; z is a reparameterised sample in training mode and ``mu`` in eval mode."""
         mu, logvar = self.encode(x, y)
         z = reparameterize(mu, logvar) if (self.training and logvar is not None) else mu
         return VAEOutput(self.likelihood_logits(z, x, y), mu, logvar, z)
@@ -171,10 +147,8 @@ class BaseVAE(nn.Module):
         std: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Decode ``n`` latents drawn from N(mean, diag(std^2)) (default the prior N(0, I)).
-
-        Returns pixel means ``[n x C x H x W]`` in [0, 1].  ``generator`` is a CPU generator.
-        """
+        """Decode ``n`` latents from N(mean, diag(std^2)) (default the prior N(0, I)) into pixel means
+        ``[n x C x H x W]`` in [0, 1]; ``generator`` is a CPU generator (default: the global one)."""
         z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
         if std is not None:
             z = z * std.to(self.device)

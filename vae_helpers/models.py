@@ -1,29 +1,8 @@
-"""Models with one small interface.
+"""The course's models, each with a frozen config dataclass and the interface of :class:`BaseVAE`.
 
-Every model implements:
-
-* ``encode(x) -> (mu, logvar)``: ``x`` is ``[N x C x H x W]`` in [0, 1]; ``mu``/``logvar`` are
-  ``[N x D]`` (a deterministic autoencoder returns ``(z, None)``);
-* ``decode(z) -> logits``: ``[N x D] -> [N x C x H x W]`` *logits*; apply ``torch.sigmoid`` to see
-  an image, use ``binary_cross_entropy_with_logits`` to score one;
-* ``forward(x) -> VAEOutput(logits, mu, logvar, z)``: z is a reparameterised sample in training
-  mode and ``mu`` in eval mode;
-* ``sample(n) -> [n x C x H x W]`` pixel means in [0, 1], decoded from the prior N(0, I);
-* ``reconstruct(x) -> [N x C x H x W]`` pixel means, decoded from ``mu``;
-* ``likelihood_logits(z, x) -> logits``: what the losses score (``decode(z)``, or teacher-forced
-  for an autoregressive decoder);
-* ``config() -> dict``: everything :func:`build_model` needs to rebuild it (stored in checkpoints).
-
-Each model has a frozen config dataclass (``MLPVAEConfig``, ...) and is registered with
-:func:`register_model`, so :func:`build_model` rebuilds it from a checkpoint. :func:`eval_mode` is
-the one way the package evaluates a model (eval mode and no autograd, the caller's mode restored).
-
-The conditional VAE takes the class label ``y`` (``int64 [N]``) as a second argument of each.
-
-Where each part lives: the interface (:class:`BaseVAE`), the config base, the registry and :func:`eval_mode` in
-:mod:`vae_helpers.model_base`; the MLP VAE, the autoencoder and the two convolutional VAEs here, with
-:func:`build_model` and the layer table; the MLP VAE's two variants (:class:`ConditionalVAE`,
-:class:`AutoregressiveVAE`) in :mod:`vae_helpers.vae_variants`. Every name is importable from here.
+The MLP VAE, the autoencoder and the two convolutional VAEs are here, with :func:`build_model` and the layer table;
+the interface, registry and :func:`eval_mode` are in :mod:`vae_helpers.model_base`, the MLP VAE's two variants in
+:mod:`vae_helpers.vae_variants`. Every name is importable from here.
 """
 
 from __future__ import annotations
@@ -47,9 +26,6 @@ from .model_base import (
 )
 
 
-# --------------------------------------------------------------------------------------------
-# Configs: one frozen dataclass per model, plain values only (they go into checkpoints)
-# --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class MLPVAEConfig(ModelConfig):
     """:class:`MLPVAE` and :class:`AE`: input ``(C, H, W)``, encoder widths (the decoder mirrors them), D."""
@@ -77,15 +53,10 @@ class ConvVAE64Config(ModelConfig):
     channels: tuple[int, ...] = (32, 64, 128, 256)
 
 
-# --------------------------------------------------------------------------------------------
-# The models
-# --------------------------------------------------------------------------------------------
 @register_model
 class MLPVAE(BaseVAE):
-    """Fully connected VAE; the default 784-400-20 is pytorch/examples' (652,824 parameters).
-
-    Kingma & Welling (2014) used 500 hidden units on MNIST. Config: :class:`MLPVAEConfig`.
-    """
+    """Fully connected VAE; the default 784-400-20 is pytorch/examples' (652,824 parameters). Kingma & Welling
+    (2014) used 500 hidden units on MNIST."""
 
     Config = MLPVAEConfig
 
@@ -105,11 +76,7 @@ class MLPVAE(BaseVAE):
 
 @register_model
 class AE(MLPVAE):
-    """Deterministic autoencoder with the MLP VAE's layout (784-400-20 has 644,804 parameters).
-
-    ``encode`` returns ``(z, None)``; ``sample`` decodes N(0, I) latents unless given the
-    ``mean``/``std`` of the encoded training set, which is how notebook 01 shows its "holes".
-    """
+    """Deterministic autoencoder with the MLP VAE's layout (644,804 parameters); ``encode`` returns ``(z, None)``."""
 
     def __init__(self, config: MLPVAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
@@ -199,11 +166,8 @@ class ConvVAE64(BaseVAE):
 
 @torch.no_grad()
 def layer_table(model: BaseVAE, batch: int = 2) -> list[tuple[str, str, tuple[int, ...], int]]:
-    """Trace a dummy batch through the encoder and the decoder, layer by layer.
-
-    Returns rows ``(part, layer, output shape without the batch axis, parameters of the layer)`` for every leaf
-    module that the pass calls, in call order: a printable check of the shape comments in the source.
-    """
+    """Trace a dummy batch through the encoder and the decoder: a row ``(part, layer, output shape without the
+    batch axis, parameters)`` per leaf module called, in call order."""
     rows: list[tuple[str, str, tuple[int, ...], int]] = []
     part = ["encoder"]
     hooks = []
@@ -254,8 +218,7 @@ def build_model(config: dict[str, Any]) -> BaseVAE:
     return MODEL_REGISTRY[name](**config)
 
 
-# The MLP VAE's variants are registered after the models above (the order build_model's message lists them in),
-# and importable from here as before.
+# Registered after the models above: build_model's message lists them in this order.
 from .vae_variants import (  # noqa: E402
     AutoregressiveVAE,
     AutoregressiveVAEConfig,

@@ -1,7 +1,5 @@
-"""What every figure of the course shares: the seaborn style (set when the module is imported), saving a figure
-(:func:`save_figure`), tiling images into one grid (:func:`image_grid`, :func:`show_images`) and the checks of a
-plotting function's arguments. :mod:`vae_helpers.plots` re-exports the public names.
-"""
+"""What every course figure shares: the seaborn style (set on import), :func:`save_figure`, image grids and the
+argument checks; :mod:`vae_helpers.plots` re-exports the public names."""
 
 from __future__ import annotations
 
@@ -27,12 +25,7 @@ set_style()
 
 
 class SavedFigure(type(Path())):  # PosixPath or WindowsPath: Path itself cannot be subclassed before 3.12
-    """The path of a figure :func:`save_figure` wrote: a ``Path`` that a notebook does not echo.
-
-    A cell that ends with ``plots.save_figure(fig, ...)`` shows the figure, not
-    ``PosixPath('/home/alice/vae-course/assets/figures/...')``: the machine's paths do not belong in
-    committed outputs. ``str(path)`` and every ``Path`` method work as usual.
-    """
+    """The ``Path`` :func:`save_figure` returns; a notebook does not echo it, so no local path lands in committed outputs."""
 
     def _ipython_display_(self) -> None:  # IPython calls this instead of printing the repr; it shows nothing
         return None

@@ -1,13 +1,8 @@
-"""Figures for the course, in one seaborn style.
+"""The course's figures: reconstructions and training curves here, and every figure function of
+:mod:`.plot_basics` and :mod:`.plots_latent` (and ``sns``) re-exported.
 
-Every function returns the matplotlib ``Figure`` so a notebook can save it with
-:func:`save_figure` (into ``assets/figures/``).  Images are given as pixel means in [0, 1],
-``[N x C x H x W]``; apply ``torch.sigmoid`` to decoder logits first (``model.sample`` and
-``model.reconstruct`` already do).
-
-Reconstructions and training curves are drawn here; the shared pieces (the style, :func:`save_figure`,
-:func:`image_grid`) are in :mod:`vae_helpers.plot_basics` and the latent-space figures in
-:mod:`vae_helpers.plots_latent`. Every figure function, and ``sns`` (seaborn), is importable from here.
+Each function returns the ``Figure`` (save it with :func:`save_figure`). Images are pixel means in [0, 1],
+``[N x C x H x W]``: apply ``torch.sigmoid`` to decoder logits (``model.sample`` and ``model.reconstruct`` already do).
 """
 
 from __future__ import annotations
@@ -84,13 +79,8 @@ def plot_reconstructions(
 
 
 def _off_scale_first(series: Sequence[Sequence[float]]) -> tuple[float, float] | None:
-    """The y-limits that leave out the first epoch of each series when that point lies far outside the rest.
-
-    ``series``: curves over the same epochs (e.g. train and validation), each ``[E]`` with ``E >= 3``. A first point
-    is "far" when it lies more than the whole range of the later points beyond them, i.e. drawing it would squeeze
-    the later epochs into less than half of the panel. Returns ``(low, high)`` set from epoch 2 onward (with a 5%
-    margin, and taking in the first points that are not far), or ``None`` when no first point is far.
-    """
+    """Y-limits (5% margin) leaving out each ``[E >= 3]`` series' first point when it lies more than the later points'
+    whole range beyond them; None when no first point does. ``series``: curves over the same epochs."""
     rest = np.concatenate([np.asarray(v[1:], dtype=float) for v in series])
     lo, hi = float(rest.min()), float(rest.max())
     span = max(hi - lo, 1e-12 * max(abs(lo), abs(hi), 1.0))
@@ -114,21 +104,15 @@ def plot_history(
     unit: str = "nats / image",
     clip_first_epoch: bool | None = None,
 ) -> plt.Figure:
-    """Total loss, reconstruction and KL per epoch, train (solid) vs validation (dashed).
+    """Three panels, total loss, reconstruction and KL per epoch: train solid, validation dashed.
 
     Args:
-        history: ``{"epoch": [E], "train_loss": [E], "val_loss": [E], "train_recon": ..., "val_recon": ...,
-            "train_kl": ..., "val_kl": ...}`` as :func:`vae_helpers.training.fit` records it.
-        title: the figure's title.
-        unit: the y-axis label of every panel.
-        clip_first_epoch: ``None`` (default): in each panel whose first-epoch value lies far outside the later
-            epochs (more than their whole range beyond them), set the y-limits from epoch 2 onward so the later
-            epochs fill the panel. ``True``: do so in every panel; ``False``: never. A first point left off the
-            scale is drawn as a triangle on the panel's edge (pointing the way it went) and its value is given
-            in the legend. Needs 3 or more epochs; with fewer, nothing is clipped.
-
-    Returns:
-        The matplotlib ``Figure`` (three panels).
+        history: ``[E]`` lists ``epoch``, ``train_loss``, ``val_loss``, ``train_recon``, ``val_recon``, ``train_kl``,
+            ``val_kl``, as :func:`vae_helpers.training.fit` records them.
+        unit: the y-axis label.
+        clip_first_epoch: ``None``: scale the y-axis to epochs 2 on in panels whose first point lies far off;
+            ``True``: in every panel; ``False``: never. A clipped point is an edge triangle, its value in the legend.
+            Needs 3 or more epochs.
     """
     if clip_first_epoch not in (None, True, False):
         raise ConfigError(f"clip_first_epoch must be None (automatic), True or False, got {clip_first_epoch!r}.")

@@ -1,7 +1,5 @@
-"""Figures of a model's latent space: the 2-D codes of a test set (:func:`plot_latent_scatter`), decoded paths between
-and along codes (:func:`plot_interpolation`, :func:`plot_traversal`, :func:`plot_coordinate_sweep`) and the decoded
-grid of a 2-D latent (:func:`plot_manifold`). Each returns the ``Figure``; :mod:`vae_helpers.plots` re-exports them.
-"""
+"""Latent-space figures: codes scattered by class, decoded interpolations, traversals and coordinate sweeps, and the
+decoded grid of a 2-D latent. Each returns the ``Figure``; :mod:`vae_helpers.plots` re-exports them."""
 
 from __future__ import annotations
 
@@ -36,7 +34,7 @@ def plot_latent_scatter(
     max_points: int = 5000,
     seed: int = 0,
 ) -> plt.Figure:
-    """Scatter of latent codes ``[N x D]`` coloured by class: ``"raw"`` (first two dims), ``"pca"`` or ``"tsne"``."""
+    """Scatter the first ``max_points`` codes ``[N x D]`` coloured by class: ``"raw"`` (dims 0, 1), ``"pca"`` or ``"tsne"``."""
     if z.dim() != 2 or z.shape[1] < 2:
         raise ConfigError(f"z must be [N x D] latent codes with D >= 2 to scatter, got shape {tuple(z.shape)}.")
     if len(labels) != len(z):
@@ -79,10 +77,7 @@ def plot_interpolation(
     title: str | None = None,
     ax: plt.Axes | None = None,
 ) -> plt.Figure:
-    """Decode straight-line interpolations between the codes (means) of two images ``[C x H x W]``.
-
-    The model is evaluated in eval mode and keeps its own train/eval mode afterwards.
-    """
+    """Decode ``steps`` codes on the line between the posterior means of two images ``[C x H x W]`` (in eval mode)."""
     steps = check_count("steps", steps, 2)
     with eval_mode(model):
         z_a = model.encode(x_a.unsqueeze(0).to(model.device))[0]
@@ -132,8 +127,7 @@ def _code_rows_figure(
 
 
 def _signed(value: float, spec: str | None = None) -> str:
-    """``+1.5``, ``−2.0`` (a true minus sign), ``+0.0``; by default one decimal, or two where one would round
-    (``+0.75``)."""
+    """``+1.5``, ``−2.0`` (a true minus sign), ``+0.75``: by default one decimal, or two where one would round."""
     if spec is None:
         spec = ".1f" if abs(round(value, 1) - value) < 1e-9 else ".2f"
     return f"{value:+{spec}}".replace("-", "\u2212")
@@ -148,23 +142,10 @@ def plot_traversal(
     *,
     values: None = None,
 ) -> plt.Figure:
-    """Move one coordinate of a code at a time: one row per latent dimension ``d`` in ``dims``, one column per
-    offset, each tile the decode of ``z0`` with ``z0[d]`` replaced by ``z0[d] + offset`` (the other coordinates
-    kept). The column of offset 0 is the decode of ``z0`` itself.
+    """Decode ``z0`` (``[D]``, e.g. a test image's posterior mean) with ``z0[d] + offset`` in place of ``z0[d]``: a row
+    per ``d`` in ``dims``, a column per finite offset (offset 0 is ``z0`` itself). Decodes in eval mode.
 
-    Args:
-        model: a VAE with ``D = model.latent_dim`` latent dimensions.
-        z0: ``[D]`` (or ``[1 x D]``) the starting code, e.g. the posterior mean of a test image.
-        dims: latent dimensions to move, each in ``0 .. D-1`` (one row each).
-        offsets: ``[K]`` finite offsets added to ``z0[d]`` (one column each, labelled ``+0.0``, ``−2.0`` ...).
-        title: the figure's title.
-
-    Returns:
-        The matplotlib ``Figure``: ``len(dims)`` rows of ``K`` decoded images ``[C x H x W]``, each row labelled
-        with its dimension and the starting value ``z0[d]``.
-
-    The model is evaluated in eval mode and keeps its own train/eval mode afterwards. To set coordinates to
-    absolute values instead (what a latent slider does), see :func:`plot_coordinate_sweep`.
+    :func:`plot_coordinate_sweep` sets absolute values instead (``values=`` here is a ConfigError).
     """
     if values is not None:
         raise ConfigError(
@@ -193,22 +174,8 @@ def plot_coordinate_sweep(
     values: Sequence[float] = tuple(np.linspace(-3, 3, 9)),
     title: str = "Latent coordinates set to fixed values",
 ) -> plt.Figure:
-    """What a latent slider does: one row per latent dimension ``d`` in ``dims``, one column per value, each
-    tile the decode of ``z0`` with coordinate ``d`` *set* to that value (the other coordinates kept).
-
-    Args:
-        model: a VAE with ``D = model.latent_dim`` latent dimensions.
-        z0: ``[D]`` (or ``[1 x D]``) the code whose other coordinates are kept.
-        dims: latent dimensions to set, each in ``0 .. D-1`` (one row each).
-        values: ``[K]`` finite absolute values of ``z[d]`` (one column each).
-        title: the figure's title.
-
-    Returns:
-        The matplotlib ``Figure``: ``len(dims)`` rows of ``K`` decoded images ``[C x H x W]``.
-
-    The model is evaluated in eval mode and keeps its own train/eval mode afterwards. To move coordinates by
-    offsets from ``z0`` instead, see :func:`plot_traversal`.
-    """
+    """What a latent slider does: decode ``z0`` (``[D]``) with ``z0[d]`` *set* to each finite value, a row per ``d``
+    in ``dims``, a column per value. Decodes in eval mode; :func:`plot_traversal` moves by offsets instead."""
     z0 = _check_latent_code(model, z0)
     dims = _check_dims(model, dims)
     values = _check_finite("values", values)
@@ -225,20 +192,10 @@ def plot_coordinate_sweep(
 
 
 def plot_manifold(model: BaseVAE, n: int = 20, title: str = "Decoded 2-D latent grid", padding: int = 2) -> plt.Figure:
-    """For a 2-D latent: decode an ``n x n`` grid spaced by ``norm.ppf`` so each cell holds equal prior mass.
+    """For a 2-D latent: decode an ``n x n`` grid at standard-normal quantiles, so each cell holds equal prior mass.
 
-    Args:
-        model: a VAE with ``model.latent_dim == 2``.
-        n: tiles per side (``n * n`` decoded images ``[C x H x W]``).
-        title: the figure's title.
-        padding: white pixels between neighbouring tiles (0 for none), so each decoded image reads on its own.
-
-    Returns:
-        The matplotlib ``Figure``: ``z_1`` grows to the right, ``z_2`` upwards; ticks at the tiles' centres give
-        the code of that row or column.
-
-    The model is evaluated in eval mode and keeps its own train/eval mode afterwards.
-    """
+    ``z_1`` grows to the right, ``z_2`` upwards; ticks at tile centres give the codes. ``padding``: white pixels
+    between tiles. Decodes in eval mode (ValueError unless ``model.latent_dim == 2``)."""
     if model.latent_dim != 2:
         raise ValueError(f"plot_manifold needs a 2-D latent space, this model has {model.latent_dim}.")
     n = check_count("n", n, 1)

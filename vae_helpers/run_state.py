@@ -1,8 +1,5 @@
-"""The state of a training run: best weights, patience, history and the random state, saved to and loaded from a
-checkpoint, so that :func:`vae_helpers.training.fit` can stop early, survive an interrupt and resume; and what a
-run shows while it trains (:class:`EpochLog`).
-
-The run's settings come as ``TrainConfig.to_dict()`` (plain values, what the checkpoint stores).
+"""What :func:`vae_helpers.training.fit` keeps between epochs (:class:`TrainState`), saves and resumes from a
+checkpoint, prints (:class:`EpochLog`) and returns (:class:`FitResult`).
 """
 
 from __future__ import annotations
@@ -31,14 +28,9 @@ OBJECTIVE_FIELDS = ("batch_size", "beta", "free_bits", "likelihood", "sigma", "b
 
 @dataclass
 class FitResult:
-    """What :func:`fit` returns.
-
-    Attributes:
-        history: per-epoch lists under :data:`HISTORY_KEYS` (nats per image, seconds).
-        best_epoch: epoch (1-based) with the lowest validation loss; the model holds its weights.
-        best_val: that validation loss.
-        stopped: ``"completed"``, ``"early_stopping"`` or ``"interrupted"``.
-        device: where it trained.
+    """What :func:`fit` returns: per-epoch ``history`` under :data:`HISTORY_KEYS`, ``best_epoch`` (1-based; the
+    model holds its weights) and its validation loss ``best_val``, where it trained (``device``), and ``stopped``:
+    ``"completed"``, ``"early_stopping"``, ``"interrupted"`` or ``"loaded"`` (from :func:`load_finished_run`).
     """
 
     history: dict[str, list[float]]
@@ -56,17 +48,9 @@ class FitResult:
 
 @dataclass
 class TrainState:
-    """Everything about a run that is not the model or the optimiser.
-
-    Attributes:
-        epoch: epochs completed.
-        best_epoch: the epoch (1-based) of the best validation loss so far (0: none yet).
-        best_val: that loss.
-        stale: epochs since the last improvement (early stopping compares it with ``patience``).
-        best_weights: a copy of the model's weights at ``best_epoch``.
-        history: per-epoch lists under :data:`HISTORY_KEYS`.
-        saved_epoch: the epoch the checkpoint on disk holds (``None``: none written or loaded).
-    """
+    """Everything about a run that is not the model or the optimiser: ``epoch`` (epochs completed), ``best_epoch``
+    (1-based; 0: none yet), ``stale`` (epochs since the last improvement, compared with ``patience``) and
+    ``saved_epoch`` (what the checkpoint on disk holds; ``None``: none written or loaded)."""
 
     best_weights: dict[str, torch.Tensor]
     epoch: int = 0
@@ -134,8 +118,7 @@ class TrainState:
         generator: torch.Generator,
         settings: dict[str, Any],
     ) -> None:
-        """Write the best weights (what :func:`~vae_helpers.checkpoints.load_checkpoint` returns) plus
-        what resuming needs: the last weights, the optimiser, the counters and the random state."""
+        """Save the best weights (what :func:`~vae_helpers.checkpoints.load_checkpoint` loads) and the resume state."""
         save_checkpoint(
             path,
             model,
@@ -164,12 +147,10 @@ class TrainState:
         generator: torch.Generator,
         settings: dict[str, Any],
     ) -> TrainState:
-        """Restore a run from its checkpoint into ``model``, ``optimizer`` and ``generator``.
+        """Restore a run from its checkpoint into ``model``, ``optimizer``, ``generator`` and torch's global RNG.
 
-        The resumed run uses ``settings`` (``TrainConfig.to_dict()``): its learning rate replaces the saved optimiser's (the
-        README's advice after a divergence is to lower it and resume), and ``epochs`` and
-        ``patience`` may change. Settings that define the objective (:data:`OBJECTIVE_FIELDS`)
-        must match the saved run, or a :class:`CheckpointError` names each one that differs.
+        ``settings`` is ``TrainConfig.to_dict()``: its ``lr`` replaces the saved one, ``epochs`` and ``patience`` may
+        change, and the :data:`OBJECTIVE_FIELDS` must match the saved run (else a :class:`CheckpointError`).
         """
         if not Path(path).is_file():
             raise CheckpointNotFoundError(
@@ -221,8 +202,7 @@ class TrainState:
 
 
 class EpochLog:
-    """What :func:`~vae_helpers.training.fit` shows: a progress bar and one line per epoch (both off with
-    ``TrainConfig(progress=False)``); ``config`` is the run's :class:`~vae_helpers.training.TrainConfig`."""
+    """What :func:`fit` shows: a progress bar and one line per epoch (both off with ``TrainConfig(progress=False)``)."""
 
     def __init__(self, model: BaseVAE, config: Any, device: torch.device, start: int) -> None:
         self.config = config
@@ -253,12 +233,8 @@ class EpochLog:
 def load_finished_run(
     path: str | os.PathLike, model: BaseVAE, config: Any, device: torch.device | str | None = None
 ) -> FitResult | None:
-    """The run a checkpoint holds, loaded into ``model`` (best weights, eval mode), if ``path`` exists and was
-    written by :func:`~vae_helpers.training.fit` with these same settings (``config``, a
-    :class:`~vae_helpers.training.TrainConfig`) (``config.to_dict()`` without ``progress``); else ``None``.
-
-    For models that are never committed (CelebA, notebook 10): the notebook reuses what the user trained
-    before, and trains again when a setting changed (e.g. a fast-mode checkpoint met by a full run)."""
+    """The run at ``path``, loaded into ``model`` (best weights, eval mode), if fit wrote it with the settings of
+    ``config`` (a TrainConfig; ``progress`` aside); else ``None``, so the caller trains again."""
     if not Path(path).is_file():
         return None
     payload = read_checkpoint(path)

@@ -1,16 +1,8 @@
 """Optional speed-ups for :func:`vae_helpers.training.fit`, applied in one call (:func:`accelerated`).
 
-None of them changes what is computed, only how fast: float32 rounding aside, a run is the same without them.
-
-* precision: ``TrainConfig(precision="bf16")`` runs the encoder and decoder of the *training* forward pass under
-  ``torch.autocast`` in bfloat16 (matrix products in bfloat16, float32 accumulation); their outputs come back as
-  float32 (:func:`vae_helpers.objective.forward_pass`), so z, the sums over pixels, the KL, the weights and Adam's
-  moments stay float32, and validation is float32. ``"auto"`` picks bf16 only where the device computes it
-  natively (:func:`vae_helpers.config.native_bf16`): emulated bf16 is much slower than float32;
-* channels-last: models with 2-D convolutions train in the NHWC layout on CPU, where oneDNN's convolutions are
-  faster; the model comes back in the default layout;
-* data placement: the uint8 images move to the training device once, if they fit, instead of once per batch;
-* Adam's fused kernel (CPU and CUDA): one pass over each parameter instead of several elementwise ops.
+Apart from ``TrainConfig(precision="bf16")`` (bfloat16 autocast of the training encoder and decoder; z, the losses,
+the weights, Adam and validation stay float32), they change only the speed: channels-last convolutions on CPU,
+the uint8 images moved to the device once, and Adam's fused kernel.
 """
 
 from __future__ import annotations
@@ -29,8 +21,7 @@ from .errors import ConfigError, PerformanceWarning
 from .losses import LossTerms
 from .models import BaseVAE
 
-#: ``TrainConfig.precision``: float32 throughout, bfloat16 autocast for the training forward pass, or bf16 where the
-#: device computes it natively.
+#: ``TrainConfig.precision``: float32, bfloat16 autocast of the training forward pass, or bf16 where it is native.
 Precision = Literal["fp32", "bf16", "auto"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "auto")
 #: The objective of one batch: ``objective(model, x, y, beta) -> LossTerms``.
@@ -47,12 +38,8 @@ def accelerated(
     device: torch.device,
     custom_loss: bool,
 ) -> Iterator[tuple[ImageDataset, Objective]]:
-    """Within the block: ``(data, objective)`` to train with, sped up as the module docstring lists.
-
-    ``model`` is already on ``device``; ``optimizer`` is its Adam, with any resumed state loaded. ``config`` is the
-    :class:`~vae_helpers.training.TrainConfig` (its ``precision``); ``custom_loss``: the objective is a ``loss_fn``
-    of the user's (which bf16 does not support). On exit the model is back in the default memory layout.
-    """
+    """Yield the ``(data, objective)`` to train with, sped up as the module docstring lists; ``model`` must be on
+    ``device``, ``optimizer`` its Adam (resumed state loaded). On exit the model is back in the default layout."""
     dtype = autocast_dtype(config, device, custom_loss)
     if dtype is not None:
         objective = autocast_objective(objective, device, dtype)
@@ -70,8 +57,8 @@ def accelerated(
 
 
 def autocast_dtype(config: Any, device: torch.device, custom_loss: Any = None) -> torch.dtype | None:
-    """The autocast dtype for ``config.precision`` on ``device`` (``None``: plain float32); ``custom_loss`` (a
-    ``loss_fn`` or a truth value): fit trains with a loss of the user's, which bf16 does not support."""
+    """The autocast dtype for ``config.precision`` on ``device`` (``None``: float32). ``custom_loss`` (a ``loss_fn``
+    or a bool): the user's loss trains, which ``"bf16"`` refuses (ConfigError) and ``"auto"`` keeps in float32."""
     if config.precision == "fp32":
         return None
     if config.precision == "auto":
@@ -101,8 +88,7 @@ def autocast_dtype(config: Any, device: torch.device, custom_loss: Any = None) -
 
 
 def autocast_objective(objective: Objective, device: torch.device, dtype: torch.dtype) -> Objective:
-    """``objective`` run under ``torch.autocast`` in ``dtype``: its model's outputs come back as float32 (see
-    :func:`vae_helpers.objective.forward_pass`), so only the encoder's and decoder's products run in ``dtype``."""
+    """``objective`` under ``torch.autocast`` in ``dtype``; the model's outputs come back as float32."""
 
     def objective_in_dtype(model: BaseVAE, x: torch.Tensor, y: torch.Tensor, beta: float) -> LossTerms:
         with torch.autocast(device_type=device.type, dtype=dtype):
@@ -112,8 +98,7 @@ def autocast_objective(objective: Objective, device: torch.device, dtype: torch.
 
 
 def uses_channels_last(model: BaseVAE, device: torch.device) -> bool:
-    """Train in the channels-last layout: a model with 2-D convolutions, on CPU. Only the layout changes, not the
-    arithmetic, so results differ by float32 rounding alone."""
+    """Whether to train in the channels-last layout: a model with 2-D convolutions, on CPU."""
     return device.type == "cpu" and any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
 
 
@@ -125,9 +110,8 @@ def _channels_last_inputs(objective: Objective) -> Objective:
 
 
 def _match_optimizer_layouts(optimizer: torch.optim.Optimizer) -> None:
-    """Give each optimiser state tensor its parameter's memory layout. Adam's fused kernel walks the
-    parameter, its gradient and its moments as flat memory, so moments saved from a contiguous run and
-    resumed into a channels-last one (or back) would update the wrong elements."""
+    """Give each optimiser state tensor its parameter's memory layout: fused Adam walks them as flat memory, so
+    moments resumed across a layout change would update the wrong elements."""
     for group in optimizer.param_groups:
         for param in group["params"]:
             state = optimizer.state.get(param, {})

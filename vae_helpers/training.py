@@ -1,16 +1,7 @@
 """One training loop for every model in the course: :func:`fit`.
 
-Read it top to bottom, as pytorch/examples' ``main.py``: :class:`TrainConfig` (every setting, validated when it
-is made; the checks, with those of fit's arguments, are in :mod:`vae_helpers.fit_checks`), the objective of one
-batch (:func:`make_objective`), :func:`train_step` (the 5 lines every PyTorch training loop has),
-:func:`train_epoch`, :func:`validate`, and :func:`fit`, the epoch loop. What a run keeps between epochs (best
-weights, patience, history, checkpoints and resume) is :class:`~vae_helpers.run_state.TrainState`; the optional
-speed-ups (bf16, channels-last, fused Adam) are applied in one call from :mod:`vae_helpers.speed`.
-
-Failure handling: a non-finite training or validation loss stops training with the epoch and
-step and a suggestion; a KeyboardInterrupt (Jupyter's "interrupt kernel") stops cleanly and keeps
-the best weights; ``fit(..., resume=True)`` continues from the checkpoint with the history kept,
-using the learning rate it is given; an existing checkpoint is never overwritten silently.
+Read it top to bottom: :class:`TrainConfig`, :func:`train_step`, :func:`train_epoch`, :func:`validate`, :func:`fit`.
+The run's state is in :mod:`vae_helpers.run_state`, the optional speed-ups in :mod:`vae_helpers.speed`.
 """
 
 from __future__ import annotations
@@ -59,24 +50,15 @@ class TrainConfig:
     """Settings of :func:`fit`, each validated when the config is made (a :class:`ConfigError` names it).
 
     Attributes:
-        epochs: passes over the training split (>= 1).
-        batch_size: images per step (128, as in pytorch/examples).
-        lr: Adam learning rate (> 0).
-        beta: the KL weight, in one way only: a number (>= 0; 1 gives the ELBO), a
-            :class:`~vae_helpers.losses.KLSchedule` (linear warm-up, cyclical), or any function
-            ``step -> beta`` of the 0-based optimisation step (a KL-annealing schedule of your own).
-            Validation and early stopping use :attr:`validation_beta` (the number, a KLSchedule's
-            plateau, or 1 for a function).
+        beta: the KL weight: a number (1 gives the ELBO), a :class:`~vae_helpers.losses.KLSchedule`, or a function
+            ``step -> beta`` of the 0-based optimisation step. Validation uses :attr:`validation_beta`.
         free_bits: nats per latent dimension that are not penalised (0 disables).
-        likelihood: ``"bernoulli"`` (BCE with logits) or ``"gaussian"``.
-        sigma: standard deviation of the Gaussian likelihood (> 0).
+        likelihood: ``"bernoulli"`` (BCE with logits) or ``"gaussian"`` (standard deviation ``sigma``).
         binarize: dynamic binarization of training batches (resampled every epoch).
         patience: stop after this many epochs without a validation improvement (None: never).
-        seed: passed to :func:`seed_everything` at the start (and used for batch order).
-        progress: show a tqdm bar and one line per epoch.
-        precision: ``"fp32"`` (default), ``"bf16"`` (bfloat16 autocast for the training forward pass) or
-            ``"auto"`` (bf16 where the device computes it natively); see :mod:`vae_helpers.speed`. Only fit's
-            built-in objective supports bf16 (not ``loss_fn``).
+        seed: for :func:`seed_everything` at the start and for the batch order.
+        precision: ``"fp32"``, ``"bf16"`` (bfloat16 autocast of the training forward pass) or ``"auto"`` (bf16
+            where the device has it natively); bf16 needs fit's built-in objective (no ``loss_fn``).
     """
 
     epochs: int = 10
@@ -103,8 +85,7 @@ class TrainConfig:
 
     @property
     def validation_beta(self) -> float:
-        """The KL weight of the validation loss: the number itself, a :class:`KLSchedule`'s plateau, or 1
-        (the ELBO) for a schedule function, which declares no plateau."""
+        """The KL weight of the validation loss: the number, a :class:`KLSchedule`'s plateau, or 1 for a function."""
         if isinstance(self.beta, KLSchedule):
             return self.beta.final_beta
         return 1.0 if callable(self.beta) else float(self.beta)
@@ -124,12 +105,8 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return math.ceil(n_train / batch_size)
 
 
-# --------------------------------------------------------------------------------------------
-# One batch, one step, one epoch, one validation
-# --------------------------------------------------------------------------------------------
 def make_objective(config: TrainConfig, loss_fn: LossFn | None = None) -> Objective:
-    """The batch objective :func:`fit` trains with: ``loss_fn`` (checked) if given, else the negative
-    ELBO of :func:`~vae_helpers.objective.model_objective` with the config's likelihood and free bits."""
+    """The batch objective of :func:`fit`: ``loss_fn`` (checked) if given, else the config's negative ELBO."""
     if loss_fn is not None:
         return lambda model, x, y, beta: check_loss_terms(loss_fn(model, x, y, beta), len(x))
     return lambda model, x, y, beta: model_objective(
@@ -163,11 +140,8 @@ def train_epoch(
     generator: torch.Generator,
     device: torch.device,
 ) -> dict[str, float]:
-    """One pass over ``split`` in shuffled batches: mean loss, recon and KL (nats per image) and the last beta.
-
-    Raises :class:`TrainingDivergedError` at the first non-finite loss (checked without a device
-    sync on every step: each step on the CPU, every 50 steps on a GPU, and at the end).
-    """
+    """One shuffled pass over ``split``: mean loss, recon and KL (nats per image) and the last beta. Raises
+    :class:`TrainingDivergedError` at the first non-finite loss (checked each step on CPU, else every 50 and last)."""
     model.train()
     n_steps = steps_per_epoch(len(split), config.batch_size)
     sums = torch.zeros(3, dtype=torch.float64, device=device)
@@ -214,9 +188,6 @@ def validate(model: BaseVAE, split: ImageSplit, config: TrainConfig, loss_fn: Lo
     return val
 
 
-# --------------------------------------------------------------------------------------------
-# The loop
-# --------------------------------------------------------------------------------------------
 def fit(
     model: BaseVAE,
     data: ImageDataset,
@@ -227,30 +198,21 @@ def fit(
     loss_fn: LossFn | None = None,
     overwrite: bool = False,
 ) -> FitResult:
-    """Train ``model`` on ``data.train``, validating on ``data.val`` after each epoch.
+    """Train ``model`` on ``data.train``, keeping the weights of its best epoch on ``data.val``.
 
     Args:
-        model: any :class:`BaseVAE` (an :class:`AE` is trained on reconstruction alone).
-        data: an :class:`ImageDataset` (see :func:`vae_helpers.data.load_dataset`).
-        config: a :class:`TrainConfig` (defaults: 10 epochs, batch 128, Adam 1e-3, beta 1).
-        checkpoint: file to hold the best weights and the resume state (written atomically
-            after every epoch); ``None`` keeps everything in memory.
-        resume: continue from ``checkpoint`` (its weights, optimiser, history and epoch count).
-        device: default :func:`get_device` (cuda, then mps, then cpu).
-        loss_fn: optional objective ``loss_fn(model, x, y, beta) -> LossTerms`` replacing the built-in
-            one (``config.likelihood``, ``free_bits`` and ``sigma`` are then ignored); used by the
-            exercises of notebooks 08 and 09 so that the students' own loss is what trains the model.
-        overwrite: allow a new run (``resume=False``) to replace an existing ``checkpoint`` file.
-            Without it fit refuses, so an earlier run is never lost by accident.
+        checkpoint: file for the best weights and the resume state, written atomically after every epoch.
+        resume: continue from ``checkpoint`` (weights, optimiser, history, epoch count) with ``config.lr``.
+        loss_fn: ``loss_fn(model, x, y, beta) -> LossTerms`` replacing the built-in objective.
+        overwrite: let a new run replace an existing ``checkpoint`` file.
 
     Returns:
-        A :class:`FitResult`; ``model`` ends holding the best validation weights, in eval mode.
+        A :class:`FitResult`; ``model`` ends with the best weights, in eval mode (also after a KeyboardInterrupt).
 
     Raises:
-        ConfigError: a model that is not a course model, one split instead of the dataset, a config that is not a
-            TrainConfig; an empty training or validation split, ``bf16`` with a ``loss_fn``, a bad ``loss_fn`` result.
+        ConfigError: a bad argument, setting or device, an empty split, or images the model was not built for.
         CheckpointError: ``checkpoint`` exists and neither ``resume`` nor ``overwrite`` is set; resume problems.
-        TrainingDivergedError: the loss became NaN/inf (the checkpoint on disk is left as it was).
+        TrainingDivergedError: the loss became NaN/inf (the model gets its best weights; the file is left as it was).
     """
     check_fit_arguments(model, data, config, TrainConfig)
     config = config or TrainConfig()
@@ -300,13 +262,7 @@ def fit(
 def train_model(
     build: Callable[[], BaseVAE], data: ImageDataset, config: TrainConfig, **fit_kwargs: Any
 ) -> tuple[BaseVAE, FitResult]:
-    """Seed, build, fit: the course's pattern for one run of a sweep, so the initial weights depend on
-    ``config.seed`` alone (not on what ran before). ``fit_kwargs`` go to :func:`fit`.
-
-    Example::
-
-        models[d], runs[d] = train_model(lambda: MLPVAE(latent_dim=d), data, TrainConfig(epochs=30))
-    """
+    """Seed, build, fit (``fit_kwargs`` go to :func:`fit`), so the initial weights depend on ``config.seed`` alone."""
     seed_everything(config.seed)
     model = build()
     return model, fit(model, data, config, **fit_kwargs)

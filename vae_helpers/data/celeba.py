@@ -1,17 +1,9 @@
-"""CelebA in the official layout, with any number of its images present.
+"""CelebA in the official layout, with any number of its images present: JPEG decoding, the decode cache and
+:func:`load_celeba`.
 
-Reading order: :func:`find_celeba_root` (the search chain of :mod:`.sources`, in :mod:`.celeba_folder`),
-:func:`read_celeba_annotations` (``list_attr_celeba.txt`` and ``list_eval_partition.txt``, checked line by line),
-:func:`celeba_present_by_split` (the rows whose image exists, by official partition; both in
-:mod:`.celeba_annotations`), then :func:`load_celeba`, here, decodes each partition's JPEGs (CenterCrop 148,
-Resize 64) into a uint8 tensor.
-
-The decode cache: each decoded partition is saved as one ``.pt`` file in ``cache_dir`` (default ``data/cache/`` in
-the repo). Its name is a hash of what it was built from: the resolved image folder, every image's name, size and
-mtime, and the crop and size, so another copy of CelebA, or a changed image, never gets old faces. The file also
-records its source folder and image names, checked on load. Writes are atomic (a unique temporary file, then
-``os.replace``), so a reader never sees a half-written file even with two writers; a cache that cannot be written
-(read-only, disk full) is skipped with a :class:`CacheWarning`.
+Each partition is decoded once and saved as one ``.pt`` file, named by a hash of the resolved image folder, every
+image's name, size and mtime, and the crop and size, so another copy of CelebA or a changed image never gets old
+faces. Writes are atomic; a cache that cannot be written is skipped with a :class:`CacheWarning`.
 """
 
 from __future__ import annotations
@@ -33,7 +25,7 @@ from .celeba_folder import CELEBA_HOWTO, _layout_hint, celeba_image_dir, find_ce
 from .containers import ImageDataset, ImageSplit
 from .roots import not_found, repo_paths
 
-#: Size of the official aligned-and-cropped images.
+#: ``(width, height)`` of the official aligned-and-cropped images.
 ALIGNED_SIZE = (178, 218)
 #: At most this many file names are printed in one message (the count is always given).
 _SHOW = 20
@@ -41,10 +33,9 @@ _CACHE_FORMAT = 2
 
 
 def _decode_face(path: Path, crop: int, size: int) -> np.ndarray:
-    """JPEG -> CenterCrop(crop) -> Resize(size) (antialiased) -> uint8 ``[3 x size x size]``.
+    """JPEG -> CenterCrop(crop) -> antialiased Resize(size) -> uint8 ``[3 x size x size]``.
 
-    Raises OSError (or PIL's UnidentifiedImageError) for a damaged file and ValueError for an image smaller than ``crop``.
-    """
+    Raises OSError or SyntaxError (PIL) for a damaged file, ValueError for an image smaller than ``crop``."""
     from PIL import Image
 
     with Image.open(path) as img:
@@ -61,12 +52,8 @@ def _decode_face(path: Path, crop: int, size: int) -> np.ndarray:
 
 
 def decode_faces(image_dir: Path, names: list[str], crop: int, size: int) -> tuple[torch.Tensor | None, list[str]]:
-    """Decode ``names`` in parallel into ``uint8 [N x 3 x size x size]``.
-
-    Returns:
-        ``(images, broken)``: ``broken`` lists every image that cannot be decoded as ``"<name> (<reason>)"``; then
-        ``images`` is None.
-    """
+    """Decode ``names`` in parallel: ``(uint8 [N x 3 x size x size], [])``, or ``(None, broken)`` with every
+    undecodable image as ``"<name> (<reason>)"``."""
 
     def one(name: str) -> np.ndarray | str:
         try:
@@ -100,8 +87,7 @@ def broken_images_error(image_dir: Path, broken: list[str], total: int) -> Corru
 
 
 def cache_path(cache_dir: Path, image_dir: Path, names: list[str], crop: int, size: int) -> Path:
-    """The cache file for these images: named by a hash of the resolved folder, each image's name, size and mtime,
-    and the crop and size."""
+    """The cache file for these images (its name hashes the folder, crop, size and each image's name, size, mtime)."""
     digest = hashlib.sha1(f"v{_CACHE_FORMAT}|{Path(image_dir).resolve()}|{crop}|{size}".encode())
     for name in names:
         st = (image_dir / name).stat()
@@ -142,10 +128,7 @@ def _celeba_split(
     size: int,
     cache_dir: Path | None,
 ) -> ImageSplit | list[str]:
-    """Decode (or load from cache) one partition's images; ``cache_dir=None`` decodes without a cache.
-
-    Returns the split, or the list of images that cannot be decoded (see :func:`decode_faces`).
-    """
+    """One partition's split, decoded or read from the cache (none for ``cache_dir=None``), or its undecodable images."""
     labels = (
         torch.from_numpy(np.stack([attrs[index[n]] for n in names]).astype(np.int64))
         if names
@@ -189,20 +172,15 @@ def load_celeba(
     max_per_split: int | None = None,
     cache_dir: Path | None = None,
 ) -> ImageDataset:
-    """CelebA from the official layout, using only the rows whose image file exists.
-
-    Images are CenterCrop(``crop``) then Resize(``size``), decoded once and cached as a uint8
-    tensor in ``cache_dir`` (default: the repo's ``data/cache``), so later runs skip JPEG decoding.
-    Splits follow ``list_eval_partition.txt`` (0 train, 1 valid, 2 test). ``labels`` holds the
-    40 attributes as 0/1, named by ``attribute_names``.
+    """CelebA split by the official partition, using only the rows whose image exists; ``labels``: 40 attributes as 0/1.
 
     Args:
-        root: a folder containing ``celeba/`` (default: the search order of :mod:`.sources`).
+        root: a folder containing ``celeba/`` (default: search the roots of :mod:`.roots`).
         max_per_split: decode only the first images of each partition (fast mode).
-        cache_dir: where decoded tensors are cached (see the module docstring).
+        cache_dir: where decoded partitions are cached (default: the repo's ``data/cache/``).
 
     Raises:
-        DataNotFoundError: no CelebA folder, no image present, or no image of the training partition present.
+        DataNotFoundError: no CelebA folder, no image present, or none of the training partition.
         CorruptDataError: an annotation line or an image is damaged (the message names the file and the fix).
     """
     if root is None:

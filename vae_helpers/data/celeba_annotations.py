@@ -1,8 +1,5 @@
-"""CelebA's annotation files: ``list_attr_celeba.txt`` (40 attributes per image) and ``list_eval_partition.txt``
-(the official train/valid/test partition), read and checked line by line, and matched against the images present.
-
-The Kaggle mirror ships them as CSV: :func:`celeba_txt_from_csv` writes the official text files from those.
-"""
+"""CelebA's annotation files (40 attributes per image, the official partition): read, checked line by line and
+matched against the images present; :func:`celeba_txt_from_csv` converts the Kaggle mirror's CSV files."""
 
 from __future__ import annotations
 
@@ -21,14 +18,8 @@ PARTITIONS = {0: "train", 1: "valid", 2: "test"}
 
 
 def celeba_txt_from_csv(folder: str | os.PathLike) -> tuple[Path, Path]:
-    """Write the official ``list_attr_celeba.txt`` / ``list_eval_partition.txt`` from the Kaggle mirror's CSV files.
-
-    The Kaggle dataset 'jessicali9530/celeba-dataset' holds ``list_attr_celeba.csv`` (``image_id,<40 attributes>``,
-    values -1/1) and ``list_eval_partition.csv`` (``image_id,partition``): the same table as the official files.
-
-    Returns:
-        The two paths written in ``folder``.
-    """
+    """Write the official ``list_attr_celeba.txt`` / ``list_eval_partition.txt`` into ``folder`` from the CSV files of
+    the Kaggle mirror 'jessicali9530/celeba-dataset'; returns the two paths (CorruptDataError for a bad CSV)."""
     folder = Path(folder)
     with open(folder / "list_attr_celeba.csv", newline="") as handle:
         rows = list(csv.reader(handle))
@@ -97,14 +88,8 @@ def _first_bad_attribute_line(path: Path, body: list[tuple[int, str]], names: li
 
 
 def read_celeba_annotations(folder: Path) -> tuple[list[str], list[str], np.ndarray, dict[str, int]]:
-    """Parse the official annotation files.
-
-    Returns:
-        ``(filenames, attribute_names, attributes int8 [R x 40] in {0, 1}, partition by filename)``.
-
-    Raises:
-        CorruptDataError: a header, row or value is malformed (the message names the file and line).
-    """
+    """Parse ``folder``'s annotation files: ``(filenames, attribute_names, int8 [R x 40] 0/1 attributes, {filename:
+    partition})``; DataNotFoundError for a missing file, CorruptDataError naming a malformed line."""
     path = Path(folder) / "list_attr_celeba.txt"
     lines = _annotation_lines(path)
     try:
@@ -121,8 +106,7 @@ def read_celeba_annotations(folder: Path) -> tuple[list[str], list[str], np.ndar
             f"{path}: header announces {n_rows:,} rows of {len(names)} attributes, "
             f"found {len(body):,} rows. Fetch a fresh copy."
         )
-    # Fast path (about 0.3 s for the 202,599 official rows): all tokens at once; the slow per-line check below runs
-    # only when the table does not parse, to name the first bad line.
+    # Fast path: all tokens at once; the per-line check runs only when the table does not parse, to name the bad line.
     width = len(names) + 1
     tokens = "\n".join(line for _, line in body).split()
     filenames = tokens[0::width]
@@ -146,11 +130,8 @@ def read_celeba_annotations(folder: Path) -> tuple[list[str], list[str], np.ndar
 
 
 def celeba_present_by_split(folder: Path, filenames: list[str], partition: dict[str, int]) -> dict[int, list[str]]:
-    """Image names present in ``folder/img_align_celeba``, grouped by official partition (0 train, 1 valid, 2 test).
-
-    Raises:
-        CorruptDataError: present images have no line in ``list_eval_partition.txt`` (the message names them).
-    """
+    """Image names present in ``folder/img_align_celeba`` by official partition (0 train, 1 valid, 2 test);
+    CorruptDataError when present images have no partition line."""
     present = {p.name for p in celeba_image_dir(folder).glob("*.jpg")}
     by_split: dict[int, list[str]] = {0: [], 1: [], 2: []}
     unassigned = []

@@ -1,5 +1,4 @@
-"""Where CelebA is: the ``celeba/`` folder in the official layout, found along the search chain of :mod:`.sources`,
-and what to tell someone who does not have it yet (:func:`celeba_instructions`, :data:`CELEBA_HOWTO`)."""
+"""Where CelebA is (a ``celeba/`` folder in the official layout, under one of the roots) and how to get it."""
 
 from __future__ import annotations
 
@@ -19,8 +18,7 @@ CELEBA_HOWTO = (
 
 
 def celeba_image_dir(folder: Path) -> Path:
-    """``folder/img_align_celeba``, or the Kaggle mirror's nested ``img_align_celeba/img_align_celeba`` when the
-    images are only there."""
+    """``folder/img_align_celeba``, or the Kaggle mirror's nested ``img_align_celeba/img_align_celeba`` if only it has images."""
     images = Path(folder) / "img_align_celeba"
     nested = images / "img_align_celeba"
     if nested.is_dir() and not any(images.glob("*.jpg")):
@@ -44,7 +42,7 @@ def _layout_hint(folder: Path) -> str:
 
 
 def find_celeba_root() -> tuple[Path | None, list[str]]:
-    """Return the first ``celeba/`` folder holding images and annotation files, plus the places searched."""
+    """The first root's ``celeba/`` with ``img_align_celeba/`` and both annotation files (or None), and the places searched."""
     searched = []
     for label, root in search_roots():
         folder = root / "celeba"
@@ -63,10 +61,7 @@ def find_celeba_root() -> tuple[Path | None, list[str]]:
 
 
 def celeba_instructions() -> str:
-    """Multi-line, printable instructions for getting CelebA and where to put it (the places searched, in order).
-
-    Same facts as :data:`CELEBA_HOWTO` (which ends the one-line error message), laid out for a notebook cell.
-    """
+    """Printable, multi-line instructions for getting CelebA and where to put it (the roots searched, in order)."""
     roots = search_roots()
     if not any(label == "$VAE_DATA_DIR" for label, _ in roots):
         roots.insert(0, ("$VAE_DATA_DIR", Path("<not set>")))

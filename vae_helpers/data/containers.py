@@ -1,8 +1,7 @@
-"""In-memory containers: :class:`ImageSplit` (one split as uint8 tensors) and :class:`ImageDataset` (three splits).
+"""In-memory datasets: :class:`ImageSplit` (one split as uint8 tensors) and :class:`ImageDataset` (three splits).
 
-Every split holds ``images`` as ``uint8 [N x C x H x W]``; batches are drawn by indexing that tensor, so an epoch
-does no per-item PIL or Python work. Also here: the dataset names and class names, and the seeded 90/10
-train/validation split of an official training set (:func:`split_train_val`).
+Batches index the uint8 tensor, so an epoch does no per-item PIL or Python work. Also the dataset and class names
+and the seeded 90/10 train/validation split (:func:`split_train_val`).
 """
 
 from __future__ import annotations
@@ -39,14 +38,8 @@ SPLIT_SEED = 0
 
 @dataclass
 class ImageSplit:
-    """One split of an image dataset, held in memory.
-
-    Attributes:
-        images: ``uint8 [N x C x H x W]``, pixel values 0..255.
-        labels: ``int64 [N]`` class labels, or ``int64 [N x A]`` 0/1 attributes (CelebA).
-
-    An empty split (``N == 0``) is valid: it has no batches.
-    """
+    """One split in memory: ``images`` ``uint8 [N x C x H x W]`` (0..255), ``labels`` ``int64 [N]`` classes or
+    ``int64 [N x A]`` 0/1 attributes (CelebA). An empty split (``N == 0``) is valid."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -96,17 +89,12 @@ class ImageSplit:
         drop_last: bool = False,
         binarize: bool = False,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(x, y)`` batches: ``x`` float32 ``[B x C x H x W]`` in [0, 1], ``y`` the labels.
-
-        An empty split yields no batches.
+        """Yield ``(x, y)`` batches, ``x`` float32 ``[B x C x H x W]`` in [0, 1]; an empty split yields none.
 
         Args:
-            batch_size: items per batch (a positive integer).
-            shuffle: draw a fresh permutation from ``generator`` (a CPU generator).
+            shuffle: a fresh permutation on every call, drawn from ``generator`` (CPU; ``None``: the global RNG).
             device: where batches go (default: where the split lives).
-            drop_last: skip a final, smaller batch.
-            binarize: sample each pixel as Bernoulli(x) (dynamic binarization, resampled
-                on every call, drawn from ``generator``).
+            binarize: dynamic binarization: each pixel sampled as Bernoulli(x) on every call, from ``generator``.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -130,15 +118,10 @@ class ImageSplit:
 
 @dataclass
 class ImageDataset:
-    """A dataset with its train / validation / test splits.
+    """A dataset's train / val / test splits; ``val`` is a fixed 10% of the official training set.
 
-    Attributes:
-        name: one of :data:`DATASET_NAMES`.
-        train, val, test: the splits (validation is a fixed 10% of the official training set).
-        class_names: label names (for CelebA, the 40 attribute names).
-        source: the folder (or file) the data was read from.
-        note: anything a reader should know about this copy (a fallback, a subset).
-    """
+    ``class_names``: label names (CelebA: the 40 attributes); ``source``: the folder or file read; ``note``: what a
+    reader should know about this copy (a fallback, a subset)."""
 
     name: str
     train: ImageSplit
@@ -158,14 +141,11 @@ class ImageDataset:
     def subset(self, train: int | None = None, val: int | None = None, test: int | None = None) -> ImageDataset:
         """The first ``train`` / ``val`` / ``test`` items of each split (``None`` keeps a split whole, 0 empties it).
 
-        The training and validation splits are already in a seeded random order, so their
-        heads are random, class-mixed subsets.
-        """
+        Train and val are in a seeded random order, so their heads are random, class-mixed subsets."""
         return replace(self, train=self.train.head(train), val=self.val.head(val), test=self.test.head(test))
 
     def full_training_set(self) -> ImageDataset:
-        """The pytorch/examples protocol: train on all official training images (train + val) and
-        monitor on the official test set (so early stopping must not be used with it)."""
+        """Train on train + val and monitor on the test set (pytorch/examples' protocol): no early stopping with it."""
         train = ImageSplit(
             torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels])
         )
@@ -185,10 +165,7 @@ class ImageDataset:
 
 
 def split_train_val(images: np.ndarray, labels: np.ndarray) -> tuple[ImageSplit, ImageSplit]:
-    """Seeded 90/10 split of an official training set; both parts in a fixed random order.
-
-    ``images`` is ``[N x H x W]`` (a channel axis is added) or ``[N x C x H x W]``.
-    """
+    """Seeded 90/10 split of an official training set (``[N x H x W]`` or ``[N x C x H x W]``), in a fixed random order."""
     generator = torch.Generator().manual_seed(SPLIT_SEED)
     order = torch.randperm(len(images), generator=generator)
     n_val = int(round(len(images) * VAL_FRACTION))

@@ -1,10 +1,6 @@
 """IDX files (MNIST, Fashion-MNIST): reading one file, finding the four in a folder, building the dataset.
 
-:func:`read_idx` reads one raw or gzipped IDX file and checks it against its own header.
-:func:`idx_dataset` reads the four files of a folder and checks them against what MNIST-style
-data must be (28x28 uint8 images, one label 0..9 per image, a non-empty training set, the right
-dataset's labels). Every failure is a :class:`CorruptDataError` naming the file, what is wrong and the fix.
-"""
+Every failed check is a :class:`CorruptDataError` naming the file, what is wrong and the fix."""
 
 from __future__ import annotations
 
@@ -62,11 +58,7 @@ def _what_it_is(head: bytes) -> str:
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (raw, or gzipped when the name ends in ``.gz``) into a NumPy array.
-
-    Checks the magic number and that the payload size matches the header, without any
-    md5 check, and raises :class:`CorruptDataError` naming the expected and actual sizes.
-    """
+    """Read a raw or gzipped (``.gz``) IDX file into an array, checking the magic number and size against its header."""
     path = Path(path)
     is_gz = path.suffix == ".gz"
     opener = gzip.open if is_gz else open
@@ -148,7 +140,7 @@ def _check_pair(name: str, images: np.ndarray, labels: np.ndarray, image_path: P
 
 
 def idx_dataset(name: str, files: dict[str, Path], source: Path, note: str = "") -> ImageDataset:
-    """Read and check the four IDX files of ``name`` (``"mnist"`` or ``"fashion-mnist"``) into an :class:`ImageDataset`."""
+    """Read and check the four IDX files of ``"mnist"`` or ``"fashion-mnist"`` into an :class:`ImageDataset`."""
     arrays = {key: read_idx(path) for key, path in files.items()}
     for split in ("train", "test"):
         _check_pair(

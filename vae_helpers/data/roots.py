@@ -1,8 +1,6 @@
-"""Where the data search looks: the roots, in order, and the error that lists them.
+"""The data roots searched, in order, and the error that lists them.
 
-``REPO_ROOT`` and ``REPO_DATA_DIR`` here are read at call time: set them (``vae_helpers.data.roots.REPO_DATA_DIR =
-...``) to move the search; the tests point them at temporary folders.
-"""
+``REPO_ROOT`` and ``REPO_DATA_DIR`` are read from this module at call time: set them here to move the search."""
 
 from __future__ import annotations
 
@@ -23,11 +21,8 @@ def repo_paths() -> tuple[Path, Path]:
 
 
 def search_roots() -> list[tuple[str, Path]]:
-    """The data roots searched, in order, each with a label saying where it came from.
-
-    A ``VAE_DATA_DIR`` naming no folder stays in the list (so messages show it) but is reported with a
-    :class:`DataSourceWarning`, as is one pointing at a dataset folder instead of the root above it.
-    """
+    """``[(label, root)]`` in search order; a ``VAE_DATA_DIR`` naming no folder, or a dataset folder instead of its
+    root, gets a :class:`DataSourceWarning` but stays listed (so messages show it)."""
     repo_root, repo_data = repo_paths()
     roots: list[tuple[str, Path]] = []
     env = os.environ.get("VAE_DATA_DIR")

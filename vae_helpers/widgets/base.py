@@ -1,5 +1,4 @@
-"""What every explorer shares: decoding a code to pixels, PNG encoding, the image and slider widgets, the checks
-of slider values, and :class:`LiveDecoder` (decode, time, display)."""
+"""What every explorer shares: decoding to pixels, PNG encoding, widgets, value checks and :class:`LiveDecoder`."""
 
 from __future__ import annotations
 
@@ -16,10 +15,8 @@ from ..models import BaseVAE, eval_mode
 
 
 def to_png(image: torch.Tensor | np.ndarray, scale: int = 6) -> bytes:
-    """``[C x H x W]`` pixel means in [0, 1] (or ``uint8 [H x W x 3]``) -> PNG bytes, enlarged ``scale`` times.
-
-    Nearest-neighbour enlargement keeps the pixels sharp (a 28 x 28 digit is unreadable at 1:1).
-    """
+    """``[C x H x W]`` pixel means in [0, 1] (or ``uint8 [H x W x 3]``) -> PNG bytes, enlarged ``scale`` times
+    (nearest neighbour, so the pixels stay sharp)."""
     from PIL import Image
 
     if isinstance(image, np.ndarray):
@@ -31,15 +28,13 @@ def to_png(image: torch.Tensor | np.ndarray, scale: int = 6) -> bytes:
     if scale != 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     buffer = io.BytesIO()
-    img.save(buffer, format="PNG", compress_level=1)  # level 1: ~3x faster than the default, for live updates
+    img.save(buffer, format="PNG", compress_level=1)  # level 1: fast enough for live updates
     return buffer.getvalue()
 
 
 def decode_pixels(model: BaseVAE, z: torch.Tensor) -> torch.Tensor:
-    """Pixel means of the decoded codes: ``[N x D]`` or ``[D]`` -> ``[N x C x H x W]`` or ``[C x H x W]`` in [0, 1].
-
-    Decodes in eval mode; the model keeps its own train/eval mode.
-    """
+    """Pixel means in [0, 1] of codes ``[N x D]`` or ``[D]``: ``[N x C x H x W]`` or ``[C x H x W]``, decoded in eval
+    mode (the model keeps its own mode)."""
     single = z.dim() == 1
     z = z.reshape(1, -1) if single else z
     with eval_mode(model):
@@ -63,6 +58,7 @@ def check_slider_value(what: str, value: float, span: float, control: str = "sli
 
 
 def check_finite_code(name: str, vector: torch.Tensor) -> torch.Tensor:
+    """``vector``, or a :class:`ConfigError` naming its NaN or infinite entries."""
     if not torch.isfinite(vector).all():
         raise ConfigError(
             f"{name} has NaN or infinite entries (at indices "
@@ -104,20 +100,17 @@ def float_slider(description: str, value_range: float, width: str = "420px", ste
 
 
 class LiveDecoder:
-    """Shared machinery: decode one code, time it, push the PNG into an ``Image`` widget.
-
-    Subclasses set ``self.model``, ``self.scale`` and build ``self._widgets`` with an ``"image"`` entry.
-    """
+    """Decode the current code, time it and show it in ``_widgets["image"]`` (subclasses set ``model``, ``scale``,
+    ``_widgets``); ``last_latency_ms`` is the last update's decode + PNG + display time."""
 
     model: BaseVAE
     scale: int
 
     def __init__(self) -> None:
         self.last_latency_ms = float("nan")
-        #: Parts of the last update, in ms: ``decode``, ``png``, ``display`` (setting the widget value).
+        #: Parts of the last update, in ms: ``decode``, ``png``, ``display``.
         self.last_timings: dict[str, float] = {}
-        #: The last 200 updates as ``(wall-clock start in s since the epoch, kernel-side ms)``; the browser test
-        #: pairs the start times with the moments the browser shows each new image ("decode to display").
+        #: The last 200 updates as ``(start time in s since the epoch, kernel-side ms)``.
         self.update_log: deque[tuple[float, float]] = deque(maxlen=200)
         self._widgets: dict[str, Any] | None = None
         self._syncing = False  # True while code moves the sliders, so their callbacks do not re-decode
@@ -133,8 +126,7 @@ class LiveDecoder:
         return 0.0
 
     def _encode_test_image(self, index: int) -> torch.Tensor:
-        """Posterior mean ``[D]`` (CPU) of image ``index`` of ``self.images``, encoded in eval mode
-        (BatchNorm must use its running statistics for a single image); the model keeps its own mode."""
+        """Posterior mean ``[D]`` (CPU) of ``self.images[index]``, encoded in eval mode (the model keeps its own mode)."""
         images = getattr(self, "images", None)
         if images is None:
             raise ValueError(f"{type(self).__name__} was built without images to encode: pass images=dataset.test.")
@@ -196,8 +188,7 @@ class LiveDecoder:
 
 
 def check_explorer_model(model: Any, explorer: str) -> None:
-    """Refuse a model an explorer cannot drive: it needs a course model (``encode``, ``decode``, ``latent_dim``,
-    ``conditional``, ``image_shape``) whose subclass implements ``encode`` and ``decode``."""
+    """Raise :class:`ConfigError` unless ``model`` is a :class:`BaseVAE` whose class implements ``encode`` and ``decode``."""
 
     needs = "encode(x) -> (mu, logvar), decode(z) -> logits, latent_dim, image_shape and conditional"
     if not isinstance(model, BaseVAE):

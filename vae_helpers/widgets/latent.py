@@ -15,16 +15,10 @@ from .base import LiveDecoder, check_explorer_model, check_range, check_slider_v
 
 
 class LatentExplorer(LiveDecoder):
-    """Sliders over the most active latent dimensions of a trained model.
+    """Sliders over the ``k`` most active latent dimensions of a trained non-conditional model.
 
-    Args:
-        model: a trained :class:`BaseVAE` (non-conditional).
-        kl_per_dim: ``[D]`` mean KL of each dimension (see :func:`vae_helpers.latent.kl_per_dimension`); the
-            ``k`` largest get sliders. ``None`` takes the first ``k`` dimensions.
-        k: number of sliders.
-        images: a split to pick starting images from (optional).
-        value_range: sliders span [-value_range, value_range].
-        scale: on-screen enlargement of the decoded image.
+    ``kl_per_dim``: ``[D]`` mean KL per dimension in nats (:func:`vae_helpers.latent.kl_per_dimension`); the ``k``
+    largest get sliders, labelled with it (``None``: the first ``k``). ``images``: a split to start from (optional).
     """
 
     def __init__(
@@ -58,12 +52,11 @@ class LatentExplorer(LiveDecoder):
         self.scale = check_count("scale", scale, 1)
         self.z = torch.zeros(d)
 
-    # -- logic (browser-free, unit-tested) -----------------------------------------------------
     def _current_z(self) -> torch.Tensor:
         return self.z
 
     def set_dim(self, slider_index: int, value: float) -> torch.Tensor:
-        """Set the latent coordinate behind slider ``slider_index`` and return the new decoded image ``[C x H x W]``."""
+        """Set the coordinate behind slider ``slider_index``; returns the decoded image ``[C x H x W]``."""
         if (
             isinstance(slider_index, bool)
             or not float(slider_index).is_integer()
@@ -88,7 +81,7 @@ class LatentExplorer(LiveDecoder):
         return self._refresh(sync_sliders=True)
 
     def randomise(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A fresh code from the prior N(0, I)."""
+        """A fresh code from the prior N(0, I) (from the global RNG when ``generator`` is None)."""
         self.z = torch.randn(self.model.latent_dim, generator=generator)
         return self._refresh(sync_sliders=True)
 
@@ -96,7 +89,6 @@ class LatentExplorer(LiveDecoder):
         for slider, dim in zip(self._widgets["sliders"], self.dims):
             slider.value = float(np.clip(self.z[dim].item(), -self.value_range, self.value_range))
 
-    # -- widgets -----------------------------------------------------------------------------
     def widget(self):
         """Build (once) and return the ipywidgets box."""
         if self._widgets is not None:

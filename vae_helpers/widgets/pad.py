@@ -25,19 +25,11 @@ from .base import (
 
 
 class LatentPad2D(LiveDecoder):
-    """A click pad over the decoded manifold of a 2-D latent space.
+    """A click pad over the decoded manifold of a 2-D latent space (non-conditional model, ``latent_dim == 2``).
 
-    The pad shows an ``n x n`` grid of decoded images whose cell centres are evenly spaced in
-    ``[-extent, extent]^2`` (linear spacing, so a pixel of the pad maps linearly to a code), with a
-    red marker at the current ``(z1, z2)``. Click or drag on the pad, or move the two sliders, and the
-    code is decoded beside it at full size.
-
-    Args:
-        model: a trained non-conditional :class:`BaseVAE` with ``latent_dim == 2``.
-        extent: the pad covers ``[-extent, extent]`` on both axes (3 covers 99.7% of the prior per axis).
-        n: cells per side of the manifold grid.
-        images: a split to encode starting points from (optional).
-        scale: enlargement of the decoded image.
+    The pad tiles ``n x n`` decodes at evenly spaced cell centres in ``[-extent, extent]^2``, so pad pixels map
+    linearly to codes (3 covers 99.7% of the prior per axis). Click, drag or use the two sliders: a red cross marks
+    the current ``(z1, z2)``, decoded beside the pad ``scale`` times enlarged. ``images``: a split to start from.
     """
 
     def __init__(
@@ -59,7 +51,6 @@ class LatentPad2D(LiveDecoder):
         self.manifold = self.manifold_grid()  # uint8 [nH x nW x 3], drawn once
         self._pad_png: bytes | None = None
 
-    # -- geometry ----------------------------------------------------------------------------
     def cell_centres(self) -> np.ndarray:
         """``[n]`` latent values at the centres of the grid cells, increasing."""
         step = 2 * self.extent / self.n
@@ -105,7 +96,6 @@ class LatentPad2D(LiveDecoder):
             pad[int(np.clip(yi + off, 0, h - 1)), max(0, xi - arm) : xi + arm + 1] = red
         return pad
 
-    # -- logic (browser-free, unit-tested) -----------------------------------------------------
     def _current_z(self) -> torch.Tensor:
         return self.z
 
@@ -130,17 +120,13 @@ class LatentPad2D(LiveDecoder):
         return self.set_point(0.0, 0.0)
 
     def randomise(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A code drawn from the prior N(0, I)."""
+        """A code drawn from the prior N(0, I) (from the global RNG when ``generator`` is None)."""
         z = torch.randn(2, generator=generator)
         return self.set_point(float(z[0]), float(z[1]))
 
     def handle_pad_event(self, event: Mapping[str, Any]) -> torch.Tensor | None:
-        """React to an ``ipyevents`` mouse event on the pad: a click, or a move with the left button held.
-
-        ``dataX``/``dataY`` (ipyevents' position in the image's own pixels, whatever its on-screen size) are
-        used when present, else ``relativeX``/``relativeY`` over the bounding box. Returns the decoded image,
-        or ``None`` when the event does not move the point.
-        """
+        """Handle an ``ipyevents`` click, or a move with the left button held: the decoded image, or None if the
+        point does not move. Uses ``dataX``/``dataY`` (image pixels), else ``relativeX``/``relativeY`` over the box."""
         if event.get("type") == "mousemove" and not int(event.get("buttons", 0)) & 1:
             return None
         if "dataX" in event and "dataY" in event:
@@ -160,7 +146,6 @@ class LatentPad2D(LiveDecoder):
         for slider, value in zip(self._widgets["sliders"], self.z.tolist()):
             slider.value = float(np.clip(value, -self.extent, self.extent))
 
-    # -- widgets -----------------------------------------------------------------------------
     def widget(self):
         """Build (once) and return the ipywidgets box: pad (clickable), two sliders, decoded image."""
         if self._widgets is not None:
