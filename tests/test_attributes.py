@@ -125,9 +125,9 @@ def test_decode_edits_matches_decoding_by_hand_and_restores_mode():
     torch.manual_seed(0)
     model = ConvVAE64(latent_dim=8, channels=(4, 4, 8, 8))
     model.train()
-    z, v = torch.randn(2, 8), torch.randn(8)
-    images = decode_edits(model, z, v, [0.0, 1.5])  # [2 x 2 x 3 x 64 x 64]
-    assert images.shape == (2, 2, 3, 64, 64) and model.training  # mode restored
+    z, v = torch.randn(61, 8), torch.randn(8)  # 122 edited codes: decoded in two chunks of at most 100
+    images = decode_edits(model, z, v, [0.0, 1.5])  # [61 x 2 x 3 x 64 x 64]
+    assert images.shape == (61, 2, 3, 64, 64) and model.training  # mode restored
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(images[:, 0], torch.sigmoid(model.decode(z)))

@@ -78,3 +78,15 @@ def test_scoring_keeps_the_classifier_mode():
     split = ImageSplit(torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8), torch.arange(6) % 10)
     assert 0.0 <= accuracy(classifier, split) <= 1.0
     guard.check("accuracy")
+
+
+def test_features_do_not_depend_on_the_batch_size():
+    """Fréchet distances and the zoo's checked metrics rest on these features: batching is only for speed."""
+    torch.manual_seed(0)
+    classifier = FeatureClassifier()
+    images = torch.rand(250, 1, 28, 28)
+    by_100, probs_100 = features_and_probs(classifier, images)
+    by_1000, probs_1000 = features_and_probs(classifier, images, batch_size=1000)
+    assert by_100.shape == (250, 128) and probs_100.shape == (250, 10)
+    torch.testing.assert_close(by_100, by_1000)
+    torch.testing.assert_close(probs_100, probs_1000)

@@ -119,11 +119,11 @@ def apply_direction(z: torch.Tensor, direction: torch.Tensor, strengths: Sequenc
 
 def decode_edits(model: BaseVAE, z: torch.Tensor, direction: torch.Tensor, strengths: Sequence[float]) -> torch.Tensor:
     """Decode every edited code: ``[N x S x C x H x W]`` pixel means in [0, 1] (decoded in eval mode; the
-    model keeps its own train/eval mode)."""
+    model keeps its own train/eval mode). Decoded 100 codes at a time, so memory does not grow with N x S."""
     edited = apply_direction(z, direction, strengths).to(model.device)  # [N x S x D]
     n, s, d = edited.shape
     with eval_mode(model):
-        images = torch.sigmoid(model.decode(edited.reshape(n * s, d))).cpu()
+        images = torch.cat([torch.sigmoid(model.decode(codes)).cpu() for codes in edited.reshape(n * s, d).split(100)])
     return images.view(n, s, *images.shape[1:])
 
 
