@@ -69,11 +69,14 @@ def course_runs() -> list[tuple[str, nn.Module, int, int, int, int]]:
     return runs
 
 
-def course_training(device: torch.device | None = None, min_run_time: float = 0.2) -> list[CourseTraining]:
+def course_training(
+    device: torch.device | None = None, min_run_time: float = 0.2, val_batch: int = 1000
+) -> list[CourseTraining]:
     """Every training run of the course's retrain path (:func:`course_runs`) at the machine's matmul limit,
     with every thread of one job, with one thread (what each job of ``tools.course --train`` has when
-    several run side by side), and with one thread in bfloat16 where the CPU has it natively. Prints the
-    table and the totals: the least time the course's epochs need on this machine."""
+    several run side by side), and with one thread in bfloat16 where the CPU has it natively (validation timed at
+    batch ``val_batch``, as ``fit`` validates). Prints the table and the totals: the least time the course's epochs
+    need on this machine."""
 
     device = device or get_device()
     bf16 = native_bf16(device)
@@ -83,7 +86,7 @@ def course_training(device: torch.device | None = None, min_run_time: float = 0.
         model = model.to(device)
         key = repr((model.config(), batch))  # the sweeps share architectures: time each once
         if key not in limits:
-            limits[key] = per_image_limit(model, batch, bf16, min_run_time)
+            limits[key] = per_image_limit(model, batch, bf16, min_run_time, val_batch)
         p = limits[key]
         limit, limit_1thread, limit_bf16 = p.epoch_seconds(images, val)
         rows.append(

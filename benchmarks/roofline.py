@@ -196,29 +196,31 @@ class PerImageLimit:
         return images * self.train + val * self.val, images * self.train_1thread + val * self.val_1thread, bf16
 
 
-def per_image_limit(model: nn.Module, batch: int, bf16: bool, min_run_time: float = 0.2) -> PerImageLimit:
-    """:func:`roofline` of a training step (batch ``batch``) and of validation (batch 1000), per image, with
+def per_image_limit(
+    model: nn.Module, batch: int, bf16: bool, min_run_time: float = 0.2, val_batch: int = 1000
+) -> PerImageLimit:
+    """:func:`roofline` of a training step (batch ``batch``) and of validation (batch ``val_batch``), per image, with
     this process's threads and with one thread (and one thread in bfloat16 if ``bf16``)."""
     threads = torch.get_num_threads()
     train, val = (
         roofline(model, batch, min_run_time=min_run_time),
-        roofline(model, 1000, False, min_run_time=min_run_time),
+        roofline(model, val_batch, False, min_run_time=min_run_time),
     )
     torch.set_num_threads(1)
     try:
         train_1, val_1 = (
             roofline(model, batch, min_run_time=min_run_time),
-            roofline(model, 1000, False, min_run_time=min_run_time),
+            roofline(model, val_batch, False, min_run_time=min_run_time),
         )
         train_bf16 = roofline(model, batch, dtype=torch.bfloat16, min_run_time=min_run_time) if bf16 else None
     finally:
         torch.set_num_threads(threads)
     return PerImageLimit(
         train.flops / batch,
-        val.flops / 1000,
+        val.flops / val_batch,
         train.seconds / batch,
-        val.seconds / 1000,
+        val.seconds / val_batch,
         train_1.seconds / batch,
-        val_1.seconds / 1000,
+        val_1.seconds / val_batch,
         None if train_bf16 is None else train_bf16.seconds / batch,
     )
