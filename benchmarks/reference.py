@@ -129,6 +129,7 @@ def iwae_direct(
     chunk: int = 500,
     likelihood: str = "bernoulli",
     seed: int = 0,
+    sigma: float = 1.0,
 ) -> torch.Tensor:
     """The textbook IWAE computation (what iwae_log_likelihood replaced): x repeated per sample,
     the logits scored whole. Same noise as :func:`iwae_log_likelihood`; per-image values ``[N]``."""
@@ -148,7 +149,7 @@ def iwae_direct(
                 yy = y.repeat(s) if model.conditional else None
                 xx = x.repeat(s, 1, 1, 1)
                 logits = model.likelihood_logits(z.reshape(-1, model.latent_dim), xx, yy)
-                log_px_z = -reconstruction_nll(logits, xx, likelihood).view(s, -1)
+                log_px_z = -reconstruction_nll(logits, xx, likelihood, sigma).view(s, -1)
                 log_weights.append(log_px_z + standard_normal_log_density(z) - gaussian_log_density(z, mu, logvar))
             values.append(torch.logsumexp(torch.cat(log_weights).double(), 0).cpu() - math.log(k))
     return torch.cat(values)

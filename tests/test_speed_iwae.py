@@ -6,7 +6,7 @@ import torch
 from benchmarks.reference import iwae_direct
 from vae_helpers.config import native_bf16, seed_everything
 from vae_helpers.data import ImageSplit
-from vae_helpers.evaluation import iwae_log_likelihood
+from vae_helpers.evaluation import iwae_log_likelihood, score_model
 from vae_helpers.models import MLPVAE, AutoregressiveVAE, ConditionalVAE, ConvVAE
 
 
@@ -45,12 +45,23 @@ def test_fast_iwae_equals_the_direct_computation(build, binary):
     assert torch.allclose(got, expected, rtol=1e-5, atol=2e-3), (got - expected).abs().max()
 
 
-def test_gaussian_likelihood_equals_the_direct_computation():
+@pytest.mark.parametrize("sigma", [1.0, 0.1])
+def test_gaussian_likelihood_equals_the_direct_computation(sigma):
     seed_everything(0)
     model, split = MLPVAE(latent_dim=4), _split(binary=False)
-    expected = iwae_direct(model, split, k=20, chunk=8, likelihood="gaussian")
-    got = iwae_log_likelihood(model, split, k=20, chunk=8, likelihood="gaussian", return_per_image=True)
+    expected = iwae_direct(model, split, k=20, chunk=8, likelihood="gaussian", sigma=sigma)
+    got = iwae_log_likelihood(model, split, k=20, chunk=8, likelihood="gaussian", sigma=sigma, return_per_image=True)
     assert torch.allclose(got, expected, rtol=1e-5, atol=2e-3)
+
+
+def test_score_model_gives_the_iwae_bound_the_decoders_sigma():
+    """k = 1 is a one-sample ELBO: beside the ELBO of the same images it must agree, and at sigma = 0.1 a bound
+    scored with sigma = 1 would be thousands of nats away."""
+    seed_everything(0)
+    model, split = MLPVAE(latent_dim=4), _split(n=64, binary=False)
+    row = score_model(model, split, likelihood="gaussian", sigma=0.1, iwae_k=1)
+    assert row["ELBO (IWAE images)"] < -1000
+    assert row["IWAE"] == pytest.approx(row["ELBO (IWAE images)"], rel=0.02)
 
 
 def test_tile_size_does_not_change_the_estimate():

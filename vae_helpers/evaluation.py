@@ -137,6 +137,7 @@ def iwae_log_likelihood(
     seed: int = 0,
     return_per_image: bool = False,
     *,
+    sigma: float = 1.0,
     tile: int = 1024,
     precision: str = "fp32",
 ):
@@ -144,7 +145,7 @@ def iwae_log_likelihood(
 
     log p(x) >= E[log (1/k) sum_i p(x, z_i) / q(z_i|x)], z_i ~ q(z|x); k = 1 is the ELBO. The noise is drawn
     ``chunk`` samples of ``batch_size`` images at a time from a CPU generator seeded with ``seed``, so the result does
-    not depend on ``tile`` (samples of one image decoded at once). A Gaussian decoder is scored with sigma = 1.
+    not depend on ``tile`` (samples of one image decoded at once). ``sigma``: the Gaussian decoder's standard deviation.
     ``precision="bf16"`` runs the decoder under bfloat16 autocast; on CPU that moves the bound by nats (measuring only).
     """
     check_seed(seed, "iwae_log_likelihood(seed=...)")
@@ -189,7 +190,7 @@ def iwae_log_likelihood(
                         n = len(zt)
                         xt = x[b : b + 1].expand(n, *x.shape[1:])
                         logits = model.likelihood_logits(zt, xt, None if yy is None else yy.expand(n, *yy.shape))
-                        log_weights[b, start + t0 : start + t0 + n] -= _tile_nll(logits, xt, likelihood)
+                        log_weights[b, start + t0 : start + t0 + n] -= _tile_nll(logits, xt, likelihood, sigma)
             values.append((torch.logsumexp(log_weights.double(), 1) - math.log(k)).cpu())
     per_image = torch.cat(values)
     return per_image if return_per_image else float(per_image.mean())
@@ -199,7 +200,7 @@ def iwae_log_likelihood(
 _LOG_GROUP = 98
 
 
-def _tile_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.Tensor:
+def _tile_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float = 1.0) -> torch.Tensor:
     """-log p(x|z) ``[n]`` of ``n`` decoded samples of one image (``x``: that image expanded to ``n``).
 
     Bernoulli: sum_p (|l_p|/2 - log sigmoid(|l_p|)) + (1/2 - x) . l, with one ``log`` per ``_LOG_GROUP`` pixels (of
@@ -207,7 +208,7 @@ def _tile_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.T
     to float32 rounding.
     """
     if likelihood != "bernoulli":
-        return reconstruction_nll(logits.float(), x.contiguous(), likelihood)
+        return reconstruction_nll(logits.float(), x.contiguous(), likelihood, sigma)
     flat = logits.float().reshape(len(logits), -1)  # [n x P]: the decoder's fresh output, overwritten below
     n, pixels = flat.shape
     linear = flat @ (0.5 - x[0].reshape(-1))  # (1/2 - x) . l: [n]
@@ -306,7 +307,7 @@ def score_model(
         if iwae_k is not None:
             subset = test.head(iwae_images)
             row["ELBO (IWAE images)"] = evaluate(model, subset, likelihood, sigma=sigma, seed=seed, with_mse=False).elbo
-            row["IWAE"] = iwae_log_likelihood(model, subset, k=iwae_k, likelihood=likelihood, seed=seed)
+            row["IWAE"] = iwae_log_likelihood(model, subset, k=iwae_k, likelihood=likelihood, seed=seed, sigma=sigma)
     return row
 
 
