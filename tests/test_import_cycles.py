@@ -1,4 +1,4 @@
-"""The package's modules import each other without a cycle.
+"""The package's modules import each other without a cycle, and only through each other's public names.
 
 Every ``from . import``/``from .x import``/``import vae_helpers.x`` anywhere in a module counts (also inside
 functions and under ``TYPE_CHECKING``): an import deferred into a function or hidden from the type checker is still
@@ -94,3 +94,42 @@ def test_a_cycle_is_found(tmp_path):
     cycles = {frozenset(c) for c in find_cycles(import_graph(package))}
     assert frozenset({f"{PACKAGE}.losses", f"{PACKAGE}.models"}) in cycles
     assert frozenset({f"{PACKAGE}.data.sources", f"{PACKAGE}.data.celeba"}) in cycles
+
+
+def private_imports(root: Path) -> list[str]:
+    """``"module: name from other"`` for every underscore name one module imports from another module of the package.
+
+    A module's private helpers are its own business; a sibling that needs one is using part of its API, so the name
+    should be public. A private module (``exercises/_common.py``) is exempt: it exists to share helpers.
+    """
+    files = _module_files(root)
+    found = []
+    for name, path in files.items():
+        is_package = path.name == "__init__.py"
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = _resolve(name, is_package, node)
+            if not base.startswith(PACKAGE) or base.rpartition(".")[2].startswith("_"):
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{name}: {alias.name} from {base}")
+    return found
+
+
+def test_no_module_imports_another_modules_private_names():
+    found = private_imports(Path(vae_helpers.__file__).parent)
+    assert not found, "make these names public in the module that defines them: " + "; ".join(found)
+
+
+def test_a_private_import_is_found(tmp_path):
+    package = tmp_path / PACKAGE
+    (package / "exercises").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "zoo_files.py").write_text("def _check():\n    pass\n")
+    (package / "zoo.py").write_text("from .zoo_files import _check\nfrom . import zoo_files\n")
+    (package / "exercises" / "__init__.py").write_text("")
+    (package / "exercises" / "_common.py").write_text("def _ok():\n    pass\n")
+    (package / "exercises" / "nb01.py").write_text("from ._common import _ok\nfrom .. import zoo\n")
+    assert private_imports(package) == [f"{PACKAGE}.zoo: _check from {PACKAGE}.zoo_files"]

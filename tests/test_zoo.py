@@ -73,11 +73,11 @@ def test_masked_weights_are_stored_without_their_masked_entries_and_restored_exa
     monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
     torch.manual_seed(0)
     model = AutoregressiveVAE(image_shape=(1, 4, 5), hidden=(8,), latent_dim=2, made_hidden=6)
-    stored, packed = zoo._state_to_store(model)
+    stored, packed = zoo.state_to_store(model)
     assert "direct.weight" in packed and stored["direct.weight"].numel() == int(model.direct.mask.sum())
     assert not any(k.endswith("mask") for k in stored) and all(v.dtype == torch.float16 for v in stored.values())
     again = AutoregressiveVAE(image_shape=(1, 4, 5), hidden=(8,), latent_dim=2, made_hidden=6)
-    zoo._load_stored(again, stored, packed)
+    zoo.load_stored(again, stored, packed)
     state, restored = model.state_dict(), again.state_dict()
     for key, value in state.items():
         mask = state.get(key.rsplit(".", 1)[0] + ".mask", torch.ones(())) if key.endswith("weight") else torch.ones(())

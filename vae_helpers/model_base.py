@@ -175,7 +175,7 @@ class BaseVAE(nn.Module):
         return mu, clamp_logvar(logvar)
 
 
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
+def mlp_layers(sizes: Sequence[int]) -> nn.Sequential:
     """Linear layers with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -185,5 +185,6 @@ def _mlp(sizes: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _numel(shape: Sequence[int]) -> int:
+def num_elements(shape: Sequence[int]) -> int:
+    """Elements of a tensor of ``shape``: 784 for an image of ``(1, 28, 28)``."""
     return int(math.prod(shape))

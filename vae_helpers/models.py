@@ -19,9 +19,9 @@ from .model_base import (
     BaseVAE,
     ModelConfig,
     VAEOutput,
-    _mlp,
-    _numel,
     eval_mode,
+    mlp_layers,
+    num_elements,
     register_model,
 )
 
@@ -62,10 +62,10 @@ class MLPVAE(BaseVAE):
 
     def __init__(self, config: MLPVAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
-        hidden, n_in = self.model_config.hidden, _numel(self.image_shape)
-        self.encoder = nn.Sequential(*_mlp([n_in, *hidden]), nn.ReLU())  # [N x 784] -> [N x 400]
+        hidden, n_in = self.model_config.hidden, num_elements(self.image_shape)
+        self.encoder = nn.Sequential(*mlp_layers([n_in, *hidden]), nn.ReLU())  # [N x 784] -> [N x 400]
         self.to_stats = nn.Linear(hidden[-1], 2 * self.latent_dim)  # -> [N x 2D]: mu and logvar
-        self.decoder = _mlp([self.latent_dim, *reversed(hidden), n_in])  # [N x D] -> [N x 784] logits
+        self.decoder = mlp_layers([self.latent_dim, *reversed(hidden), n_in])  # [N x D] -> [N x 784] logits
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return self._split(self.to_stats(self.encoder(x.flatten(1))))

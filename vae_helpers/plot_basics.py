@@ -47,7 +47,7 @@ def check_count(name: str, value: int, minimum: int) -> int:
     return int(value)
 
 
-def _check_latent_code(model: BaseVAE, z: torch.Tensor, name: str = "z0") -> torch.Tensor:
+def check_latent_code(model: BaseVAE, z: torch.Tensor, name: str = "z0") -> torch.Tensor:
     """``z`` as a ``[1 x D]`` code for ``model``, or a :class:`ConfigError` saying what ``D`` should be."""
     z = torch.as_tensor(z).detach()
     if z.numel() != model.latent_dim:
@@ -58,7 +58,7 @@ def _check_latent_code(model: BaseVAE, z: torch.Tensor, name: str = "z0") -> tor
     return z.reshape(1, -1)
 
 
-def _check_dims(model: BaseVAE, dims: Sequence[int], name: str = "dims") -> list[int]:
+def check_dims(model: BaseVAE, dims: Sequence[int], name: str = "dims") -> list[int]:
     """Latent dimension indices, each in ``0 .. D-1``, or a :class:`ConfigError` giving the valid range."""
     dims = [int(d) for d in dims]
     if not dims:
@@ -72,7 +72,7 @@ def _check_dims(model: BaseVAE, dims: Sequence[int], name: str = "dims") -> list
     return dims
 
 
-def _check_finite(name: str, values: Sequence[float]) -> list[float]:
+def check_finite(name: str, values: Sequence[float]) -> list[float]:
     """``values`` as floats, or a :class:`ConfigError` naming the first NaN or infinite one."""
     values = [float(v) for v in values]
     bad = [v for v in values if not np.isfinite(v)]

@@ -14,10 +14,10 @@ from scipy.stats import norm
 from .errors import ConfigError
 from .models import BaseVAE, eval_mode
 from .plot_basics import (
-    _check_dims,
-    _check_finite,
-    _check_latent_code,
     check_count,
+    check_dims,
+    check_finite,
+    check_latent_code,
     image_grid,
     show_images,
     squeeze_channels,
@@ -152,9 +152,9 @@ def plot_traversal(
             "plot_traversal moves each coordinate by offsets from z0 (z0[d] + offset): pass offsets=..., not "
             "values=...; to set coordinates to absolute values use plots.plot_coordinate_sweep(model, z0, dims, values)."
         )
-    z0 = _check_latent_code(model, z0)
-    dims = _check_dims(model, dims)
-    offsets = _check_finite("offsets", offsets)
+    z0 = check_latent_code(model, z0)
+    dims = check_dims(model, dims)
+    offsets = check_finite("offsets", offsets)
     return _code_rows_figure(
         model,
         z0,
@@ -176,9 +176,9 @@ def plot_coordinate_sweep(
 ) -> plt.Figure:
     """What a latent slider does: decode ``z0`` (``[D]``) with ``z0[d]`` *set* to each finite value, a row per ``d``
     in ``dims``, a column per value. Decodes in eval mode; :func:`plot_traversal` moves by offsets instead."""
-    z0 = _check_latent_code(model, z0)
-    dims = _check_dims(model, dims)
-    values = _check_finite("values", values)
+    z0 = check_latent_code(model, z0)
+    dims = check_dims(model, dims)
+    values = check_finite("values", values)
     return _code_rows_figure(
         model,
         z0,

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model_base import BaseVAE, ModelConfig, _mlp, _numel, register_model
+from .model_base import BaseVAE, ModelConfig, mlp_layers, num_elements, register_model
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,13 @@ class ConditionalVAE(BaseVAE):
 
     def __init__(self, config: ConditionalVAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
-        hidden, n_in = self.model_config.hidden, _numel(self.image_shape)
+        hidden, n_in = self.model_config.hidden, num_elements(self.image_shape)
         self.n_classes = self.model_config.n_classes
-        self.encoder = nn.Sequential(*_mlp([n_in + self.n_classes, *hidden]), nn.ReLU())  # [N x 794] -> [N x 400]
+        self.encoder = nn.Sequential(*mlp_layers([n_in + self.n_classes, *hidden]), nn.ReLU())  # [N x 794] -> [N x 400]
         self.to_stats = nn.Linear(hidden[-1], 2 * self.latent_dim)
-        self.decoder = _mlp([self.latent_dim + self.n_classes, *reversed(hidden), n_in])  # [N x D+10] -> [N x 784]
+        self.decoder = mlp_layers(
+            [self.latent_dim + self.n_classes, *reversed(hidden), n_in]
+        )  # [N x D+10] -> [N x 784]
 
     def _onehot(self, y: torch.Tensor | None, n: int) -> torch.Tensor:
         if y is None:
@@ -88,8 +90,8 @@ class AutoregressiveVAE(BaseVAE):
 
     def __init__(self, config: AutoregressiveVAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
-        hidden, made_hidden, n = self.model_config.hidden, self.model_config.made_hidden, _numel(self.image_shape)
-        self.encoder = nn.Sequential(*_mlp([n, *hidden]), nn.ReLU())  # [N x n] -> [N x hidden]
+        hidden, made_hidden, n = self.model_config.hidden, self.model_config.made_hidden, num_elements(self.image_shape)
+        self.encoder = nn.Sequential(*mlp_layers([n, *hidden]), nn.ReLU())  # [N x n] -> [N x hidden]
         self.to_stats = nn.Linear(hidden[-1], 2 * self.latent_dim)
         degree_in = torch.arange(1, n + 1)  # pixel i (1-based, raster order)
         degree_hidden = torch.arange(made_hidden) % (n - 1) + 1  # each hidden unit sees pixels 1..m_k

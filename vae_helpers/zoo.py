@@ -30,15 +30,15 @@ from .zoo_files import (
     FILE_FORMAT,
     RETRAIN_HINT,
     SUFFIX,
-    _check_entry,
-    _check_record,
-    _file_metadata,
-    _load_stored,
-    _restore_hint,
-    _state_to_store,
-    _tensors_digest,
+    check_entry,
+    check_record,
+    file_metadata,
+    load_stored,
     read_file,
+    restore_hint,
     sha256,
+    state_to_store,
+    tensors_digest,
     write_file,
 )
 from .zoo_recipes import EARLY_STOPPING, RECIPES, Recipe, recipe, recipe_record
@@ -128,10 +128,10 @@ def train_from_recipe(
 def save(name: str, trained: Pretrained, metrics: dict[str, float], seconds: float) -> dict[str, Any]:
     """Write ``<ZOO_DIR>/<name>.safetensors`` and return its manifest entry (hash, recipe, metrics, history summary)."""
     r = recipe(name)
-    stored, packed = _state_to_store(trained.model)
+    stored, packed = state_to_store(trained.model)
     run = trained.run
     path = ZOO_DIR / f"{name}{SUFFIX}"
-    write_file(path, stored, _file_metadata(name, trained.model, run, packed))
+    write_file(path, stored, file_metadata(name, trained.model, run, packed))
     return {
         "file": path.name,
         "sha256": sha256(path),
@@ -159,14 +159,14 @@ def read_manifest() -> dict[str, Any]:
     """The zoo manifest as a dict (``{"models": {name: entry}}``)."""
     if not MANIFEST.is_file():
         raise CheckpointNotFoundError(
-            f"The zoo manifest {MANIFEST} is missing: restore it ({_restore_hint(MANIFEST)}), "
+            f"The zoo manifest {MANIFEST} is missing: restore it ({restore_hint(MANIFEST)}), "
             "or retrain the zoo with `make weights`."
         )
     try:
         return json.loads(MANIFEST.read_text())
     except json.JSONDecodeError as err:
         raise CheckpointError(
-            f"The zoo manifest {MANIFEST} is not valid JSON ({err}); restore it ({_restore_hint(MANIFEST)}) "
+            f"The zoo manifest {MANIFEST} is not valid JSON ({err}); restore it ({restore_hint(MANIFEST)}) "
             "or retrain the zoo with `make weights`."
         ) from err
 
@@ -192,24 +192,24 @@ def load_file(
     name: str, info: dict[str, Any], device: torch.device | str | None = None, model_class: type[BaseVAE] | None = None
 ) -> Pretrained:
     """:func:`load` with the manifest entry ``info`` given (for a file not yet in the manifest)."""
-    _check_entry(name, info, MANIFEST)
+    check_entry(name, info, MANIFEST)
     path = ZOO_DIR / info["file"]
     fix = RETRAIN_HINT.format(name=name)
     if not path.is_file():
         raise CheckpointNotFoundError(
-            f"The weights of {name!r} ({path}) are missing: restore them ({_restore_hint(path)}), "
+            f"The weights of {name!r} ({path}) are missing: restore them ({restore_hint(path)}), "
             f"or {fix}; or set TRAIN = True."
         )
     found = sha256(path)
     if found != info["sha256"]:
         raise CheckpointError(
             f"{path} does not match its manifest entry (sha256 {found[:12]}..., expected "
-            f"{str(info['sha256'])[:12]}...): it was changed or damaged. Restore it ({_restore_hint(path)}), or {fix}."
+            f"{str(info['sha256'])[:12]}...): it was changed or damaged. Restore it ({restore_hint(path)}), or {fix}."
         )
     stored, metadata = read_file(path)
-    _check_record(name, info, path, metadata, MANIFEST)
+    check_record(name, info, path, metadata, MANIFEST)
     model = _builder(metadata["model_config"], model_class)
-    _load_stored(model, stored, metadata["packed"])
+    load_stored(model, stored, metadata["packed"])
     device = get_device(str(device) if device is not None else None)
     model.to(device).eval()
     training = metadata["training"]
@@ -241,10 +241,10 @@ def train_into_cache(name: str, device: torch.device | str | None = None) -> Pre
     """Train the recipe ``name`` and keep its weights in :func:`retrain_cache_file`, replacing any earlier run."""
     trained = train_from_recipe(name, device=device)
     state = {key: value.detach().cpu() for key, value in trained.model.state_dict().items()}
-    metadata = _file_metadata(name, trained.model, trained.run, packed=[])
+    metadata = file_metadata(name, trained.model, trained.run, packed=[])
     metadata.update(
         recipe_key=recipe_key(name),
-        tensors_sha256=_tensors_digest(state),
+        tensors_sha256=tensors_digest(state),
         trained_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         train_images=trained.run.extra.get("train_images"),
     )
@@ -271,7 +271,7 @@ def load_from_cache(name: str, device: torch.device | str | None = None) -> Pret
         state, metadata = read_file(path)
         if metadata.get("name") != name or metadata.get("recipe_key") != recipe_key(name):
             raise CheckpointError(f"it holds {metadata.get('name')!r} with recipe hash {metadata.get('recipe_key')!r}")
-        if metadata.get("tensors_sha256") != _tensors_digest(state):
+        if metadata.get("tensors_sha256") != tensors_digest(state):
             raise CheckpointError("its tensors do not match their recorded sha256")
         model = _builder(metadata["model_config"], None)
         if model.config() != _builder(recipe(name).model, None).config():

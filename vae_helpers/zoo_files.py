@@ -62,7 +62,7 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _file_metadata(name: str, model: BaseVAE, run: FitResult, packed: list[str]) -> dict[str, Any]:
+def file_metadata(name: str, model: BaseVAE, run: FitResult, packed: list[str]) -> dict[str, Any]:
     """What a weights file records besides its tensors: plain data only, stored as JSON strings."""
     return {
         "format": FILE_FORMAT,
@@ -82,7 +82,7 @@ def _file_metadata(name: str, model: BaseVAE, run: FitResult, packed: list[str])
     }
 
 
-def _state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]:
+def state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]:
     """``(float16 weights, packed keys)``: a masked weight keeps only its unmasked entries; masks are dropped."""
     state = model.state_dict()
     stored, packed = {}, []
@@ -96,7 +96,9 @@ def _state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]
     return stored, packed
 
 
-def _load_stored(model: BaseVAE, stored: dict[str, torch.Tensor], packed: list[str]) -> None:
+def load_stored(model: BaseVAE, stored: dict[str, torch.Tensor], packed: list[str]) -> None:
+    """Load stored tensors into ``model`` (inverse of :func:`state_to_store`): masks come from the model, and each
+    ``packed`` weight is scattered back into the zeros its mask leaves."""
     state = model.state_dict()
     full = {}
     for key, target in state.items():
@@ -111,7 +113,7 @@ def _load_stored(model: BaseVAE, stored: dict[str, torch.Tensor], packed: list[s
     model.load_state_dict(full)
 
 
-def _tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
     """sha256 over the tensors' names, dtypes, shapes and bytes (the retrain cache's check, which has no manifest)."""
     digest = hashlib.sha256()
     for key in sorted(tensors):
@@ -121,30 +123,30 @@ def _tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def _restore_hint(path: Path) -> str:
+def restore_hint(path: Path) -> str:
     """How to get a committed zoo file back: ``git checkout`` in a clone, or reinstall the package."""
     return f"`git checkout -- {display_path(path)}` in a clone of the course, or reinstall vae_helpers"
 
 
-def _check_entry(name: str, info: Any, manifest: Path) -> None:
+def check_entry(name: str, info: Any, manifest: Path) -> None:
     """Raise :class:`CheckpointError` unless ``info`` is a dict with every key of :data:`ENTRY_KEYS`."""
     if not isinstance(info, dict):
         raise CheckpointError(
             f"The zoo manifest's entry {name!r} ({manifest}) is {type(info).__name__}, not a JSON object: restore "
-            f"the manifest ({_restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}."
+            f"the manifest ({restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}."
         )
     missing = [key for key in ENTRY_KEYS if key not in info]
     if missing:
         raise CheckpointError(
             f"The zoo manifest's entry {name!r} ({manifest}) lacks {', '.join(map(repr, missing))} (every entry needs "
             f"{', '.join(ENTRY_KEYS)}): the manifest was edited by hand or cut. Restore it "
-            f"({_restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}, which rewrites the entry."
+            f"({restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}, which rewrites the entry."
         )
 
 
-def _check_record(name: str, info: dict[str, Any], path: Path, metadata: dict[str, Any], manifest: Path) -> None:
+def check_record(name: str, info: dict[str, Any], path: Path, metadata: dict[str, Any], manifest: Path) -> None:
     """Raise :class:`CheckpointError` unless the file's record (format, name, config) fits the entry and the recipe."""
-    fix = f"Restore the manifest and the file ({_restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}."
+    fix = f"Restore the manifest and the file ({restore_hint(manifest)}), or {RETRAIN_HINT.format(name=name)}."
     if metadata.get("format", 0) > FILE_FORMAT:
         raise CheckpointError(
             f"{path} has zoo format {metadata['format']}; this package reads {FILE_FORMAT}. "

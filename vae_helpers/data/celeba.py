@@ -21,7 +21,7 @@ from ..atomic import atomic_torch_save
 from ..config import display_path
 from ..errors import CacheWarning, CorruptDataError, DataNotFoundError, IncompleteCelebAWarning
 from .celeba_annotations import celeba_present_by_split, read_celeba_annotations
-from .celeba_folder import CELEBA_HOWTO, _layout_hint, celeba_image_dir, find_celeba_root
+from .celeba_folder import CELEBA_HOWTO, celeba_image_dir, find_celeba_root, layout_hint
 from .containers import ImageDataset, ImageSplit
 from .roots import not_found, repo_paths
 
@@ -190,7 +190,7 @@ def load_celeba(
     else:
         folder = Path(root) / "celeba"
         if not (folder / "list_attr_celeba.txt").is_file():
-            hint = _layout_hint(folder)
+            hint = layout_hint(folder)
             raise not_found("celeba", [str(folder) + (f" -- found but unusable: {hint}" if hint else "")], CELEBA_HOWTO)
     filenames, attr_names, attrs, partition = read_celeba_annotations(folder)
     by_split = celeba_present_by_split(folder, filenames, partition)

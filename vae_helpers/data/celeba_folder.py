@@ -26,7 +26,7 @@ def celeba_image_dir(folder: Path) -> Path:
     return images
 
 
-def _layout_hint(folder: Path) -> str:
+def layout_hint(folder: Path) -> str:
     """What is wrong with a ``celeba/`` folder that is not usable as it is (empty when nothing useful can be said)."""
     if not folder.is_dir():
         return ""
@@ -46,7 +46,7 @@ def find_celeba_root() -> tuple[Path | None, list[str]]:
     searched = []
     for label, root in search_roots():
         folder = root / "celeba"
-        hint = _layout_hint(folder)
+        hint = layout_hint(folder)
         searched.append(
             f"{label}: {folder} (needs img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt)"
             + (f" -- found but unusable: {hint}" if hint else "")
