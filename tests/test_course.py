@@ -6,6 +6,7 @@ Only trivial one-cell notebooks written into tmp_path are executed, never the co
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -241,6 +242,20 @@ def test_parallel_jobs_start_the_independent_notebooks_first_and_wait_for_recipe
     assert all(j.args[-1] is True for j in jobs)  # fast mode reaches every job
     assert all(j.task is course._notebook_job for j in jobs if j.notebook)
     assert all(j.task is course._training_job for j in jobs if not j.notebook)
+    # the notebooks that wait for recipes go longest first (their committed runs), so the longest does not start last
+    waiting = [j.notebook for j in jobs if j.notebook and j.needs]
+    assert len(waiting) == 3 and waiting[-1].startswith("04_")  # 04 is the quickest of 04, 07 and 09
+    assert waiting == sorted(waiting, key=lambda name: -course.committed_seconds(course.NOTEBOOK_DIR / name))
+
+
+def test_committed_seconds_reads_papermills_duration_and_is_zero_without_it(tmp_path):
+    book = tmp_path / "00_x.ipynb"
+    book.write_text(json.dumps({"metadata": {"papermill": {"duration": 12.5}}, "cells": []}))
+    assert course.committed_seconds(book) == 12.5
+    book.write_text(json.dumps({"metadata": {}, "cells": []}))
+    assert course.committed_seconds(book) == 0.0
+    assert course.committed_seconds(tmp_path / "missing.ipynb") == 0.0
+    assert course.committed_seconds(course.NOTEBOOK_DIR / "05_mlp_vae.ipynb") > 0  # the committed outputs have one
 
 
 def test_recipe_option_trains_through_the_function_zoo_get_trains_with(monkeypatch, capsys):

@@ -210,8 +210,10 @@ def _training_job(name: str, fast: bool) -> None:
 def parallel_jobs(books: list[Path], out_dir: Path, fast: bool, in_place: bool) -> list[Job]:
     """The jobs of a parallel ``--train`` run: the notebooks that need no cached recipe first (the longest
     runs: they start at once), then the recipes the other notebooks get from the cache, longest training
-    first (the manifest's ``train_seconds``), then those notebooks, each after its recipes."""
+    first (the manifest's ``train_seconds``), then those notebooks, each after its recipes. Notebooks go longest
+    first (:func:`committed_seconds`), so that a long one does not start last while the other slots idle."""
     out_dir = NOTEBOOK_DIR if in_place else out_dir
+    books = sorted(books, key=lambda book: -committed_seconds(book))
     needs = {book.name: cached_recipes(book) for book in books}
     seconds = _train_seconds()
     recipes = sorted({name for names in needs.values() for name in names}, key=lambda name: -seconds.get(name, 0.0))
@@ -229,6 +231,15 @@ def parallel_jobs(books: list[Path], out_dir: Path, fast: bool, in_place: bool) 
         if needs[b.name]
     ]
     return independent + training + dependent
+
+
+def committed_seconds(book: Path) -> float:
+    """How long the committed outputs of ``book`` took to compute (papermill's ``duration`` in the notebook's
+    metadata, written by ``--in-place``); 0 when the notebook has none."""
+    try:
+        return float(json.loads(book.read_text())["metadata"]["papermill"]["duration"] or 0.0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
 
 
 def _train_seconds() -> dict[str, float]:
