@@ -73,7 +73,7 @@ weights: setup
 # Two workers, one test file each at a time, one thread per process: the notebooks the tests start are mostly
 # Python and small tensors, so two one-thread jobs finish sooner than one two-thread job (TEST_WORKERS=1: in order).
 TEST_WORKERS ?= 2
-# pytest-xdist flags: two workers, one file each at a time, longest files first (conftest.LONGEST_FIRST)
+# pytest-xdist flags: two workers, one file each at a time, longest files first (conftest._longest_first)
 XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 unit: setup
 	OMP_NUM_THREADS=1 $(PY) -m pytest $(XDIST) tests

@@ -53,7 +53,7 @@ def _data_problems(notebook) -> list[str]:
         return [f"{type(err).__name__}: {err}"]
 
 
-#: The longest files first (measured on 2 cores), so that two pytest-xdist workers (``make unit``, ``make notebooks``
+#: The longest test files first (measured on 2 cores), so that two pytest-xdist workers (``make unit``, ``make notebooks``
 #: run with ``--no-loadscope-reorder``) start them early and finish together; the rest keep pytest's order.
 LONGEST_FIRST = (
     "tests/test_nbgrader.py",
@@ -61,29 +61,32 @@ LONGEST_FIRST = (
     "tests/test_teaching_doc.py",
     "tests/test_bench.py",
     "tests/test_site.py",
-    "notebooks/09_collapse_and_conditional_vae.ipynb",
-    "notebooks/05_mlp_vae.ipynb",
-    "notebooks/06_conv_vae.ipynb",
-    "notebooks/10_celeba_faces.ipynb",
-    "notebooks/07_latent_dimension_study.ipynb",
-    "notebooks/01_autoencoder_limitations.ipynb",
 )
 
 
 def _longest_first(items) -> None:
+    """Sort ``items`` in place: the :data:`LONGEST_FIRST` test files, then notebooks by the time their committed
+    outputs took (the order the retrain path starts them in), then the rest; stable, so cells keep their order."""
+    from vae_helpers.tools.course import committed_seconds
+
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    seconds: dict = {}
 
-    def key(item) -> int:  # by the file's folder and name: item.path is absolute
+    def key(item) -> tuple[int, float]:  # by the file's folder and name: item.path is absolute
         path = Path(item.path)
-        return rank.get(f"{path.parent.name}/{path.name}", len(rank))
+        if path.suffix == ".ipynb":
+            if path not in seconds:
+                seconds[path] = committed_seconds(path)
+            return len(rank), -seconds[path]
+        return rank.get(f"{path.parent.name}/{path.name}", len(rank) + 1), 0.0
 
-    items.sort(key=key)  # stable: the cells of a notebook keep their order
+    items.sort(key=key)
 
 
 def pytest_collection_modifyitems(config, items):
     """A notebook whose declared data (metadata ``vae_course.requires``) is absent or corrupt: outside CI its cells are
     skipped with the message (how to get or fix the data); under ``CI=true`` they fail with it, never skip. Then the
-    longest files go first (:data:`LONGEST_FIRST`)."""
+    longest files go first (:func:`_longest_first`)."""
     from vae_helpers.config import in_ci
 
     _longest_first(items)

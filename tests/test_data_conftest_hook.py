@@ -111,14 +111,22 @@ def test_collecting_a_notebook_with_corrupt_celeba_is_not_an_internal_error(tmp_
 
 
 def test_the_longest_files_go_first_and_cells_keep_their_order(monkeypatch):
-    """Two pytest-xdist workers finish together only if the long files start first (conftest.LONGEST_FIRST)."""
+    """Two pytest-xdist workers finish together only if the long files start first: the listed test files
+    (conftest.LONGEST_FIRST), then notebooks by the time their committed outputs took."""
+    from vae_helpers.tools.course import committed_seconds
+
     hooks = _root_conftest()
     monkeypatch.setattr(hooks, "_data_problems", lambda notebook: [])
+    mlp, collapse = (
+        REPO_ROOT / "notebooks" / name for name in ("05_mlp_vae.ipynb", "09_collapse_and_conditional_vae.ipynb")
+    )
+    assert committed_seconds(mlp) > committed_seconds(collapse) > 0
     quick = [_Item(REPO_ROOT / "tests" / "test_config.py") for _ in range(2)]
-    cells = [_Item(REPO_ROOT / "notebooks" / "09_collapse_and_conditional_vae.ipynb") for _ in range(3)]
+    cells_09 = [_Item(collapse) for _ in range(3)]
+    cells_05 = [_Item(mlp) for _ in range(2)]
     grading = _Item(REPO_ROOT / "tests" / "test_nbgrader.py")
-    items = [quick[0], cells[0], quick[1], cells[1], grading, cells[2]]
+    items = [quick[0], cells_09[0], quick[1], cells_05[0], cells_09[1], grading, cells_09[2], cells_05[1]]
     hooks.pytest_collection_modifyitems(None, items)
-    assert items == [grading, *cells, *quick]
+    assert items == [grading, *cells_05, *cells_09, *quick]
     for listed in hooks.LONGEST_FIRST:  # every name is a file that exists (a renamed one would lose its place)
         assert (REPO_ROOT / listed).is_file(), listed

@@ -134,7 +134,7 @@ def features_and_probs(
     """Features ``[N x 128]`` and class probabilities of images ``[N x 1 x 28 x 28]`` in [0, 1] (in eval mode).
 
     Batches of 100 keep the ``[B x 32 x 28 x 28]`` activations in cache: on a CPU about twice as fast as 1000, with
-    the same features (bit for bit on the machines measured; a batch size changes at most float rounding).
+    the same features (a batch size changes at most float rounding).
     """
     feats, probs = [], []
     with eval_mode(classifier):
