@@ -127,31 +127,46 @@ def test_course_training_counts_every_run_of_the_retrain_path(capsys):
     assert "| **total** |" in out and "one-thread jobs side by side" in out
 
 
-def test_jobs_side_by_side_times_one_and_several_processes(capsys, fashion):
-    result = jobs.jobs_side_by_side(("mlp",), images=256, bf16=False, min_run_time=0.02)
-    cores = os.cpu_count() or 1
-    mlp = result["mlp"]
-    assert len(mlp["side_by_side"]) == cores and mlp["alone"] > 0
-    assert "bf16_speedup" not in mlp
-    # the roofline: the limit is the measured matmul time of 256 training images and the validation split (whether
-    # an epoch comes near it is the benchmark's figure, not a test's: a busy machine slows both)
-    assert mlp["limit"] > 0 and mlp["limit_1thread"] > 0
-    out = capsys.readouterr().out
-    assert "work per second vs 1 job" in out and "bf16 autocast" not in out
-    assert f"{mlp['alone']:.2f} ({mlp['alone'] / mlp['limit']:.2f}x)" in out
-    assert f"({max(mlp['side_by_side']) / mlp['limit_1thread']:.2f}x)" in out
-
-
-def test_jobs_side_by_side_adds_the_bf16_epochs_when_asked(capsys, fashion):
+def test_jobs_side_by_side_times_one_and_several_processes_in_fp32_and_bf16(capsys, fashion):
+    """One real run (each epoch in its own process): the lone job, the side-by-side jobs and their bf16 epochs."""
     result = jobs.jobs_side_by_side(("mlp",), images=256, bf16=True, min_run_time=0.02)
     cores = os.cpu_count() or 1
     mlp = result["mlp"]
+    assert len(mlp["side_by_side"]) == cores and mlp["alone"] > 0
     assert len(mlp["side_by_side_bf16"]) == cores and all(s > 0 for s in mlp["side_by_side_bf16"])
     assert mlp["bf16_speedup"] == pytest.approx(max(mlp["side_by_side"]) / max(mlp["side_by_side_bf16"]))
-    assert mlp["limit_bf16_1thread"] > 0
+    # the roofline: the limit is the measured matmul time of 256 training images and the validation split (whether
+    # an epoch comes near it is the benchmark's figure, not a test's: a busy machine slows both)
+    assert mlp["limit"] > 0 and mlp["limit_1thread"] > 0 and mlp["limit_bf16_1thread"] > 0
     out = capsys.readouterr().out
-    assert "bf16 vs fp32, side by side" in out and f"{mlp['bf16_speedup']:.2f}x |" in out
+    assert "work per second vs 1 job" in out and "bf16 vs fp32, side by side" in out
+    assert f"{mlp['alone']:.2f} ({mlp['alone'] / mlp['limit']:.2f}x)" in out
+    assert f"({max(mlp['side_by_side']) / mlp['limit_1thread']:.2f}x)" in out
+    assert f"{mlp['bf16_speedup']:.2f}x |" in out
     assert f"({max(mlp['side_by_side_bf16']) / mlp['limit_bf16_1thread']:.2f}x)" in out
+
+
+def test_jobs_side_by_side_without_bf16_has_no_bf16_columns(capsys, fashion, monkeypatch):
+    """The fp32-only table (a CPU without native bf16), with stand-in epoch times: no bf16 column, no bf16 run."""
+    runs = []
+
+    def fake_epochs(name, images, copies, threads, precision="fp32"):
+        runs.append(precision)
+        return [1.0 + i for i in range(copies)]
+
+    class FakeLimit:
+        def epoch_seconds(self, images, n_val):
+            return 0.5, 0.25, 0.125
+
+    monkeypatch.setattr(jobs, "epoch_processes", fake_epochs)
+    monkeypatch.setattr(jobs, "per_image_limit", lambda *args: FakeLimit())
+    mlp = jobs.jobs_side_by_side(("mlp",), images=256, bf16=False)["mlp"]
+    cores = os.cpu_count() or 1
+    assert runs == ["fp32", "fp32"] and "bf16_speedup" not in mlp
+    assert mlp["gain"] == pytest.approx(cores * 1.0 / cores)
+    out = capsys.readouterr().out
+    assert "bf16 autocast" not in out and "bf16 vs fp32" not in out and "| mlp | 1.00 (2.00x) |" in out
+    assert f"({cores / 0.25:.2f}x) | {mlp['gain']:.2f}x |" in out
 
 
 # --------------------------------------------------------------------------------------------

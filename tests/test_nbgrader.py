@@ -14,7 +14,7 @@ One course directory is laid out for the whole session (`vae_helpers.tools.relea
 What the one run does not repeat is proven more cheaply elsewhere: every hidden test passes on the solution because
 `make notebooks` runs each solution notebook, hidden tests included, under nbval (an error fails CI; the test below
 checks no graded cell is skipped); the full marks of a solution through nbgrader are `tests/test_teaching_doc.py`'s
-(notebook 01, as a teacher grades it); each blank exercise notebook runs up to its first exercise in
+(notebook 02, as a teacher grades it); each blank exercise notebook runs up to its first exercise in
 `tests/test_student_kit.py`; the checks fail on a stub with NotImplementedError in tests/test_exercises*.py.
 """
 
