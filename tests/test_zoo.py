@@ -15,6 +15,7 @@ from vae_helpers.errors import CacheWarning, CheckpointError, CheckpointNotFound
 from vae_helpers.evaluation import evaluate
 from vae_helpers.models import MODEL_REGISTRY, AutoregressiveVAE
 from vae_helpers.objective import model_objective
+from vae_helpers.tools import weights
 
 MANIFEST = zoo.read_manifest() if zoo.MANIFEST.is_file() else {"models": {}}
 
@@ -73,7 +74,7 @@ def test_masked_weights_are_stored_without_their_masked_entries_and_restored_exa
     monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
     torch.manual_seed(0)
     model = AutoregressiveVAE(image_shape=(1, 4, 5), hidden=(8,), latent_dim=2, made_hidden=6)
-    stored, packed = zoo.state_to_store(model)
+    stored, packed = weights.state_to_store(model)
     assert "direct.weight" in packed and stored["direct.weight"].numel() == int(model.direct.mask.sum())
     assert not any(k.endswith("mask") for k in stored) and all(v.dtype == torch.float16 for v in stored.values())
     again = AutoregressiveVAE(image_shape=(1, 4, 5), hidden=(8,), latent_dim=2, made_hidden=6)
@@ -299,7 +300,7 @@ def test_save_writes_a_file_that_load_file_verifies_and_restores(tmp_path, monke
     model = zoo._builder(zoo.recipe("fashion-vae-d2").model, None)
     history = {"epoch": [1.0, 2.0], "seconds": [1.5, 1.5], "val_loss": [300.0, 290.0]}
     trained = zoo.Pretrained(model, FitResult(history, 2, 290.0, "completed", "cpu"))
-    info = zoo.save("fashion-vae-d2", trained, {"ELBO": -290.0}, seconds=3.0)
+    info = weights.save("fashion-vae-d2", trained, {"ELBO": -290.0}, seconds=3.0)
     assert info["file"] == "fashion-vae-d2.safetensors" and info["sha256"] == zoo.sha256(tmp_path / info["file"])
     assert [p.name for p in tmp_path.iterdir()] == [info["file"]], "a temporary file was left behind"
     loaded = zoo.load_file("fashion-vae-d2", info, device="cpu")

@@ -3,7 +3,8 @@
 Each model is made by one :class:`Recipe` (:mod:`vae_helpers.zoo_recipes`) and stored as float16 safetensors
 (:mod:`vae_helpers.zoo_files`), listed in ``manifest.json`` with its sha256 and the test metrics of the stored weights.
 :func:`get` loads and checks a model, or with ``train=True`` runs its recipe and caches the weights in
-``build/retrained/``. ``make weights`` retrains the zoo. CelebA models are never stored (the dataset's terms).
+``build/retrained/``. ``make weights`` (:mod:`vae_helpers.tools.weights`) retrains the zoo and writes its files. CelebA
+models are never stored (the dataset's terms).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from .config import PACKAGE_DATA_DIR, REPO_ROOT, display_path, fast_mode, get_device, parse_switch
 from .data import ImageDataset, load_dataset
 from .errors import CacheWarning, CheckpointError, CheckpointNotFoundError, ConfigError
-from .evaluation import LossFn, evaluate, score_model
+from .evaluation import LossFn
 from .losses import KLSchedule
 from .models import BaseVAE, build_model
 from .training import FitResult, TrainConfig, steps_per_epoch, train_model
@@ -37,7 +38,6 @@ from .zoo_files import (
     read_file,
     restore_hint,
     sha256,
-    state_to_store,
     tensors_digest,
     write_file,
 )
@@ -123,36 +123,6 @@ def train_from_recipe(
     model, run = train_model(lambda: _builder(r.model, model_class), data, config, device=device, loss_fn=loss_fn)
     run.extra["train_images"] = len(data.train)
     return Pretrained(model, run)
-
-
-def save(name: str, trained: Pretrained, metrics: dict[str, float], seconds: float) -> dict[str, Any]:
-    """Write ``<ZOO_DIR>/<name>.safetensors`` and return its manifest entry (hash, recipe, metrics, history summary)."""
-    r = recipe(name)
-    stored, packed = state_to_store(trained.model)
-    run = trained.run
-    path = ZOO_DIR / f"{name}{SUFFIX}"
-    write_file(path, stored, file_metadata(name, trained.model, run, packed))
-    return {
-        "file": path.name,
-        "sha256": sha256(path),
-        "bytes": path.stat().st_size,
-        "dtype": "float16",
-        "model": trained.model.config(),
-        "parameters": trained.model.num_parameters(),
-        "dataset": r.dataset,
-        "split": "train: 90% of the official training set (seed 0), validation 10%; metrics: official test set",
-        "train_images": r.train_images,
-        "train_config": r.train,
-        "seed": r.train.get("seed", 0),
-        "purpose": r.purpose,
-        "notebooks": list(r.notebooks),
-        "epochs_run": len(run.history["epoch"]),
-        "best_epoch": run.best_epoch,
-        "stopped": run.stopped,
-        "train_seconds": round(seconds, 1),
-        "trained_on": run.device,
-        "metrics": metrics,
-    }
 
 
 def read_manifest() -> dict[str, Any]:
@@ -339,17 +309,6 @@ def get(
     return loaded
 
 
-def measure(model: BaseVAE, name: str) -> dict[str, float]:
-    """The manifest's test-set metrics of a zoo model, with ``check ELBO`` on the first :data:`CHECK_IMAGES` images."""
-    r = recipe(name)
-    test = load_dataset(r.dataset).test
-    likelihood = r.train.get("likelihood", "bernoulli")
-    sigma = r.train.get("sigma", 1.0)
-    metrics = score_model(model, test, likelihood=likelihood, sigma=sigma)
-    metrics["check ELBO"] = evaluate(model, test.head(CHECK_IMAGES), likelihood, sigma=sigma, with_mse=False).elbo
-    return {k: (round(float(v), 4) if not isinstance(v, int) else v) for k, v in metrics.items()}
-
-
 __all__ = [
     "RECIPES",
     "EARLY_STOPPING",
@@ -362,8 +321,6 @@ __all__ = [
     "train_from_recipe",
     "train_into_cache",
     "retrain_cache_file",
-    "save",
-    "measure",
     "entry",
     "read_manifest",
     "recipe",

@@ -1,6 +1,7 @@
 """The zoo's weights files: safetensors (loading one never runs code) with the model's record as JSON metadata.
 
-Also the float16 packing of a model's weights and the checks of a file against its manifest entry and recipe.
+Also the loading of the float16 weights (written by :mod:`vae_helpers.tools.weights`) and the checks of a file against
+its manifest entry and recipe.
 """
 
 from __future__ import annotations
@@ -82,22 +83,8 @@ def file_metadata(name: str, model: BaseVAE, run: FitResult, packed: list[str]) 
     }
 
 
-def state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """``(float16 weights, packed keys)``: a masked weight keeps only its unmasked entries; masks are dropped."""
-    state = model.state_dict()
-    stored, packed = {}, []
-    for key, value in state.items():
-        if key.endswith("mask"):
-            continue  # rebuilt by the model's constructor
-        mask_key = key.rsplit(".", 1)[0] + ".mask" if "." in key else "mask"
-        if key.endswith("weight") and mask_key in state:
-            value, _ = value[state[mask_key].bool()], packed.append(key)
-        stored[key] = value.detach().cpu().to(torch.float16) if value.is_floating_point() else value.detach().cpu()
-    return stored, packed
-
-
 def load_stored(model: BaseVAE, stored: dict[str, torch.Tensor], packed: list[str]) -> None:
-    """Load stored tensors into ``model`` (inverse of :func:`state_to_store`): masks come from the model, and each
+    """Load stored tensors into ``model`` (inverse of ``tools.weights.state_to_store``): masks come from the model, and each
     ``packed`` weight is scattered back into the zeros its mask leaves."""
     state = model.state_dict()
     full = {}

@@ -14,10 +14,73 @@ import json
 import os
 import sys
 import time
+from typing import Any
+
+import torch
 
 from .. import zoo
 from ..atomic import atomic_write_bytes
 from ..config import get_device
+from ..data import load_dataset
+from ..evaluation import evaluate, score_model
+from ..models import BaseVAE
+from ..zoo_files import SUFFIX, file_metadata, sha256, write_file
+from ..zoo_recipes import recipe
+
+
+def state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """``(float16 weights, packed keys)``: a masked weight keeps only its unmasked entries; masks are dropped."""
+    state = model.state_dict()
+    stored, packed = {}, []
+    for key, value in state.items():
+        if key.endswith("mask"):
+            continue  # rebuilt by the model's constructor
+        mask_key = key.rsplit(".", 1)[0] + ".mask" if "." in key else "mask"
+        if key.endswith("weight") and mask_key in state:
+            value, _ = value[state[mask_key].bool()], packed.append(key)
+        stored[key] = value.detach().cpu().to(torch.float16) if value.is_floating_point() else value.detach().cpu()
+    return stored, packed
+
+
+def save(name: str, trained: zoo.Pretrained, metrics: dict[str, float], seconds: float) -> dict[str, Any]:
+    """Write ``<zoo.ZOO_DIR>/<name>.safetensors`` and return its manifest entry (hash, recipe, metrics, history summary)."""
+    r = recipe(name)
+    stored, packed = state_to_store(trained.model)
+    run = trained.run
+    path = zoo.ZOO_DIR / f"{name}{SUFFIX}"
+    write_file(path, stored, file_metadata(name, trained.model, run, packed))
+    return {
+        "file": path.name,
+        "sha256": sha256(path),
+        "bytes": path.stat().st_size,
+        "dtype": "float16",
+        "model": trained.model.config(),
+        "parameters": trained.model.num_parameters(),
+        "dataset": r.dataset,
+        "split": "train: 90% of the official training set (seed 0), validation 10%; metrics: official test set",
+        "train_images": r.train_images,
+        "train_config": r.train,
+        "seed": r.train.get("seed", 0),
+        "purpose": r.purpose,
+        "notebooks": list(r.notebooks),
+        "epochs_run": len(run.history["epoch"]),
+        "best_epoch": run.best_epoch,
+        "stopped": run.stopped,
+        "train_seconds": round(seconds, 1),
+        "trained_on": run.device,
+        "metrics": metrics,
+    }
+
+
+def measure(model: BaseVAE, name: str) -> dict[str, float]:
+    """The manifest's test-set metrics of a zoo model, with ``check ELBO`` on the first :data:`vae_helpers.zoo.CHECK_IMAGES` images."""
+    r = recipe(name)
+    test = load_dataset(r.dataset).test
+    likelihood = r.train.get("likelihood", "bernoulli")
+    sigma = r.train.get("sigma", 1.0)
+    metrics = score_model(model, test, likelihood=likelihood, sigma=sigma)
+    metrics["check ELBO"] = evaluate(model, test.head(zoo.CHECK_IMAGES), likelihood, sigma=sigma, with_mse=False).elbo
+    return {k: (round(float(v), 4) if not isinstance(v, int) else v) for k, v in metrics.items()}
 
 
 def manifest_table() -> str:
@@ -71,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         trained = zoo.train_from_recipe(name, device=device, progress=True)
         seconds = time.perf_counter() - started
         zoo.ZOO_DIR.mkdir(parents=True, exist_ok=True)
-        info = zoo.save(name, trained, {}, seconds)
+        info = save(name, trained, {}, seconds)
         loaded = zoo.load_file(name, info)  # measure the float16 weights as a notebook will load them
-        info["metrics"] = zoo.measure(loaded.model, name)
+        info["metrics"] = measure(loaded.model, name)
         manifest["models"][name] = info
         manifest["models"] = {k: manifest["models"][k] for k in zoo.RECIPES if k in manifest["models"]}
         manifest.update(
