@@ -30,7 +30,8 @@ def _seconds(kind: str, number: str, unit: str) -> tuple[str, float]:
 
 
 def _agrees(kind: str, stated: float, measured: float) -> bool:
-    """ "under N": less than N; "about N": within a factor 1.5 either way (rounding, and a machine's day-to-day speed)."""
+    """Whether a stated time fits the measured one: "under N" is less than N, "about N" within a factor of 1.5 either
+    way (rounding, and a machine's speed from day to day)."""
     return measured < stated if kind == "under" else stated / 1.5 <= measured <= stated * 1.5
 
 

@@ -84,8 +84,8 @@ def file_metadata(name: str, model: BaseVAE, run: FitResult, packed: list[str]) 
 
 
 def load_stored(model: BaseVAE, stored: dict[str, torch.Tensor], packed: list[str]) -> None:
-    """Load stored tensors into ``model`` (inverse of ``tools.weights.state_to_store``): masks come from the model, and each
-    ``packed`` weight is scattered back into the zeros its mask leaves."""
+    """Load stored tensors into ``model`` (inverse of ``tools.weights.state_to_store``): masks come from the model,
+    and each ``packed`` weight is scattered back into the zeros its mask leaves."""
     state = model.state_dict()
     full = {}
     for key, target in state.items():

@@ -43,7 +43,8 @@ def state_to_store(model: BaseVAE) -> tuple[dict[str, torch.Tensor], list[str]]:
 
 
 def save(name: str, trained: zoo.Pretrained, metrics: dict[str, float], seconds: float) -> dict[str, Any]:
-    """Write ``<zoo.ZOO_DIR>/<name>.safetensors`` and return its manifest entry (hash, recipe, metrics, history summary)."""
+    """Write ``<zoo.ZOO_DIR>/<name>.safetensors`` and return its manifest entry (hash, recipe, metrics, history
+    summary)."""
     r = recipe(name)
     stored, packed = state_to_store(trained.model)
     run = trained.run
@@ -73,7 +74,8 @@ def save(name: str, trained: zoo.Pretrained, metrics: dict[str, float], seconds:
 
 
 def measure(model: BaseVAE, name: str) -> dict[str, float]:
-    """The manifest's test-set metrics of a zoo model, with ``check ELBO`` on the first :data:`vae_helpers.zoo.CHECK_IMAGES` images."""
+    """The manifest's test-set metrics of a zoo model, with ``check ELBO`` on the first
+    :data:`vae_helpers.zoo.CHECK_IMAGES` test images."""
     r = recipe(name)
     test = load_dataset(r.dataset).test
     likelihood = r.train.get("likelihood", "bernoulli")
