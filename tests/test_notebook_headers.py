@@ -35,6 +35,11 @@ def _agrees(kind: str, stated: float, measured: float) -> bool:
     return measured < stated if kind == "under" else stated / 1.5 <= measured <= stated * 1.5
 
 
+def _readme_rows() -> list[str]:
+    """The rows of the README's course table, one per notebook."""
+    return [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("| [")]
+
+
 def _published(path: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if TEACHER_ONLY_TAG not in c.metadata.get("tags", [])]
@@ -84,7 +89,7 @@ def test_header_run_time_agrees_with_the_committed_run(path):
 
 
 def test_readme_run_times_agree_with_the_committed_runs():
-    rows = [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("| [")]
+    rows = _readme_rows()
     assert len(rows) == len(NOTEBOOKS), "the README's course table has one row per notebook"
     for path, row in zip(NOTEBOOKS, rows):
         assert f"(notebooks/{path.name})" in row, f"the README's rows follow the notebooks in order: {path.name}"
@@ -100,7 +105,7 @@ def test_readme_run_times_agree_with_the_committed_runs():
 
 
 def test_header_and_readme_agree_on_the_time_with_train_true():
-    rows = [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("| [")]
+    rows = _readme_rows()
     checked = 0
     for path, row in zip(NOTEBOOKS, rows):
         header = " ".join(_published(path).cells[0].source.split())

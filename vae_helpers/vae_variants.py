@@ -47,9 +47,8 @@ class ConditionalVAE(BaseVAE):
         self.n_classes = self.model_config.n_classes
         self.encoder = nn.Sequential(*mlp_layers([n_in + self.n_classes, *hidden]), nn.ReLU())  # [N x 794] -> [N x 400]
         self.to_stats = nn.Linear(hidden[-1], 2 * self.latent_dim)
-        self.decoder = mlp_layers(
-            [self.latent_dim + self.n_classes, *reversed(hidden), n_in]
-        )  # [N x D+10] -> [N x 784]
+        # [N x D+10] -> [N x 784] logits
+        self.decoder = mlp_layers([self.latent_dim + self.n_classes, *reversed(hidden), n_in])
 
     def _onehot(self, y: torch.Tensor | None, n: int) -> torch.Tensor:
         if y is None:
